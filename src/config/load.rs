@@ -1,0 +1,182 @@
+//! Config layering, later wins: built-in defaults, then a file (`--config FILE`) or a named preset
+//! (`--scenario NAME`), then `DAIS_<SECTION>__<KEY>` environment variables, then command-line flags.
+
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+use super::{InvalidField, SimConfig};
+
+/// The presets shipped in `config/`, compiled in so the binary finds them from any directory.
+pub const SCENARIOS: &[(&str, &str)] = &[
+    ("default", include_str!("../../config/default.ron")),
+    ("classroom", include_str!("../../config/classroom.ron")),
+    ("research", include_str!("../../config/research.ron")),
+    ("stress", include_str!("../../config/stress.ron")),
+];
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {reason}")]
+    Read { path: PathBuf, reason: String },
+    #[error("malformed config file {path}: {reason}")]
+    Parse { path: PathBuf, reason: String },
+    #[error("unknown scenario {name:?}: expected one of {expected}")]
+    UnknownScenario { name: String, expected: String },
+    #[error("environment variable {var}: {reason}")]
+    Env { var: String, reason: String },
+    #[error(transparent)]
+    Invalid(#[from] InvalidField),
+}
+
+/// Where the file layer comes from.
+#[derive(Clone, Debug, Default)]
+pub enum ConfigSource {
+    #[default]
+    Defaults,
+    File(PathBuf),
+    Scenario(String),
+}
+
+/// The last layer: values given as flags.
+#[derive(Clone, Debug, Default)]
+pub struct FlagOverrides {
+    pub agents: Option<usize>,
+    pub steps: Option<u32>,
+    pub seed: Option<u64>,
+}
+
+/// Parses a RON config text; `origin` names it in errors.
+pub fn parse_config(text: &str, origin: &Path) -> Result<SimConfig, ConfigError> {
+    ron::from_str(text).map_err(|e| ConfigError::Parse { path: origin.to_path_buf(), reason: e.to_string() })
+}
+
+pub fn read_config_file(path: &Path) -> Result<SimConfig, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::Read { path: path.to_path_buf(), reason: e.to_string() })?;
+    parse_config(&text, path)
+}
+
+pub fn scenario(name: &str) -> Result<SimConfig, ConfigError> {
+    let (_, text) = SCENARIOS.iter().find(|(n, _)| *n == name).ok_or_else(|| ConfigError::UnknownScenario {
+        name: name.to_string(),
+        expected: SCENARIOS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "),
+    })?;
+    parse_config(text, Path::new(&format!("config/{name}.ron")))
+}
+
+/// Applies `DAIS_<SECTION>__<KEY>=VALUE` pairs. VALUE is read as RON (numbers, booleans, lists, structs) and
+/// otherwise taken as a plain string, so `DAIS_NETWORK__TOPOLOGY=ring` works unquoted.
+pub fn apply_env(config: SimConfig, vars: &[(String, String)]) -> Result<SimConfig, ConfigError> {
+    let mut vars: Vec<_> = vars.iter().filter(|(k, _)| k.starts_with("DAIS_") && k.contains("__")).collect();
+    if vars.is_empty() {
+        return Ok(config);
+    }
+    // Sorted, so that the outcome never depends on the order the OS lists variables in.
+    vars.sort();
+    let mut tree = serde_json::to_value(&config).expect("SimConfig always serialises");
+    for (var, raw) in &vars {
+        let err = |reason: String| ConfigError::Env { var: var.clone(), reason };
+        let path = var["DAIS_".len()..].to_ascii_lowercase();
+        let (section, key) = path.split_once("__").expect("filtered above");
+        let section_value = tree
+            .get_mut(section)
+            .and_then(|s| s.as_object_mut())
+            .ok_or_else(|| err(format!("unknown section {section:?}")))?;
+        let slot = section_value.get_mut(key).ok_or_else(|| err(format!("unknown key {key:?} in section {section:?}")))?;
+        *slot = ron::from_str::<serde_json::Value>(raw).unwrap_or_else(|_| serde_json::Value::String(raw.clone()));
+        serde_json::from_value::<SimConfig>(tree.clone()).map_err(|e| err(format!("bad value {raw:?}: {e}")))?;
+    }
+    Ok(serde_json::from_value(tree).expect("checked after each variable"))
+}
+
+pub fn apply_flags(mut config: SimConfig, flags: &FlagOverrides) -> SimConfig {
+    if let Some(agents) = flags.agents {
+        config.simulation.agents = agents;
+    }
+    if let Some(steps) = flags.steps {
+        config.simulation.steps = steps;
+    }
+    if let Some(seed) = flags.seed {
+        config.simulation.seed = seed;
+    }
+    config
+}
+
+/// Builds the effective config from all layers and validates it.
+pub fn load_config(
+    source: &ConfigSource,
+    env: &[(String, String)],
+    flags: &FlagOverrides,
+) -> Result<SimConfig, ConfigError> {
+    let base = match source {
+        ConfigSource::Defaults => SimConfig::default(),
+        ConfigSource::File(path) => read_config_file(path)?,
+        ConfigSource::Scenario(name) => scenario(name)?,
+    };
+    let config = apply_flags(apply_env(base, env)?, flags);
+    config.validate()?;
+    Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Topology;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn every_shipped_scenario_parses_and_validates() {
+        for (name, _) in SCENARIOS {
+            scenario(name).unwrap().validate().unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+        assert_eq!(scenario("default").unwrap(), SimConfig::default());
+    }
+
+    #[test]
+    fn layers_apply_in_order_later_wins() {
+        let vars = env(&[("DAIS_SIMULATION__AGENTS", "70"), ("DAIS_SIMULATION__STEPS", "90"), ("HOME", "/x")]);
+        let flags = FlagOverrides { steps: Some(80), ..Default::default() };
+        let config = load_config(&ConfigSource::Scenario("classroom".into()), &vars, &flags).unwrap();
+        assert_eq!(config.simulation.agents, 70);
+        assert_eq!(config.simulation.steps, 80);
+    }
+
+    #[test]
+    fn env_reads_enums_lists_and_contamination() {
+        let vars = env(&[
+            ("DAIS_NETWORK__TOPOLOGY", "ring"),
+            ("DAIS_DETECTOR__CONTAMINATION", "auto"),
+            ("DAIS_OUTPUT__DIR", "runs/a"),
+        ]);
+        let config = apply_env(SimConfig::default(), &vars).unwrap();
+        assert_eq!(config.network.topology, Topology::Ring);
+        assert_eq!(config.detector.contamination, crate::config::ContaminationSetting::Auto);
+        assert_eq!(config.output.dir.as_deref(), Some("runs/a"));
+    }
+
+    #[test]
+    fn env_errors_name_the_variable() {
+        let e = apply_env(SimConfig::default(), &env(&[("DAIS_NETWORK__TOPOLOGY", "hypercube")])).unwrap_err();
+        assert!(e.to_string().starts_with("environment variable DAIS_NETWORK__TOPOLOGY: bad value"), "{e}");
+        let e = apply_env(SimConfig::default(), &env(&[("DAIS_NETWORK__COLOUR", "1")])).unwrap_err();
+        assert!(e.to_string().contains("unknown key \"colour\""), "{e}");
+        let e = apply_env(SimConfig::default(), &env(&[("DAIS_SIMULATION__AGENTS", "many")])).unwrap_err();
+        assert!(e.to_string().contains("DAIS_SIMULATION__AGENTS"), "{e}");
+    }
+
+    #[test]
+    fn file_errors_name_the_file() {
+        let e = read_config_file(Path::new("/no/such/file.ron")).unwrap_err();
+        assert!(e.to_string().starts_with("cannot read config file /no/such/file.ron"), "{e}");
+        let e = parse_config("(simulation: (agents: \"x\"))", Path::new("bad.ron")).unwrap_err();
+        assert!(e.to_string().starts_with("malformed config file bad.ron: 1:"), "{e}");
+        let e = parse_config("(network: (topology: hypercube))", Path::new("t.ron")).unwrap_err();
+        assert!(e.to_string().contains("hypercube"), "{e}");
+        let e = scenario("nope").unwrap_err();
+        assert_eq!(e.to_string(), "unknown scenario \"nope\": expected one of default, classroom, research, stress");
+    }
+}

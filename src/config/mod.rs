@@ -1,0 +1,590 @@
+//! `SimConfig`: every knob of a run, as plain serde data written in RON, with validation that names the field, the
+//! value and the accepted range. No Bevy here; the simulation copies what it needs into resources.
+
+pub mod load;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use thiserror::Error;
+
+pub use load::{ConfigSource, load_config};
+
+/// Largest run we accept; beyond this memory, not the code, is the limit on this kind of machine.
+pub const MAX_AGENTS: usize = 100_000;
+pub const MAX_STEPS: u32 = 10_000_000;
+/// Number of named traffic features (see `sim::traffic::FEATURE_NAMES`).
+pub const FEATURE_COUNT: usize = 8;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct SimConfig {
+    pub simulation: SimulationConfig,
+    pub network: NetworkConfig,
+    pub traffic: TrafficConfig,
+    pub detector: DetectorConfig,
+    pub signatures: SignatureConfig,
+    pub vote: VoteConfig,
+    pub consensus: ConsensusConfig,
+    pub faults: FaultsConfig,
+    pub output: OutputConfig,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SimulationConfig {
+    pub agents: usize,
+    /// Ticks to run.
+    pub steps: u32,
+    pub seed: u64,
+    /// Traffic samples each agent observes per tick.
+    pub samples_per_tick: usize,
+}
+
+impl Default for SimulationConfig {
+    fn default() -> Self {
+        Self { agents: 100, steps: 300, seed: 42, samples_per_tick: 8 }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Topology {
+    Ring,
+    Grid,
+    ErdosRenyi,
+    WattsStrogatz,
+    BarabasiAlbert,
+    FullMesh,
+}
+
+impl Topology {
+    pub const NAMES: &'static str = "ring, grid, erdos_renyi, watts_strogatz, barabasi_albert, full_mesh";
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NetworkConfig {
+    pub topology: Topology,
+    /// Watts–Strogatz: each node links to its `neighbours` nearest on the ring (even).
+    pub neighbours: usize,
+    /// Watts–Strogatz: chance each ring link is rewired.
+    pub rewire_probability: f64,
+    /// Erdős–Rényi: chance of each possible link.
+    pub edge_probability: f64,
+    /// Barabási–Albert: links each new node makes to existing ones.
+    pub attach: usize,
+    /// Ticks a message spends on one hop.
+    pub latency: u32,
+    /// Chance a message is lost on a hop.
+    pub loss: f64,
+    /// Neighbours a message is forwarded to; 0 forwards to all (flooding).
+    pub fan_out: usize,
+    /// Hops an announcement or decision may travel.
+    pub ttl: u32,
+}
+
+impl Default for NetworkConfig {
+    fn default() -> Self {
+        Self {
+            topology: Topology::WattsStrogatz,
+            neighbours: 6,
+            rewire_probability: 0.1,
+            edge_probability: 0.05,
+            attach: 3,
+            latency: 1,
+            loss: 0.0,
+            fan_out: 0,
+            ttl: 64,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CampaignKind {
+    PortScan,
+    Ddos,
+    Exfiltration,
+    BruteForce,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CampaignConfig {
+    pub name: String,
+    pub kind: CampaignKind,
+    pub start_tick: u32,
+    /// Agents the campaign hits first.
+    pub origins: Vec<usize>,
+    /// Fraction of a reached agent's samples that are attack traffic.
+    pub intensity: f64,
+    /// Per-tick chance that a compromised agent passes the campaign to each neighbour.
+    pub spread_probability: f64,
+    /// Shift of the attack traffic from normal, in standard deviations per feature; empty uses the kind's preset.
+    pub shift: Vec<f32>,
+}
+
+impl Default for CampaignConfig {
+    fn default() -> Self {
+        Self {
+            name: "port-scan".into(),
+            kind: CampaignKind::PortScan,
+            start_tick: 40,
+            origins: vec![0],
+            intensity: 0.4,
+            spread_probability: 0.05,
+            shift: Vec::new(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrafficConfig {
+    /// How far each agent's normal profile sits from the network baseline, in standard deviations.
+    pub profile_spread: f32,
+    /// Noise of attack samples around the campaign's shifted mean, in standard deviations.
+    pub attack_noise: f32,
+    pub campaigns: Vec<CampaignConfig>,
+}
+
+impl Default for TrafficConfig {
+    fn default() -> Self {
+        Self { profile_spread: 0.3, attack_noise: 0.5, campaigns: vec![CampaignConfig::default()] }
+    }
+}
+
+/// scikit-learn's `contamination`: `"auto"` or a fraction in (0, 0.5].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ContaminationSetting {
+    Auto,
+    Fraction(f64),
+}
+
+impl Serialize for ContaminationSetting {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Auto => serializer.serialize_str("auto"),
+            Self::Fraction(f) => serializer.serialize_f64(*f),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ContaminationSetting {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(f64),
+            Text(String),
+        }
+        match Raw::deserialize(deserializer)? {
+            Raw::Number(f) => Ok(Self::Fraction(f)),
+            Raw::Text(t) if t.eq_ignore_ascii_case("auto") => Ok(Self::Auto),
+            Raw::Text(t) => t.parse().map(Self::Fraction).map_err(|_| {
+                serde::de::Error::custom(format!("contamination must be \"auto\" or a number, got {t:?}"))
+            }),
+        }
+    }
+}
+
+impl From<ContaminationSetting> for crate::ml::Contamination {
+    fn from(value: ContaminationSetting) -> Self {
+        match value {
+            ContaminationSetting::Auto => Self::Auto,
+            ContaminationSetting::Fraction(f) => Self::Fraction(f),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DetectorConfig {
+    pub trees: usize,
+    pub subsample: usize,
+    pub contamination: ContaminationSetting,
+    /// Ticks between retrains of an agent's forest (staggered across agents).
+    pub retrain_period: u32,
+    /// Ticks of traffic collected before the first fit; nothing is scored before.
+    pub warmup: u32,
+    /// Samples kept in the training window.
+    pub window: usize,
+}
+
+impl Default for DetectorConfig {
+    fn default() -> Self {
+        Self {
+            trees: 50,
+            subsample: 128,
+            contamination: ContaminationSetting::Fraction(0.01),
+            retrain_period: 50,
+            warmup: 20,
+            window: 256,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SignatureConfig {
+    /// Anomalies a cluster needs before it is proposed as a signature.
+    pub min_support: u32,
+    /// Cosine similarity above which an anomaly joins a cluster, and above which two signatures are the same.
+    pub merge_similarity: f32,
+    /// Ticks an anomaly cluster lives without new support.
+    pub cluster_ttl: u32,
+    /// A sample is blocked when its spread-scaled distance to a blacklisted centroid is at most this.
+    pub match_radius: f32,
+    /// Floor on a signature's spread, in standard deviations.
+    pub min_spread: f32,
+    /// Ticks an agent waits between two proposals.
+    pub cooldown: u32,
+}
+
+impl Default for SignatureConfig {
+    fn default() -> Self {
+        Self { min_support: 6, merge_similarity: 0.9, cluster_ttl: 20, match_radius: 2.5, min_spread: 0.25, cooldown: 10 }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VoteRule {
+    /// Yes when the centroid is anomalous to the voter's model, or similar to its recent anomalies.
+    AnomalousOrSimilar,
+    AnomalousOnly,
+    SimilarOnly,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VoteConfig {
+    pub rule: VoteRule,
+    /// Added to the voter's own threshold: a centroid must score this much above it to count as anomalous.
+    pub anomaly_margin: f64,
+    /// Cosine similarity to one of the voter's recent anomalies that counts as evidence.
+    pub similarity: f32,
+    /// Recent anomalies each agent remembers as evidence.
+    pub evidence_memory: usize,
+}
+
+impl Default for VoteConfig {
+    fn default() -> Self {
+        Self { rule: VoteRule::AnomalousOrSimilar, anomaly_margin: 0.02, similarity: 0.9, evidence_memory: 32 }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsensusRule {
+    /// More yes than no among the ballots, with at least `min_turnout` of the electorate voting.
+    Majority,
+    /// At least `quorum` yes ballots.
+    Quorum,
+    /// Beta-trust-weighted yes share above `reputation_threshold`, with `min_turnout`.
+    ReputationWeighted,
+    /// At least 2f+1 yes of n = 3f+1 agents.
+    Bft,
+    /// Agent `authority` decides alone; if it crashes nothing is decided.
+    CentralAuthority,
+}
+
+impl ConsensusRule {
+    pub const NAMES: &'static str = "majority, quorum, reputation_weighted, bft, central_authority";
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsensusConfig {
+    pub rule: ConsensusRule,
+    /// Ticks a proposer collects ballots before the signature expires.
+    pub voting_window: u32,
+    /// k for the quorum rule.
+    pub quorum: usize,
+    /// Fraction of the electorate that must vote (majority and reputation-weighted).
+    pub min_turnout: f64,
+    /// Weighted yes share needed by the reputation-weighted rule.
+    pub reputation_threshold: f64,
+    /// The deciding agent of the central-authority rule.
+    pub authority: usize,
+}
+
+impl Default for ConsensusConfig {
+    fn default() -> Self {
+        Self {
+            rule: ConsensusRule::Bft,
+            voting_window: 30,
+            quorum: 10,
+            min_turnout: 0.5,
+            reputation_threshold: 0.5,
+            authority: 0,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ByzantineStrategy {
+    AlwaysYes,
+    AlwaysNo,
+    /// Publishes fake signatures made from normal traffic.
+    Forge,
+    /// Forges, and votes yes for every forgery of the colluding group.
+    Collude,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FaultsConfig {
+    pub byzantine_fraction: f64,
+    pub byzantine_strategy: ByzantineStrategy,
+    pub crash_fraction: f64,
+    pub crash_tick: u32,
+}
+
+impl Default for FaultsConfig {
+    fn default() -> Self {
+        Self { byzantine_fraction: 0.0, byzantine_strategy: ByzantineStrategy::Collude, crash_fraction: 0.0, crash_tick: 150 }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutputConfig {
+    /// Directory for metrics.csv, summary.json and the ledger.
+    pub dir: Option<String>,
+    /// Explicit ledger path (overrides `dir/ledger.db`).
+    pub ledger: Option<String>,
+}
+
+/// One rejected value: the field, what it was, and what is accepted.
+#[derive(Debug, Error, PartialEq, Clone)]
+#[error("invalid config: {field} = {value}: {expected}")]
+pub struct InvalidField {
+    pub field: String,
+    pub value: String,
+    pub expected: String,
+}
+
+fn invalid(field: impl Into<String>, value: impl std::fmt::Display, expected: impl Into<String>) -> InvalidField {
+    InvalidField { field: field.into(), value: value.to_string(), expected: expected.into() }
+}
+
+fn check_fraction(field: &str, value: f64) -> Result<(), InvalidField> {
+    if !(0.0..=1.0).contains(&value) {
+        return Err(invalid(field, value, "must be a fraction between 0 and 1"));
+    }
+    Ok(())
+}
+
+fn check_range<T: PartialOrd + std::fmt::Display + Copy>(field: &str, value: T, lo: T, hi: T) -> Result<(), InvalidField> {
+    if value < lo || value > hi {
+        return Err(invalid(field, value, format!("must be between {lo} and {hi}")));
+    }
+    Ok(())
+}
+
+impl SimConfig {
+    /// Checks every value; the first impossible one is reported.
+    pub fn validate(&self) -> Result<(), InvalidField> {
+        let s = &self.simulation;
+        check_range("simulation.agents", s.agents, 1, MAX_AGENTS)?;
+        check_range("simulation.steps", s.steps, 1, MAX_STEPS)?;
+        check_range("simulation.samples_per_tick", s.samples_per_tick, 1, 1024)?;
+        let n = &self.network;
+        match n.topology {
+            Topology::WattsStrogatz => {
+                if n.neighbours < 2 || n.neighbours % 2 != 0 || n.neighbours >= s.agents.max(3) {
+                    return Err(invalid(
+                        "network.neighbours",
+                        n.neighbours,
+                        format!("must be even, at least 2 and below simulation.agents ({})", s.agents),
+                    ));
+                }
+                check_fraction("network.rewire_probability", n.rewire_probability)?;
+            }
+            Topology::ErdosRenyi => check_fraction("network.edge_probability", n.edge_probability)?,
+            Topology::BarabasiAlbert => check_range("network.attach", n.attach, 1, s.agents.saturating_sub(1).max(1))?,
+            _ => {}
+        }
+        check_range("network.latency", n.latency, 1, 1000)?;
+        if !(0.0..1.0).contains(&n.loss) {
+            return Err(invalid("network.loss", n.loss, "must be at least 0 and below 1"));
+        }
+        check_range("network.ttl", n.ttl, 1, 100_000)?;
+        check_range("network.fan_out", n.fan_out, 0, MAX_AGENTS)?;
+        let t = &self.traffic;
+        check_range("traffic.profile_spread", t.profile_spread, 0.0, 5.0)?;
+        check_range("traffic.attack_noise", t.attack_noise, 0.01, 5.0)?;
+        for (i, c) in t.campaigns.iter().enumerate() {
+            let field = |name: &str| format!("traffic.campaigns[{i}].{name}");
+            if c.start_tick >= s.steps {
+                return Err(invalid(
+                    field("start_tick"),
+                    c.start_tick,
+                    format!("must be before the last step (simulation.steps = {})", s.steps),
+                ));
+            }
+            if c.origins.is_empty() {
+                return Err(invalid(field("origins"), "[]", "must name at least one agent"));
+            }
+            if let Some(&bad) = c.origins.iter().find(|&&o| o >= s.agents) {
+                return Err(invalid(
+                    field("origins"),
+                    bad,
+                    format!("must be an agent index between 0 and {}", s.agents - 1),
+                ));
+            }
+            check_fraction(&field("intensity"), c.intensity)?;
+            check_fraction(&field("spread_probability"), c.spread_probability)?;
+            if !c.shift.is_empty() && c.shift.len() != FEATURE_COUNT {
+                return Err(invalid(
+                    field("shift"),
+                    format!("{} values", c.shift.len()),
+                    format!("must be empty (use the kind's preset) or hold {FEATURE_COUNT} values"),
+                ));
+            }
+        }
+        let d = &self.detector;
+        check_range("detector.trees", d.trees, 1, 1000)?;
+        check_range("detector.subsample", d.subsample, 2, 4096)?;
+        if let ContaminationSetting::Fraction(f) = d.contamination
+            && !(f > 0.0 && f <= 0.5)
+        {
+            return Err(invalid("detector.contamination", f, "must be \"auto\" or a fraction in (0, 0.5]"));
+        }
+        check_range("detector.retrain_period", d.retrain_period, 1, MAX_STEPS)?;
+        check_range("detector.warmup", d.warmup, 1, s.steps)?;
+        check_range("detector.window", d.window, 2, 65_536)?;
+        let g = &self.signatures;
+        check_range("signatures.min_support", g.min_support, 1, 100_000)?;
+        check_range("signatures.merge_similarity", g.merge_similarity, -1.0, 1.0)?;
+        check_range("signatures.cluster_ttl", g.cluster_ttl, 1, MAX_STEPS)?;
+        check_range("signatures.match_radius", g.match_radius, 0.0, 100.0)?;
+        check_range("signatures.min_spread", g.min_spread, 0.001, 100.0)?;
+        let v = &self.vote;
+        check_range("vote.anomaly_margin", v.anomaly_margin, -1.0, 1.0)?;
+        check_range("vote.similarity", v.similarity, -1.0, 1.0)?;
+        check_range("vote.evidence_memory", v.evidence_memory, 1, 4096)?;
+        let c = &self.consensus;
+        check_range("consensus.voting_window", c.voting_window, 1, MAX_STEPS)?;
+        if c.rule == ConsensusRule::Quorum {
+            check_range("consensus.quorum", c.quorum, 1, s.agents).map_err(|mut e| {
+                e.expected = format!("must be between 1 and the electorate, simulation.agents = {}", s.agents);
+                e
+            })?;
+        }
+        check_fraction("consensus.min_turnout", c.min_turnout)?;
+        check_fraction("consensus.reputation_threshold", c.reputation_threshold)?;
+        if c.rule == ConsensusRule::CentralAuthority {
+            check_range("consensus.authority", c.authority, 0, s.agents - 1)?;
+        }
+        let f = &self.faults;
+        check_fraction("faults.byzantine_fraction", f.byzantine_fraction)?;
+        check_fraction("faults.crash_fraction", f.crash_fraction)?;
+        if f.byzantine_fraction + f.crash_fraction > 1.0 {
+            return Err(invalid(
+                "faults.crash_fraction",
+                f.crash_fraction,
+                format!("plus faults.byzantine_fraction ({}) must not exceed 1", f.byzantine_fraction),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The config as pretty RON, the form `dais config show` prints and the ledger stores.
+    pub fn to_ron(&self) -> String {
+        let pretty = ron::ser::PrettyConfig::new().struct_names(false);
+        ron::ser::to_string_pretty(self, pretty).expect("SimConfig always serialises")
+    }
+
+    /// Stable hash of the effective config (SHA-256 of its RON), for summaries and ledgers.
+    pub fn hash_hex(&self) -> String {
+        use sha2::{Digest, Sha256};
+        hex::encode(Sha256::digest(self.to_ron().as_bytes()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field_of(config: &SimConfig) -> String {
+        config.validate().expect_err("should be rejected").field
+    }
+
+    #[test]
+    fn defaults_are_valid_and_round_trip_through_ron() {
+        let config = SimConfig::default();
+        config.validate().unwrap();
+        let back: SimConfig = ron::from_str(&config.to_ron()).unwrap();
+        assert_eq!(back, config);
+    }
+
+    #[test]
+    fn each_impossible_value_names_its_field() {
+        let mut c = SimConfig::default();
+        c.simulation.agents = 0;
+        assert_eq!(field_of(&c), "simulation.agents");
+
+        let mut c = SimConfig::default();
+        c.faults.byzantine_fraction = 1.5;
+        let err = c.validate().unwrap_err();
+        assert_eq!(err.to_string(), "invalid config: faults.byzantine_fraction = 1.5: must be a fraction between 0 and 1");
+
+        let mut c = SimConfig::default();
+        c.consensus.rule = ConsensusRule::Quorum;
+        c.consensus.quorum = 101;
+        assert_eq!(field_of(&c), "consensus.quorum");
+
+        let mut c = SimConfig::default();
+        c.traffic.campaigns[0].start_tick = 300;
+        assert_eq!(field_of(&c), "traffic.campaigns[0].start_tick");
+
+        let mut c = SimConfig::default();
+        c.traffic.campaigns[0].origins = vec![100];
+        assert_eq!(field_of(&c), "traffic.campaigns[0].origins");
+
+        let mut c = SimConfig::default();
+        c.network.loss = 1.0;
+        assert_eq!(field_of(&c), "network.loss");
+
+        let mut c = SimConfig::default();
+        c.network.neighbours = 3;
+        assert_eq!(field_of(&c), "network.neighbours");
+
+        let mut c = SimConfig::default();
+        c.detector.contamination = ContaminationSetting::Fraction(0.7);
+        assert_eq!(field_of(&c), "detector.contamination");
+
+        let mut c = SimConfig::default();
+        c.detector.trees = 0;
+        assert_eq!(field_of(&c), "detector.trees");
+
+        let mut c = SimConfig::default();
+        c.faults.byzantine_fraction = 0.6;
+        c.faults.crash_fraction = 0.6;
+        assert_eq!(field_of(&c), "faults.crash_fraction");
+
+        let mut c = SimConfig::default();
+        c.consensus.rule = ConsensusRule::CentralAuthority;
+        c.consensus.authority = 100;
+        assert_eq!(field_of(&c), "consensus.authority");
+
+        let mut c = SimConfig::default();
+        c.traffic.campaigns[0].shift = vec![1.0];
+        assert_eq!(field_of(&c), "traffic.campaigns[0].shift");
+
+        let mut c = SimConfig::default();
+        c.simulation.steps = 0;
+        assert_eq!(field_of(&c), "simulation.steps");
+    }
+
+    #[test]
+    fn contamination_reads_auto_and_numbers() {
+        let d: DetectorConfig = ron::from_str("(contamination: \"auto\")").unwrap();
+        assert_eq!(d.contamination, ContaminationSetting::Auto);
+        let d: DetectorConfig = ron::from_str("(contamination: 0.1)").unwrap();
+        assert_eq!(d.contamination, ContaminationSetting::Fraction(0.1));
+        assert!(ron::from_str::<DetectorConfig>("(contamination: \"lots\")").is_err());
+    }
+}

@@ -1,0 +1,6 @@
+//! Headless batch runs: the runner with its progress bar and Ctrl-C handling, and the CSV/JSON exports.
+
+pub mod export;
+pub mod run;
+
+pub use run::{RunError, RunOptions, RunOutcome, init_threads, run};

@@ -1,0 +1,115 @@
+//! Batch runs without a window: step the simulation as fast as the machine allows, show a progress bar on a
+//! terminal, stream metrics to disk as they are computed, and stop cleanly on Ctrl-C with everything so far written.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use bevy::prelude::*;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use thiserror::Error;
+
+use super::export::{MetricsCsv, Summary, write_summary};
+use crate::config::SimConfig;
+use crate::ledger::LedgerSink;
+use crate::sim::{self, metrics::RunTotals, record::Ledger};
+
+#[derive(Debug, Error)]
+pub enum RunError {
+    #[error("cannot create output directory {path}: {reason}")]
+    OutputDir { path: PathBuf, reason: String },
+    #[error("cannot write {path}: {reason}")]
+    Write { path: PathBuf, reason: String },
+    #[error("{0}")]
+    Ledger(String),
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    pub out: Option<PathBuf>,
+    /// Hide the progress bar even on a terminal.
+    pub quiet: bool,
+}
+
+/// What a finished (or interrupted) run produced.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    pub summary: Summary,
+    pub totals: RunTotals,
+}
+
+/// Sets the size of the compute pool that `par_iter` uses. Only the first call in a process takes effect, which is
+/// why `--threads` is a process-level flag.
+pub fn init_threads(threads: Option<usize>) -> usize {
+    let threads = threads.unwrap_or_else(bevy::tasks::available_parallelism).max(1);
+    bevy::tasks::ComputeTaskPool::get_or_init(|| bevy::tasks::TaskPoolBuilder::new().num_threads(threads).thread_name("dais-compute".into()).build())
+        .thread_num()
+}
+
+fn progress_bar(steps: u32, quiet: bool) -> ProgressBar {
+    let bar = ProgressBar::new(u64::from(steps));
+    if quiet || !std::io::stderr().is_terminal() {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    } else {
+        bar.set_draw_target(ProgressDrawTarget::stderr_with_hz(10));
+    }
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{bar:40}] {pos}/{len} ticks  {per_sec}  ETA {eta}  {msg}")
+            .expect("static template")
+            .progress_chars("=> "),
+    );
+    bar
+}
+
+/// Runs `config` to its last step, or until `stop` is set.
+pub fn run(config: SimConfig, sink: Box<dyn LedgerSink>, options: &RunOptions, stop: Arc<AtomicBool>) -> Result<RunOutcome, RunError> {
+    if let Some(dir) = &options.out {
+        std::fs::create_dir_all(dir).map_err(|e| RunError::OutputDir { path: dir.clone(), reason: e.to_string() })?;
+        let path = dir.join("config.ron");
+        std::fs::write(&path, config.to_ron()).map_err(|e| RunError::Write { path, reason: e.to_string() })?;
+    }
+    let campaign_names: Vec<String> = config.traffic.campaigns.iter().map(|c| c.name.clone()).collect();
+    let mut csv = match &options.out {
+        Some(dir) => Some(MetricsCsv::create(&dir.join("metrics.csv"), &campaign_names)?),
+        None => None,
+    };
+    let steps = config.simulation.steps;
+    let started = Instant::now();
+    let mut app = sim::headless_app(config.clone(), sink);
+    let bar = progress_bar(steps, options.quiet);
+    let mut interrupted = false;
+    for _ in 0..steps {
+        if stop.load(Ordering::Relaxed) {
+            interrupted = true;
+            break;
+        }
+        sim::step(&mut app);
+        let world = app.world();
+        if let Some(failure) = &world.resource::<Ledger>().failure {
+            return Err(RunError::Ledger(failure.clone()));
+        }
+        if let Some(csv) = &mut csv {
+            let latest = world.resource::<sim::metrics::MetricsHistory>().ticks.last().expect("a tick was measured");
+            csv.append(latest)?;
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let wall_seconds = started.elapsed().as_secs_f64();
+    let world = app.world_mut();
+    let ledger_result = world.resource_mut::<Ledger>().sink.finish();
+    if let Some(csv) = &mut csv {
+        csv.flush()?;
+    }
+    let totals = world.resource::<RunTotals>().clone();
+    let state_hash = world.resource::<Ledger>().state_hash_hex();
+    let threads = bevy::tasks::ComputeTaskPool::get().thread_num();
+    let summary = Summary::new(&config, &totals, state_hash, wall_seconds, interrupted, threads, &campaign_names);
+    if let Some(dir) = &options.out {
+        write_summary(&dir.join("summary.json"), &summary)?;
+    }
+    ledger_result.map_err(|e| RunError::Ledger(e.to_string()))?;
+    Ok(RunOutcome { summary, totals })
+}

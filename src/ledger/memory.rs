@@ -1,0 +1,34 @@
+//! The in-memory ledger: the browser build's store, and a handy sink for tests.
+
+use std::sync::{Arc, Mutex};
+
+use super::{LedgerError, LedgerSink, RunInfo, TickRecord};
+
+/// Shares its records, so a test can keep a handle while the simulation owns the sink.
+#[derive(Clone, Default)]
+pub struct MemoryLedger {
+    inner: Arc<Mutex<MemoryContents>>,
+}
+
+#[derive(Default, Clone)]
+pub struct MemoryContents {
+    pub run: Option<RunInfo>,
+    pub ticks: Vec<TickRecord>,
+}
+
+impl MemoryLedger {
+    pub fn contents(&self) -> MemoryContents {
+        self.inner.lock().expect("ledger lock").clone()
+    }
+}
+
+impl LedgerSink for MemoryLedger {
+    fn begin(&mut self, run: &RunInfo) -> Result<(), LedgerError> {
+        self.inner.lock().map_err(|e| LedgerError::Storage(e.to_string()))?.run = Some(run.clone());
+        Ok(())
+    }
+    fn append(&mut self, record: &TickRecord) -> Result<(), LedgerError> {
+        self.inner.lock().map_err(|e| LedgerError::Storage(e.to_string()))?.ticks.push(record.clone());
+        Ok(())
+    }
+}

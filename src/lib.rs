@@ -1,0 +1,13 @@
+//! DAIS — Decentralized AI Simulation.
+//!
+//! Autonomous security agents watch their own traffic, flag anomalies with an Isolation Forest, turn them into
+//! threat signatures, gossip them to their peers, vote, and agree without a central authority. Layers, from the
+//! bottom: `config` and `ml` (no Bevy), `ledger`, `sim` (the ECS tick pipeline), `headless` (batch runs).
+
+pub mod config;
+pub mod ledger;
+pub mod ml;
+pub mod sim;
+
+#[cfg(not(target_arch = "wasm32"))]
+pub mod headless;

@@ -1,0 +1,402 @@
+//! Isolation Forest (Liu, Ting & Zhou 2008) with scikit-learn's semantics.
+//!
+//! t trees, each grown on a subsample of ψ rows drawn without replacement, to a height limit of ceil(log2 ψ).
+//! A node splits on a uniformly chosen non-constant feature at a threshold drawn uniformly between that feature's
+//! minimum and maximum in the node. The anomaly score of x is s = 2^(-E[h(x)] / c(ψ)), where h is the depth of the
+//! leaf x lands in plus c(n) for the n training rows that reached it. With contamination 'auto' a row is anomalous
+//! when s > 0.5; with a fraction p, when s exceeds the (1 - p) quantile of the training rows' scores.
+//!
+//! The whole forest is one flat array of 16-byte nodes in pre-order, so the left child of node i is i + 1 and only
+//! the right child is stored. Scoring walks that array and allocates nothing.
+
+use rand::{Rng, RngExt};
+use serde::{Deserialize, Serialize};
+
+/// Marks a leaf in [`Node::feature`].
+const LEAF: u32 = u32::MAX;
+
+/// One node of a tree. For a split node `value` is the threshold (rows with `x[feature] <= value` go left); for a
+/// leaf it is the leaf's path length: its depth plus c(rows that reached it).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Node {
+    pub value: f64,
+    pub feature: u32,
+    pub right: u32,
+}
+
+impl Node {
+    fn leaf(path_length: f64) -> Self {
+        Self { value: path_length, feature: LEAF, right: 0 }
+    }
+    pub fn is_leaf(&self) -> bool {
+        self.feature == LEAF
+    }
+}
+
+/// How the anomaly threshold is chosen, as in scikit-learn's `contamination`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Contamination {
+    /// s > 0.5 is anomalous (the original paper's offset).
+    Auto,
+    /// This fraction of the training rows is expected to be anomalous.
+    Fraction(f64),
+}
+
+/// Fitting parameters.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ForestParams {
+    pub trees: usize,
+    pub subsample: usize,
+    pub contamination: Contamination,
+}
+
+impl Default for ForestParams {
+    fn default() -> Self {
+        Self { trees: 100, subsample: 256, contamination: Contamination::Auto }
+    }
+}
+
+/// A fitted forest.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IsolationForest {
+    nodes: Vec<Node>,
+    roots: Vec<u32>,
+    features: usize,
+    /// ψ actually used (min of the requested subsample and the training rows), scikit-learn's `max_samples_`.
+    max_samples: usize,
+    /// s above this is anomalous; scikit-learn's `-offset_`.
+    threshold: f64,
+}
+
+/// Average path length of an unsuccessful search in a binary search tree of n items: c(n) in the paper,
+/// `_average_path_length` in scikit-learn.
+pub fn average_path_length(n: usize) -> f64 {
+    const EULER_GAMMA: f64 = 0.577_215_664_901_532_9;
+    match n {
+        0 | 1 => 0.0,
+        2 => 1.0,
+        _ => {
+            let n = n as f64;
+            2.0 * ((n - 1.0).ln() + EULER_GAMMA) - 2.0 * (n - 1.0) / n
+        }
+    }
+}
+
+/// Reusable scratch space for fitting, so that periodic retraining does not reallocate.
+#[derive(Default, Clone, Debug)]
+pub struct FitScratch {
+    indices: Vec<u32>,
+    candidate_features: Vec<u32>,
+}
+
+impl IsolationForest {
+    /// Fits on `rows` (row-major, `features` columns). `rows` must hold at least one row.
+    pub fn fit<R: Rng + ?Sized>(rows: &[f32], features: usize, params: ForestParams, rng: &mut R) -> Self {
+        let mut forest = Self::empty(features);
+        forest.refit(rows, features, params, rng, &mut FitScratch::default());
+        forest
+    }
+
+    fn empty(features: usize) -> Self {
+        Self { nodes: Vec::new(), roots: Vec::new(), features, max_samples: 1, threshold: 0.5 }
+    }
+
+    /// Fits again in place, reusing this forest's node storage and the caller's scratch buffers.
+    pub fn refit<R: Rng + ?Sized>(
+        &mut self,
+        rows: &[f32],
+        features: usize,
+        params: ForestParams,
+        rng: &mut R,
+        scratch: &mut FitScratch,
+    ) {
+        assert!(features > 0, "an Isolation Forest needs at least one feature");
+        let n_rows = rows.len() / features;
+        assert!(n_rows > 0, "an Isolation Forest needs at least one training row");
+        let psi = params.subsample.clamp(1, n_rows);
+        let height_limit = (psi.max(2) as f64).log2().ceil() as usize;
+        self.features = features;
+        self.max_samples = psi;
+        self.nodes.clear();
+        self.roots.clear();
+        for _ in 0..params.trees.max(1) {
+            // Partial Fisher-Yates: the first ψ entries become a uniform sample without replacement.
+            scratch.indices.clear();
+            scratch.indices.extend(0..n_rows as u32);
+            for i in 0..psi {
+                let j = rng.random_range(i..n_rows);
+                scratch.indices.swap(i, j);
+            }
+            self.roots.push(self.nodes.len() as u32);
+            let mut sample = std::mem::take(&mut scratch.indices);
+            sample.truncate(psi);
+            grow(&mut self.nodes, rows, features, &mut sample, 0, height_limit, rng, &mut scratch.candidate_features);
+            scratch.indices = sample;
+        }
+        self.threshold = match params.contamination {
+            Contamination::Auto => 0.5,
+            Contamination::Fraction(p) => {
+                let mut scores = self.score_rows(rows);
+                // scikit-learn: offset_ = percentile(score_samples, 100 p), and score_samples = -s.
+                for s in &mut scores {
+                    *s = -*s;
+                }
+                -percentile_linear(&mut scores, 100.0 * p)
+            }
+        };
+    }
+
+    /// Builds a forest from explicit trees (used to load scikit-learn's trees for parity checks). Each tree is given
+    /// in scikit-learn's arrays; leaves have `children_left == -1`.
+    pub fn from_sklearn_trees(trees: &[SklearnTree], features: usize, max_samples: usize, offset: f64) -> Self {
+        let mut forest = Self::empty(features);
+        forest.max_samples = max_samples;
+        forest.threshold = -offset;
+        for tree in trees {
+            forest.roots.push(forest.nodes.len() as u32);
+            push_sklearn_node(&mut forest.nodes, tree, 0, 0);
+        }
+        forest
+    }
+
+    pub fn features(&self) -> usize {
+        self.features
+    }
+    pub fn trees(&self) -> usize {
+        self.roots.len()
+    }
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+    pub fn max_samples(&self) -> usize {
+        self.max_samples
+    }
+    /// Scores above this are anomalous.
+    pub fn threshold(&self) -> f64 {
+        self.threshold
+    }
+    /// Heap bytes held by the fitted forest.
+    pub fn heap_bytes(&self) -> usize {
+        self.nodes.capacity() * size_of::<Node>() + self.roots.capacity() * size_of::<u32>()
+    }
+
+    /// Mean path length E[h(x)] over the trees.
+    pub fn mean_path_length(&self, row: &[f32]) -> f64 {
+        debug_assert_eq!(row.len(), self.features);
+        let mut total = 0.0;
+        for &root in &self.roots {
+            let mut index = root as usize;
+            loop {
+                let node = self.nodes[index];
+                if node.feature == LEAF {
+                    total += node.value;
+                    break;
+                }
+                index = if f64::from(row[node.feature as usize]) <= node.value { index + 1 } else { node.right as usize };
+            }
+        }
+        total / self.roots.len() as f64
+    }
+
+    /// The paper's anomaly score s in (0, 1]; higher is more anomalous.
+    pub fn score(&self, row: &[f32]) -> f64 {
+        let c = average_path_length(self.max_samples);
+        if c == 0.0 {
+            return 1.0;
+        }
+        2f64.powf(-self.mean_path_length(row) / c)
+    }
+
+    pub fn is_anomaly(&self, row: &[f32]) -> bool {
+        self.score(row) > self.threshold
+    }
+
+    /// Scores every row of a row-major batch into `out` (cleared first); allocates only if `out` must grow.
+    pub fn score_into(&self, rows: &[f32], out: &mut Vec<f64>) {
+        out.clear();
+        out.extend(rows.chunks_exact(self.features).map(|row| self.score(row)));
+    }
+
+    pub fn score_rows(&self, rows: &[f32]) -> Vec<f64> {
+        let mut out = Vec::with_capacity(rows.len() / self.features.max(1));
+        self.score_into(rows, &mut out);
+        out
+    }
+}
+
+/// Grows one subtree over `sample` (indices into `rows`) in pre-order; returns nothing because the left child is
+/// always the next node.
+#[allow(clippy::too_many_arguments)]
+fn grow<R: Rng + ?Sized>(
+    nodes: &mut Vec<Node>,
+    rows: &[f32],
+    features: usize,
+    sample: &mut [u32],
+    depth: usize,
+    height_limit: usize,
+    rng: &mut R,
+    candidates: &mut Vec<u32>,
+) {
+    let n = sample.len();
+    if depth >= height_limit || n <= 1 {
+        nodes.push(Node::leaf(depth as f64 + average_path_length(n)));
+        return;
+    }
+    // Draw features until one is not constant in this node, as scikit-learn's random splitter does.
+    candidates.clear();
+    candidates.extend(0..features as u32);
+    let split = loop {
+        if candidates.is_empty() {
+            break None;
+        }
+        let pick = rng.random_range(0..candidates.len());
+        let feature = candidates.swap_remove(pick) as usize;
+        let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
+        for &i in sample.iter() {
+            let v = rows[i as usize * features + feature];
+            lo = lo.min(v);
+            hi = hi.max(v);
+        }
+        if hi > lo {
+            let (lo, hi) = (f64::from(lo), f64::from(hi));
+            let mut threshold = lo + rng.random::<f64>() * (hi - lo);
+            if threshold >= hi {
+                threshold = lo;
+            }
+            break Some((feature, threshold));
+        }
+    };
+    let Some((feature, threshold)) = split else {
+        nodes.push(Node::leaf(depth as f64 + average_path_length(n)));
+        return;
+    };
+    // Partition in place: rows going left first.
+    let mut left_len = 0;
+    for i in 0..n {
+        if f64::from(rows[sample[i] as usize * features + feature]) <= threshold {
+            sample.swap(i, left_len);
+            left_len += 1;
+        }
+    }
+    let me = nodes.len();
+    nodes.push(Node { value: threshold, feature: feature as u32, right: 0 });
+    let (left, right) = sample.split_at_mut(left_len);
+    grow(nodes, rows, features, left, depth + 1, height_limit, rng, candidates);
+    nodes[me].right = nodes.len() as u32;
+    grow(nodes, rows, features, right, depth + 1, height_limit, rng, candidates);
+}
+
+/// One tree as scikit-learn stores it (`tree_.feature`, `threshold`, `children_left`, `children_right`,
+/// `n_node_samples`).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct SklearnTree {
+    pub feature: Vec<i64>,
+    pub threshold: Vec<f64>,
+    pub children_left: Vec<i64>,
+    pub children_right: Vec<i64>,
+    pub n_node_samples: Vec<usize>,
+}
+
+fn push_sklearn_node(nodes: &mut Vec<Node>, tree: &SklearnTree, index: usize, depth: usize) {
+    if tree.children_left[index] < 0 {
+        nodes.push(Node::leaf(depth as f64 + average_path_length(tree.n_node_samples[index])));
+        return;
+    }
+    let me = nodes.len();
+    nodes.push(Node { value: tree.threshold[index], feature: tree.feature[index] as u32, right: 0 });
+    push_sklearn_node(nodes, tree, tree.children_left[index] as usize, depth + 1);
+    nodes[me].right = nodes.len() as u32;
+    push_sklearn_node(nodes, tree, tree.children_right[index] as usize, depth + 1);
+}
+
+/// numpy's default ('linear') percentile; sorts `values` in place.
+pub fn percentile_linear(values: &mut [f64], q: f64) -> f64 {
+    assert!(!values.is_empty());
+    values.sort_by(f64::total_cmp);
+    let rank = (q / 100.0).clamp(0.0, 1.0) * (values.len() - 1) as f64;
+    let lo = rank.floor() as usize;
+    let hi = rank.ceil() as usize;
+    let frac = rank - lo as f64;
+    values[lo] + (values[hi] - values[lo]) * frac
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand::rngs::ChaCha8Rng;
+    use rand_distr::StandardNormal;
+
+    fn gaussian(rows: usize, features: usize, seed: u64) -> Vec<f32> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        (0..rows * features).map(|_| rng.sample::<f32, _>(StandardNormal)).collect()
+    }
+
+    #[test]
+    fn c_matches_the_paper() {
+        assert_eq!(average_path_length(1), 0.0);
+        assert_eq!(average_path_length(2), 1.0);
+        // c(256) from scikit-learn's _average_path_length([256]).
+        assert!((average_path_length(256) - 10.244_770_920_116_851).abs() < 1e-12);
+    }
+
+    #[test]
+    fn outliers_score_higher_than_inliers() {
+        let data = gaussian(512, 4, 1);
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let forest = IsolationForest::fit(&data, 4, ForestParams::default(), &mut rng);
+        let inlier = forest.score(&[0.0, 0.0, 0.0, 0.0]);
+        let outlier = forest.score(&[6.0, -6.0, 6.0, 0.0]);
+        assert!(outlier > 0.6, "outlier scored {outlier}");
+        assert!(inlier < 0.5, "inlier scored {inlier}");
+        assert!(forest.is_anomaly(&[6.0, -6.0, 6.0, 0.0]));
+    }
+
+    #[test]
+    fn fitting_is_deterministic_per_seed() {
+        let data = gaussian(300, 3, 2);
+        let a = IsolationForest::fit(&data, 3, ForestParams::default(), &mut ChaCha8Rng::seed_from_u64(3));
+        let b = IsolationForest::fit(&data, 3, ForestParams::default(), &mut ChaCha8Rng::seed_from_u64(3));
+        let c = IsolationForest::fit(&data, 3, ForestParams::default(), &mut ChaCha8Rng::seed_from_u64(4));
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+    }
+
+    #[test]
+    fn height_is_limited_and_subsample_clamped() {
+        let data = gaussian(40, 2, 5);
+        let forest = IsolationForest::fit(
+            &data,
+            2,
+            ForestParams { trees: 10, subsample: 256, contamination: Contamination::Auto },
+            &mut ChaCha8Rng::seed_from_u64(1),
+        );
+        assert_eq!(forest.max_samples(), 40);
+        // ceil(log2 40) = 6: a full tree of height 6 has at most 127 nodes.
+        assert!(forest.node_count() <= 10 * 127);
+    }
+
+    #[test]
+    fn contamination_sets_the_flagged_fraction_of_training_rows() {
+        let data = gaussian(1000, 5, 9);
+        let params = ForestParams { trees: 50, subsample: 256, contamination: Contamination::Fraction(0.1) };
+        let forest = IsolationForest::fit(&data, 5, params, &mut ChaCha8Rng::seed_from_u64(1));
+        let flagged = data.chunks_exact(5).filter(|r| forest.is_anomaly(r)).count();
+        assert!((95..=105).contains(&flagged), "flagged {flagged} of 1000");
+    }
+
+    #[test]
+    fn constant_data_gives_leaves_only() {
+        let data = vec![1.0f32; 20];
+        let forest = IsolationForest::fit(&data, 2, ForestParams::default(), &mut ChaCha8Rng::seed_from_u64(1));
+        assert_eq!(forest.node_count(), forest.trees());
+    }
+
+    #[test]
+    fn percentile_matches_numpy_linear() {
+        let mut v = vec![4.0, 1.0, 3.0, 2.0];
+        assert_eq!(percentile_linear(&mut v, 50.0), 2.5);
+        assert_eq!(percentile_linear(&mut v, 0.0), 1.0);
+        assert_eq!(percentile_linear(&mut v, 100.0), 4.0);
+    }
+}

@@ -1,0 +1,6 @@
+//! Machine learning with no Bevy in sight: the Isolation Forest and the vector maths signatures are made of.
+
+pub mod iforest;
+pub mod similarity;
+
+pub use iforest::{Contamination, ForestParams, IsolationForest};

@@ -1,0 +1,266 @@
+//! The data each agent carries. Components are plain data; the logic that reads them lives in the stage files as
+//! plain functions, so it can be unit-tested without an `App`.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use bevy::prelude::*;
+use rand::rngs::ChaCha8Rng;
+
+use crate::config::{ByzantineStrategy, FEATURE_COUNT};
+use crate::ml::IsolationForest;
+use crate::ml::iforest::FitScratch;
+use crate::ml::similarity::{RunningStats, scaled_distance};
+
+/// One traffic sample: the named features of `traffic::FEATURE_NAMES`, in standard deviations of the network
+/// baseline.
+pub type Features = [f32; FEATURE_COUNT];
+
+/// Index of a signature in `SignatureRegistry`.
+pub type SigIdx = u32;
+/// Index of an agent (its position in `AgentDirectory`).
+pub type AgentIdx = u32;
+
+/// Ground truth of a sample: 0 is normal traffic, c + 1 is attack campaign c. Only metrics may read it.
+pub type Label = u16;
+pub const NORMAL: Label = 0;
+
+/// Marks an entity as an agent and gives its stable index.
+#[derive(Component, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Agent {
+    pub index: AgentIdx,
+}
+
+/// Honest, or byzantine with a strategy.
+#[derive(Component, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Honest,
+    Byzantine(ByzantineStrategy),
+}
+
+impl Role {
+    pub fn is_honest(self) -> bool {
+        self == Role::Honest
+    }
+    pub fn forges(self) -> bool {
+        matches!(self, Role::Byzantine(ByzantineStrategy::Forge | ByzantineStrategy::Collude))
+    }
+}
+
+/// Up, or crashed (silent) from a tick on.
+#[derive(Component, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Liveness {
+    Up,
+    Crashed { since: u32 },
+}
+
+impl Liveness {
+    pub fn is_up(self) -> bool {
+        self == Liveness::Up
+    }
+}
+
+/// The agent's own random stream, seeded from (run seed, agent index).
+#[derive(Component, Debug)]
+pub struct AgentRng(pub ChaCha8Rng);
+
+/// The agent's normal traffic: per-feature mean and standard deviation.
+#[derive(Component, Clone, Debug)]
+pub struct NormalProfile {
+    pub mean: Features,
+    pub std: Features,
+}
+
+/// This tick's samples and their ground-truth labels.
+#[derive(Component, Clone, Debug, Default)]
+pub struct TrafficBatch {
+    pub samples: Vec<Features>,
+    pub labels: Vec<Label>,
+    /// Indices into `samples` that the forest flagged this tick.
+    pub anomalies: Vec<u32>,
+}
+
+/// The agent's Isolation Forest and the window of traffic it retrains on.
+#[derive(Component, Clone, Debug)]
+pub struct Detector {
+    pub forest: Option<IsolationForest>,
+    /// Recent samples the agent considers normal (not blocked, not flagged), oldest first.
+    pub window: VecDeque<Features>,
+    pub scratch: FitScratch,
+    pub last_fit_tick: Option<u32>,
+}
+
+impl Detector {
+    pub fn threshold(&self) -> Option<f64> {
+        self.forest.as_ref().map(|f| f.threshold())
+    }
+}
+
+/// A summarised threat pattern: the unit that is gossiped, voted on and blacklisted.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Signature {
+    /// Stable id: hash of the quantised centroid.
+    pub id: u64,
+    pub centroid: Features,
+    pub spread: Features,
+    pub count: u32,
+    pub origin: AgentIdx,
+    pub tick: u32,
+    /// Ground truth (majority label of the supporting samples); read by metrics only.
+    pub truth: Label,
+}
+
+impl Signature {
+    pub fn matches(&self, sample: &Features, radius: f32, min_spread: f32) -> bool {
+        scaled_distance(sample, &self.centroid, &self.spread, min_spread) <= radius
+    }
+}
+
+/// Accepted signatures this agent blocks.
+#[derive(Component, Clone, Debug, Default)]
+pub struct Blacklist {
+    pub entries: Vec<SigIdx>,
+    pub signatures: Vec<Signature>,
+    /// Bit c is set when the blacklist blocks campaign c's traffic (kept current in Learn).
+    pub immune_to: u64,
+}
+
+impl Blacklist {
+    pub fn blocks(&self, sample: &Features, radius: f32, min_spread: f32) -> bool {
+        self.signatures.iter().any(|s| s.matches(sample, radius, min_spread))
+    }
+    pub fn contains(&self, sig: SigIdx) -> bool {
+        self.entries.contains(&sig)
+    }
+}
+
+/// What this agent knows about one signature.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct KnownSignature {
+    /// Neighbour it first heard of the signature from; ballots travel back this way. None at the origin.
+    pub parent: Option<AgentIdx>,
+    pub my_vote: Option<bool>,
+    pub decided: bool,
+}
+
+/// Ballots collected by a tallier for one signature.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Tally {
+    pub opened: u32,
+    /// (voter, vote), in arrival order.
+    pub ballots: Vec<(AgentIdx, bool)>,
+}
+
+/// Signatures the agent has heard of, ballots it cast, and the tallies it runs as a proposer.
+#[derive(Component, Clone, Debug, Default)]
+pub struct VoteBook {
+    pub known: BTreeMap<SigIdx, KnownSignature>,
+    pub tallies: BTreeMap<SigIdx, Tally>,
+    /// Latest ballots this agent cast, newest last (for the inspector).
+    pub recent_ballots: VecDeque<(SigIdx, bool)>,
+}
+
+/// Beta trust: agreement (alpha) and disagreement (beta) of this agent's ballots with final outcomes.
+#[derive(Component, Clone, Copy, Debug, PartialEq)]
+pub struct Reputation {
+    pub alpha: f64,
+    pub beta: f64,
+}
+
+impl Default for Reputation {
+    fn default() -> Self {
+        Self { alpha: 1.0, beta: 1.0 }
+    }
+}
+
+impl Reputation {
+    pub fn trust(&self) -> f64 {
+        self.alpha / (self.alpha + self.beta)
+    }
+}
+
+/// The agent's recent anomalies (its evidence when voting) and the clusters it is building signatures from.
+#[derive(Component, Clone, Debug, Default)]
+pub struct Evidence {
+    pub recent: VecDeque<Features>,
+    pub clusters: Vec<AnomalyCluster>,
+    /// Earliest tick at which the agent may propose again.
+    pub next_proposal: u32,
+}
+
+/// Anomalies that point the same way, on their way to becoming a signature.
+#[derive(Clone, Debug)]
+pub struct AnomalyCluster {
+    pub stats: RunningStats,
+    pub label_counts: Vec<u32>,
+    pub last_tick: u32,
+}
+
+/// A message waiting to leave the agent, with the tick it was made at.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Outgoing {
+    pub made_at: u32,
+    pub to: Destination,
+    pub payload: Payload,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Destination {
+    /// All neighbours (or a fan-out sample of them), except the one it came from.
+    Neighbours { except: Option<AgentIdx> },
+    One(AgentIdx),
+}
+
+/// What a message carries. Signatures and decisions travel by index: their content lives in the registries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Payload {
+    Announce { sig: SigIdx, ttl: u32 },
+    Ballot { sig: SigIdx, voter: AgentIdx, yes: bool },
+    Decision { decision: u32, ttl: u32 },
+}
+
+/// A signature this agent wants to publish this tick.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Proposal {
+    pub centroid: Features,
+    pub spread: Features,
+    pub count: u32,
+    pub truth: Label,
+}
+
+/// A tallier's verdict with the ballots that justify it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DecisionDraft {
+    pub sig: SigIdx,
+    pub outcome: super::consensus::Outcome,
+    pub certificate: Vec<(AgentIdx, bool)>,
+}
+
+/// Everything the agent produced this tick, drained in agent order by the serial stages.
+#[derive(Component, Clone, Debug, Default)]
+pub struct Outbox {
+    pub messages: Vec<Outgoing>,
+    pub proposal: Option<Proposal>,
+    /// Ballots cast this tick: (signature, yes).
+    pub cast: Vec<(SigIdx, bool)>,
+    pub decisions: Vec<DecisionDraft>,
+}
+
+/// Messages delivered to the agent this tick, in delivery order.
+#[derive(Component, Clone, Debug, Default)]
+pub struct Inbox {
+    pub messages: Vec<(AgentIdx, Payload)>,
+}
+
+/// Per-tick counts against ground truth, reset in Traffic.
+#[derive(Component, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TickCounts {
+    pub true_positive: u32,
+    pub false_positive: u32,
+    pub false_negative: u32,
+    pub true_negative: u32,
+    pub attack_blocked: u32,
+    pub normal_blocked: u32,
+    /// Attack samples that were not blocked (the agent was compromised this tick if > 0).
+    pub attack_through: u32,
+    pub attack_samples: u32,
+}

@@ -1,0 +1,108 @@
+//! Detect: each live agent first drops the samples its blacklist blocks, then scores the rest with its own
+//! Isolation Forest. Scores past the agent's threshold are anomalies; they become evidence for voting and raw
+//! material for signatures. Samples judged normal feed the training window. Ground-truth labels are read here
+//! only to fill the agent's `TickCounts`, which nothing but metrics reads.
+
+use bevy::prelude::*;
+
+use super::components::*;
+use super::{Pipeline, SimSettings};
+use crate::config::SimConfig;
+
+/// Blocks, scores and sorts one agent's batch.
+pub fn detect_batch(
+    config: &SimConfig,
+    batch: &mut TrafficBatch,
+    detector: &mut Detector,
+    blacklist: &Blacklist,
+    evidence: &mut Evidence,
+    counts: &mut TickCounts,
+) {
+    let radius = config.signatures.match_radius;
+    let min_spread = config.signatures.min_spread;
+    let window = config.detector.window;
+    batch.anomalies.clear();
+    for (i, (sample, &label)) in batch.samples.iter().zip(&batch.labels).enumerate() {
+        let attack = label != NORMAL;
+        counts.attack_samples += u32::from(attack);
+        if blacklist.blocks(sample, radius, min_spread) {
+            if attack {
+                counts.attack_blocked += 1;
+            } else {
+                counts.normal_blocked += 1;
+            }
+            continue;
+        }
+        counts.attack_through += u32::from(attack);
+        let flagged = detector.forest.as_ref().is_some_and(|forest| forest.is_anomaly(sample));
+        match (flagged, attack) {
+            (true, true) => counts.true_positive += 1,
+            (true, false) => counts.false_positive += 1,
+            (false, true) => counts.false_negative += 1,
+            (false, false) => counts.true_negative += 1,
+        }
+        if flagged {
+            batch.anomalies.push(i as u32);
+            if evidence.recent.len() == config.vote.evidence_memory {
+                evidence.recent.pop_front();
+            }
+            evidence.recent.push_back(*sample);
+        } else {
+            if detector.window.len() == window {
+                detector.window.pop_front();
+            }
+            detector.window.push_back(*sample);
+        }
+    }
+}
+
+fn score_traffic(
+    settings: Res<SimSettings>,
+    mut agents: Query<(&Liveness, &mut TrafficBatch, &mut Detector, &Blacklist, &mut Evidence, &mut TickCounts)>,
+) {
+    let config = &settings.config;
+    agents.par_iter_mut().for_each(|(liveness, mut batch, mut detector, blacklist, mut evidence, mut counts)| {
+        if liveness.is_up() {
+            detect_batch(config, &mut batch, &mut detector, blacklist, &mut evidence, &mut counts);
+        }
+    });
+}
+
+pub(super) fn plugin(app: &mut App) {
+    app.add_systems(FixedUpdate, score_traffic.in_set(Pipeline::Detect));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ml::{ForestParams, IsolationForest};
+    use crate::sim::rng::agent_rng;
+    use crate::sim::traffic::draw_profile;
+
+    #[test]
+    fn blocked_samples_are_not_scored_and_anomalies_are_counted() {
+        let config = SimConfig::default();
+        let mut rng = agent_rng(3, 0);
+        let profile = draw_profile(&mut rng, 0.0);
+        let mut batch = TrafficBatch::default();
+        crate::sim::traffic::fill_batch(&mut batch, &profile, &[], &[], 512, 0.5, &mut rng);
+        let flat: Vec<f32> = batch.samples.iter().flatten().copied().collect();
+        let forest = IsolationForest::fit(&flat, 8, ForestParams::default(), &mut rng);
+        let mut detector = Detector { forest: Some(forest), window: Default::default(), scratch: Default::default(), last_fit_tick: None };
+        let attack: Features = [0.0, 0.0, 0.0, 0.0, 6.0, 6.0, 0.0, 6.0];
+        let normal: Features = [0.0; 8];
+        let mut batch = TrafficBatch { samples: vec![attack, normal, attack], labels: vec![1, 0, 1], anomalies: vec![] };
+        let mut blacklist = Blacklist::default();
+        let (mut evidence, mut counts) = (Evidence::default(), TickCounts::default());
+        detect_batch(&config, &mut batch, &mut detector, &blacklist, &mut evidence, &mut counts);
+        assert_eq!((counts.true_positive, counts.true_negative, counts.attack_through), (2, 1, 2));
+        assert_eq!(batch.anomalies, vec![0, 2]);
+        assert_eq!(evidence.recent.len(), 2);
+        assert_eq!(detector.window.len(), 1);
+
+        blacklist.signatures.push(Signature { id: 1, centroid: attack, spread: [0.5; 8], count: 5, origin: 0, tick: 1, truth: 1 });
+        let mut counts = TickCounts::default();
+        detect_batch(&config, &mut batch, &mut detector, &blacklist, &mut evidence, &mut counts);
+        assert_eq!((counts.attack_blocked, counts.attack_through, counts.true_negative), (2, 0, 1));
+    }
+}

@@ -1,0 +1,181 @@
+//! Gossip: messages travel hop by hop over the topology. Each tick this stage drains every agent's outbox in agent
+//! order, expands "to my neighbours" into one transmission per neighbour (all of them when flooding, a random
+//! `fan_out` of them otherwise), drops each transmission with the configured loss, and delivers whatever is due into
+//! the receivers' inboxes. Everything in flight is kept in `InFlight`, which the view draws and metrics count.
+
+use std::collections::BTreeMap;
+
+use bevy::prelude::*;
+use rand::RngExt;
+use rand::rngs::ChaCha8Rng;
+
+use super::clock::SimClock;
+use super::components::*;
+use super::network::Network;
+use super::{AgentDirectory, Pipeline, SimSettings};
+
+/// One transmission over one edge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Message {
+    pub sent_tick: u32,
+    pub deliver_tick: u32,
+    pub from: AgentIdx,
+    pub to: AgentIdx,
+    pub payload: Payload,
+}
+
+impl Message {
+    pub fn kind(&self) -> MessageKind {
+        match self.payload {
+            Payload::Announce { .. } => MessageKind::Announce,
+            Payload::Ballot { .. } => MessageKind::Ballot,
+            Payload::Decision { .. } => MessageKind::Decision,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum MessageKind {
+    Announce,
+    Ballot,
+    Decision,
+}
+
+/// Messages on the wire, by delivery tick, plus this tick's traffic counts.
+#[derive(Resource, Debug)]
+pub struct InFlight {
+    pub pending: BTreeMap<u32, Vec<Message>>,
+    /// Messages that arrived this tick (the view animates them along their edge).
+    pub delivered: Vec<Message>,
+    /// Transmissions this tick, by kind (announce, ballot, decision), lost ones included.
+    pub sent: [u64; 3],
+    pub lost: u64,
+    rng: ChaCha8Rng,
+}
+
+impl InFlight {
+    pub fn new(rng: ChaCha8Rng) -> Self {
+        Self { pending: BTreeMap::new(), delivered: Vec::new(), sent: [0; 3], lost: 0, rng }
+    }
+
+    pub fn pending_count(&self) -> usize {
+        self.pending.values().map(Vec::len).sum()
+    }
+
+    /// Everything the view should draw for this tick: arrivals and messages still travelling.
+    pub fn visible(&self) -> impl Iterator<Item = &Message> {
+        self.delivered.iter().chain(self.pending.values().flatten())
+    }
+}
+
+/// The receivers of one outgoing message: all eligible neighbours, or `fan_out` of them chosen at random.
+pub fn pick_receivers(
+    neighbours: &[AgentIdx],
+    except: Option<AgentIdx>,
+    fan_out: usize,
+    rng: &mut ChaCha8Rng,
+    out: &mut Vec<AgentIdx>,
+) {
+    out.clear();
+    out.extend(neighbours.iter().copied().filter(|&n| Some(n) != except));
+    if fan_out > 0 && out.len() > fan_out {
+        for i in 0..fan_out {
+            let j = rng.random_range(i..out.len());
+            out.swap(i, j);
+        }
+        out.truncate(fan_out);
+        out.sort_unstable();
+    }
+}
+
+fn dispatch_outboxes(
+    clock: Res<SimClock>,
+    settings: Res<SimSettings>,
+    directory: Res<AgentDirectory>,
+    network: Res<Network>,
+    mut in_flight: ResMut<InFlight>,
+    mut outboxes: Query<&mut Outbox>,
+) {
+    let net = &settings.config.network;
+    let in_flight = &mut *in_flight;
+    in_flight.sent = [0; 3];
+    in_flight.lost = 0;
+    let mut receivers = Vec::new();
+    for (index, &entity) in directory.agents.iter().enumerate() {
+        let Ok(mut outbox) = outboxes.get_mut(entity) else { continue };
+        let from = index as AgentIdx;
+        for outgoing in outbox.messages.drain(..) {
+            match outgoing.to {
+                Destination::One(to) => {
+                    receivers.clear();
+                    receivers.push(to);
+                }
+                Destination::Neighbours { except } => {
+                    pick_receivers(network.neighbours(from), except, net.fan_out, &mut in_flight.rng, &mut receivers)
+                }
+            }
+            for &to in &receivers {
+                let message = Message {
+                    sent_tick: clock.tick,
+                    deliver_tick: outgoing.made_at + net.latency,
+                    from,
+                    to,
+                    payload: outgoing.payload,
+                };
+                in_flight.sent[message.kind() as usize] += 1;
+                if net.loss > 0.0 && in_flight.rng.random_bool(net.loss) {
+                    in_flight.lost += 1;
+                    continue;
+                }
+                in_flight.pending.entry(message.deliver_tick).or_default().push(message);
+            }
+        }
+    }
+}
+
+fn deliver_due(
+    clock: Res<SimClock>,
+    directory: Res<AgentDirectory>,
+    mut in_flight: ResMut<InFlight>,
+    mut agents: Query<(&mut Inbox, &Liveness)>,
+) {
+    for mut inbox in agents.iter_mut().map(|(inbox, _)| inbox) {
+        inbox.messages.clear();
+    }
+    let in_flight = &mut *in_flight;
+    in_flight.delivered.clear();
+    while let Some(entry) = in_flight.pending.first_entry() {
+        if *entry.key() > clock.tick {
+            break;
+        }
+        for message in entry.remove() {
+            let Ok((mut inbox, liveness)) = agents.get_mut(directory.agents[message.to as usize]) else { continue };
+            // A crashed agent hears nothing.
+            if liveness.is_up() {
+                inbox.messages.push((message.from, message.payload));
+                in_flight.delivered.push(message);
+            }
+        }
+    }
+}
+
+pub(super) fn plugin(app: &mut App) {
+    app.add_systems(FixedUpdate, (dispatch_outboxes, deliver_due).chain().in_set(Pipeline::Gossip));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::rng::stream;
+
+    #[test]
+    fn flooding_skips_the_sender_and_fan_out_samples() {
+        let mut rng = stream(1, 2);
+        let mut out = Vec::new();
+        pick_receivers(&[1, 2, 3, 4], Some(2), 0, &mut rng, &mut out);
+        assert_eq!(out, vec![1, 3, 4]);
+        pick_receivers(&[1, 2, 3, 4, 5, 6], None, 2, &mut rng, &mut out);
+        assert_eq!(out.len(), 2);
+        assert!(out[0] < out[1]);
+    }
+}

@@ -1,0 +1,189 @@
+//! Measure: per-tick metrics against ground truth. This is the only stage that reads sample labels (through the
+//! agents' `TickCounts`) and signatures' true origin. Detection counts cover honest agents; a sample counts as
+//! caught when the forest flags it or the blacklist blocks it.
+
+use bevy::prelude::*;
+use serde::Serialize;
+
+use super::clock::SimClock;
+use super::components::*;
+use super::consensus::Outcome;
+use super::gossip::InFlight;
+use super::signature::SignatureRegistry;
+use super::traffic::Campaigns;
+use super::{Pipeline, TickEvents};
+
+/// An agent counts a campaign as beaten network-wide once this share of honest live agents block it.
+pub const IMMUNITY_LEVEL: f64 = 0.9;
+
+/// One tick's figures. Counts are for this tick; ratios are `None` where undefined.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct TickMetrics {
+    pub tick: u32,
+    pub attack_samples: u64,
+    pub true_positive: u64,
+    pub false_positive: u64,
+    pub false_negative: u64,
+    pub true_negative: u64,
+    pub attack_blocked: u64,
+    pub normal_blocked: u64,
+    pub attack_through: u64,
+    pub detection_precision: Option<f64>,
+    pub detection_recall: Option<f64>,
+    pub signatures_proposed: u64,
+    pub signatures_accepted_true: u64,
+    pub signatures_accepted_false: u64,
+    pub signatures_rejected: u64,
+    pub signatures_expired: u64,
+    pub ballots_cast: u64,
+    pub messages_sent: u64,
+    pub messages_announce: u64,
+    pub messages_ballot: u64,
+    pub messages_decision: u64,
+    pub messages_lost: u64,
+    pub messages_in_flight: u64,
+    pub honest_live_agents: u64,
+    pub compromised_agents: u64,
+    /// Honest agents whose blacklist holds a signature of normal traffic.
+    pub false_blacklist_agents: u64,
+    /// Per campaign: share of honest live agents whose blacklist blocks it.
+    pub immune_fraction: Vec<f64>,
+    /// Per campaign: share of all agents it has reached.
+    pub reached_fraction: Vec<f64>,
+}
+
+impl TickMetrics {
+    pub fn caught(&self) -> u64 {
+        self.true_positive + self.attack_blocked
+    }
+    pub fn flagged(&self) -> u64 {
+        self.true_positive + self.false_positive + self.attack_blocked + self.normal_blocked
+    }
+}
+
+fn ratio(num: u64, den: u64) -> Option<f64> {
+    (den > 0).then(|| num as f64 / den as f64)
+}
+
+/// Totals over the run so far.
+#[derive(Resource, Clone, Debug, Default, PartialEq, Serialize)]
+pub struct RunTotals {
+    pub ticks: u32,
+    pub attack_samples: u64,
+    pub caught: u64,
+    pub flagged: u64,
+    pub attack_through: u64,
+    pub signatures_proposed: u64,
+    pub signatures_accepted_true: u64,
+    pub signatures_accepted_false: u64,
+    pub signatures_rejected: u64,
+    pub signatures_expired: u64,
+    pub messages: u64,
+    pub messages_lost: u64,
+    /// Per campaign: the first tick at which `IMMUNITY_LEVEL` of honest live agents blocked it.
+    pub time_to_immunity: Vec<Option<u32>>,
+}
+
+impl RunTotals {
+    pub fn detection_precision(&self) -> Option<f64> {
+        ratio(self.caught, self.flagged)
+    }
+    pub fn detection_recall(&self) -> Option<f64> {
+        ratio(self.caught, self.attack_samples)
+    }
+    pub fn accepted(&self) -> u64 {
+        self.signatures_accepted_true + self.signatures_accepted_false
+    }
+
+    fn add(&mut self, m: &TickMetrics, campaigns: &Campaigns) {
+        self.ticks = m.tick;
+        self.attack_samples += m.attack_samples;
+        self.caught += m.caught();
+        self.flagged += m.flagged();
+        self.attack_through += m.attack_through;
+        self.signatures_proposed += m.signatures_proposed;
+        self.signatures_accepted_true += m.signatures_accepted_true;
+        self.signatures_accepted_false += m.signatures_accepted_false;
+        self.signatures_rejected += m.signatures_rejected;
+        self.signatures_expired += m.signatures_expired;
+        self.messages += m.messages_sent;
+        self.messages_lost += m.messages_lost;
+        self.time_to_immunity.resize(campaigns.list.len(), None);
+        for (c, campaign) in campaigns.list.iter().enumerate() {
+            if self.time_to_immunity[c].is_none() && m.tick >= campaign.start_tick && m.immune_fraction[c] >= IMMUNITY_LEVEL {
+                self.time_to_immunity[c] = Some(m.tick);
+            }
+        }
+    }
+}
+
+/// Every tick's metrics, in order (the plots and `metrics.csv` read this).
+#[derive(Resource, Clone, Debug, Default)]
+pub struct MetricsHistory {
+    pub ticks: Vec<TickMetrics>,
+}
+
+fn measure(
+    clock: Res<SimClock>,
+    campaigns: Res<Campaigns>,
+    registry: Res<SignatureRegistry>,
+    in_flight: Res<InFlight>,
+    events: Res<TickEvents>,
+    mut totals: ResMut<RunTotals>,
+    mut history: ResMut<MetricsHistory>,
+    agents: Query<(&Role, &Liveness, &TickCounts, &Blacklist)>,
+) {
+    let mut m = TickMetrics { tick: clock.tick, immune_fraction: vec![0.0; campaigns.list.len()], ..Default::default() };
+    let mut immune = vec![0u64; campaigns.list.len()];
+    for (role, liveness, counts, blacklist) in &agents {
+        if !role.is_honest() || !liveness.is_up() {
+            continue;
+        }
+        m.honest_live_agents += 1;
+        m.attack_samples += u64::from(counts.attack_samples);
+        m.true_positive += u64::from(counts.true_positive);
+        m.false_positive += u64::from(counts.false_positive);
+        m.false_negative += u64::from(counts.false_negative);
+        m.true_negative += u64::from(counts.true_negative);
+        m.attack_blocked += u64::from(counts.attack_blocked);
+        m.normal_blocked += u64::from(counts.normal_blocked);
+        m.attack_through += u64::from(counts.attack_through);
+        m.compromised_agents += u64::from(counts.attack_through > 0);
+        m.false_blacklist_agents += u64::from(blacklist.signatures.iter().any(|s| s.truth == NORMAL));
+        for (c, count) in immune.iter_mut().enumerate() {
+            *count += (blacklist.immune_to >> c) & 1;
+        }
+    }
+    m.detection_precision = ratio(m.caught(), m.flagged());
+    m.detection_recall = ratio(m.caught(), m.attack_samples);
+    for (c, count) in immune.iter().enumerate() {
+        m.immune_fraction[c] = *count as f64 / m.honest_live_agents.max(1) as f64;
+    }
+    m.reached_fraction =
+        (0..campaigns.list.len()).map(|c| campaigns.reached_count(c) as f64 / campaigns.reached[c].len().max(1) as f64).collect();
+    m.signatures_proposed = events.proposals.len() as u64;
+    m.ballots_cast = events.ballots.len() as u64;
+    for &(sig, outcome) in &events.settled {
+        let truthful = registry.get(sig).signature.truth != NORMAL;
+        match (outcome, truthful) {
+            (Outcome::Accepted, true) => m.signatures_accepted_true += 1,
+            (Outcome::Accepted, false) => m.signatures_accepted_false += 1,
+            (Outcome::Rejected, _) => m.signatures_rejected += 1,
+            (Outcome::Expired, _) => m.signatures_expired += 1,
+        }
+    }
+    let [announce, ballot, decision] = in_flight.sent;
+    m.messages_announce = announce;
+    m.messages_ballot = ballot;
+    m.messages_decision = decision;
+    m.messages_sent = announce + ballot + decision;
+    m.messages_lost = in_flight.lost;
+    m.messages_in_flight = in_flight.pending_count() as u64;
+    totals.add(&m, &campaigns);
+    history.ticks.push(m);
+}
+
+pub(super) fn plugin(app: &mut App) {
+    app.init_resource::<RunTotals>().init_resource::<MetricsHistory>();
+    app.add_systems(FixedUpdate, measure.in_set(Pipeline::Measure));
+}

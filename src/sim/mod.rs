@@ -1,0 +1,200 @@
+//! The ECS simulation. One pass of `FixedUpdate` is one tick:
+//! `Traffic -> Detect -> Sign -> Gossip -> Vote -> Consensus -> Learn -> Measure -> Record`.
+//! The order is declared once, here. Within a stage, per-agent work runs in parallel over agents (each agent touches
+//! only its own components and its own RNG), and the few serial steps walk agents in index order, so the outcome
+//! is the same on any number of threads.
+
+pub mod clock;
+pub mod components;
+pub mod consensus;
+pub mod detect;
+pub mod faults;
+pub mod gossip;
+pub mod learn;
+pub mod metrics;
+pub mod network;
+pub mod record;
+pub mod rng;
+pub mod signature;
+pub mod traffic;
+pub mod vote;
+
+use bevy::prelude::*;
+
+use crate::config::SimConfig;
+use crate::ledger::{AgentRow, LedgerSink, RunInfo};
+use components::*;
+
+/// The tick pipeline.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Pipeline {
+    Traffic,
+    Detect,
+    Sign,
+    Gossip,
+    Vote,
+    Consensus,
+    Learn,
+    Measure,
+    Record,
+}
+
+/// The effective config of the run.
+#[derive(Resource, Clone, Debug)]
+pub struct SimSettings {
+    pub config: SimConfig,
+}
+
+/// Agent entities by index: serial stages walk this so that their order never depends on the ECS's storage order.
+#[derive(Resource, Clone, Debug, Default)]
+pub struct AgentDirectory {
+    pub agents: Vec<Entity>,
+}
+
+/// This tick's ledger events, filled by the stages and drained by Record.
+#[derive(Resource, Clone, Debug, Default)]
+pub struct TickEvents {
+    pub proposals: Vec<SigIdx>,
+    /// (signature, voter, yes)
+    pub ballots: Vec<(SigIdx, AgentIdx, bool)>,
+    pub decisions: Vec<u32>,
+    /// Signatures whose fate was settled this tick.
+    pub settled: Vec<(SigIdx, consensus::Outcome)>,
+}
+
+impl TickEvents {
+    pub fn clear(&mut self) {
+        self.proposals.clear();
+        self.ballots.clear();
+        self.decisions.clear();
+        self.settled.clear();
+    }
+}
+
+/// Adds the simulation of `config`, writing to `sink`. The world is populated immediately, so tick 1 runs on the
+/// first pass of `FixedUpdate`.
+pub struct SimPlugin {
+    pub config: SimConfig,
+    pub sink: std::sync::Mutex<Option<Box<dyn LedgerSink>>>,
+}
+
+impl SimPlugin {
+    pub fn new(config: SimConfig, sink: Box<dyn LedgerSink>) -> Self {
+        Self { config, sink: std::sync::Mutex::new(Some(sink)) }
+    }
+}
+
+impl Plugin for SimPlugin {
+    fn build(&self, app: &mut App) {
+        app.configure_sets(
+            FixedUpdate,
+            (
+                Pipeline::Traffic,
+                Pipeline::Detect,
+                Pipeline::Sign,
+                Pipeline::Gossip,
+                Pipeline::Vote,
+                Pipeline::Consensus,
+                Pipeline::Learn,
+                Pipeline::Measure,
+                Pipeline::Record,
+            )
+                .chain()
+                .run_if(clock::run_not_finished),
+        );
+        app.add_plugins((
+            traffic::plugin,
+            detect::plugin,
+            signature::plugin,
+            gossip::plugin,
+            vote::plugin,
+            consensus::plugin,
+            learn::plugin,
+            metrics::plugin,
+            record::plugin,
+        ));
+        let sink = self.sink.lock().expect("plugin lock").take().expect("SimPlugin is built once");
+        populate(app.world_mut(), self.config.clone(), sink);
+    }
+}
+
+fn role_name(role: Role) -> String {
+    match role {
+        Role::Honest => "honest".into(),
+        Role::Byzantine(strategy) => format!("byzantine:{}", ron::to_string(&strategy).unwrap_or_default()),
+    }
+}
+
+/// Builds the network, draws roles, profiles and RNGs, spawns the agents and opens the ledger.
+pub fn populate(world: &mut World, config: SimConfig, mut sink: Box<dyn LedgerSink>) {
+    let seed = config.simulation.seed;
+    let n = config.simulation.agents;
+    let network = network::build(&config.network, n, &mut rng::stream(seed, rng::STREAM_TOPOLOGY));
+    let plan = faults::assign(&config.faults, n, &mut rng::stream(seed, rng::STREAM_ROLES));
+    let campaigns = traffic::Campaigns::new(&config.traffic, n, rng::stream(seed, rng::STREAM_CAMPAIGNS));
+
+    let mut directory = AgentDirectory::default();
+    let mut agent_rows = Vec::with_capacity(n);
+    for (index, &(role, crash)) in plan.iter().enumerate() {
+        let mut agent_rng = rng::agent_rng(seed, index as u32);
+        let profile = traffic::draw_profile(&mut agent_rng, config.traffic.profile_spread);
+        let entity = world
+            .spawn((
+                (Agent { index: index as AgentIdx }, role, Liveness::Up, crash, AgentRng(agent_rng), profile),
+                (
+                    Detector {
+                        forest: None,
+                        window: std::collections::VecDeque::with_capacity(config.detector.window),
+                        scratch: Default::default(),
+                        last_fit_tick: None,
+                    },
+                    Blacklist::default(),
+                    VoteBook::default(),
+                    Reputation::default(),
+                    Evidence::default(),
+                ),
+                (TrafficBatch::default(), Inbox::default(), Outbox::default(), TickCounts::default()),
+            ))
+            .id();
+        directory.agents.push(entity);
+        agent_rows.push(AgentRow { index: index as AgentIdx, role: role_name(role), neighbours: network.neighbours(index as u32).to_vec() });
+    }
+
+    let run = RunInfo {
+        config_ron: config.to_ron(),
+        config_hash: config.hash_hex(),
+        seed,
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        agents: agent_rows,
+    };
+    let mut ledger = record::Ledger::new(Box::new(crate::ledger::DiscardSink));
+    if let Err(e) = sink.begin(&run) {
+        ledger.failure = Some(e.to_string());
+    }
+    ledger.sink = sink;
+
+    world.insert_resource(clock::SimClock { tick: 0, steps: config.simulation.steps });
+    world.insert_resource(gossip::InFlight::new(rng::stream(seed, rng::STREAM_GOSSIP)));
+    world.insert_resource(consensus::TrustSnapshot { trust: vec![Reputation::default().trust(); n] });
+    world.insert_resource(network);
+    world.insert_resource(campaigns);
+    world.insert_resource(directory);
+    world.insert_resource(ledger);
+    world.init_resource::<TickEvents>();
+    world.insert_resource(SimSettings { config });
+}
+
+/// A bare app around the simulation: no window, no time; call [`step`] to advance one tick.
+pub fn headless_app(config: SimConfig, sink: Box<dyn LedgerSink>) -> App {
+    let mut app = App::new();
+    app.add_plugins(bevy::app::TaskPoolPlugin::default());
+    app.add_plugins(SimPlugin::new(config, sink));
+    app.finish();
+    app.cleanup();
+    app
+}
+
+/// Runs exactly one tick.
+pub fn step(app: &mut App) {
+    app.world_mut().run_schedule(FixedUpdate);
+}

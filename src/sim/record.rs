@@ -1,0 +1,113 @@
+//! Record: every event of the tick goes to the ledger in one batch, and the tick's state hash is computed. The hash
+//! chains the previous hash, this tick's events and metrics, and a digest of every agent's state (including how far
+//! its random stream has advanced), so two runs that diverge anywhere differ from that tick on.
+
+use bevy::prelude::*;
+use sha2::{Digest, Sha256};
+
+use super::clock::SimClock;
+use super::components::*;
+use super::consensus::Decisions;
+use super::metrics::MetricsHistory;
+use super::signature::SignatureRegistry;
+use super::{AgentDirectory, Pipeline, TickEvents};
+use crate::ledger::{BallotRow, DecisionRow, LedgerSink, SignatureRow, TickRecord};
+
+/// The ledger the run writes to, the latest state hash, and the first storage failure if any.
+#[derive(Resource)]
+pub struct Ledger {
+    pub sink: Box<dyn LedgerSink>,
+    pub state_hash: [u8; 32],
+    pub failure: Option<String>,
+}
+
+impl Ledger {
+    pub fn new(sink: Box<dyn LedgerSink>) -> Self {
+        Self { sink, state_hash: [0; 32], failure: None }
+    }
+    pub fn state_hash_hex(&self) -> String {
+        hex::encode(self.state_hash)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn digest_agent(
+    hasher: &mut Sha256,
+    liveness: &Liveness,
+    detector: &Detector,
+    blacklist: &Blacklist,
+    book: &VoteBook,
+    rng: &AgentRng,
+    counts: &TickCounts,
+    reputation: &Reputation,
+) {
+    let crashed = match liveness {
+        Liveness::Up => 0u32,
+        Liveness::Crashed { since } => *since,
+    };
+    hasher.update(crashed.to_le_bytes());
+    hasher.update(detector.threshold().unwrap_or(-1.0).to_le_bytes());
+    hasher.update((detector.window.len() as u32).to_le_bytes());
+    hasher.update((blacklist.entries.len() as u32).to_le_bytes());
+    hasher.update((book.known.len() as u32).to_le_bytes());
+    hasher.update(rng.0.get_word_pos().to_le_bytes());
+    hasher.update(counts.true_positive.to_le_bytes());
+    hasher.update(counts.false_positive.to_le_bytes());
+    hasher.update(reputation.alpha.to_le_bytes());
+    hasher.update(reputation.beta.to_le_bytes());
+}
+
+#[allow(clippy::too_many_arguments)]
+fn record_tick(
+    clock: Res<SimClock>,
+    directory: Res<AgentDirectory>,
+    registry: Res<SignatureRegistry>,
+    decisions: Res<Decisions>,
+    history: Res<MetricsHistory>,
+    mut events: ResMut<TickEvents>,
+    mut ledger: ResMut<Ledger>,
+    agents: Query<(&Liveness, &Detector, &Blacklist, &VoteBook, &AgentRng, &TickCounts, &Reputation)>,
+) {
+    let signatures: Vec<SignatureRow> = events
+        .proposals
+        .iter()
+        .map(|&sig| {
+            let s = &registry.get(sig).signature;
+            SignatureRow { sig, id: s.id, origin: s.origin, tick: s.tick, count: s.count, centroid: s.centroid, spread: s.spread, truth: s.truth }
+        })
+        .collect();
+    let ballots: Vec<BallotRow> = events.ballots.iter().map(|&(sig, voter, yes)| BallotRow { sig, voter, yes }).collect();
+    let decision_rows: Vec<DecisionRow> = events
+        .decisions
+        .iter()
+        .map(|&decision| {
+            let d = &decisions.records[decision as usize];
+            DecisionRow { decision, sig: d.sig, tallier: d.tallier, outcome: d.outcome, yes: d.yes() as u32, no: d.no() as u32, valid: d.valid }
+        })
+        .collect();
+    let metrics = history.ticks.last().cloned().unwrap_or_default();
+
+    let mut hasher = Sha256::new();
+    hasher.update(ledger.state_hash);
+    hasher.update(clock.tick.to_le_bytes());
+    // serde_json of plain data is deterministic: fields in declaration order, floats printed exactly.
+    hasher.update(serde_json::to_vec(&(&signatures, &ballots, &decision_rows, &metrics)).expect("plain data serialises"));
+    for &entity in &directory.agents {
+        if let Ok((liveness, detector, blacklist, book, rng, counts, reputation)) = agents.get(entity) {
+            digest_agent(&mut hasher, liveness, detector, blacklist, book, rng, counts, reputation);
+        }
+    }
+    ledger.state_hash = hasher.finalize().into();
+
+    let record = TickRecord { tick: clock.tick, state_hash: ledger.state_hash_hex(), signatures, ballots, decisions: decision_rows, metrics };
+    if ledger.failure.is_none()
+        && let Err(e) = ledger.sink.append(&record)
+    {
+        ledger.failure = Some(e.to_string());
+    }
+    events.clear();
+}
+
+pub(super) fn plugin(app: &mut App) {
+    app.add_systems(FixedUpdate, record_tick.in_set(Pipeline::Record));
+}

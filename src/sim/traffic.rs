@@ -1,0 +1,229 @@
+//! Traffic: each live agent observes a batch of feature vectors from its own normal profile. Where an attack
+//! campaign has reached it, a share of the batch comes from the campaign's shifted distribution instead. Campaigns
+//! spread like worms: each tick a compromised agent (attack traffic got through its blacklist) passes the campaign
+//! to each neighbour with the campaign's probability. Every sample carries its ground-truth label.
+
+use bevy::prelude::*;
+use rand::RngExt;
+use rand::rngs::ChaCha8Rng;
+use rand_distr::StandardNormal;
+
+use super::Pipeline;
+use super::clock::{SimClock, advance_clock};
+use super::components::*;
+use super::network::Network;
+use crate::config::{CampaignConfig, CampaignKind, FEATURE_COUNT, TrafficConfig};
+
+/// Names of the traffic features, in vector order. Values are in standard deviations of the network baseline.
+pub const FEATURE_NAMES: [&str; FEATURE_COUNT] = [
+    "packet_size",
+    "flow_duration",
+    "bytes_in",
+    "bytes_out",
+    "connection_rate",
+    "port_entropy",
+    "failed_logins",
+    "distinct_destinations",
+];
+
+/// The feature shift of each preset campaign kind, in standard deviations.
+pub fn preset_shift(kind: CampaignKind) -> Features {
+    match kind {
+        //                        size  dur   in    out   rate  ports fails dests
+        CampaignKind::PortScan => [-2.0, -1.5, 0.0, 0.0, 3.0, 4.0, 0.0, 3.5],
+        CampaignKind::Ddos => [-1.5, -2.0, 4.0, 0.0, 5.0, 0.0, 0.0, 1.0],
+        CampaignKind::Exfiltration => [2.0, 3.0, 0.0, 5.0, 0.0, 0.0, 0.0, -1.0],
+        CampaignKind::BruteForce => [0.0, 0.0, 0.0, 0.0, 2.5, -1.5, 5.0, 0.0],
+    }
+}
+
+/// A campaign as the simulation runs it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Campaign {
+    pub name: String,
+    pub start_tick: u32,
+    pub origins: Vec<usize>,
+    pub intensity: f64,
+    pub spread_probability: f64,
+    pub shift: Features,
+}
+
+impl Campaign {
+    pub fn from_config(config: &CampaignConfig) -> Self {
+        let shift = if config.shift.is_empty() {
+            preset_shift(config.kind)
+        } else {
+            std::array::from_fn(|i| config.shift[i])
+        };
+        Self {
+            name: config.name.clone(),
+            start_tick: config.start_tick,
+            origins: config.origins.clone(),
+            intensity: config.intensity,
+            spread_probability: config.spread_probability,
+            shift,
+        }
+    }
+
+    /// The centre of this campaign's traffic at an agent with the given profile.
+    pub fn probe(&self, profile: &NormalProfile) -> Features {
+        std::array::from_fn(|i| profile.mean[i] + self.shift[i])
+    }
+}
+
+/// All campaigns, and the tick each one reached each agent.
+#[derive(Resource, Debug)]
+pub struct Campaigns {
+    pub list: Vec<Campaign>,
+    /// `reached[c][agent]`: the tick campaign c reached the agent.
+    pub reached: Vec<Vec<Option<u32>>>,
+    pub attack_noise: f32,
+    rng: ChaCha8Rng,
+}
+
+impl Campaigns {
+    pub fn new(config: &TrafficConfig, agents: usize, rng: ChaCha8Rng) -> Self {
+        let list: Vec<Campaign> = config.campaigns.iter().map(Campaign::from_config).collect();
+        let reached = vec![vec![None; agents]; list.len()];
+        Self { list, reached, attack_noise: config.attack_noise, rng }
+    }
+
+    pub fn reached_count(&self, campaign: usize) -> usize {
+        self.reached[campaign].iter().filter(|r| r.is_some()).count()
+    }
+}
+
+/// Draws one normal profile per agent: a mean offset from the baseline and a per-feature spread.
+pub fn draw_profile(rng: &mut ChaCha8Rng, profile_spread: f32) -> NormalProfile {
+    NormalProfile {
+        mean: std::array::from_fn(|_| profile_spread * rng.sample::<f32, _>(StandardNormal)),
+        std: std::array::from_fn(|_| rng.random_range(0.8f32..1.2)),
+    }
+}
+
+/// Starts campaigns at their start tick, then lets each compromised, live agent infect its neighbours.
+fn spread_campaigns(
+    clock: Res<SimClock>,
+    network: Res<Network>,
+    mut campaigns: ResMut<Campaigns>,
+    agents: Query<(&Agent, &TickCounts, &Liveness)>,
+) {
+    let now = clock.tick;
+    let mut compromised = vec![false; network.agents()];
+    for (agent, counts, liveness) in &agents {
+        compromised[agent.index as usize] = liveness.is_up() && counts.attack_through > 0;
+    }
+    let Campaigns { list, reached, rng, .. } = &mut *campaigns;
+    for (campaign, reached) in list.iter().zip(reached.iter_mut()) {
+        if now == campaign.start_tick.max(1) {
+            for &origin in &campaign.origins {
+                reached[origin].get_or_insert(now);
+            }
+        }
+        if now <= campaign.start_tick {
+            continue;
+        }
+        // Infections found this tick take effect next tick, so the scan order cannot chain them within one tick.
+        let mut newly: Vec<u32> = Vec::new();
+        for agent in 0..reached.len() {
+            if reached[agent].is_none() || !compromised[agent] {
+                continue;
+            }
+            for &neighbour in network.neighbours(agent as u32) {
+                if reached[neighbour as usize].is_none() && rng.random_bool(campaign.spread_probability) {
+                    newly.push(neighbour);
+                }
+            }
+        }
+        for agent in newly {
+            reached[agent as usize].get_or_insert(now + 1);
+        }
+    }
+}
+
+/// Fills one agent's batch: `samples` draws, each normal or from a campaign that has reached the agent.
+pub fn fill_batch(
+    batch: &mut TrafficBatch,
+    profile: &NormalProfile,
+    active: &[&Campaign],
+    active_labels: &[Label],
+    samples: usize,
+    attack_noise: f32,
+    rng: &mut ChaCha8Rng,
+) {
+    batch.samples.clear();
+    batch.labels.clear();
+    batch.anomalies.clear();
+    for _ in 0..samples {
+        let mut label = NORMAL;
+        if !active.is_empty() {
+            let pick = if active.len() == 1 { 0 } else { rng.random_range(0..active.len()) };
+            if rng.random_bool(active[pick].intensity) {
+                label = active_labels[pick];
+            }
+        }
+        let sample: Features = if label == NORMAL {
+            std::array::from_fn(|i| profile.mean[i] + profile.std[i] * rng.sample::<f32, _>(StandardNormal))
+        } else {
+            let shift = &active[(active_labels.iter().position(|&l| l == label)).unwrap_or(0)].shift;
+            std::array::from_fn(|i| profile.mean[i] + shift[i] + attack_noise * rng.sample::<f32, _>(StandardNormal))
+        };
+        batch.samples.push(sample);
+        batch.labels.push(label);
+    }
+}
+
+fn draw_traffic(
+    clock: Res<SimClock>,
+    settings: Res<super::SimSettings>,
+    campaigns: Res<Campaigns>,
+    mut agents: Query<(&Agent, &Liveness, &NormalProfile, &mut AgentRng, &mut TrafficBatch, &mut TickCounts)>,
+) {
+    let now = clock.tick;
+    let samples = settings.config.simulation.samples_per_tick;
+    agents.par_iter_mut().for_each(|(agent, liveness, profile, mut rng, mut batch, mut counts)| {
+        *counts = TickCounts::default();
+        if !liveness.is_up() {
+            batch.samples.clear();
+            batch.labels.clear();
+            batch.anomalies.clear();
+            return;
+        }
+        // At most a handful of campaigns: small stack-free vectors are fine here, but avoid them when idle.
+        let mut active: Vec<&Campaign> = Vec::new();
+        let mut labels: Vec<Label> = Vec::new();
+        for (c, campaign) in campaigns.list.iter().enumerate() {
+            if campaigns.reached[c][agent.index as usize].is_some_and(|t| t <= now) {
+                active.push(campaign);
+                labels.push(c as Label + 1);
+            }
+        }
+        fill_batch(&mut batch, profile, &active, &labels, samples, campaigns.attack_noise, &mut rng.0);
+    });
+}
+
+pub(super) fn plugin(app: &mut App) {
+    app.add_systems(FixedUpdate, (advance_clock, super::faults::crash_agents, spread_campaigns, draw_traffic).chain().in_set(Pipeline::Traffic));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::rng::agent_rng;
+
+    #[test]
+    fn batches_are_labelled_by_ground_truth() {
+        let mut rng = agent_rng(1, 0);
+        let profile = draw_profile(&mut rng, 0.3);
+        let campaign = Campaign::from_config(&CampaignConfig { intensity: 0.5, ..Default::default() });
+        let mut batch = TrafficBatch::default();
+        fill_batch(&mut batch, &profile, &[&campaign], &[1], 2000, 0.5, &mut rng);
+        let attacks: Vec<&Features> = batch.samples.iter().zip(&batch.labels).filter(|(_, l)| **l == 1).map(|(s, _)| s).collect();
+        assert!((900..1100).contains(&attacks.len()), "{}", attacks.len());
+        // Port scans push port entropy (feature 5) up by 4 standard deviations.
+        let mean_entropy: f32 = attacks.iter().map(|s| s[5]).sum::<f32>() / attacks.len() as f32;
+        assert!((mean_entropy - (profile.mean[5] + 4.0)).abs() < 0.1, "{mean_entropy}");
+        fill_batch(&mut batch, &profile, &[], &[], 100, 0.5, &mut rng);
+        assert!(batch.labels.iter().all(|&l| l == NORMAL));
+    }
+}

@@ -1,0 +1,179 @@
+//! Vote: an agent that hears of a signature for the first time remembers who told it (ballots travel back that
+//! way), passes the announcement on, and judges the signature against its own evidence: is the centroid anomalous
+//! to its own forest, or similar to its own recent anomalies? Byzantine agents lie by their strategy; crashed agents
+//! are silent. Ballots that reach an agent that is not their tallier are forwarded towards it.
+
+use std::collections::VecDeque;
+
+use bevy::prelude::*;
+
+use super::clock::SimClock;
+use super::components::*;
+use super::signature::{SignatureRecord, SignatureRegistry};
+use super::{Pipeline, SimSettings};
+use crate::config::{ByzantineStrategy, ConsensusRule, SimConfig, VoteRule};
+use crate::ml::IsolationForest;
+use crate::ml::similarity::cosine;
+
+/// Ballots kept per agent for the inspector.
+const RECENT_BALLOTS: usize = 16;
+
+/// An honest agent's judgement of a signature.
+pub fn judge(
+    rule: VoteRule,
+    forest: Option<&IsolationForest>,
+    anomaly_margin: f64,
+    evidence: &VecDeque<Features>,
+    similarity: f32,
+    centroid: &Features,
+) -> bool {
+    let anomalous = || forest.is_some_and(|f| f.score(centroid) > f.threshold() + anomaly_margin);
+    let similar = || evidence.iter().any(|e| cosine(e, centroid) >= similarity);
+    match rule {
+        VoteRule::AnomalousOrSimilar => anomalous() || similar(),
+        VoteRule::AnomalousOnly => anomalous(),
+        VoteRule::SimilarOnly => similar(),
+    }
+}
+
+/// The ballot an agent casts, honest or not.
+pub fn ballot(role: Role, me: AgentIdx, record: &SignatureRecord, honest_judgement: impl FnOnce() -> bool) -> bool {
+    match role {
+        Role::Honest => honest_judgement(),
+        Role::Byzantine(ByzantineStrategy::AlwaysYes) => true,
+        Role::Byzantine(ByzantineStrategy::AlwaysNo) => false,
+        Role::Byzantine(ByzantineStrategy::Forge) => record.signature.origin == me,
+        Role::Byzantine(ByzantineStrategy::Collude) => record.forged,
+    }
+}
+
+fn cast(book: &mut VoteBook, outbox: &mut Outbox, sig: SigIdx, yes: bool) {
+    if let Some(known) = book.known.get_mut(&sig) {
+        known.my_vote = Some(yes);
+    }
+    if book.recent_ballots.len() == RECENT_BALLOTS {
+        book.recent_ballots.pop_front();
+    }
+    book.recent_ballots.push_back((sig, yes));
+    outbox.cast.push((sig, yes));
+}
+
+/// Handles one agent's announcements and ballots for this tick.
+#[allow(clippy::too_many_arguments)]
+pub fn handle_inbox(
+    config: &SimConfig,
+    registry: &SignatureRegistry,
+    now: u32,
+    me: AgentIdx,
+    role: Role,
+    detector: &Detector,
+    evidence: &Evidence,
+    inbox: &Inbox,
+    book: &mut VoteBook,
+    outbox: &mut Outbox,
+) {
+    let central = config.consensus.rule == ConsensusRule::CentralAuthority;
+    for &(from, payload) in &inbox.messages {
+        match payload {
+            Payload::Announce { sig, ttl } => {
+                if book.known.contains_key(&sig) {
+                    continue;
+                }
+                book.known.insert(sig, KnownSignature { parent: Some(from), my_vote: None, decided: false });
+                if ttl > 1 {
+                    outbox.messages.push(Outgoing {
+                        made_at: now,
+                        to: Destination::Neighbours { except: Some(from) },
+                        payload: Payload::Announce { sig, ttl: ttl - 1 },
+                    });
+                }
+                let record = registry.get(sig);
+                // Under a central authority only the authority's judgement counts, so nobody else votes.
+                if central && record.tallier != me {
+                    continue;
+                }
+                let v = &config.vote;
+                let yes = ballot(role, me, record, || {
+                    judge(v.rule, detector.forest.as_ref(), v.anomaly_margin, &evidence.recent, v.similarity, &record.signature.centroid)
+                });
+                cast(book, outbox, sig, yes);
+                if record.tallier == me {
+                    book.tallies.entry(sig).or_insert_with(|| Tally { opened: now, ballots: Vec::new() }).ballots.push((me, yes));
+                } else {
+                    outbox.messages.push(Outgoing { made_at: now, to: Destination::One(from), payload: Payload::Ballot { sig, voter: me, yes } });
+                }
+            }
+            Payload::Ballot { sig, voter, yes } => {
+                if let Some(tally) = book.tallies.get_mut(&sig) {
+                    if !tally.ballots.iter().any(|&(v, _)| v == voter) {
+                        tally.ballots.push((voter, yes));
+                    }
+                } else if let Some(parent) = book.known.get(&sig).and_then(|k| k.parent) {
+                    outbox.messages.push(Outgoing { made_at: now, to: Destination::One(parent), payload });
+                }
+            }
+            Payload::Decision { .. } => {}
+        }
+    }
+}
+
+#[allow(clippy::type_complexity)]
+fn cast_ballots(
+    clock: Res<SimClock>,
+    settings: Res<SimSettings>,
+    registry: Res<SignatureRegistry>,
+    mut agents: Query<(&Agent, &Role, &Liveness, &Detector, &Evidence, &Inbox, &mut VoteBook, &mut Outbox)>,
+) {
+    let now = clock.tick;
+    agents.par_iter_mut().for_each(|(agent, role, liveness, detector, evidence, inbox, mut book, mut outbox)| {
+        if liveness.is_up() && !inbox.messages.is_empty() {
+            handle_inbox(&settings.config, &registry, now, agent.index, *role, detector, evidence, inbox, &mut book, &mut outbox);
+        }
+    });
+}
+
+/// Records this tick's ballots in the registry (the stand-in for signed ballots) in agent order.
+fn register_ballots(
+    directory: Res<super::AgentDirectory>,
+    mut registry: ResMut<SignatureRegistry>,
+    mut events: ResMut<super::TickEvents>,
+    mut outboxes: Query<&mut Outbox>,
+) {
+    for (index, &entity) in directory.agents.iter().enumerate() {
+        let Ok(mut outbox) = outboxes.get_mut(entity) else { continue };
+        for (sig, yes) in outbox.cast.drain(..) {
+            registry.records[sig as usize].cast[index] = if yes { 1 } else { 2 };
+            events.ballots.push((sig, index as AgentIdx, yes));
+        }
+    }
+}
+
+pub(super) fn plugin(app: &mut App) {
+    app.add_systems(FixedUpdate, (cast_ballots, register_ballots).chain().in_set(Pipeline::Vote));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ml::{ForestParams, IsolationForest};
+    use crate::sim::rng::agent_rng;
+    use crate::sim::traffic::{draw_profile, fill_batch};
+
+    #[test]
+    fn honest_agents_back_attack_patterns_and_refuse_normal_ones() {
+        let mut rng = agent_rng(5, 1);
+        let profile = draw_profile(&mut rng, 0.3);
+        let mut batch = TrafficBatch::default();
+        fill_batch(&mut batch, &profile, &[], &[], 256, 0.5, &mut rng);
+        let flat: Vec<f32> = batch.samples.iter().flatten().copied().collect();
+        let params = ForestParams { contamination: crate::ml::Contamination::Fraction(0.01), ..Default::default() };
+        let forest = IsolationForest::fit(&flat, 8, params, &mut rng);
+        let attack: Features = std::array::from_fn(|i| profile.mean[i] + crate::sim::traffic::preset_shift(crate::config::CampaignKind::PortScan)[i]);
+        let normal = profile.mean;
+        let none = VecDeque::new();
+        assert!(judge(VoteRule::AnomalousOnly, Some(&forest), 0.02, &none, 0.9, &attack));
+        assert!(!judge(VoteRule::AnomalousOnly, Some(&forest), 0.02, &none, 0.9, &normal));
+        let evidence: VecDeque<Features> = [attack].into();
+        assert!(judge(VoteRule::SimilarOnly, None, 0.0, &evidence, 0.9, &attack));
+    }
+}
