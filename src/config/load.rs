@@ -84,10 +84,20 @@ pub fn apply_env(config: SimConfig, vars: &[(String, String)]) -> Result<SimConf
             .and_then(|s| s.as_object_mut())
             .ok_or_else(|| err(format!("unknown section {section:?}")))?;
         let slot = section_value.get_mut(key).ok_or_else(|| err(format!("unknown key {key:?} in section {section:?}")))?;
-        *slot = ron::from_str::<serde_json::Value>(raw).unwrap_or_else(|_| serde_json::Value::String(raw.clone()));
+        *slot = parse_env_value(raw);
         serde_json::from_value::<SimConfig>(tree.clone()).map_err(|e| err(format!("bad value {raw:?}: {e}")))?;
     }
     Ok(serde_json::from_value(tree).expect("checked after each variable"))
+}
+
+/// RON where the text is RON (numbers, booleans, lists, structs, `None`), a plain string otherwise. A bare word
+/// such as `ring` or `auto` parses as a RON unit value, so only an explicit `None` or `()` means "nothing".
+fn parse_env_value(raw: &str) -> serde_json::Value {
+    match ron::from_str::<serde_json::Value>(raw) {
+        Ok(serde_json::Value::Null) if !matches!(raw.trim(), "None" | "()") => serde_json::Value::String(raw.to_string()),
+        Ok(value) => value,
+        Err(_) => serde_json::Value::String(raw.to_string()),
+    }
 }
 
 pub fn apply_flags(mut config: SimConfig, flags: &FlagOverrides) -> SimConfig {
@@ -139,10 +149,11 @@ mod tests {
     #[test]
     fn layers_apply_in_order_later_wins() {
         let vars = env(&[("DAIS_SIMULATION__AGENTS", "70"), ("DAIS_SIMULATION__STEPS", "90"), ("HOME", "/x")]);
-        let flags = FlagOverrides { steps: Some(80), ..Default::default() };
+        // Env beats the preset (agents), flags beat env (steps).
+        let flags = FlagOverrides { steps: Some(300), ..Default::default() };
         let config = load_config(&ConfigSource::Scenario("classroom".into()), &vars, &flags).unwrap();
         assert_eq!(config.simulation.agents, 70);
-        assert_eq!(config.simulation.steps, 80);
+        assert_eq!(config.simulation.steps, 300);
     }
 
     #[test]

@@ -83,7 +83,7 @@ pub struct TrafficBatch {
 #[derive(Component, Clone, Debug)]
 pub struct Detector {
     pub forest: Option<IsolationForest>,
-    /// Recent samples the agent considers normal (not blocked, not flagged), oldest first.
+    /// Recent samples that were not blocked, oldest first.
     pub window: VecDeque<Features>,
     pub scratch: FitScratch,
     pub last_fit_tick: Option<u32>,

@@ -349,7 +349,7 @@ mod tests {
         assert_eq!(decide(&r, &ballots(6, 0), 10, &[], false), Some(Outcome::Accepted));
         assert_eq!(decide(&r, &ballots(3, 2), 10, &[], false), None);
         assert_eq!(decide(&r, &ballots(3, 2), 10, &[], true), Some(Outcome::Accepted));
-        assert_eq!(decide(&r, &ballots(2, 2), 10, &[], true), Some(Outcome::Rejected));
+        assert_eq!(decide(&r, &ballots(3, 3), 10, &[], true), Some(Outcome::Rejected));
         // Below the 50% turnout, nothing is decided.
         assert_eq!(decide(&r, &ballots(3, 1), 10, &[], true), Some(Outcome::Expired));
     }

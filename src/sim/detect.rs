@@ -1,6 +1,6 @@
 //! Detect: each live agent first drops the samples its blacklist blocks, then scores the rest with its own
 //! Isolation Forest. Scores past the agent's threshold are anomalies; they become evidence for voting and raw
-//! material for signatures. Samples judged normal feed the training window. Ground-truth labels are read here
+//! material for signatures. Every unblocked sample feeds the training window. Ground-truth labels are read here
 //! only to fill the agent's `TickCounts`, which nothing but metrics reads.
 
 use bevy::prelude::*;
@@ -47,12 +47,14 @@ pub fn detect_batch(
                 evidence.recent.pop_front();
             }
             evidence.recent.push_back(*sample);
-        } else {
-            if detector.window.len() == window {
-                detector.window.pop_front();
-            }
-            detector.window.push_back(*sample);
         }
+        // Flagged samples stay in the window: the contamination threshold expects the training set to hold some
+        // anomalies, and trimming them at every retrain would shrink the model's idea of normal until ordinary
+        // traffic looks anomalous. Attack traffic leaves the window through the blacklist instead.
+        if detector.window.len() == window {
+            detector.window.pop_front();
+        }
+        detector.window.push_back(*sample);
     }
 }
 
@@ -98,7 +100,7 @@ mod tests {
         assert_eq!((counts.true_positive, counts.true_negative, counts.attack_through), (2, 1, 2));
         assert_eq!(batch.anomalies, vec![0, 2]);
         assert_eq!(evidence.recent.len(), 2);
-        assert_eq!(detector.window.len(), 1);
+        assert_eq!(detector.window.len(), 3);
 
         blacklist.signatures.push(Signature { id: 1, centroid: attack, spread: [0.5; 8], count: 5, origin: 0, tick: 1, truth: 1 });
         let mut counts = TickCounts::default();

@@ -5,6 +5,8 @@
 
 use bevy::prelude::*;
 use rand::RngExt;
+use rand::rngs::ChaCha8Rng;
+use rand_distr::StandardNormal;
 use sha2::{Digest, Sha256};
 
 use super::components::*;
@@ -135,22 +137,25 @@ pub fn take_ready_cluster(
     })
 }
 
-/// A forgery: the mean and spread of the forger's own (normal) traffic, dressed up as a threat.
-pub fn forge(batch: &TrafficBatch) -> Option<Proposal> {
-    if batch.samples.is_empty() {
-        return None;
-    }
-    let mut stats = RunningStats::new(batch.samples[0].len());
-    for sample in &batch.samples {
-        stats.push(sample);
+/// Samples of its own normal traffic a forger summarises into a forgery.
+const FORGERY_SAMPLES: u32 = 32;
+
+/// A forgery: a summary of the forger's own normal traffic (it knows its profile), dressed up as a threat. It must
+/// not come from the forger's observed samples: an infected forger's forest may have learned the attack as normal,
+/// and a "forgery" built from those samples would be a true signature after all.
+pub fn forge(profile: &NormalProfile, rng: &mut ChaCha8Rng) -> Proposal {
+    let mut stats = RunningStats::new(crate::config::FEATURE_COUNT);
+    for _ in 0..FORGERY_SAMPLES {
+        let sample: Features = std::array::from_fn(|i| profile.mean[i] + profile.std[i] * rng.sample::<f32, _>(StandardNormal));
+        stats.push(&sample);
     }
     let spread = stats.spread();
-    Some(Proposal {
+    Proposal {
         centroid: std::array::from_fn(|i| stats.mean[i]),
         spread: std::array::from_fn(|i| spread[i]),
         count: stats.count,
         truth: NORMAL,
-    })
+    }
 }
 
 #[allow(clippy::type_complexity)]
@@ -159,19 +164,19 @@ fn build_signatures(
     settings: Res<SimSettings>,
     registry: Res<SignatureRegistry>,
     campaigns: Res<super::traffic::Campaigns>,
-    mut agents: Query<(&Role, &Liveness, &TrafficBatch, &mut Evidence, &VoteBook, &mut AgentRng, &mut Outbox)>,
+    mut agents: Query<(&Role, &Liveness, &TrafficBatch, &NormalProfile, &mut Evidence, &VoteBook, &mut AgentRng, &mut Outbox)>,
 ) {
     let now = clock.tick;
     let config = &settings.config;
     let labels = campaigns.list.len() + 1;
-    agents.par_iter_mut().for_each(|(role, liveness, batch, mut evidence, book, mut rng, mut outbox)| {
+    agents.par_iter_mut().for_each(|(role, liveness, batch, profile, mut evidence, book, mut rng, mut outbox)| {
         if !liveness.is_up() || now <= config.detector.warmup {
             return;
         }
         if role.forges() {
             let rate = 1.0 / f64::from((config.signatures.cooldown * FORGERY_RARITY).max(1));
             if now >= evidence.next_proposal && rng.0.random_bool(rate) {
-                outbox.proposal = forge(batch);
+                outbox.proposal = Some(forge(profile, &mut rng.0));
                 evidence.next_proposal = now + config.signatures.cooldown;
             }
             return;
