@@ -70,7 +70,11 @@ impl ConfigArgs {
         }
     }
     pub fn flags(&self) -> FlagOverrides {
-        FlagOverrides { agents: self.agents, steps: self.steps, seed: self.seed }
+        FlagOverrides {
+            agents: self.agents,
+            steps: self.steps,
+            seed: self.seed,
+        }
     }
 }
 

@@ -12,7 +12,9 @@ use cli::{Cli, Command, ConfigArgs, ConfigCommand, RunArgs};
 use dais::config::{SimConfig, load};
 
 fn env_vars() -> Vec<(String, String)> {
-    std::env::vars().filter(|(k, _)| k.starts_with("DAIS_")).collect()
+    std::env::vars()
+        .filter(|(k, _)| k.starts_with("DAIS_"))
+        .collect()
 }
 
 fn effective_config(args: &ConfigArgs) -> Result<SimConfig, String> {
@@ -27,7 +29,9 @@ fn install_interrupt_handler() -> Arc<AtomicBool> {
         if flag.swap(true, Ordering::SeqCst) {
             std::process::exit(130);
         }
-        eprintln!("\ndais: interrupted; finishing the current tick and writing results (Ctrl-C again to abort)");
+        eprintln!(
+            "\ndais: interrupted; finishing the current tick and writing results (Ctrl-C again to abort)"
+        );
     });
     stop
 }
@@ -38,12 +42,18 @@ fn run(args: &RunArgs) -> Result<(), String> {
         config.output.dir = Some(dir.display().to_string());
     }
     if !args.no_render {
-        eprintln!("dais: this build has no desktop view yet; running headless (pass --no-render to silence this note)");
+        eprintln!(
+            "dais: this build has no desktop view yet; running headless (pass --no-render to silence this note)"
+        );
     }
     let threads = dais::headless::init_threads(args.threads.map(usize::from));
-    let options = dais::headless::RunOptions { out: config.output.dir.as_ref().map(Into::into), quiet: args.quiet };
+    let options = dais::headless::RunOptions {
+        out: config.output.dir.as_ref().map(Into::into),
+        quiet: args.quiet,
+    };
     let stop = install_interrupt_handler();
-    let outcome = dais::headless::run(config, Box::new(dais::ledger::DiscardSink), &options, stop).map_err(|e| e.to_string())?;
+    let outcome = dais::headless::run(config, Box::new(dais::ledger::DiscardSink), &options, stop)
+        .map_err(|e| e.to_string())?;
     if !args.quiet {
         println!("DAIS run summary ({threads} threads)");
         print!("{}", outcome.summary.table());
@@ -61,8 +71,15 @@ fn config_command(command: &ConfigCommand) -> Result<(), String> {
         }
         ConfigCommand::Check { file } => {
             let config = load::read_config_file(file).map_err(|e| e.to_string())?;
-            config.validate().map_err(|e| format!("{}: {e}", file.display()))?;
-            println!("{}: ok ({} agents, {} steps)", file.display(), config.simulation.agents, config.simulation.steps);
+            config
+                .validate()
+                .map_err(|e| format!("{}: {e}", file.display()))?;
+            println!(
+                "{}: ok ({} agents, {} steps)",
+                file.display(),
+                config.simulation.agents,
+                config.simulation.steps
+            );
         }
     }
     Ok(())

@@ -48,27 +48,43 @@ pub struct FlagOverrides {
 
 /// Parses a RON config text; `origin` names it in errors.
 pub fn parse_config(text: &str, origin: &Path) -> Result<SimConfig, ConfigError> {
-    ron::from_str(text).map_err(|e| ConfigError::Parse { path: origin.to_path_buf(), reason: e.to_string() })
+    ron::from_str(text).map_err(|e| ConfigError::Parse {
+        path: origin.to_path_buf(),
+        reason: e.to_string(),
+    })
 }
 
 pub fn read_config_file(path: &Path) -> Result<SimConfig, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigError::Read { path: path.to_path_buf(), reason: e.to_string() })?;
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
     parse_config(&text, path)
 }
 
 pub fn scenario(name: &str) -> Result<SimConfig, ConfigError> {
-    let (_, text) = SCENARIOS.iter().find(|(n, _)| *n == name).ok_or_else(|| ConfigError::UnknownScenario {
-        name: name.to_string(),
-        expected: SCENARIOS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "),
-    })?;
+    let (_, text) =
+        SCENARIOS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .ok_or_else(|| ConfigError::UnknownScenario {
+                name: name.to_string(),
+                expected: SCENARIOS
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?;
     parse_config(text, Path::new(&format!("config/{name}.ron")))
 }
 
 /// Applies `DAIS_<SECTION>__<KEY>=VALUE` pairs. VALUE is read as RON (numbers, booleans, lists, structs) and
 /// otherwise taken as a plain string, so `DAIS_NETWORK__TOPOLOGY=ring` works unquoted.
 pub fn apply_env(config: SimConfig, vars: &[(String, String)]) -> Result<SimConfig, ConfigError> {
-    let mut vars: Vec<_> = vars.iter().filter(|(k, _)| k.starts_with("DAIS_") && k.contains("__")).collect();
+    let mut vars: Vec<_> = vars
+        .iter()
+        .filter(|(k, _)| k.starts_with("DAIS_") && k.contains("__"))
+        .collect();
     if vars.is_empty() {
         return Ok(config);
     }
@@ -76,16 +92,22 @@ pub fn apply_env(config: SimConfig, vars: &[(String, String)]) -> Result<SimConf
     vars.sort();
     let mut tree = serde_json::to_value(&config).expect("SimConfig always serialises");
     for (var, raw) in &vars {
-        let err = |reason: String| ConfigError::Env { var: var.clone(), reason };
+        let err = |reason: String| ConfigError::Env {
+            var: var.clone(),
+            reason,
+        };
         let path = var["DAIS_".len()..].to_ascii_lowercase();
         let (section, key) = path.split_once("__").expect("filtered above");
         let section_value = tree
             .get_mut(section)
             .and_then(|s| s.as_object_mut())
             .ok_or_else(|| err(format!("unknown section {section:?}")))?;
-        let slot = section_value.get_mut(key).ok_or_else(|| err(format!("unknown key {key:?} in section {section:?}")))?;
+        let slot = section_value
+            .get_mut(key)
+            .ok_or_else(|| err(format!("unknown key {key:?} in section {section:?}")))?;
         *slot = parse_env_value(raw);
-        serde_json::from_value::<SimConfig>(tree.clone()).map_err(|e| err(format!("bad value {raw:?}: {e}")))?;
+        serde_json::from_value::<SimConfig>(tree.clone())
+            .map_err(|e| err(format!("bad value {raw:?}: {e}")))?;
     }
     Ok(serde_json::from_value(tree).expect("checked after each variable"))
 }
@@ -94,7 +116,9 @@ pub fn apply_env(config: SimConfig, vars: &[(String, String)]) -> Result<SimConf
 /// such as `ring` or `auto` parses as a RON unit value, so only an explicit `None` or `()` means "nothing".
 fn parse_env_value(raw: &str) -> serde_json::Value {
     match ron::from_str::<serde_json::Value>(raw) {
-        Ok(serde_json::Value::Null) if !matches!(raw.trim(), "None" | "()") => serde_json::Value::String(raw.to_string()),
+        Ok(serde_json::Value::Null) if !matches!(raw.trim(), "None" | "()") => {
+            serde_json::Value::String(raw.to_string())
+        }
         Ok(value) => value,
         Err(_) => serde_json::Value::String(raw.to_string()),
     }
@@ -135,23 +159,37 @@ mod tests {
     use crate::config::Topology;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn every_shipped_scenario_parses_and_validates() {
         for (name, _) in SCENARIOS {
-            scenario(name).unwrap().validate().unwrap_or_else(|e| panic!("{name}: {e}"));
+            scenario(name)
+                .unwrap()
+                .validate()
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
         }
         assert_eq!(scenario("default").unwrap(), SimConfig::default());
     }
 
     #[test]
     fn layers_apply_in_order_later_wins() {
-        let vars = env(&[("DAIS_SIMULATION__AGENTS", "70"), ("DAIS_SIMULATION__STEPS", "90"), ("HOME", "/x")]);
+        let vars = env(&[
+            ("DAIS_SIMULATION__AGENTS", "70"),
+            ("DAIS_SIMULATION__STEPS", "90"),
+            ("HOME", "/x"),
+        ]);
         // Env beats the preset (agents), flags beat env (steps).
-        let flags = FlagOverrides { steps: Some(300), ..Default::default() };
-        let config = load_config(&ConfigSource::Scenario("classroom".into()), &vars, &flags).unwrap();
+        let flags = FlagOverrides {
+            steps: Some(300),
+            ..Default::default()
+        };
+        let config =
+            load_config(&ConfigSource::Scenario("classroom".into()), &vars, &flags).unwrap();
         assert_eq!(config.simulation.agents, 70);
         assert_eq!(config.simulation.steps, 300);
     }
@@ -165,29 +203,56 @@ mod tests {
         ]);
         let config = apply_env(SimConfig::default(), &vars).unwrap();
         assert_eq!(config.network.topology, Topology::Ring);
-        assert_eq!(config.detector.contamination, crate::config::ContaminationSetting::Auto);
+        assert_eq!(
+            config.detector.contamination,
+            crate::config::ContaminationSetting::Auto
+        );
         assert_eq!(config.output.dir.as_deref(), Some("runs/a"));
     }
 
     #[test]
     fn env_errors_name_the_variable() {
-        let e = apply_env(SimConfig::default(), &env(&[("DAIS_NETWORK__TOPOLOGY", "hypercube")])).unwrap_err();
-        assert!(e.to_string().starts_with("environment variable DAIS_NETWORK__TOPOLOGY: bad value"), "{e}");
-        let e = apply_env(SimConfig::default(), &env(&[("DAIS_NETWORK__COLOUR", "1")])).unwrap_err();
+        let e = apply_env(
+            SimConfig::default(),
+            &env(&[("DAIS_NETWORK__TOPOLOGY", "hypercube")]),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("environment variable DAIS_NETWORK__TOPOLOGY: bad value"),
+            "{e}"
+        );
+        let e =
+            apply_env(SimConfig::default(), &env(&[("DAIS_NETWORK__COLOUR", "1")])).unwrap_err();
         assert!(e.to_string().contains("unknown key \"colour\""), "{e}");
-        let e = apply_env(SimConfig::default(), &env(&[("DAIS_SIMULATION__AGENTS", "many")])).unwrap_err();
+        let e = apply_env(
+            SimConfig::default(),
+            &env(&[("DAIS_SIMULATION__AGENTS", "many")]),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("DAIS_SIMULATION__AGENTS"), "{e}");
     }
 
     #[test]
     fn file_errors_name_the_file() {
         let e = read_config_file(Path::new("/no/such/file.ron")).unwrap_err();
-        assert!(e.to_string().starts_with("cannot read config file /no/such/file.ron"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("cannot read config file /no/such/file.ron"),
+            "{e}"
+        );
         let e = parse_config("(simulation: (agents: \"x\"))", Path::new("bad.ron")).unwrap_err();
-        assert!(e.to_string().starts_with("malformed config file bad.ron: 1:"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("malformed config file bad.ron: 1:"),
+            "{e}"
+        );
         let e = parse_config("(network: (topology: hypercube))", Path::new("t.ron")).unwrap_err();
         assert!(e.to_string().contains("hypercube"), "{e}");
         let e = scenario("nope").unwrap_err();
-        assert_eq!(e.to_string(), "unknown scenario \"nope\": expected one of default, classroom, research, stress");
+        assert_eq!(
+            e.to_string(),
+            "unknown scenario \"nope\": expected one of default, classroom, research, stress"
+        );
     }
 }

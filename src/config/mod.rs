@@ -41,7 +41,12 @@ pub struct SimulationConfig {
 
 impl Default for SimulationConfig {
     fn default() -> Self {
-        Self { agents: 100, steps: 300, seed: 42, samples_per_tick: 8 }
+        Self {
+            agents: 100,
+            steps: 300,
+            seed: 42,
+            samples_per_tick: 8,
+        }
     }
 }
 
@@ -57,7 +62,8 @@ pub enum Topology {
 }
 
 impl Topology {
-    pub const NAMES: &'static str = "ring, grid, erdos_renyi, watts_strogatz, barabasi_albert, full_mesh";
+    pub const NAMES: &'static str =
+        "ring, grid, erdos_renyi, watts_strogatz, barabasi_albert, full_mesh";
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -149,7 +155,11 @@ pub struct TrafficConfig {
 
 impl Default for TrafficConfig {
     fn default() -> Self {
-        Self { profile_spread: 0.3, attack_noise: 0.5, campaigns: vec![CampaignConfig::default()] }
+        Self {
+            profile_spread: 0.3,
+            attack_noise: 0.5,
+            campaigns: vec![CampaignConfig::default()],
+        }
     }
 }
 
@@ -181,7 +191,9 @@ impl<'de> Deserialize<'de> for ContaminationSetting {
             Raw::Number(f) => Ok(Self::Fraction(f)),
             Raw::Text(t) if t.eq_ignore_ascii_case("auto") => Ok(Self::Auto),
             Raw::Text(t) => t.parse().map(Self::Fraction).map_err(|_| {
-                serde::de::Error::custom(format!("contamination must be \"auto\" or a number, got {t:?}"))
+                serde::de::Error::custom(format!(
+                    "contamination must be \"auto\" or a number, got {t:?}"
+                ))
             }),
         }
     }
@@ -242,7 +254,14 @@ pub struct SignatureConfig {
 
 impl Default for SignatureConfig {
     fn default() -> Self {
-        Self { min_support: 6, merge_similarity: 0.9, cluster_ttl: 20, match_radius: 2.5, min_spread: 0.25, cooldown: 10 }
+        Self {
+            min_support: 6,
+            merge_similarity: 0.9,
+            cluster_ttl: 20,
+            match_radius: 2.5,
+            min_spread: 0.25,
+            cooldown: 10,
+        }
     }
 }
 
@@ -269,7 +288,12 @@ pub struct VoteConfig {
 
 impl Default for VoteConfig {
     fn default() -> Self {
-        Self { rule: VoteRule::AnomalousOrSimilar, anomaly_margin: 0.02, similarity: 0.9, evidence_memory: 32 }
+        Self {
+            rule: VoteRule::AnomalousOrSimilar,
+            anomaly_margin: 0.02,
+            similarity: 0.9,
+            evidence_memory: 32,
+        }
     }
 }
 
@@ -343,7 +367,12 @@ pub struct FaultsConfig {
 
 impl Default for FaultsConfig {
     fn default() -> Self {
-        Self { byzantine_fraction: 0.0, byzantine_strategy: ByzantineStrategy::Collude, crash_fraction: 0.0, crash_tick: 150 }
+        Self {
+            byzantine_fraction: 0.0,
+            byzantine_strategy: ByzantineStrategy::Collude,
+            crash_fraction: 0.0,
+            crash_tick: 150,
+        }
     }
 }
 
@@ -365,8 +394,16 @@ pub struct InvalidField {
     pub expected: String,
 }
 
-fn invalid(field: impl Into<String>, value: impl std::fmt::Display, expected: impl Into<String>) -> InvalidField {
-    InvalidField { field: field.into(), value: value.to_string(), expected: expected.into() }
+fn invalid(
+    field: impl Into<String>,
+    value: impl std::fmt::Display,
+    expected: impl Into<String>,
+) -> InvalidField {
+    InvalidField {
+        field: field.into(),
+        value: value.to_string(),
+        expected: expected.into(),
+    }
 }
 
 fn check_fraction(field: &str, value: f64) -> Result<(), InvalidField> {
@@ -376,9 +413,18 @@ fn check_fraction(field: &str, value: f64) -> Result<(), InvalidField> {
     Ok(())
 }
 
-fn check_range<T: PartialOrd + std::fmt::Display + Copy>(field: &str, value: T, lo: T, hi: T) -> Result<(), InvalidField> {
+fn check_range<T: PartialOrd + std::fmt::Display + Copy>(
+    field: &str,
+    value: T,
+    lo: T,
+    hi: T,
+) -> Result<(), InvalidField> {
     if value < lo || value > hi {
-        return Err(invalid(field, value, format!("must be between {lo} and {hi}")));
+        return Err(invalid(
+            field,
+            value,
+            format!("must be between {lo} and {hi}"),
+        ));
     }
     Ok(())
 }
@@ -397,18 +443,30 @@ impl SimConfig {
                     return Err(invalid(
                         "network.neighbours",
                         n.neighbours,
-                        format!("must be even, at least 2 and below simulation.agents ({})", s.agents),
+                        format!(
+                            "must be even, at least 2 and below simulation.agents ({})",
+                            s.agents
+                        ),
                     ));
                 }
                 check_fraction("network.rewire_probability", n.rewire_probability)?;
             }
             Topology::ErdosRenyi => check_fraction("network.edge_probability", n.edge_probability)?,
-            Topology::BarabasiAlbert => check_range("network.attach", n.attach, 1, s.agents.saturating_sub(1).max(1))?,
+            Topology::BarabasiAlbert => check_range(
+                "network.attach",
+                n.attach,
+                1,
+                s.agents.saturating_sub(1).max(1),
+            )?,
             _ => {}
         }
         check_range("network.latency", n.latency, 1, 1000)?;
         if !(0.0..1.0).contains(&n.loss) {
-            return Err(invalid("network.loss", n.loss, "must be at least 0 and below 1"));
+            return Err(invalid(
+                "network.loss",
+                n.loss,
+                "must be at least 0 and below 1",
+            ));
         }
         check_range("network.ttl", n.ttl, 1, 100_000)?;
         check_range("network.fan_out", n.fan_out, 0, MAX_AGENTS)?;
@@ -421,11 +479,18 @@ impl SimConfig {
                 return Err(invalid(
                     field("start_tick"),
                     c.start_tick,
-                    format!("must be before the last step (simulation.steps = {})", s.steps),
+                    format!(
+                        "must be before the last step (simulation.steps = {})",
+                        s.steps
+                    ),
                 ));
             }
             if c.origins.is_empty() {
-                return Err(invalid(field("origins"), "[]", "must name at least one agent"));
+                return Err(invalid(
+                    field("origins"),
+                    "[]",
+                    "must name at least one agent",
+                ));
             }
             if let Some(&bad) = c.origins.iter().find(|&&o| o >= s.agents) {
                 return Err(invalid(
@@ -450,7 +515,11 @@ impl SimConfig {
         if let ContaminationSetting::Fraction(f) = d.contamination
             && !(f > 0.0 && f <= 0.5)
         {
-            return Err(invalid("detector.contamination", f, "must be \"auto\" or a fraction in (0, 0.5]"));
+            return Err(invalid(
+                "detector.contamination",
+                f,
+                "must be \"auto\" or a fraction in (0, 0.5]",
+            ));
         }
         check_range("detector.retrain_period", d.retrain_period, 1, MAX_STEPS)?;
         check_range("detector.warmup", d.warmup, 1, s.steps)?;
@@ -469,7 +538,10 @@ impl SimConfig {
         check_range("consensus.voting_window", c.voting_window, 1, MAX_STEPS)?;
         if c.rule == ConsensusRule::Quorum {
             check_range("consensus.quorum", c.quorum, 1, s.agents).map_err(|mut e| {
-                e.expected = format!("must be between 1 and the electorate, simulation.agents = {}", s.agents);
+                e.expected = format!(
+                    "must be between 1 and the electorate, simulation.agents = {}",
+                    s.agents
+                );
                 e
             })?;
         }
@@ -485,7 +557,10 @@ impl SimConfig {
             return Err(invalid(
                 "faults.crash_fraction",
                 f.crash_fraction,
-                format!("plus faults.byzantine_fraction ({}) must not exceed 1", f.byzantine_fraction),
+                format!(
+                    "plus faults.byzantine_fraction ({}) must not exceed 1",
+                    f.byzantine_fraction
+                ),
             ));
         }
         Ok(())
@@ -529,7 +604,10 @@ mod tests {
         let mut c = SimConfig::default();
         c.faults.byzantine_fraction = 1.5;
         let err = c.validate().unwrap_err();
-        assert_eq!(err.to_string(), "invalid config: faults.byzantine_fraction = 1.5: must be a fraction between 0 and 1");
+        assert_eq!(
+            err.to_string(),
+            "invalid config: faults.byzantine_fraction = 1.5: must be a fraction between 0 and 1"
+        );
 
         let mut c = SimConfig::default();
         c.consensus.rule = ConsensusRule::Quorum;

@@ -75,7 +75,15 @@ fn scalar_values(m: &TickMetrics) -> [String; 26] {
 
 /// Column-safe form of a campaign name.
 fn column_name(name: &str) -> String {
-    name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect()
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// The header row of `metrics.csv` for these campaigns.
@@ -106,10 +114,17 @@ pub struct MetricsCsv {
 
 impl MetricsCsv {
     pub fn create(path: &Path, campaigns: &[String]) -> Result<Self, RunError> {
-        let err = |e: std::io::Error| RunError::Write { path: path.to_path_buf(), reason: e.to_string() };
+        let err = |e: std::io::Error| RunError::Write {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        };
         let mut writer = BufWriter::new(File::create(path).map_err(err)?);
         writeln!(writer, "{}", csv_header(campaigns)).map_err(err)?;
-        Ok(Self { path: path.to_path_buf(), writer, rows_since_flush: 0 })
+        Ok(Self {
+            path: path.to_path_buf(),
+            writer,
+            rows_since_flush: 0,
+        })
     }
 
     pub fn append(&mut self, metrics: &TickMetrics) -> Result<(), RunError> {
@@ -128,7 +143,10 @@ impl MetricsCsv {
     }
 
     fn error(&self, e: std::io::Error) -> RunError {
-        RunError::Write { path: self.path.clone(), reason: e.to_string() }
+        RunError::Write {
+            path: self.path.clone(),
+            reason: e.to_string(),
+        }
     }
 }
 
@@ -172,7 +190,17 @@ impl Summary {
         let time_to_immunity = campaigns
             .iter()
             .enumerate()
-            .map(|(c, name)| (name.clone(), totals.time_to_immunity.get(c).copied().flatten().map_or(serde_json::Value::Null, Into::into)))
+            .map(|(c, name)| {
+                (
+                    name.clone(),
+                    totals
+                        .time_to_immunity
+                        .get(c)
+                        .copied()
+                        .flatten()
+                        .map_or(serde_json::Value::Null, Into::into),
+                )
+            })
             .collect();
         Self {
             agents: config.simulation.agents,
@@ -193,7 +221,11 @@ impl Summary {
             messages: totals.messages,
             messages_lost: totals.messages_lost,
             wall_seconds,
-            ticks_per_second: if wall_seconds > 0.0 { f64::from(totals.ticks) / wall_seconds } else { 0.0 },
+            ticks_per_second: if wall_seconds > 0.0 {
+                f64::from(totals.ticks) / wall_seconds
+            } else {
+                0.0
+            },
             threads,
             interrupted,
         }
@@ -204,30 +236,73 @@ impl Summary {
         let pct = |v: Option<f64>| v.map_or("n/a".to_string(), |x| format!("{:.1}%", 100.0 * x));
         let mut rows: Vec<(String, String)> = vec![
             ("agents".into(), self.agents.to_string()),
-            ("ticks".into(), format!("{} of {}{}", self.ticks, self.steps, if self.interrupted { " (interrupted)" } else { "" })),
+            (
+                "ticks".into(),
+                format!(
+                    "{} of {}{}",
+                    self.ticks,
+                    self.steps,
+                    if self.interrupted {
+                        " (interrupted)"
+                    } else {
+                        ""
+                    }
+                ),
+            ),
             ("seed".into(), self.seed.to_string()),
             ("detection precision".into(), pct(self.detection_precision)),
             ("detection recall".into(), pct(self.detection_recall)),
-            ("signatures proposed".into(), self.signatures_proposed.to_string()),
-            ("accepted (true / false)".into(), format!("{} / {}", self.signatures_accepted_true, self.signatures_accepted_false)),
-            ("rejected / expired".into(), format!("{} / {}", self.signatures_rejected, self.signatures_expired)),
+            (
+                "signatures proposed".into(),
+                self.signatures_proposed.to_string(),
+            ),
+            (
+                "accepted (true / false)".into(),
+                format!(
+                    "{} / {}",
+                    self.signatures_accepted_true, self.signatures_accepted_false
+                ),
+            ),
+            (
+                "rejected / expired".into(),
+                format!("{} / {}", self.signatures_rejected, self.signatures_expired),
+            ),
         ];
         for (name, tick) in &self.time_to_immunity {
-            let value = tick.as_u64().map_or("never".to_string(), |t| format!("tick {t}"));
+            let value = tick
+                .as_u64()
+                .map_or("never".to_string(), |t| format!("tick {t}"));
             rows.push((format!("90% immune to {name}"), value));
         }
-        rows.push(("attack samples through".into(), self.attack_samples_through.to_string()));
-        rows.push(("messages (lost)".into(), format!("{} ({})", self.messages, self.messages_lost)));
-        rows.push(("wall time".into(), format!("{:.2} s, {:.1} ticks/s on {} threads", self.wall_seconds, self.ticks_per_second, self.threads)));
+        rows.push((
+            "attack samples through".into(),
+            self.attack_samples_through.to_string(),
+        ));
+        rows.push((
+            "messages (lost)".into(),
+            format!("{} ({})", self.messages, self.messages_lost),
+        ));
+        rows.push((
+            "wall time".into(),
+            format!(
+                "{:.2} s, {:.1} ticks/s on {} threads",
+                self.wall_seconds, self.ticks_per_second, self.threads
+            ),
+        ));
         rows.push(("final state hash".into(), self.final_state_hash.clone()));
         let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
-        rows.iter().map(|(k, v)| format!("  {k:<width$}  {v}\n")).collect()
+        rows.iter()
+            .map(|(k, v)| format!("  {k:<width$}  {v}\n"))
+            .collect()
     }
 }
 
 /// Writes `summary.json` atomically (a temporary file renamed into place), so a reader never sees half of it.
 pub fn write_summary(path: &Path, summary: &Summary) -> Result<(), RunError> {
-    let err = |e: std::io::Error| RunError::Write { path: path.to_path_buf(), reason: e.to_string() };
+    let err = |e: std::io::Error| RunError::Write {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
     let tmp = path.with_extension("json.tmp");
     let text = serde_json::to_string_pretty(summary).expect("summary serialises");
     std::fs::write(&tmp, text + "\n").map_err(err)?;
@@ -243,7 +318,12 @@ mod tests {
         let campaigns = vec!["Port Scan".to_string(), "ddos".to_string()];
         let header = csv_header(&campaigns);
         assert!(header.ends_with("immune_fraction_port_scan,immune_fraction_ddos,reached_fraction_port_scan,reached_fraction_ddos"));
-        let m = TickMetrics { tick: 3, immune_fraction: vec![0.5, 0.0], reached_fraction: vec![1.0, 0.0], ..Default::default() };
+        let m = TickMetrics {
+            tick: 3,
+            immune_fraction: vec![0.5, 0.0],
+            reached_fraction: vec![1.0, 0.0],
+            ..Default::default()
+        };
         assert_eq!(header.split(',').count(), csv_row(&m).split(',').count());
     }
 }

@@ -43,9 +43,16 @@ pub struct RunOutcome {
 /// Sets the size of the compute pool that `par_iter` uses. Only the first call in a process takes effect, which is
 /// why `--threads` is a process-level flag.
 pub fn init_threads(threads: Option<usize>) -> usize {
-    let threads = threads.unwrap_or_else(bevy::tasks::available_parallelism).max(1);
-    bevy::tasks::ComputeTaskPool::get_or_init(|| bevy::tasks::TaskPoolBuilder::new().num_threads(threads).thread_name("dais-compute".into()).build())
-        .thread_num()
+    let threads = threads
+        .unwrap_or_else(bevy::tasks::available_parallelism)
+        .max(1);
+    bevy::tasks::ComputeTaskPool::get_or_init(|| {
+        bevy::tasks::TaskPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name("dais-compute".into())
+            .build()
+    })
+    .thread_num()
 }
 
 fn progress_bar(steps: u32, quiet: bool) -> ProgressBar {
@@ -56,23 +63,44 @@ fn progress_bar(steps: u32, quiet: bool) -> ProgressBar {
         bar.set_draw_target(ProgressDrawTarget::stderr_with_hz(10));
     }
     bar.set_style(
-        ProgressStyle::with_template("{spinner} [{bar:40}] {pos}/{len} ticks  {per_sec}  ETA {eta}  {msg}")
-            .expect("static template")
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{spinner} [{bar:40}] {pos}/{len} ticks  {per_sec}  ETA {eta}  {msg}",
+        )
+        .expect("static template")
+        .progress_chars("=> "),
     );
     bar
 }
 
 /// Runs `config` to its last step, or until `stop` is set.
-pub fn run(config: SimConfig, sink: Box<dyn LedgerSink>, options: &RunOptions, stop: Arc<AtomicBool>) -> Result<RunOutcome, RunError> {
+pub fn run(
+    config: SimConfig,
+    sink: Box<dyn LedgerSink>,
+    options: &RunOptions,
+    stop: Arc<AtomicBool>,
+) -> Result<RunOutcome, RunError> {
     if let Some(dir) = &options.out {
-        std::fs::create_dir_all(dir).map_err(|e| RunError::OutputDir { path: dir.clone(), reason: e.to_string() })?;
+        std::fs::create_dir_all(dir).map_err(|e| RunError::OutputDir {
+            path: dir.clone(),
+            reason: e.to_string(),
+        })?;
         let path = dir.join("config.ron");
-        std::fs::write(&path, config.to_ron()).map_err(|e| RunError::Write { path, reason: e.to_string() })?;
+        std::fs::write(&path, config.to_ron()).map_err(|e| RunError::Write {
+            path,
+            reason: e.to_string(),
+        })?;
     }
-    let campaign_names: Vec<String> = config.traffic.campaigns.iter().map(|c| c.name.clone()).collect();
+    let campaign_names: Vec<String> = config
+        .traffic
+        .campaigns
+        .iter()
+        .map(|c| c.name.clone())
+        .collect();
     let mut csv = match &options.out {
-        Some(dir) => Some(MetricsCsv::create(&dir.join("metrics.csv"), &campaign_names)?),
+        Some(dir) => Some(MetricsCsv::create(
+            &dir.join("metrics.csv"),
+            &campaign_names,
+        )?),
         None => None,
     };
     let steps = config.simulation.steps;
@@ -91,7 +119,11 @@ pub fn run(config: SimConfig, sink: Box<dyn LedgerSink>, options: &RunOptions, s
             return Err(RunError::Ledger(failure.clone()));
         }
         if let Some(csv) = &mut csv {
-            let latest = world.resource::<sim::metrics::MetricsHistory>().ticks.last().expect("a tick was measured");
+            let latest = world
+                .resource::<sim::metrics::MetricsHistory>()
+                .ticks
+                .last()
+                .expect("a tick was measured");
             csv.append(latest)?;
         }
         bar.inc(1);
@@ -106,7 +138,15 @@ pub fn run(config: SimConfig, sink: Box<dyn LedgerSink>, options: &RunOptions, s
     let totals = world.resource::<RunTotals>().clone();
     let state_hash = world.resource::<Ledger>().state_hash_hex();
     let threads = bevy::tasks::ComputeTaskPool::get().thread_num();
-    let summary = Summary::new(&config, &totals, state_hash, wall_seconds, interrupted, threads, &campaign_names);
+    let summary = Summary::new(
+        &config,
+        &totals,
+        state_hash,
+        wall_seconds,
+        interrupted,
+        threads,
+        &campaign_names,
+    );
     if let Some(dir) = &options.out {
         write_summary(&dir.join("summary.json"), &summary)?;
     }

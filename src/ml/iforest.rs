@@ -6,31 +6,47 @@
 //! leaf x lands in plus c(n) for the n training rows that reached it. With contamination 'auto' a row is anomalous
 //! when s > 0.5; with a fraction p, when s exceeds the (1 - p) quantile of the training rows' scores.
 //!
-//! The whole forest is one flat array of 16-byte nodes in pre-order, so the left child of node i is i + 1 and only
-//! the right child is stored. Scoring walks that array and allocates nothing.
+//! The whole forest is one flat array of 8-byte nodes in pre-order, so the left child of node i is i + 1 and only
+//! the offset to the right child is stored; leaves' path lengths sit in a separate table read once per walk.
+//! Scoring walks those arrays and allocates nothing.
 
 use rand::{Rng, RngExt};
 use serde::{Deserialize, Serialize};
 
-/// Marks a leaf in [`Node::feature`].
-const LEAF: u32 = u32::MAX;
+/// Rows scored together in lockstep by [`IsolationForest::score_into`].
+const LANES: usize = 8;
 
-/// One node of a tree. For a split node `value` is the threshold (rows with `x[feature] <= value` go left); for a
-/// leaf it is the leaf's path length: its depth plus c(rows that reached it).
+/// One node of a tree, 8 bytes so that the walked part of a forest stays small in cache. A split sends rows with
+/// `x[feature] <= threshold` to the next node (the left child, pre-order) and the others `right_offset` nodes on.
+/// A leaf has `right_offset == 0` and `feature == 0`, so a walk can read it like a split and stay put branch-free;
+/// its `threshold` bits hold the index of its path length in the forest's leaf table.
+///
+/// Inputs are f32, so an f64 threshold t (as scikit-learn stores it) is kept as the largest f32 not above t: for
+/// every f32 x, `x <= t` and `x <= that f32` agree, which keeps scoring exact.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Node {
-    pub value: f64,
-    pub feature: u32,
-    pub right: u32,
+    pub threshold: f32,
+    pub feature: u16,
+    pub right_offset: u16,
 }
 
 impl Node {
-    fn leaf(path_length: f64) -> Self {
-        Self { value: path_length, feature: LEAF, right: 0 }
+    fn leaf(leaf_index: usize) -> Self {
+        Self {
+            threshold: f32::from_bits(leaf_index as u32),
+            feature: 0,
+            right_offset: 0,
+        }
     }
     pub fn is_leaf(&self) -> bool {
-        self.feature == LEAF
+        self.right_offset == 0
     }
+}
+
+/// The largest f32 that is not above `t`.
+pub fn f32_at_or_below(t: f64) -> f32 {
+    let r = t as f32;
+    if f64::from(r) > t { r.next_down() } else { r }
 }
 
 /// How the anomaly threshold is chosen, as in scikit-learn's `contamination`.
@@ -52,7 +68,11 @@ pub struct ForestParams {
 
 impl Default for ForestParams {
     fn default() -> Self {
-        Self { trees: 100, subsample: 256, contamination: Contamination::Auto }
+        Self {
+            trees: 100,
+            subsample: 256,
+            contamination: Contamination::Auto,
+        }
     }
 }
 
@@ -60,6 +80,8 @@ impl Default for ForestParams {
 #[derive(Clone, Debug, PartialEq)]
 pub struct IsolationForest {
     nodes: Vec<Node>,
+    /// Path length of each leaf: its depth plus c(rows that reached it).
+    leaf_values: Vec<f64>,
     roots: Vec<u32>,
     features: usize,
     /// ψ actually used (min of the requested subsample and the training rows), scikit-learn's `max_samples_`.
@@ -91,14 +113,26 @@ pub struct FitScratch {
 
 impl IsolationForest {
     /// Fits on `rows` (row-major, `features` columns). `rows` must hold at least one row.
-    pub fn fit<R: Rng + ?Sized>(rows: &[f32], features: usize, params: ForestParams, rng: &mut R) -> Self {
+    pub fn fit<R: Rng + ?Sized>(
+        rows: &[f32],
+        features: usize,
+        params: ForestParams,
+        rng: &mut R,
+    ) -> Self {
         let mut forest = Self::empty(features);
         forest.refit(rows, features, params, rng, &mut FitScratch::default());
         forest
     }
 
     fn empty(features: usize) -> Self {
-        Self { nodes: Vec::new(), roots: Vec::new(), features, max_samples: 1, threshold: 0.5 }
+        Self {
+            nodes: Vec::new(),
+            leaf_values: Vec::new(),
+            roots: Vec::new(),
+            features,
+            max_samples: 1,
+            threshold: 0.5,
+        }
     }
 
     /// Fits again in place, reusing this forest's node storage and the caller's scratch buffers.
@@ -110,15 +144,22 @@ impl IsolationForest {
         rng: &mut R,
         scratch: &mut FitScratch,
     ) {
-        assert!(features > 0, "an Isolation Forest needs at least one feature");
+        assert!(
+            features > 0,
+            "an Isolation Forest needs at least one feature"
+        );
         let n_rows = rows.len() / features;
-        assert!(n_rows > 0, "an Isolation Forest needs at least one training row");
+        assert!(
+            n_rows > 0,
+            "an Isolation Forest needs at least one training row"
+        );
         let psi = params.subsample.clamp(1, n_rows);
         let height_limit = (psi.max(2) as f64).log2().ceil() as usize;
         self.features = features;
         self.max_samples = psi;
         self.nodes.clear();
         self.roots.clear();
+        self.leaf_values.clear();
         for _ in 0..params.trees.max(1) {
             // Partial Fisher-Yates: the first ψ entries become a uniform sample without replacement.
             scratch.indices.clear();
@@ -130,7 +171,14 @@ impl IsolationForest {
             self.roots.push(self.nodes.len() as u32);
             let mut sample = std::mem::take(&mut scratch.indices);
             sample.truncate(psi);
-            grow(&mut self.nodes, rows, features, &mut sample, 0, height_limit, rng, &mut scratch.candidate_features);
+            let mut tree = TreeBuilder {
+                nodes: &mut self.nodes,
+                leaf_values: &mut self.leaf_values,
+                rows,
+                features,
+                height_limit,
+            };
+            tree.grow(&mut sample, 0, rng, &mut scratch.candidate_features);
             scratch.indices = sample;
         }
         self.threshold = match params.contamination {
@@ -148,13 +196,18 @@ impl IsolationForest {
 
     /// Builds a forest from explicit trees (used to load scikit-learn's trees for parity checks). Each tree is given
     /// in scikit-learn's arrays; leaves have `children_left == -1`.
-    pub fn from_sklearn_trees(trees: &[SklearnTree], features: usize, max_samples: usize, offset: f64) -> Self {
+    pub fn from_sklearn_trees(
+        trees: &[SklearnTree],
+        features: usize,
+        max_samples: usize,
+        offset: f64,
+    ) -> Self {
         let mut forest = Self::empty(features);
         forest.max_samples = max_samples;
         forest.threshold = -offset;
         for tree in trees {
             forest.roots.push(forest.nodes.len() as u32);
-            push_sklearn_node(&mut forest.nodes, tree, 0, 0);
+            push_sklearn_node(&mut forest.nodes, &mut forest.leaf_values, tree, 0, 0);
         }
         forest
     }
@@ -177,7 +230,9 @@ impl IsolationForest {
     }
     /// Heap bytes held by the fitted forest.
     pub fn heap_bytes(&self) -> usize {
-        self.nodes.capacity() * size_of::<Node>() + self.roots.capacity() * size_of::<u32>()
+        self.nodes.capacity() * size_of::<Node>()
+            + self.leaf_values.capacity() * size_of::<f64>()
+            + self.roots.capacity() * size_of::<u32>()
     }
 
     /// Mean path length E[h(x)] over the trees.
@@ -188,11 +243,15 @@ impl IsolationForest {
             let mut index = root as usize;
             loop {
                 let node = self.nodes[index];
-                if node.feature == LEAF {
-                    total += node.value;
+                if node.is_leaf() {
+                    total += self.leaf_values[node.threshold.to_bits() as usize];
                     break;
                 }
-                index = if f64::from(row[node.feature as usize]) <= node.value { index + 1 } else { node.right as usize };
+                index = if row[node.feature as usize] <= node.threshold {
+                    index + 1
+                } else {
+                    index + node.right_offset as usize
+                };
             }
         }
         total / self.roots.len() as f64
@@ -212,9 +271,60 @@ impl IsolationForest {
     }
 
     /// Scores every row of a row-major batch into `out` (cleared first); allocates only if `out` must grow.
+    /// Rows are walked through each tree `LANES` at a time in lockstep: the walks are independent chains of
+    /// dependent loads, and interleaving them lets the CPU overlap their memory latency.
     pub fn score_into(&self, rows: &[f32], out: &mut Vec<f64>) {
+        let n = rows.len() / self.features;
         out.clear();
-        out.extend(rows.chunks_exact(self.features).map(|row| self.score(row)));
+        out.resize(n, 0.0);
+        for (chunk, totals) in rows
+            .chunks(LANES * self.features)
+            .zip(out.chunks_mut(LANES))
+        {
+            self.path_totals(chunk, totals);
+        }
+        let c = average_path_length(self.max_samples);
+        let trees = self.roots.len() as f64;
+        for s in out.iter_mut() {
+            *s = if c == 0.0 {
+                1.0
+            } else {
+                2f64.powf(-(*s / trees) / c)
+            };
+        }
+    }
+
+    /// Adds each row's path length over all trees into `totals` (one entry per row, at most `LANES`).
+    fn path_totals(&self, rows: &[f32], totals: &mut [f64]) {
+        let lanes = totals.len();
+        let f = self.features;
+        for &root in &self.roots {
+            let mut index = [root as usize; LANES];
+            // Branch-free steps until every lane sits on a leaf (a leaf selects its own index again).
+            loop {
+                let mut moved = false;
+                for lane in 0..lanes {
+                    let at = index[lane];
+                    let node = self.nodes[at];
+                    let leaf = node.right_offset == 0;
+                    let x = rows[lane * f + node.feature as usize];
+                    let next = if x <= node.threshold {
+                        at + 1
+                    } else {
+                        at + node.right_offset as usize
+                    };
+                    index[lane] = if leaf { at } else { next };
+                    moved |= !leaf;
+                }
+                if !moved {
+                    break;
+                }
+            }
+            for lane in 0..lanes {
+                totals[lane] +=
+                    self.leaf_values[self.nodes[index[lane]].threshold.to_bits() as usize];
+            }
+        }
     }
 
     pub fn score_rows(&self, rows: &[f32]) -> Vec<f64> {
@@ -224,66 +334,80 @@ impl IsolationForest {
     }
 }
 
-/// Grows one subtree over `sample` (indices into `rows`) in pre-order; returns nothing because the left child is
-/// always the next node.
-#[allow(clippy::too_many_arguments)]
-fn grow<R: Rng + ?Sized>(
-    nodes: &mut Vec<Node>,
-    rows: &[f32],
+/// Appends one tree to a forest's arrays.
+struct TreeBuilder<'a> {
+    nodes: &'a mut Vec<Node>,
+    leaf_values: &'a mut Vec<f64>,
+    rows: &'a [f32],
     features: usize,
-    sample: &mut [u32],
-    depth: usize,
     height_limit: usize,
-    rng: &mut R,
-    candidates: &mut Vec<u32>,
-) {
-    let n = sample.len();
-    if depth >= height_limit || n <= 1 {
-        nodes.push(Node::leaf(depth as f64 + average_path_length(n)));
-        return;
+}
+
+impl TreeBuilder<'_> {
+    fn push_leaf(&mut self, depth: usize, n: usize) {
+        self.nodes.push(Node::leaf(self.leaf_values.len()));
+        self.leaf_values.push(depth as f64 + average_path_length(n));
     }
-    // Draw features until one is not constant in this node, as scikit-learn's random splitter does.
-    candidates.clear();
-    candidates.extend(0..features as u32);
-    let split = loop {
-        if candidates.is_empty() {
-            break None;
+
+    /// Grows one subtree over `sample` (indices into `rows`) in pre-order: the left child is always the next node.
+    fn grow<R: Rng + ?Sized>(
+        &mut self,
+        sample: &mut [u32],
+        depth: usize,
+        rng: &mut R,
+        candidates: &mut Vec<u32>,
+    ) {
+        let (rows, features) = (self.rows, self.features);
+        let n = sample.len();
+        if depth >= self.height_limit || n <= 1 {
+            return self.push_leaf(depth, n);
         }
-        let pick = rng.random_range(0..candidates.len());
-        let feature = candidates.swap_remove(pick) as usize;
-        let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
-        for &i in sample.iter() {
-            let v = rows[i as usize * features + feature];
-            lo = lo.min(v);
-            hi = hi.max(v);
-        }
-        if hi > lo {
-            let (lo, hi) = (f64::from(lo), f64::from(hi));
-            let mut threshold = lo + rng.random::<f64>() * (hi - lo);
-            if threshold >= hi {
-                threshold = lo;
+        // Draw features until one is not constant in this node, as scikit-learn's random splitter does.
+        candidates.clear();
+        candidates.extend(0..features as u32);
+        let split = loop {
+            if candidates.is_empty() {
+                break None;
             }
-            break Some((feature, threshold));
+            let pick = rng.random_range(0..candidates.len());
+            let feature = candidates.swap_remove(pick) as usize;
+            let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
+            for &i in sample.iter() {
+                let v = rows[i as usize * features + feature];
+                lo = lo.min(v);
+                hi = hi.max(v);
+            }
+            if hi > lo {
+                let (lo, hi) = (f64::from(lo), f64::from(hi));
+                let mut threshold = lo + rng.random::<f64>() * (hi - lo);
+                if threshold >= hi {
+                    threshold = lo;
+                }
+                break Some((feature, f32_at_or_below(threshold)));
+            }
+        };
+        let Some((feature, threshold)) = split else {
+            return self.push_leaf(depth, n);
+        };
+        // Partition in place: rows going left first.
+        let mut left_len = 0;
+        for i in 0..n {
+            if rows[sample[i] as usize * features + feature] <= threshold {
+                sample.swap(i, left_len);
+                left_len += 1;
+            }
         }
-    };
-    let Some((feature, threshold)) = split else {
-        nodes.push(Node::leaf(depth as f64 + average_path_length(n)));
-        return;
-    };
-    // Partition in place: rows going left first.
-    let mut left_len = 0;
-    for i in 0..n {
-        if f64::from(rows[sample[i] as usize * features + feature]) <= threshold {
-            sample.swap(i, left_len);
-            left_len += 1;
-        }
+        let me = self.nodes.len();
+        self.nodes.push(Node {
+            threshold,
+            feature: feature as u16,
+            right_offset: 0,
+        });
+        let (left, right) = sample.split_at_mut(left_len);
+        self.grow(left, depth + 1, rng, candidates);
+        self.nodes[me].right_offset = (self.nodes.len() - me) as u16;
+        self.grow(right, depth + 1, rng, candidates);
     }
-    let me = nodes.len();
-    nodes.push(Node { value: threshold, feature: feature as u32, right: 0 });
-    let (left, right) = sample.split_at_mut(left_len);
-    grow(nodes, rows, features, left, depth + 1, height_limit, rng, candidates);
-    nodes[me].right = nodes.len() as u32;
-    grow(nodes, rows, features, right, depth + 1, height_limit, rng, candidates);
 }
 
 /// One tree as scikit-learn stores it (`tree_.feature`, `threshold`, `children_left`, `children_right`,
@@ -297,16 +421,40 @@ pub struct SklearnTree {
     pub n_node_samples: Vec<usize>,
 }
 
-fn push_sklearn_node(nodes: &mut Vec<Node>, tree: &SklearnTree, index: usize, depth: usize) {
+fn push_sklearn_node(
+    nodes: &mut Vec<Node>,
+    leaf_values: &mut Vec<f64>,
+    tree: &SklearnTree,
+    index: usize,
+    depth: usize,
+) {
     if tree.children_left[index] < 0 {
-        nodes.push(Node::leaf(depth as f64 + average_path_length(tree.n_node_samples[index])));
+        nodes.push(Node::leaf(leaf_values.len()));
+        leaf_values.push(depth as f64 + average_path_length(tree.n_node_samples[index]));
         return;
     }
     let me = nodes.len();
-    nodes.push(Node { value: tree.threshold[index], feature: tree.feature[index] as u32, right: 0 });
-    push_sklearn_node(nodes, tree, tree.children_left[index] as usize, depth + 1);
-    nodes[me].right = nodes.len() as u32;
-    push_sklearn_node(nodes, tree, tree.children_right[index] as usize, depth + 1);
+    let threshold = f32_at_or_below(tree.threshold[index]);
+    nodes.push(Node {
+        threshold,
+        feature: tree.feature[index] as u16,
+        right_offset: 0,
+    });
+    push_sklearn_node(
+        nodes,
+        leaf_values,
+        tree,
+        tree.children_left[index] as usize,
+        depth + 1,
+    );
+    nodes[me].right_offset = (nodes.len() - me) as u16;
+    push_sklearn_node(
+        nodes,
+        leaf_values,
+        tree,
+        tree.children_right[index] as usize,
+        depth + 1,
+    );
 }
 
 /// numpy's default ('linear') percentile; sorts `values` in place.
@@ -329,7 +477,33 @@ mod tests {
 
     fn gaussian(rows: usize, features: usize, seed: u64) -> Vec<f32> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        (0..rows * features).map(|_| rng.sample::<f32, _>(StandardNormal)).collect()
+        (0..rows * features)
+            .map(|_| rng.sample::<f32, _>(StandardNormal))
+            .collect()
+    }
+
+    #[test]
+    fn batch_scores_equal_single_scores_exactly() {
+        let data = gaussian(300, 5, 11);
+        let forest = IsolationForest::fit(
+            &data,
+            5,
+            ForestParams::default(),
+            &mut ChaCha8Rng::seed_from_u64(2),
+        );
+        let probe = gaussian(37, 5, 12);
+        let batch = forest.score_rows(&probe);
+        let single: Vec<f64> = probe.chunks_exact(5).map(|r| forest.score(r)).collect();
+        assert_eq!(batch, single);
+    }
+
+    #[test]
+    fn f32_thresholds_keep_f64_comparisons_exact() {
+        for t in [0.1f64, -0.3, 1.0 / 3.0, 12345.678_9, 0.0, -1e-30] {
+            let r = f32_at_or_below(t);
+            assert!(f64::from(r) <= t);
+            assert!(f64::from(r.next_up()) > t);
+        }
     }
 
     #[test]
@@ -355,9 +529,24 @@ mod tests {
     #[test]
     fn fitting_is_deterministic_per_seed() {
         let data = gaussian(300, 3, 2);
-        let a = IsolationForest::fit(&data, 3, ForestParams::default(), &mut ChaCha8Rng::seed_from_u64(3));
-        let b = IsolationForest::fit(&data, 3, ForestParams::default(), &mut ChaCha8Rng::seed_from_u64(3));
-        let c = IsolationForest::fit(&data, 3, ForestParams::default(), &mut ChaCha8Rng::seed_from_u64(4));
+        let a = IsolationForest::fit(
+            &data,
+            3,
+            ForestParams::default(),
+            &mut ChaCha8Rng::seed_from_u64(3),
+        );
+        let b = IsolationForest::fit(
+            &data,
+            3,
+            ForestParams::default(),
+            &mut ChaCha8Rng::seed_from_u64(3),
+        );
+        let c = IsolationForest::fit(
+            &data,
+            3,
+            ForestParams::default(),
+            &mut ChaCha8Rng::seed_from_u64(4),
+        );
         assert_eq!(a, b);
         assert_ne!(a, c);
     }
@@ -368,7 +557,11 @@ mod tests {
         let forest = IsolationForest::fit(
             &data,
             2,
-            ForestParams { trees: 10, subsample: 256, contamination: Contamination::Auto },
+            ForestParams {
+                trees: 10,
+                subsample: 256,
+                contamination: Contamination::Auto,
+            },
             &mut ChaCha8Rng::seed_from_u64(1),
         );
         assert_eq!(forest.max_samples(), 40);
@@ -379,16 +572,28 @@ mod tests {
     #[test]
     fn contamination_sets_the_flagged_fraction_of_training_rows() {
         let data = gaussian(1000, 5, 9);
-        let params = ForestParams { trees: 50, subsample: 256, contamination: Contamination::Fraction(0.1) };
+        let params = ForestParams {
+            trees: 50,
+            subsample: 256,
+            contamination: Contamination::Fraction(0.1),
+        };
         let forest = IsolationForest::fit(&data, 5, params, &mut ChaCha8Rng::seed_from_u64(1));
-        let flagged = data.chunks_exact(5).filter(|r| forest.is_anomaly(r)).count();
+        let flagged = data
+            .chunks_exact(5)
+            .filter(|r| forest.is_anomaly(r))
+            .count();
         assert!((95..=105).contains(&flagged), "flagged {flagged} of 1000");
     }
 
     #[test]
     fn constant_data_gives_leaves_only() {
         let data = vec![1.0f32; 20];
-        let forest = IsolationForest::fit(&data, 2, ForestParams::default(), &mut ChaCha8Rng::seed_from_u64(1));
+        let forest = IsolationForest::fit(
+            &data,
+            2,
+            ForestParams::default(),
+            &mut ChaCha8Rng::seed_from_u64(1),
+        );
         assert_eq!(forest.node_count(), forest.trees());
     }
 

@@ -37,7 +37,11 @@ pub struct RunningStats {
 
 impl RunningStats {
     pub fn new(features: usize) -> Self {
-        Self { count: 0, mean: vec![0.0; features], m2: vec![0.0; features] }
+        Self {
+            count: 0,
+            mean: vec![0.0; features],
+            m2: vec![0.0; features],
+        }
     }
 
     pub fn push(&mut self, sample: &[f32]) {
@@ -70,7 +74,10 @@ mod tests {
 
     #[test]
     fn scaled_distance_uses_spread_with_a_floor() {
-        assert!((scaled_distance(&[2.0, 0.0], &[0.0, 0.0], &[1.0, 1.0], 0.1) - 2f32.sqrt()).abs() < 1e-6);
+        assert!(
+            (scaled_distance(&[2.0, 0.0], &[0.0, 0.0], &[1.0, 1.0], 0.1) - 2f32.sqrt()).abs()
+                < 1e-6
+        );
         // A zero spread is floored, not divided by.
         assert!(scaled_distance(&[1.0], &[0.0], &[0.0], 0.5).is_finite());
     }

@@ -42,7 +42,10 @@ impl Role {
         self == Role::Honest
     }
     pub fn forges(self) -> bool {
-        matches!(self, Role::Byzantine(ByzantineStrategy::Forge | ByzantineStrategy::Collude))
+        matches!(
+            self,
+            Role::Byzantine(ByzantineStrategy::Forge | ByzantineStrategy::Collude)
+        )
     }
 }
 
@@ -77,6 +80,8 @@ pub struct TrafficBatch {
     pub labels: Vec<Label>,
     /// Indices into `samples` that the forest flagged this tick.
     pub anomalies: Vec<u32>,
+    /// The forest's score of each sample (reused buffer).
+    pub scores: Vec<f64>,
 }
 
 /// The agent's Isolation Forest and the window of traffic it retrains on.
@@ -126,7 +131,9 @@ pub struct Blacklist {
 
 impl Blacklist {
     pub fn blocks(&self, sample: &Features, radius: f32, min_spread: f32) -> bool {
-        self.signatures.iter().any(|s| s.matches(sample, radius, min_spread))
+        self.signatures
+            .iter()
+            .any(|s| s.matches(sample, radius, min_spread))
     }
     pub fn contains(&self, sig: SigIdx) -> bool {
         self.entries.contains(&sig)
@@ -168,7 +175,10 @@ pub struct Reputation {
 
 impl Default for Reputation {
     fn default() -> Self {
-        Self { alpha: 1.0, beta: 1.0 }
+        Self {
+            alpha: 1.0,
+            beta: 1.0,
+        }
     }
 }
 
@@ -206,16 +216,28 @@ pub struct Outgoing {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Destination {
     /// All neighbours (or a fan-out sample of them), except the one it came from.
-    Neighbours { except: Option<AgentIdx> },
+    Neighbours {
+        except: Option<AgentIdx>,
+    },
     One(AgentIdx),
 }
 
 /// What a message carries. Signatures and decisions travel by index: their content lives in the registries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Payload {
-    Announce { sig: SigIdx, ttl: u32 },
-    Ballot { sig: SigIdx, voter: AgentIdx, yes: bool },
-    Decision { decision: u32, ttl: u32 },
+    Announce {
+        sig: SigIdx,
+        ttl: u32,
+    },
+    Ballot {
+        sig: SigIdx,
+        voter: AgentIdx,
+        yes: bool,
+    },
+    Decision {
+        decision: u32,
+        ttl: u32,
+    },
 }
 
 /// A signature this agent wants to publish this tick.

@@ -11,7 +11,9 @@ use super::signature::SignatureRegistry;
 use super::{AgentDirectory, Pipeline, SimSettings, TickEvents};
 use crate::config::{ConsensusConfig, ConsensusRule};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum Outcome {
     Accepted,
     Rejected,
@@ -41,7 +43,13 @@ pub fn decide(
     let yes = ballots.iter().filter(|b| b.1).count();
     let no = ballots.len() - yes;
     let turnout_met = ballots.len() as f64 >= rules.min_turnout * n as f64;
-    let closed = |o: Option<Outcome>| if window_closed { Some(o.unwrap_or(Outcome::Expired)) } else { o };
+    let closed = |o: Option<Outcome>| {
+        if window_closed {
+            Some(o.unwrap_or(Outcome::Expired))
+        } else {
+            o
+        }
+    };
     match rules.rule {
         ConsensusRule::Majority => {
             if 2 * yes > n {
@@ -49,7 +57,11 @@ pub fn decide(
             } else if 2 * no >= n {
                 Some(Outcome::Rejected)
             } else if window_closed && turnout_met && !ballots.is_empty() {
-                Some(if yes > no { Outcome::Accepted } else { Outcome::Rejected })
+                Some(if yes > no {
+                    Outcome::Accepted
+                } else {
+                    Outcome::Rejected
+                })
             } else {
                 closed(None)
             }
@@ -76,7 +88,11 @@ pub fn decide(
         }
         ConsensusRule::ReputationWeighted => {
             let weight = |want: bool| -> f64 {
-                ballots.iter().filter(|b| b.1 == want).map(|b| trust.get(b.0 as usize).copied().unwrap_or(0.5)).sum()
+                ballots
+                    .iter()
+                    .filter(|b| b.1 == want)
+                    .map(|b| trust.get(b.0 as usize).copied().unwrap_or(0.5))
+                    .sum()
             };
             let (wy, wn) = (weight(true), weight(false));
             let total: f64 = trust.iter().take(n).sum();
@@ -86,7 +102,11 @@ pub fn decide(
             } else if wn >= (1.0 - t) * total {
                 Some(Outcome::Rejected)
             } else if window_closed && turnout_met && wy + wn > 0.0 {
-                Some(if wy > t * (wy + wn) { Outcome::Accepted } else { Outcome::Rejected })
+                Some(if wy > t * (wy + wn) {
+                    Outcome::Accepted
+                } else {
+                    Outcome::Rejected
+                })
             } else {
                 closed(None)
             }
@@ -105,10 +125,17 @@ pub fn decide(
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CertificateFault {
     /// A ballot in the certificate was never cast that way by that voter.
-    ForgedBallot { voter: AgentIdx },
-    DuplicateVoter { voter: AgentIdx },
+    ForgedBallot {
+        voter: AgentIdx,
+    },
+    DuplicateVoter {
+        voter: AgentIdx,
+    },
     /// The ballots do not support the claimed outcome under the rule.
-    Unsupported { claimed: Outcome, supported: Outcome },
+    Unsupported {
+        claimed: Outcome,
+        supported: Outcome,
+    },
 }
 
 /// Re-checks a decision: every ballot must be one its voter really cast, each voter once, and the rule applied to
@@ -131,7 +158,11 @@ pub fn verify_certificate(
         }
     }
     let supported = decide(rules, certificate, cast.len(), trust, true).unwrap_or(Outcome::Expired);
-    if supported == claimed { Ok(()) } else { Err(CertificateFault::Unsupported { claimed, supported }) }
+    if supported == claimed {
+        Ok(())
+    } else {
+        Err(CertificateFault::Unsupported { claimed, supported })
+    }
 }
 
 /// A decision as published: what the tallier claims, its certificate, and whether the certificate holds.
@@ -187,18 +218,29 @@ pub fn draft_decision(
         if !window_closed {
             return None;
         }
-        let mut certificate: Vec<(AgentIdx, bool)> = tally.ballots.iter().copied().filter(|b| b.1).collect();
+        let mut certificate: Vec<(AgentIdx, bool)> =
+            tally.ballots.iter().copied().filter(|b| b.1).collect();
         let mut candidate = 0;
-        while decide(rules, &certificate, electorate, trust, true) != Some(Outcome::Accepted) && candidate < electorate {
+        while decide(rules, &certificate, electorate, trust, true) != Some(Outcome::Accepted)
+            && candidate < electorate
+        {
             if !certificate.iter().any(|b| b.0 as usize == candidate) {
                 certificate.push((candidate as AgentIdx, true));
             }
             candidate += 1;
         }
-        return Some(DecisionDraft { sig, outcome: Outcome::Accepted, certificate });
+        return Some(DecisionDraft {
+            sig,
+            outcome: Outcome::Accepted,
+            certificate,
+        });
     }
     let outcome = decide(rules, &tally.ballots, electorate, trust, window_closed)?;
-    Some(DecisionDraft { sig, outcome, certificate: tally.ballots.clone() })
+    Some(DecisionDraft {
+        sig,
+        outcome,
+        certificate: tally.ballots.clone(),
+    })
 }
 
 fn tally_ballots(
@@ -211,22 +253,33 @@ fn tally_ballots(
     let now = clock.tick;
     let rules = &settings.config.consensus;
     let electorate = settings.config.simulation.agents;
-    agents.par_iter_mut().for_each(|(role, liveness, mut book, mut outbox)| {
-        if !liveness.is_up() || book.tallies.is_empty() {
-            return;
-        }
-        let book = &mut *book;
-        book.tallies.retain(|&sig, tally| {
-            let forged = registry.get(sig).forged;
-            match draft_decision(rules, *role, forged, sig, tally, electorate, &trust.trust, now) {
-                Some(draft) => {
-                    outbox.decisions.push(draft);
-                    false
-                }
-                None => true,
+    agents
+        .par_iter_mut()
+        .for_each(|(role, liveness, mut book, mut outbox)| {
+            if !liveness.is_up() || book.tallies.is_empty() {
+                return;
             }
+            let book = &mut *book;
+            book.tallies.retain(|&sig, tally| {
+                let forged = registry.get(sig).forged;
+                match draft_decision(
+                    rules,
+                    *role,
+                    forged,
+                    sig,
+                    tally,
+                    electorate,
+                    &trust.trust,
+                    now,
+                ) {
+                    Some(draft) => {
+                        outbox.decisions.push(draft);
+                        false
+                    }
+                    None => true,
+                }
+            });
         });
-    });
 }
 
 /// Publishes this tick's decisions in agent order: checks each certificate, settles the signature, updates the
@@ -240,18 +293,33 @@ fn publish_decisions(
     mut decisions: ResMut<Decisions>,
     mut trust: ResMut<TrustSnapshot>,
     mut events: ResMut<TickEvents>,
-    mut agents: Query<(&Role, &mut VoteBook, &mut Outbox, &mut Blacklist, &mut Reputation)>,
+    mut agents: Query<(
+        &Role,
+        &mut VoteBook,
+        &mut Outbox,
+        &mut Blacklist,
+        &mut Reputation,
+    )>,
 ) {
     let now = clock.tick;
     let config = &settings.config;
     let mut settled = Vec::new();
     for (index, &entity) in directory.agents.iter().enumerate() {
-        let Ok((role, mut book, mut outbox, mut blacklist, _)) = agents.get_mut(entity) else { continue };
+        let Ok((role, mut book, mut outbox, mut blacklist, _)) = agents.get_mut(entity) else {
+            continue;
+        };
         for draft in std::mem::take(&mut outbox.decisions) {
             let record = &mut registry.records[draft.sig as usize];
             // The check is a pure function of public data (the certificate, the rule and the signed ballots), so
             // computing it once here gives every honest agent the verdict it would compute itself.
-            let valid = verify_certificate(&config.consensus, draft.outcome, &draft.certificate, &record.cast, &trust.trust).is_ok();
+            let valid = verify_certificate(
+                &config.consensus,
+                draft.outcome,
+                &draft.certificate,
+                &record.cast,
+                &trust.trust,
+            )
+            .is_ok();
             if valid && record.outcome.is_none() {
                 record.outcome = Some((draft.outcome, now));
                 events.settled.push((draft.sig, draft.outcome));
@@ -271,7 +339,11 @@ fn publish_decisions(
                 settled.push(decision);
             }
             book.known.entry(draft.sig).or_default().decided = true;
-            if valid && draft.outcome == Outcome::Accepted && role.is_honest() && !blacklist.contains(draft.sig) {
+            if valid
+                && draft.outcome == Outcome::Accepted
+                && role.is_honest()
+                && !blacklist.contains(draft.sig)
+            {
                 blacklist.entries.push(draft.sig);
                 blacklist.signatures.push(signature);
             }
@@ -279,7 +351,10 @@ fn publish_decisions(
                 outbox.messages.push(Outgoing {
                     made_at: now,
                     to: Destination::Neighbours { except: None },
-                    payload: Payload::Decision { decision, ttl: config.network.ttl },
+                    payload: Payload::Decision {
+                        decision,
+                        ttl: config.network.ttl,
+                    },
                 });
             }
         }
@@ -289,7 +364,9 @@ fn publish_decisions(
         let record = &decisions.records[decision as usize];
         for &(voter, yes) in &record.certificate {
             let agreed = yes == (record.outcome == Outcome::Accepted);
-            if let Ok((_, _, _, _, mut reputation)) = agents.get_mut(directory.agents[voter as usize]) {
+            if let Ok((_, _, _, _, mut reputation)) =
+                agents.get_mut(directory.agents[voter as usize])
+            {
                 if agreed {
                     reputation.alpha += 1.0;
                 } else {
@@ -299,12 +376,25 @@ fn publish_decisions(
             }
         }
     }
-    expire_unanswered(&mut registry, config.consensus.voting_window, now, &mut events.settled);
+    expire_unanswered(
+        &mut registry,
+        config.consensus.voting_window,
+        now,
+        &mut events.settled,
+    );
 }
 
 /// A signature with no valid decision long after its window (its tallier crashed, or cheated) has expired.
-fn expire_unanswered(registry: &mut SignatureRegistry, voting_window: u32, now: u32, settled: &mut Vec<(SigIdx, Outcome)>) {
-    let SignatureRegistry { records, first_open } = registry;
+fn expire_unanswered(
+    registry: &mut SignatureRegistry,
+    voting_window: u32,
+    now: u32,
+    settled: &mut Vec<(SigIdx, Outcome)>,
+) {
+    let SignatureRegistry {
+        records,
+        first_open,
+    } = registry;
     for (sig, record) in records.iter_mut().enumerate().skip(*first_open) {
         if record.outcome.is_none() && record.signature.tick + 2 * voting_window < now {
             record.outcome = Some((Outcome::Expired, now));
@@ -318,7 +408,12 @@ fn expire_unanswered(registry: &mut SignatureRegistry, voting_window: u32, now: 
 
 pub(super) fn plugin(app: &mut App) {
     app.init_resource::<Decisions>();
-    app.add_systems(FixedUpdate, (tally_ballots, publish_decisions).chain().in_set(Pipeline::Consensus));
+    app.add_systems(
+        FixedUpdate,
+        (tally_ballots, publish_decisions)
+            .chain()
+            .in_set(Pipeline::Consensus),
+    );
 }
 
 #[cfg(test)]
@@ -326,11 +421,18 @@ mod tests {
     use super::*;
 
     fn rules(rule: ConsensusRule) -> ConsensusConfig {
-        ConsensusConfig { rule, quorum: 3, ..Default::default() }
+        ConsensusConfig {
+            rule,
+            quorum: 3,
+            ..Default::default()
+        }
     }
 
     fn ballots(yes: u32, no: u32) -> Vec<(AgentIdx, bool)> {
-        (0..yes).map(|v| (v, true)).chain((yes..yes + no).map(|v| (v, false))).collect()
+        (0..yes)
+            .map(|v| (v, true))
+            .chain((yes..yes + no).map(|v| (v, false)))
+            .collect()
     }
 
     #[test]
@@ -338,42 +440,85 @@ mod tests {
         let r = rules(ConsensusRule::Bft);
         // n = 10: f = 3, so 7 yes accept and 4 no make 7 yes impossible.
         assert_eq!(decide(&r, &ballots(6, 0), 10, &[], false), None);
-        assert_eq!(decide(&r, &ballots(7, 0), 10, &[], false), Some(Outcome::Accepted));
-        assert_eq!(decide(&r, &ballots(3, 4), 10, &[], false), Some(Outcome::Rejected));
-        assert_eq!(decide(&r, &ballots(6, 3), 10, &[], true), Some(Outcome::Expired));
+        assert_eq!(
+            decide(&r, &ballots(7, 0), 10, &[], false),
+            Some(Outcome::Accepted)
+        );
+        assert_eq!(
+            decide(&r, &ballots(3, 4), 10, &[], false),
+            Some(Outcome::Rejected)
+        );
+        assert_eq!(
+            decide(&r, &ballots(6, 3), 10, &[], true),
+            Some(Outcome::Expired)
+        );
     }
 
     #[test]
     fn majority_counts_received_ballots_with_turnout() {
         let r = rules(ConsensusRule::Majority);
-        assert_eq!(decide(&r, &ballots(6, 0), 10, &[], false), Some(Outcome::Accepted));
+        assert_eq!(
+            decide(&r, &ballots(6, 0), 10, &[], false),
+            Some(Outcome::Accepted)
+        );
         assert_eq!(decide(&r, &ballots(3, 2), 10, &[], false), None);
-        assert_eq!(decide(&r, &ballots(3, 2), 10, &[], true), Some(Outcome::Accepted));
-        assert_eq!(decide(&r, &ballots(3, 3), 10, &[], true), Some(Outcome::Rejected));
+        assert_eq!(
+            decide(&r, &ballots(3, 2), 10, &[], true),
+            Some(Outcome::Accepted)
+        );
+        assert_eq!(
+            decide(&r, &ballots(3, 3), 10, &[], true),
+            Some(Outcome::Rejected)
+        );
         // Below the 50% turnout, nothing is decided.
-        assert_eq!(decide(&r, &ballots(3, 1), 10, &[], true), Some(Outcome::Expired));
+        assert_eq!(
+            decide(&r, &ballots(3, 1), 10, &[], true),
+            Some(Outcome::Expired)
+        );
     }
 
     #[test]
     fn quorum_and_central_authority() {
         let r = rules(ConsensusRule::Quorum);
-        assert_eq!(decide(&r, &ballots(3, 0), 10, &[], false), Some(Outcome::Accepted));
-        assert_eq!(decide(&r, &ballots(0, 8), 10, &[], false), Some(Outcome::Rejected));
-        let c = ConsensusConfig { rule: ConsensusRule::CentralAuthority, authority: 1, ..Default::default() };
+        assert_eq!(
+            decide(&r, &ballots(3, 0), 10, &[], false),
+            Some(Outcome::Accepted)
+        );
+        assert_eq!(
+            decide(&r, &ballots(0, 8), 10, &[], false),
+            Some(Outcome::Rejected)
+        );
+        let c = ConsensusConfig {
+            rule: ConsensusRule::CentralAuthority,
+            authority: 1,
+            ..Default::default()
+        };
         assert_eq!(decide(&c, &ballots(1, 0), 10, &[], false), None);
-        assert_eq!(decide(&c, &ballots(2, 0), 10, &[], false), Some(Outcome::Accepted));
-        assert_eq!(decide(&c, &ballots(1, 0), 10, &[], true), Some(Outcome::Expired));
+        assert_eq!(
+            decide(&c, &ballots(2, 0), 10, &[], false),
+            Some(Outcome::Accepted)
+        );
+        assert_eq!(
+            decide(&c, &ballots(1, 0), 10, &[], true),
+            Some(Outcome::Expired)
+        );
     }
 
     #[test]
     fn reputation_weights_trusted_voters() {
-        let r = ConsensusConfig { rule: ConsensusRule::ReputationWeighted, ..Default::default() };
+        let r = ConsensusConfig {
+            rule: ConsensusRule::ReputationWeighted,
+            ..Default::default()
+        };
         // Two trusted voters outweigh three distrusted ones.
         let trust = [0.9, 0.9, 0.1, 0.1, 0.1];
         let b = vec![(0, true), (1, true), (2, false), (3, false), (4, false)];
         assert_eq!(decide(&r, &b, 5, &trust, false), Some(Outcome::Accepted));
         let flipped: Vec<_> = b.iter().map(|&(v, y)| (v, !y)).collect();
-        assert_eq!(decide(&r, &flipped, 5, &trust, true), Some(Outcome::Rejected));
+        assert_eq!(
+            decide(&r, &flipped, 5, &trust, true),
+            Some(Outcome::Rejected)
+        );
     }
 
     #[test]
@@ -384,21 +529,36 @@ mod tests {
             cast[v] = 1;
         }
         let padded: Vec<_> = (0..7).map(|v| (v, true)).collect();
-        assert_eq!(verify_certificate(&r, Outcome::Accepted, &padded, &cast, &[]), Err(CertificateFault::ForgedBallot { voter: 3 }));
+        assert_eq!(
+            verify_certificate(&r, Outcome::Accepted, &padded, &cast, &[]),
+            Err(CertificateFault::ForgedBallot { voter: 3 })
+        );
         let honest: Vec<_> = (0..3).map(|v| (v, true)).collect();
-        assert!(matches!(verify_certificate(&r, Outcome::Accepted, &honest, &cast, &[]), Err(CertificateFault::Unsupported { .. })));
+        assert!(matches!(
+            verify_certificate(&r, Outcome::Accepted, &honest, &cast, &[]),
+            Err(CertificateFault::Unsupported { .. })
+        ));
         for v in 3..7 {
             cast[v] = 1;
         }
-        assert_eq!(verify_certificate(&r, Outcome::Accepted, &padded, &cast, &[]), Ok(()));
+        assert_eq!(
+            verify_certificate(&r, Outcome::Accepted, &padded, &cast, &[]),
+            Ok(())
+        );
         let twice = vec![(0, true), (0, true)];
-        assert_eq!(verify_certificate(&r, Outcome::Accepted, &twice, &cast, &[]), Err(CertificateFault::DuplicateVoter { voter: 0 }));
+        assert_eq!(
+            verify_certificate(&r, Outcome::Accepted, &twice, &cast, &[]),
+            Err(CertificateFault::DuplicateVoter { voter: 0 })
+        );
     }
 
     #[test]
     fn a_cheating_tallier_pads_its_certificate() {
         let r = rules(ConsensusRule::Bft);
-        let tally = Tally { opened: 0, ballots: ballots(2, 5) };
+        let tally = Tally {
+            opened: 0,
+            ballots: ballots(2, 5),
+        };
         let role = Role::Byzantine(crate::config::ByzantineStrategy::Collude);
         assert!(draft_decision(&r, role, true, 0, &tally, 10, &[], 5).is_none());
         let draft = draft_decision(&r, role, true, 0, &tally, 10, &[], 30).unwrap();

@@ -22,6 +22,12 @@ pub fn detect_batch(
     let min_spread = config.signatures.min_spread;
     let window = config.detector.window;
     batch.anomalies.clear();
+    // Score the whole batch at once (the forest interleaves rows); blocked samples' scores are simply unused.
+    match &detector.forest {
+        Some(forest) => forest.score_into(batch.samples.as_flattened(), &mut batch.scores),
+        None => batch.scores.clear(),
+    }
+    let threshold = detector.threshold().unwrap_or(f64::INFINITY);
     for (i, (sample, &label)) in batch.samples.iter().zip(&batch.labels).enumerate() {
         let attack = label != NORMAL;
         counts.attack_samples += u32::from(attack);
@@ -34,7 +40,7 @@ pub fn detect_batch(
             continue;
         }
         counts.attack_through += u32::from(attack);
-        let flagged = detector.forest.as_ref().is_some_and(|forest| forest.is_anomaly(sample));
+        let flagged = batch.scores.get(i).is_some_and(|&score| score > threshold);
         match (flagged, attack) {
             (true, true) => counts.true_positive += 1,
             (true, false) => counts.false_positive += 1,
@@ -60,14 +66,30 @@ pub fn detect_batch(
 
 fn score_traffic(
     settings: Res<SimSettings>,
-    mut agents: Query<(&Liveness, &mut TrafficBatch, &mut Detector, &Blacklist, &mut Evidence, &mut TickCounts)>,
+    mut agents: Query<(
+        &Liveness,
+        &mut TrafficBatch,
+        &mut Detector,
+        &Blacklist,
+        &mut Evidence,
+        &mut TickCounts,
+    )>,
 ) {
     let config = &settings.config;
-    agents.par_iter_mut().for_each(|(liveness, mut batch, mut detector, blacklist, mut evidence, mut counts)| {
-        if liveness.is_up() {
-            detect_batch(config, &mut batch, &mut detector, blacklist, &mut evidence, &mut counts);
-        }
-    });
+    agents.par_iter_mut().for_each(
+        |(liveness, mut batch, mut detector, blacklist, mut evidence, mut counts)| {
+            if liveness.is_up() {
+                detect_batch(
+                    config,
+                    &mut batch,
+                    &mut detector,
+                    blacklist,
+                    &mut evidence,
+                    &mut counts,
+                );
+            }
+        },
+    );
 }
 
 pub(super) fn plugin(app: &mut App) {
@@ -90,21 +112,66 @@ mod tests {
         crate::sim::traffic::fill_batch(&mut batch, &profile, &[], &[], 512, 0.5, &mut rng);
         let flat: Vec<f32> = batch.samples.iter().flatten().copied().collect();
         let forest = IsolationForest::fit(&flat, 8, ForestParams::default(), &mut rng);
-        let mut detector = Detector { forest: Some(forest), window: Default::default(), scratch: Default::default(), last_fit_tick: None };
+        let mut detector = Detector {
+            forest: Some(forest),
+            window: Default::default(),
+            scratch: Default::default(),
+            last_fit_tick: None,
+        };
         let attack: Features = [0.0, 0.0, 0.0, 0.0, 6.0, 6.0, 0.0, 6.0];
         let normal: Features = [0.0; 8];
-        let mut batch = TrafficBatch { samples: vec![attack, normal, attack], labels: vec![1, 0, 1], anomalies: vec![] };
+        let mut batch = TrafficBatch {
+            samples: vec![attack, normal, attack],
+            labels: vec![1, 0, 1],
+            ..Default::default()
+        };
         let mut blacklist = Blacklist::default();
         let (mut evidence, mut counts) = (Evidence::default(), TickCounts::default());
-        detect_batch(&config, &mut batch, &mut detector, &blacklist, &mut evidence, &mut counts);
-        assert_eq!((counts.true_positive, counts.true_negative, counts.attack_through), (2, 1, 2));
+        detect_batch(
+            &config,
+            &mut batch,
+            &mut detector,
+            &blacklist,
+            &mut evidence,
+            &mut counts,
+        );
+        assert_eq!(
+            (
+                counts.true_positive,
+                counts.true_negative,
+                counts.attack_through
+            ),
+            (2, 1, 2)
+        );
         assert_eq!(batch.anomalies, vec![0, 2]);
         assert_eq!(evidence.recent.len(), 2);
         assert_eq!(detector.window.len(), 3);
 
-        blacklist.signatures.push(Signature { id: 1, centroid: attack, spread: [0.5; 8], count: 5, origin: 0, tick: 1, truth: 1 });
+        blacklist.signatures.push(Signature {
+            id: 1,
+            centroid: attack,
+            spread: [0.5; 8],
+            count: 5,
+            origin: 0,
+            tick: 1,
+            truth: 1,
+        });
         let mut counts = TickCounts::default();
-        detect_batch(&config, &mut batch, &mut detector, &blacklist, &mut evidence, &mut counts);
-        assert_eq!((counts.attack_blocked, counts.attack_through, counts.true_negative), (2, 0, 1));
+        detect_batch(
+            &config,
+            &mut batch,
+            &mut detector,
+            &blacklist,
+            &mut evidence,
+            &mut counts,
+        );
+        assert_eq!(
+            (
+                counts.attack_blocked,
+                counts.attack_through,
+                counts.true_negative
+            ),
+            (2, 0, 1)
+        );
     }
 }

@@ -16,20 +16,27 @@ pub struct CrashPlan {
 }
 
 /// Draws every agent's role and crash plan.
-pub fn assign(faults: &FaultsConfig, agents: usize, rng: &mut ChaCha8Rng) -> Vec<(Role, CrashPlan)> {
+pub fn assign(
+    faults: &FaultsConfig,
+    agents: usize,
+    rng: &mut ChaCha8Rng,
+) -> Vec<(Role, CrashPlan)> {
     let mut order: Vec<usize> = (0..agents).collect();
     for i in (1..agents).rev() {
         let j = rng.random_range(0..=i);
         order.swap(i, j);
     }
     let byzantine = (faults.byzantine_fraction * agents as f64).round() as usize;
-    let crashed = ((faults.crash_fraction * agents as f64).round() as usize).min(agents - byzantine);
+    let crashed =
+        ((faults.crash_fraction * agents as f64).round() as usize).min(agents - byzantine);
     let mut plan = vec![(Role::Honest, CrashPlan::default()); agents];
     for &agent in &order[..byzantine] {
         plan[agent].0 = Role::Byzantine(faults.byzantine_strategy);
     }
     for &agent in &order[byzantine..byzantine + crashed] {
-        plan[agent].1 = CrashPlan { at: Some(faults.crash_tick) };
+        plan[agent].1 = CrashPlan {
+            at: Some(faults.crash_tick),
+        };
     }
     plan
 }
@@ -51,7 +58,12 @@ mod tests {
 
     #[test]
     fn fractions_are_respected_and_disjoint() {
-        let faults = FaultsConfig { byzantine_fraction: 0.3, byzantine_strategy: ByzantineStrategy::Forge, crash_fraction: 0.2, crash_tick: 9 };
+        let faults = FaultsConfig {
+            byzantine_fraction: 0.3,
+            byzantine_strategy: ByzantineStrategy::Forge,
+            crash_fraction: 0.2,
+            crash_tick: 9,
+        };
         let plan = assign(&faults, 100, &mut stream(1, 1));
         let byzantine = plan.iter().filter(|p| !p.0.is_honest()).count();
         let crashing = plan.iter().filter(|p| p.1.at == Some(9)).count();

@@ -55,7 +55,13 @@ pub struct InFlight {
 
 impl InFlight {
     pub fn new(rng: ChaCha8Rng) -> Self {
-        Self { pending: BTreeMap::new(), delivered: Vec::new(), sent: [0; 3], lost: 0, rng }
+        Self {
+            pending: BTreeMap::new(),
+            delivered: Vec::new(),
+            sent: [0; 3],
+            lost: 0,
+            rng,
+        }
     }
 
     pub fn pending_count(&self) -> usize {
@@ -102,7 +108,9 @@ fn dispatch_outboxes(
     in_flight.lost = 0;
     let mut receivers = Vec::new();
     for (index, &entity) in directory.agents.iter().enumerate() {
-        let Ok(mut outbox) = outboxes.get_mut(entity) else { continue };
+        let Ok(mut outbox) = outboxes.get_mut(entity) else {
+            continue;
+        };
         let from = index as AgentIdx;
         for outgoing in outbox.messages.drain(..) {
             match outgoing.to {
@@ -110,9 +118,13 @@ fn dispatch_outboxes(
                     receivers.clear();
                     receivers.push(to);
                 }
-                Destination::Neighbours { except } => {
-                    pick_receivers(network.neighbours(from), except, net.fan_out, &mut in_flight.rng, &mut receivers)
-                }
+                Destination::Neighbours { except } => pick_receivers(
+                    network.neighbours(from),
+                    except,
+                    net.fan_out,
+                    &mut in_flight.rng,
+                    &mut receivers,
+                ),
             }
             for &to in &receivers {
                 let message = Message {
@@ -127,7 +139,11 @@ fn dispatch_outboxes(
                     in_flight.lost += 1;
                     continue;
                 }
-                in_flight.pending.entry(message.deliver_tick).or_default().push(message);
+                in_flight
+                    .pending
+                    .entry(message.deliver_tick)
+                    .or_default()
+                    .push(message);
             }
         }
     }
@@ -149,7 +165,10 @@ fn deliver_due(
             break;
         }
         for message in entry.remove() {
-            let Ok((mut inbox, liveness)) = agents.get_mut(directory.agents[message.to as usize]) else { continue };
+            let Ok((mut inbox, liveness)) = agents.get_mut(directory.agents[message.to as usize])
+            else {
+                continue;
+            };
             // A crashed agent hears nothing.
             if liveness.is_up() {
                 inbox.messages.push((message.from, message.payload));
@@ -160,7 +179,12 @@ fn deliver_due(
 }
 
 pub(super) fn plugin(app: &mut App) {
-    app.add_systems(FixedUpdate, (dispatch_outboxes, deliver_due).chain().in_set(Pipeline::Gossip));
+    app.add_systems(
+        FixedUpdate,
+        (dispatch_outboxes, deliver_due)
+            .chain()
+            .in_set(Pipeline::Gossip),
+    );
 }
 
 #[cfg(test)]

@@ -28,7 +28,9 @@ pub fn apply_decisions(
 ) -> bool {
     let mut grew = false;
     for &(from, payload) in &inbox.messages {
-        let Payload::Decision { decision, ttl } = payload else { continue };
+        let Payload::Decision { decision, ttl } = payload else {
+            continue;
+        };
         let record = &decisions.records[decision as usize];
         let known = book.known.entry(record.sig).or_default();
         if known.decided {
@@ -39,12 +41,17 @@ pub fn apply_decisions(
             outbox.messages.push(Outgoing {
                 made_at: now,
                 to: Destination::Neighbours { except: Some(from) },
-                payload: Payload::Decision { decision, ttl: ttl - 1 },
+                payload: Payload::Decision {
+                    decision,
+                    ttl: ttl - 1,
+                },
             });
         }
         if role.is_honest() && record.certified_acceptance() && !blacklist.contains(record.sig) {
             blacklist.entries.push(record.sig);
-            blacklist.signatures.push(registry.get(record.sig).signature.clone());
+            blacklist
+                .signatures
+                .push(registry.get(record.sig).signature.clone());
             grew = true;
         }
     }
@@ -52,7 +59,12 @@ pub fn apply_decisions(
 }
 
 /// Which campaigns this blacklist blocks at an agent with this profile, as a bit mask.
-pub fn immunity_mask(blacklist: &Blacklist, profile: &NormalProfile, campaigns: &Campaigns, config: &SimConfig) -> u64 {
+pub fn immunity_mask(
+    blacklist: &Blacklist,
+    profile: &NormalProfile,
+    campaigns: &Campaigns,
+    config: &SimConfig,
+) -> u64 {
     let (radius, min_spread) = (config.signatures.match_radius, config.signatures.min_spread);
     campaigns
         .list
@@ -73,10 +85,21 @@ pub fn retrain_due(detector: &Detector, config: &SimConfig, index: AgentIdx, now
 }
 
 /// Refits the forest on the training window minus anything the blacklist now blocks.
-pub fn retrain(detector: &mut Detector, blacklist: &Blacklist, config: &SimConfig, rng: &mut AgentRng, now: u32) {
+pub fn retrain(
+    detector: &mut Detector,
+    blacklist: &Blacklist,
+    config: &SimConfig,
+    rng: &mut AgentRng,
+    now: u32,
+) {
     let (radius, min_spread) = (config.signatures.match_radius, config.signatures.min_spread);
-    let rows: Vec<f32> =
-        detector.window.iter().filter(|s| !blacklist.blocks(s, radius, min_spread)).flatten().copied().collect();
+    let rows: Vec<f32> = detector
+        .window
+        .iter()
+        .filter(|s| !blacklist.blocks(s, radius, min_spread))
+        .flatten()
+        .copied()
+        .collect();
     if rows.len() < 2 * crate::config::FEATURE_COUNT {
         return;
     }
@@ -85,10 +108,25 @@ pub fn retrain(detector: &mut Detector, blacklist: &Blacklist, config: &SimConfi
         subsample: config.detector.subsample,
         contamination: config.detector.contamination.into(),
     };
-    let Detector { forest, scratch, .. } = detector;
+    let Detector {
+        forest, scratch, ..
+    } = detector;
     match forest {
-        Some(forest) => forest.refit(&rows, crate::config::FEATURE_COUNT, params, &mut rng.0, scratch),
-        None => *forest = Some(IsolationForest::fit(&rows, crate::config::FEATURE_COUNT, params, &mut rng.0)),
+        Some(forest) => forest.refit(
+            &rows,
+            crate::config::FEATURE_COUNT,
+            params,
+            &mut rng.0,
+            scratch,
+        ),
+        None => {
+            *forest = Some(IsolationForest::fit(
+                &rows,
+                crate::config::FEATURE_COUNT,
+                params,
+                &mut rng.0,
+            ))
+        }
     }
     detector.last_fit_tick = Some(now);
 }
@@ -116,14 +154,37 @@ fn learn_from_decisions(
     let now = clock.tick;
     let config = &settings.config;
     agents.par_iter_mut().for_each(
-        |(agent, role, liveness, inbox, profile, mut book, mut blacklist, mut outbox, mut detector, mut rng)| {
+        |(
+            agent,
+            role,
+            liveness,
+            inbox,
+            profile,
+            mut book,
+            mut blacklist,
+            mut outbox,
+            mut detector,
+            mut rng,
+        )| {
             if !liveness.is_up() {
                 return;
             }
             let before = blacklist.entries.len();
-            apply_decisions(now, true, *role, inbox, &decisions, &registry, &mut book, &mut blacklist, &mut outbox);
+            apply_decisions(
+                now,
+                true,
+                *role,
+                inbox,
+                &decisions,
+                &registry,
+                &mut book,
+                &mut blacklist,
+                &mut outbox,
+            );
             // The tallier may have blacklisted in Consensus; refresh the mask whenever the list changed.
-            if blacklist.entries.len() != before || (blacklist.immune_to == 0 && !blacklist.entries.is_empty()) {
+            if blacklist.entries.len() != before
+                || (blacklist.immune_to == 0 && !blacklist.entries.is_empty())
+            {
                 blacklist.immune_to = immunity_mask(&blacklist, profile, &campaigns, config);
             }
             if retrain_due(&detector, config, agent.index, now) {
@@ -147,24 +208,81 @@ mod tests {
         let scan: Features = [-2.0, -1.5, 0.0, 0.0, 3.0, 4.0, 0.0, 3.5];
         let mut registry = SignatureRegistry::default();
         for _ in 0..2 {
-            registry.records.push(crate::sim::signature::SignatureRecord {
-                signature: Signature { id: 1, centroid: scan, spread: [0.5; 8], count: 6, origin: 0, tick: 1, truth: 1 },
-                forged: false,
-                tallier: 0,
-                cast: vec![],
-                outcome: None,
-            });
+            registry
+                .records
+                .push(crate::sim::signature::SignatureRecord {
+                    signature: Signature {
+                        id: 1,
+                        centroid: scan,
+                        spread: [0.5; 8],
+                        count: 6,
+                        origin: 0,
+                        tick: 1,
+                        truth: 1,
+                    },
+                    forged: false,
+                    tallier: 0,
+                    cast: vec![],
+                    outcome: None,
+                });
         }
-        let decision = |sig, valid| DecisionRecord { sig, tallier: 0, tick: 2, outcome: Outcome::Accepted, certificate: vec![], valid };
-        let decisions = Decisions { records: vec![decision(0, false), decision(1, true)] };
-        let inbox = Inbox { messages: vec![(3, Payload::Decision { decision: 0, ttl: 5 }), (3, Payload::Decision { decision: 1, ttl: 5 })] };
-        let (mut book, mut blacklist, mut outbox) = (VoteBook::default(), Blacklist::default(), Outbox::default());
-        assert!(apply_decisions(3, true, Role::Honest, &inbox, &decisions, &registry, &mut book, &mut blacklist, &mut outbox));
+        let decision = |sig, valid| DecisionRecord {
+            sig,
+            tallier: 0,
+            tick: 2,
+            outcome: Outcome::Accepted,
+            certificate: vec![],
+            valid,
+        };
+        let decisions = Decisions {
+            records: vec![decision(0, false), decision(1, true)],
+        };
+        let inbox = Inbox {
+            messages: vec![
+                (
+                    3,
+                    Payload::Decision {
+                        decision: 0,
+                        ttl: 5,
+                    },
+                ),
+                (
+                    3,
+                    Payload::Decision {
+                        decision: 1,
+                        ttl: 5,
+                    },
+                ),
+            ],
+        };
+        let (mut book, mut blacklist, mut outbox) =
+            (VoteBook::default(), Blacklist::default(), Outbox::default());
+        assert!(apply_decisions(
+            3,
+            true,
+            Role::Honest,
+            &inbox,
+            &decisions,
+            &registry,
+            &mut book,
+            &mut blacklist,
+            &mut outbox
+        ));
         assert_eq!(blacklist.entries, vec![1]);
         // Both decisions are passed on, valid or not: checking is each receiver's job.
         assert_eq!(outbox.messages.len(), 2);
         // A second copy is neither applied nor forwarded again.
-        assert!(!apply_decisions(4, true, Role::Honest, &inbox, &decisions, &registry, &mut book, &mut blacklist, &mut outbox));
+        assert!(!apply_decisions(
+            4,
+            true,
+            Role::Honest,
+            &inbox,
+            &decisions,
+            &registry,
+            &mut book,
+            &mut blacklist,
+            &mut outbox
+        ));
         assert_eq!(outbox.messages.len(), 2);
     }
 }

@@ -110,7 +110,10 @@ impl RunTotals {
         self.messages_lost += m.messages_lost;
         self.time_to_immunity.resize(campaigns.list.len(), None);
         for (c, campaign) in campaigns.list.iter().enumerate() {
-            if self.time_to_immunity[c].is_none() && m.tick >= campaign.start_tick && m.immune_fraction[c] >= IMMUNITY_LEVEL {
+            if self.time_to_immunity[c].is_none()
+                && m.tick >= campaign.start_tick
+                && m.immune_fraction[c] >= IMMUNITY_LEVEL
+            {
                 self.time_to_immunity[c] = Some(m.tick);
             }
         }
@@ -133,7 +136,11 @@ fn measure(
     mut history: ResMut<MetricsHistory>,
     agents: Query<(&Role, &Liveness, &TickCounts, &Blacklist)>,
 ) {
-    let mut m = TickMetrics { tick: clock.tick, immune_fraction: vec![0.0; campaigns.list.len()], ..Default::default() };
+    let mut m = TickMetrics {
+        tick: clock.tick,
+        immune_fraction: vec![0.0; campaigns.list.len()],
+        ..Default::default()
+    };
     let mut immune = vec![0u64; campaigns.list.len()];
     for (role, liveness, counts, blacklist) in &agents {
         if !role.is_honest() || !liveness.is_up() {
@@ -149,7 +156,8 @@ fn measure(
         m.normal_blocked += u64::from(counts.normal_blocked);
         m.attack_through += u64::from(counts.attack_through);
         m.compromised_agents += u64::from(counts.attack_through > 0);
-        m.false_blacklist_agents += u64::from(blacklist.signatures.iter().any(|s| s.truth == NORMAL));
+        m.false_blacklist_agents +=
+            u64::from(blacklist.signatures.iter().any(|s| s.truth == NORMAL));
         for (c, count) in immune.iter_mut().enumerate() {
             *count += (blacklist.immune_to >> c) & 1;
         }
@@ -159,8 +167,9 @@ fn measure(
     for (c, count) in immune.iter().enumerate() {
         m.immune_fraction[c] = *count as f64 / m.honest_live_agents.max(1) as f64;
     }
-    m.reached_fraction =
-        (0..campaigns.list.len()).map(|c| campaigns.reached_count(c) as f64 / campaigns.reached[c].len().max(1) as f64).collect();
+    m.reached_fraction = (0..campaigns.list.len())
+        .map(|c| campaigns.reached_count(c) as f64 / campaigns.reached[c].len().max(1) as f64)
+        .collect();
     m.signatures_proposed = events.proposals.len() as u64;
     m.ballots_cast = events.ballots.len() as u64;
     for &(sig, outcome) in &events.settled {
@@ -184,6 +193,7 @@ fn measure(
 }
 
 pub(super) fn plugin(app: &mut App) {
-    app.init_resource::<RunTotals>().init_resource::<MetricsHistory>();
+    app.init_resource::<RunTotals>()
+        .init_resource::<MetricsHistory>();
     app.add_systems(FixedUpdate, measure.in_set(Pipeline::Measure));
 }

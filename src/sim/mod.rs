@@ -80,7 +80,10 @@ pub struct SimPlugin {
 
 impl SimPlugin {
     pub fn new(config: SimConfig, sink: Box<dyn LedgerSink>) -> Self {
-        Self { config, sink: std::sync::Mutex::new(Some(sink)) }
+        Self {
+            config,
+            sink: std::sync::Mutex::new(Some(sink)),
+        }
     }
 }
 
@@ -113,7 +116,12 @@ impl Plugin for SimPlugin {
             metrics::plugin,
             record::plugin,
         ));
-        let sink = self.sink.lock().expect("plugin lock").take().expect("SimPlugin is built once");
+        let sink = self
+            .sink
+            .lock()
+            .expect("plugin lock")
+            .take()
+            .expect("SimPlugin is built once");
         populate(app.world_mut(), self.config.clone(), sink);
     }
 }
@@ -121,7 +129,10 @@ impl Plugin for SimPlugin {
 fn role_name(role: Role) -> String {
     match role {
         Role::Honest => "honest".into(),
-        Role::Byzantine(strategy) => format!("byzantine:{}", ron::to_string(&strategy).unwrap_or_default()),
+        Role::Byzantine(strategy) => format!(
+            "byzantine:{}",
+            ron::to_string(&strategy).unwrap_or_default()
+        ),
     }
 }
 
@@ -129,9 +140,14 @@ fn role_name(role: Role) -> String {
 pub fn populate(world: &mut World, config: SimConfig, mut sink: Box<dyn LedgerSink>) {
     let seed = config.simulation.seed;
     let n = config.simulation.agents;
-    let network = network::build(&config.network, n, &mut rng::stream(seed, rng::STREAM_TOPOLOGY));
+    let network = network::build(
+        &config.network,
+        n,
+        &mut rng::stream(seed, rng::STREAM_TOPOLOGY),
+    );
     let plan = faults::assign(&config.faults, n, &mut rng::stream(seed, rng::STREAM_ROLES));
-    let campaigns = traffic::Campaigns::new(&config.traffic, n, rng::stream(seed, rng::STREAM_CAMPAIGNS));
+    let campaigns =
+        traffic::Campaigns::new(&config.traffic, n, rng::stream(seed, rng::STREAM_CAMPAIGNS));
 
     let mut directory = AgentDirectory::default();
     let mut agent_rows = Vec::with_capacity(n);
@@ -140,7 +156,16 @@ pub fn populate(world: &mut World, config: SimConfig, mut sink: Box<dyn LedgerSi
         let profile = traffic::draw_profile(&mut agent_rng, config.traffic.profile_spread);
         let entity = world
             .spawn((
-                (Agent { index: index as AgentIdx }, role, Liveness::Up, crash, AgentRng(agent_rng), profile),
+                (
+                    Agent {
+                        index: index as AgentIdx,
+                    },
+                    role,
+                    Liveness::Up,
+                    crash,
+                    AgentRng(agent_rng),
+                    profile,
+                ),
                 (
                     Detector {
                         forest: None,
@@ -153,11 +178,20 @@ pub fn populate(world: &mut World, config: SimConfig, mut sink: Box<dyn LedgerSi
                     Reputation::default(),
                     Evidence::default(),
                 ),
-                (TrafficBatch::default(), Inbox::default(), Outbox::default(), TickCounts::default()),
+                (
+                    TrafficBatch::default(),
+                    Inbox::default(),
+                    Outbox::default(),
+                    TickCounts::default(),
+                ),
             ))
             .id();
         directory.agents.push(entity);
-        agent_rows.push(AgentRow { index: index as AgentIdx, role: role_name(role), neighbours: network.neighbours(index as u32).to_vec() });
+        agent_rows.push(AgentRow {
+            index: index as AgentIdx,
+            role: role_name(role),
+            neighbours: network.neighbours(index as u32).to_vec(),
+        });
     }
 
     let run = RunInfo {
@@ -173,9 +207,14 @@ pub fn populate(world: &mut World, config: SimConfig, mut sink: Box<dyn LedgerSi
     }
     ledger.sink = sink;
 
-    world.insert_resource(clock::SimClock { tick: 0, steps: config.simulation.steps });
+    world.insert_resource(clock::SimClock {
+        tick: 0,
+        steps: config.simulation.steps,
+    });
     world.insert_resource(gossip::InFlight::new(rng::stream(seed, rng::STREAM_GOSSIP)));
-    world.insert_resource(consensus::TrustSnapshot { trust: vec![Reputation::default().trust(); n] });
+    world.insert_resource(consensus::TrustSnapshot {
+        trust: vec![Reputation::default().trust(); n],
+    });
     world.insert_resource(network);
     world.insert_resource(campaigns);
     world.insert_resource(directory);

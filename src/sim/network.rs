@@ -39,7 +39,12 @@ impl Network {
 
     /// Each undirected edge once, as (lower, higher).
     pub fn edges(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
-        (0..self.agents() as u32).flat_map(move |a| self.neighbours(a).iter().filter(move |&&b| a < b).map(move |&b| (a, b)))
+        (0..self.agents() as u32).flat_map(move |a| {
+            self.neighbours(a)
+                .iter()
+                .filter(move |&&b| a < b)
+                .map(move |&b| (a, b))
+        })
     }
 
     pub fn edge_count(&self) -> usize {
@@ -95,7 +100,9 @@ pub fn build(config: &NetworkConfig, agents: usize, rng: &mut ChaCha8Rng) -> Net
             for j in 1..=half {
                 for i in 0..agents {
                     let old = (i + j) % agents;
-                    if !rng.random_bool(config.rewire_probability) || !adjacency[i].contains(&(old as u32)) {
+                    if !rng.random_bool(config.rewire_probability)
+                        || !adjacency[i].contains(&(old as u32))
+                    {
                         continue;
                     }
                     if adjacency[i].len() + 1 >= agents {
@@ -178,12 +185,19 @@ mod tests {
     use crate::sim::rng::stream;
 
     fn make(topology: Topology, agents: usize) -> Network {
-        let config = NetworkConfig { topology, ..Default::default() };
+        let config = NetworkConfig {
+            topology,
+            ..Default::default()
+        };
         build(&config, agents, &mut stream(1, 0))
     }
 
     fn is_symmetric(net: &Network) -> bool {
-        (0..net.agents() as u32).all(|a| net.neighbours(a).iter().all(|&b| net.neighbours(b).contains(&a)))
+        (0..net.agents() as u32).all(|a| {
+            net.neighbours(a)
+                .iter()
+                .all(|&b| net.neighbours(b).contains(&a))
+        })
     }
 
     #[test]
@@ -199,17 +213,31 @@ mod tests {
 
     #[test]
     fn random_topologies_are_simple_symmetric_and_seeded() {
-        for topology in [Topology::ErdosRenyi, Topology::WattsStrogatz, Topology::BarabasiAlbert] {
+        for topology in [
+            Topology::ErdosRenyi,
+            Topology::WattsStrogatz,
+            Topology::BarabasiAlbert,
+        ] {
             let net = make(topology, 300);
             assert!(is_symmetric(&net), "{topology:?}");
-            assert!((0..300).all(|a| !net.neighbours(a).contains(&a)), "{topology:?} has a self-loop");
+            assert!(
+                (0..300).all(|a| !net.neighbours(a).contains(&a)),
+                "{topology:?} has a self-loop"
+            );
             assert_eq!(net, make(topology, 300), "{topology:?} not reproducible");
         }
         // Watts–Strogatz keeps the lattice's edge count; Barabási–Albert adds m per node.
         assert_eq!(make(Topology::WattsStrogatz, 300).edge_count(), 900);
-        assert_eq!(make(Topology::BarabasiAlbert, 300).edge_count(), 6 + 3 * 296);
+        assert_eq!(
+            make(Topology::BarabasiAlbert, 300).edge_count(),
+            6 + 3 * 296
+        );
         let er = make(Topology::ErdosRenyi, 300);
         let expected = 0.05 * 300.0 * 299.0 / 2.0;
-        assert!((er.edge_count() as f64 - expected).abs() < 0.15 * expected, "{}", er.edge_count());
+        assert!(
+            (er.edge_count() as f64 - expected).abs() < 0.15 * expected,
+            "{}",
+            er.edge_count()
+        );
     }
 }

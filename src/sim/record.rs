@@ -23,7 +23,11 @@ pub struct Ledger {
 
 impl Ledger {
     pub fn new(sink: Box<dyn LedgerSink>) -> Self {
-        Self { sink, state_hash: [0; 32], failure: None }
+        Self {
+            sink,
+            state_hash: [0; 32],
+            failure: None,
+        }
     }
     pub fn state_hash_hex(&self) -> String {
         hex::encode(self.state_hash)
@@ -66,23 +70,52 @@ fn record_tick(
     history: Res<MetricsHistory>,
     mut events: ResMut<TickEvents>,
     mut ledger: ResMut<Ledger>,
-    agents: Query<(&Liveness, &Detector, &Blacklist, &VoteBook, &AgentRng, &TickCounts, &Reputation)>,
+    agents: Query<(
+        &Liveness,
+        &Detector,
+        &Blacklist,
+        &VoteBook,
+        &AgentRng,
+        &TickCounts,
+        &Reputation,
+    )>,
 ) {
     let signatures: Vec<SignatureRow> = events
         .proposals
         .iter()
         .map(|&sig| {
             let s = &registry.get(sig).signature;
-            SignatureRow { sig, id: s.id, origin: s.origin, tick: s.tick, count: s.count, centroid: s.centroid, spread: s.spread, truth: s.truth }
+            SignatureRow {
+                sig,
+                id: s.id,
+                origin: s.origin,
+                tick: s.tick,
+                count: s.count,
+                centroid: s.centroid,
+                spread: s.spread,
+                truth: s.truth,
+            }
         })
         .collect();
-    let ballots: Vec<BallotRow> = events.ballots.iter().map(|&(sig, voter, yes)| BallotRow { sig, voter, yes }).collect();
+    let ballots: Vec<BallotRow> = events
+        .ballots
+        .iter()
+        .map(|&(sig, voter, yes)| BallotRow { sig, voter, yes })
+        .collect();
     let decision_rows: Vec<DecisionRow> = events
         .decisions
         .iter()
         .map(|&decision| {
             let d = &decisions.records[decision as usize];
-            DecisionRow { decision, sig: d.sig, tallier: d.tallier, outcome: d.outcome, yes: d.yes() as u32, no: d.no() as u32, valid: d.valid }
+            DecisionRow {
+                decision,
+                sig: d.sig,
+                tallier: d.tallier,
+                outcome: d.outcome,
+                yes: d.yes() as u32,
+                no: d.no() as u32,
+                valid: d.valid,
+            }
         })
         .collect();
     let metrics = history.ticks.last().cloned().unwrap_or_default();
@@ -91,15 +124,36 @@ fn record_tick(
     hasher.update(ledger.state_hash);
     hasher.update(clock.tick.to_le_bytes());
     // serde_json of plain data is deterministic: fields in declaration order, floats printed exactly.
-    hasher.update(serde_json::to_vec(&(&signatures, &ballots, &decision_rows, &metrics)).expect("plain data serialises"));
+    hasher.update(
+        serde_json::to_vec(&(&signatures, &ballots, &decision_rows, &metrics))
+            .expect("plain data serialises"),
+    );
     for &entity in &directory.agents {
-        if let Ok((liveness, detector, blacklist, book, rng, counts, reputation)) = agents.get(entity) {
-            digest_agent(&mut hasher, liveness, detector, blacklist, book, rng, counts, reputation);
+        if let Ok((liveness, detector, blacklist, book, rng, counts, reputation)) =
+            agents.get(entity)
+        {
+            digest_agent(
+                &mut hasher,
+                liveness,
+                detector,
+                blacklist,
+                book,
+                rng,
+                counts,
+                reputation,
+            );
         }
     }
     ledger.state_hash = hasher.finalize().into();
 
-    let record = TickRecord { tick: clock.tick, state_hash: ledger.state_hash_hex(), signatures, ballots, decisions: decision_rows, metrics };
+    let record = TickRecord {
+        tick: clock.tick,
+        state_hash: ledger.state_hash_hex(),
+        signatures,
+        ballots,
+        decisions: decision_rows,
+        metrics,
+    };
     if ledger.failure.is_none()
         && let Err(e) = ledger.sink.append(&record)
     {

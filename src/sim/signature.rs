@@ -60,7 +60,13 @@ pub fn stable_id(centroid: &Features) -> u64 {
 }
 
 /// Adds this tick's anomalies to the agent's clusters and drops clusters that went quiet.
-pub fn absorb_anomalies(evidence: &mut Evidence, batch: &TrafficBatch, config: &SimConfig, labels: usize, now: u32) {
+pub fn absorb_anomalies(
+    evidence: &mut Evidence,
+    batch: &TrafficBatch,
+    config: &SimConfig,
+    labels: usize,
+    now: u32,
+) {
     let ttl = config.signatures.cluster_ttl;
     evidence.clusters.retain(|c| c.last_tick + ttl >= now);
     for &i in &batch.anomalies {
@@ -76,7 +82,9 @@ pub fn absorb_anomalies(evidence: &mut Evidence, batch: &TrafficBatch, config: &
             Some((_, cluster)) => cluster,
             None => {
                 if evidence.clusters.len() == MAX_CLUSTERS {
-                    let stalest = (0..MAX_CLUSTERS).min_by_key(|&k| evidence.clusters[k].last_tick).expect("full");
+                    let stalest = (0..MAX_CLUSTERS)
+                        .min_by_key(|&k| evidence.clusters[k].last_tick)
+                        .expect("full");
                     evidence.clusters.swap_remove(stalest);
                 }
                 evidence.clusters.push(AnomalyCluster {
@@ -96,7 +104,13 @@ pub fn absorb_anomalies(evidence: &mut Evidence, batch: &TrafficBatch, config: &
 }
 
 /// Whether the agent already has this pattern in hand: accepted into its blacklist, or still being voted on.
-fn already_known(centroid: &[f32], book: &VoteBook, registry: &SignatureRegistry, config: &SimConfig, now: u32) -> bool {
+fn already_known(
+    centroid: &[f32],
+    book: &VoteBook,
+    registry: &SignatureRegistry,
+    config: &SimConfig,
+    now: u32,
+) -> bool {
     let pending_for = 2 * config.consensus.voting_window;
     book.known.iter().any(|(&sig, known)| {
         let record = registry.get(sig);
@@ -127,7 +141,9 @@ pub fn take_ready_cluster(
         .max_by_key(|(_, c)| c.stats.count)
         .map(|(i, _)| i)?;
     let cluster = evidence.clusters.swap_remove(index);
-    let truth = (0..cluster.label_counts.len()).max_by_key(|&l| (cluster.label_counts[l], std::cmp::Reverse(l))).unwrap_or(0);
+    let truth = (0..cluster.label_counts.len())
+        .max_by_key(|&l| (cluster.label_counts[l], std::cmp::Reverse(l)))
+        .unwrap_or(0);
     let spread = cluster.stats.spread();
     Some(Proposal {
         centroid: std::array::from_fn(|i| cluster.stats.mean[i]),
@@ -146,7 +162,9 @@ const FORGERY_SAMPLES: u32 = 32;
 pub fn forge(profile: &NormalProfile, rng: &mut ChaCha8Rng) -> Proposal {
     let mut stats = RunningStats::new(crate::config::FEATURE_COUNT);
     for _ in 0..FORGERY_SAMPLES {
-        let sample: Features = std::array::from_fn(|i| profile.mean[i] + profile.std[i] * rng.sample::<f32, _>(StandardNormal));
+        let sample: Features = std::array::from_fn(|i| {
+            profile.mean[i] + profile.std[i] * rng.sample::<f32, _>(StandardNormal)
+        });
         stats.push(&sample);
     }
     let spread = stats.spread();
@@ -164,31 +182,43 @@ fn build_signatures(
     settings: Res<SimSettings>,
     registry: Res<SignatureRegistry>,
     campaigns: Res<super::traffic::Campaigns>,
-    mut agents: Query<(&Role, &Liveness, &TrafficBatch, &NormalProfile, &mut Evidence, &VoteBook, &mut AgentRng, &mut Outbox)>,
+    mut agents: Query<(
+        &Role,
+        &Liveness,
+        &TrafficBatch,
+        &NormalProfile,
+        &mut Evidence,
+        &VoteBook,
+        &mut AgentRng,
+        &mut Outbox,
+    )>,
 ) {
     let now = clock.tick;
     let config = &settings.config;
     let labels = campaigns.list.len() + 1;
-    agents.par_iter_mut().for_each(|(role, liveness, batch, profile, mut evidence, book, mut rng, mut outbox)| {
-        if !liveness.is_up() || now <= config.detector.warmup {
-            return;
-        }
-        if role.forges() {
-            let rate = 1.0 / f64::from((config.signatures.cooldown * FORGERY_RARITY).max(1));
-            if now >= evidence.next_proposal && rng.0.random_bool(rate) {
-                outbox.proposal = Some(forge(profile, &mut rng.0));
+    agents.par_iter_mut().for_each(
+        |(role, liveness, batch, profile, mut evidence, book, mut rng, mut outbox)| {
+            if !liveness.is_up() || now <= config.detector.warmup {
+                return;
+            }
+            if role.forges() {
+                let rate = 1.0 / f64::from((config.signatures.cooldown * FORGERY_RARITY).max(1));
+                if now >= evidence.next_proposal && rng.0.random_bool(rate) {
+                    outbox.proposal = Some(forge(profile, &mut rng.0));
+                    evidence.next_proposal = now + config.signatures.cooldown;
+                }
+                return;
+            }
+            absorb_anomalies(&mut evidence, batch, config, labels, now);
+            if now >= evidence.next_proposal
+                && let Some(proposal) =
+                    take_ready_cluster(&mut evidence, book, &registry, config, now)
+            {
+                outbox.proposal = Some(proposal);
                 evidence.next_proposal = now + config.signatures.cooldown;
             }
-            return;
-        }
-        absorb_anomalies(&mut evidence, batch, config, labels, now);
-        if now >= evidence.next_proposal
-            && let Some(proposal) = take_ready_cluster(&mut evidence, book, &registry, config, now)
-        {
-            outbox.proposal = Some(proposal);
-            evidence.next_proposal = now + config.signatures.cooldown;
-        }
-    });
+        },
+    );
 }
 
 /// Registers this tick's proposals in agent order, so signature indices are the same on any thread count, and
@@ -206,11 +236,19 @@ fn publish_proposals(
     let config = &settings.config;
     let central = config.consensus.rule == ConsensusRule::CentralAuthority;
     for (index, &entity) in directory.agents.iter().enumerate() {
-        let Ok((role, mut book, mut outbox)) = agents.get_mut(entity) else { continue };
-        let Some(proposal) = outbox.proposal.take() else { continue };
+        let Ok((role, mut book, mut outbox)) = agents.get_mut(entity) else {
+            continue;
+        };
+        let Some(proposal) = outbox.proposal.take() else {
+            continue;
+        };
         let origin = index as AgentIdx;
         let sig = registry.records.len() as SigIdx;
-        let tallier = if central { config.consensus.authority as AgentIdx } else { origin };
+        let tallier = if central {
+            config.consensus.authority as AgentIdx
+        } else {
+            origin
+        };
         let mut record = SignatureRecord {
             signature: Signature {
                 id: stable_id(&proposal.centroid),
@@ -226,11 +264,24 @@ fn publish_proposals(
             cast: vec![0; directory.agents.len()],
             outcome: None,
         };
-        book.known.insert(sig, KnownSignature { parent: None, my_vote: None, decided: false });
+        book.known.insert(
+            sig,
+            KnownSignature {
+                parent: None,
+                my_vote: None,
+                decided: false,
+            },
+        );
         if tallier == origin {
             record.cast[index] = 1;
             book.known.get_mut(&sig).expect("inserted").my_vote = Some(true);
-            book.tallies.insert(sig, Tally { opened: now, ballots: vec![(origin, true)] });
+            book.tallies.insert(
+                sig,
+                Tally {
+                    opened: now,
+                    ballots: vec![(origin, true)],
+                },
+            );
             events.ballots.push((sig, origin, true));
         }
         registry.records.push(record);
@@ -239,7 +290,10 @@ fn publish_proposals(
             outbox.messages.push(Outgoing {
                 made_at: now,
                 to: Destination::Neighbours { except: None },
-                payload: Payload::Announce { sig, ttl: config.network.ttl },
+                payload: Payload::Announce {
+                    sig,
+                    ttl: config.network.ttl,
+                },
             });
         }
     }
@@ -247,7 +301,12 @@ fn publish_proposals(
 
 pub(super) fn plugin(app: &mut App) {
     app.init_resource::<SignatureRegistry>();
-    app.add_systems(FixedUpdate, (build_signatures, publish_proposals).chain().in_set(Pipeline::Sign));
+    app.add_systems(
+        FixedUpdate,
+        (build_signatures, publish_proposals)
+            .chain()
+            .in_set(Pipeline::Sign),
+    );
 }
 
 #[cfg(test)]
@@ -256,7 +315,12 @@ mod tests {
 
     fn batch_of(samples: Vec<Features>, labels: Vec<Label>) -> TrafficBatch {
         let anomalies = (0..samples.len() as u32).collect();
-        TrafficBatch { samples, labels, anomalies }
+        TrafficBatch {
+            samples,
+            labels,
+            anomalies,
+            scores: vec![],
+        }
     }
 
     #[test]
@@ -267,7 +331,10 @@ mod tests {
         let mut nudged = scan;
         nudged[0] += 0.3;
         let other: Features = [0.0, 0.0, 0.0, 5.0, 0.0, 0.0, 0.0, 0.0];
-        let batch = batch_of(vec![scan, nudged, scan, other, nudged, scan], vec![1, 1, 1, 0, 1, 1]);
+        let batch = batch_of(
+            vec![scan, nudged, scan, other, nudged, scan],
+            vec![1, 1, 1, 0, 1, 1],
+        );
         absorb_anomalies(&mut evidence, &batch, &config, 2, 1);
         assert_eq!(evidence.clusters.len(), 2);
         let registry = SignatureRegistry::default();
@@ -275,7 +342,8 @@ mod tests {
         // Five scans are below the default support of six.
         assert!(take_ready_cluster(&mut evidence, &book, &registry, &config, 1).is_none());
         absorb_anomalies(&mut evidence, &batch_of(vec![scan], vec![1]), &config, 2, 2);
-        let proposal = take_ready_cluster(&mut evidence, &book, &registry, &config, 2).expect("ready");
+        let proposal =
+            take_ready_cluster(&mut evidence, &book, &registry, &config, 2).expect("ready");
         assert_eq!((proposal.count, proposal.truth), (6, 1));
         assert!((proposal.centroid[0] - (-1.9)).abs() < 1e-5);
     }
@@ -286,7 +354,15 @@ mod tests {
         let scan: Features = [-2.0, -1.5, 0.0, 0.0, 3.0, 4.0, 0.0, 3.5];
         let mut registry = SignatureRegistry::default();
         registry.records.push(SignatureRecord {
-            signature: Signature { id: stable_id(&scan), centroid: scan, spread: [0.5; 8], count: 6, origin: 9, tick: 5, truth: 1 },
+            signature: Signature {
+                id: stable_id(&scan),
+                centroid: scan,
+                spread: [0.5; 8],
+                count: 6,
+                origin: 9,
+                tick: 5,
+                truth: 1,
+            },
             forged: false,
             tallier: 9,
             cast: vec![],
@@ -295,7 +371,13 @@ mod tests {
         let mut book = VoteBook::default();
         book.known.insert(0, KnownSignature::default());
         let mut evidence = Evidence::default();
-        absorb_anomalies(&mut evidence, &batch_of(vec![scan; 6], vec![1; 6]), &config, 2, 6);
+        absorb_anomalies(
+            &mut evidence,
+            &batch_of(vec![scan; 6], vec![1; 6]),
+            &config,
+            2,
+            6,
+        );
         assert!(take_ready_cluster(&mut evidence, &book, &registry, &config, 6).is_none());
         // Once it has expired unanswered, the agent may propose the pattern again.
         assert!(take_ready_cluster(&mut evidence, &book, &registry, &config, 200).is_some());

@@ -85,11 +85,19 @@ impl Campaigns {
     pub fn new(config: &TrafficConfig, agents: usize, rng: ChaCha8Rng) -> Self {
         let list: Vec<Campaign> = config.campaigns.iter().map(Campaign::from_config).collect();
         let reached = vec![vec![None; agents]; list.len()];
-        Self { list, reached, attack_noise: config.attack_noise, rng }
+        Self {
+            list,
+            reached,
+            attack_noise: config.attack_noise,
+            rng,
+        }
     }
 
     pub fn reached_count(&self, campaign: usize) -> usize {
-        self.reached[campaign].iter().filter(|r| r.is_some()).count()
+        self.reached[campaign]
+            .iter()
+            .filter(|r| r.is_some())
+            .count()
     }
 }
 
@@ -113,7 +121,9 @@ fn spread_campaigns(
     for (agent, counts, liveness) in &agents {
         compromised[agent.index as usize] = liveness.is_up() && counts.attack_through > 0;
     }
-    let Campaigns { list, reached, rng, .. } = &mut *campaigns;
+    let Campaigns {
+        list, reached, rng, ..
+    } = &mut *campaigns;
     for (campaign, reached) in list.iter().zip(reached.iter_mut()) {
         if now == campaign.start_tick.max(1) {
             for &origin in &campaign.origins {
@@ -130,7 +140,9 @@ fn spread_campaigns(
                 continue;
             }
             for &neighbour in network.neighbours(agent as u32) {
-                if reached[neighbour as usize].is_none() && rng.random_bool(campaign.spread_probability) {
+                if reached[neighbour as usize].is_none()
+                    && rng.random_bool(campaign.spread_probability)
+                {
                     newly.push(neighbour);
                 }
             }
@@ -157,16 +169,25 @@ pub fn fill_batch(
     for _ in 0..samples {
         let mut label = NORMAL;
         if !active.is_empty() {
-            let pick = if active.len() == 1 { 0 } else { rng.random_range(0..active.len()) };
+            let pick = if active.len() == 1 {
+                0
+            } else {
+                rng.random_range(0..active.len())
+            };
             if rng.random_bool(active[pick].intensity) {
                 label = active_labels[pick];
             }
         }
         let sample: Features = if label == NORMAL {
-            std::array::from_fn(|i| profile.mean[i] + profile.std[i] * rng.sample::<f32, _>(StandardNormal))
+            std::array::from_fn(|i| {
+                profile.mean[i] + profile.std[i] * rng.sample::<f32, _>(StandardNormal)
+            })
         } else {
-            let shift = &active[(active_labels.iter().position(|&l| l == label)).unwrap_or(0)].shift;
-            std::array::from_fn(|i| profile.mean[i] + shift[i] + attack_noise * rng.sample::<f32, _>(StandardNormal))
+            let shift =
+                &active[(active_labels.iter().position(|&l| l == label)).unwrap_or(0)].shift;
+            std::array::from_fn(|i| {
+                profile.mean[i] + shift[i] + attack_noise * rng.sample::<f32, _>(StandardNormal)
+            })
         };
         batch.samples.push(sample);
         batch.labels.push(label);
@@ -177,33 +198,60 @@ fn draw_traffic(
     clock: Res<SimClock>,
     settings: Res<super::SimSettings>,
     campaigns: Res<Campaigns>,
-    mut agents: Query<(&Agent, &Liveness, &NormalProfile, &mut AgentRng, &mut TrafficBatch, &mut TickCounts)>,
+    mut agents: Query<(
+        &Agent,
+        &Liveness,
+        &NormalProfile,
+        &mut AgentRng,
+        &mut TrafficBatch,
+        &mut TickCounts,
+    )>,
 ) {
     let now = clock.tick;
     let samples = settings.config.simulation.samples_per_tick;
-    agents.par_iter_mut().for_each(|(agent, liveness, profile, mut rng, mut batch, mut counts)| {
-        *counts = TickCounts::default();
-        if !liveness.is_up() {
-            batch.samples.clear();
-            batch.labels.clear();
-            batch.anomalies.clear();
-            return;
-        }
-        // At most a handful of campaigns: small stack-free vectors are fine here, but avoid them when idle.
-        let mut active: Vec<&Campaign> = Vec::new();
-        let mut labels: Vec<Label> = Vec::new();
-        for (c, campaign) in campaigns.list.iter().enumerate() {
-            if campaigns.reached[c][agent.index as usize].is_some_and(|t| t <= now) {
-                active.push(campaign);
-                labels.push(c as Label + 1);
+    agents.par_iter_mut().for_each(
+        |(agent, liveness, profile, mut rng, mut batch, mut counts)| {
+            *counts = TickCounts::default();
+            if !liveness.is_up() {
+                batch.samples.clear();
+                batch.labels.clear();
+                batch.anomalies.clear();
+                return;
             }
-        }
-        fill_batch(&mut batch, profile, &active, &labels, samples, campaigns.attack_noise, &mut rng.0);
-    });
+            // At most a handful of campaigns: small stack-free vectors are fine here, but avoid them when idle.
+            let mut active: Vec<&Campaign> = Vec::new();
+            let mut labels: Vec<Label> = Vec::new();
+            for (c, campaign) in campaigns.list.iter().enumerate() {
+                if campaigns.reached[c][agent.index as usize].is_some_and(|t| t <= now) {
+                    active.push(campaign);
+                    labels.push(c as Label + 1);
+                }
+            }
+            fill_batch(
+                &mut batch,
+                profile,
+                &active,
+                &labels,
+                samples,
+                campaigns.attack_noise,
+                &mut rng.0,
+            );
+        },
+    );
 }
 
 pub(super) fn plugin(app: &mut App) {
-    app.add_systems(FixedUpdate, (advance_clock, super::faults::crash_agents, spread_campaigns, draw_traffic).chain().in_set(Pipeline::Traffic));
+    app.add_systems(
+        FixedUpdate,
+        (
+            advance_clock,
+            super::faults::crash_agents,
+            spread_campaigns,
+            draw_traffic,
+        )
+            .chain()
+            .in_set(Pipeline::Traffic),
+    );
 }
 
 #[cfg(test)]
@@ -215,14 +263,34 @@ mod tests {
     fn batches_are_labelled_by_ground_truth() {
         let mut rng = agent_rng(1, 0);
         let profile = draw_profile(&mut rng, 0.3);
-        let campaign = Campaign::from_config(&CampaignConfig { intensity: 0.5, ..Default::default() });
+        let campaign = Campaign::from_config(&CampaignConfig {
+            intensity: 0.5,
+            ..Default::default()
+        });
         let mut batch = TrafficBatch::default();
-        fill_batch(&mut batch, &profile, &[&campaign], &[1], 2000, 0.5, &mut rng);
-        let attacks: Vec<&Features> = batch.samples.iter().zip(&batch.labels).filter(|(_, l)| **l == 1).map(|(s, _)| s).collect();
+        fill_batch(
+            &mut batch,
+            &profile,
+            &[&campaign],
+            &[1],
+            2000,
+            0.5,
+            &mut rng,
+        );
+        let attacks: Vec<&Features> = batch
+            .samples
+            .iter()
+            .zip(&batch.labels)
+            .filter(|(_, l)| **l == 1)
+            .map(|(s, _)| s)
+            .collect();
         assert!((900..1100).contains(&attacks.len()), "{}", attacks.len());
         // Port scans push port entropy (feature 5) up by 4 standard deviations.
         let mean_entropy: f32 = attacks.iter().map(|s| s[5]).sum::<f32>() / attacks.len() as f32;
-        assert!((mean_entropy - (profile.mean[5] + 4.0)).abs() < 0.1, "{mean_entropy}");
+        assert!(
+            (mean_entropy - (profile.mean[5] + 4.0)).abs() < 0.1,
+            "{mean_entropy}"
+        );
         fill_batch(&mut batch, &profile, &[], &[], 100, 0.5, &mut rng);
         assert!(batch.labels.iter().all(|&l| l == NORMAL));
     }

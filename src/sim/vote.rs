@@ -37,7 +37,12 @@ pub fn judge(
 }
 
 /// The ballot an agent casts, honest or not.
-pub fn ballot(role: Role, me: AgentIdx, record: &SignatureRecord, honest_judgement: impl FnOnce() -> bool) -> bool {
+pub fn ballot(
+    role: Role,
+    me: AgentIdx,
+    record: &SignatureRecord,
+    honest_judgement: impl FnOnce() -> bool,
+) -> bool {
     match role {
         Role::Honest => honest_judgement(),
         Role::Byzantine(ByzantineStrategy::AlwaysYes) => true,
@@ -79,7 +84,14 @@ pub fn handle_inbox(
                 if book.known.contains_key(&sig) {
                     continue;
                 }
-                book.known.insert(sig, KnownSignature { parent: Some(from), my_vote: None, decided: false });
+                book.known.insert(
+                    sig,
+                    KnownSignature {
+                        parent: Some(from),
+                        my_vote: None,
+                        decided: false,
+                    },
+                );
                 if ttl > 1 {
                     outbox.messages.push(Outgoing {
                         made_at: now,
@@ -94,13 +106,35 @@ pub fn handle_inbox(
                 }
                 let v = &config.vote;
                 let yes = ballot(role, me, record, || {
-                    judge(v.rule, detector.forest.as_ref(), v.anomaly_margin, &evidence.recent, v.similarity, &record.signature.centroid)
+                    judge(
+                        v.rule,
+                        detector.forest.as_ref(),
+                        v.anomaly_margin,
+                        &evidence.recent,
+                        v.similarity,
+                        &record.signature.centroid,
+                    )
                 });
                 cast(book, outbox, sig, yes);
                 if record.tallier == me {
-                    book.tallies.entry(sig).or_insert_with(|| Tally { opened: now, ballots: Vec::new() }).ballots.push((me, yes));
+                    book.tallies
+                        .entry(sig)
+                        .or_insert_with(|| Tally {
+                            opened: now,
+                            ballots: Vec::new(),
+                        })
+                        .ballots
+                        .push((me, yes));
                 } else {
-                    outbox.messages.push(Outgoing { made_at: now, to: Destination::One(from), payload: Payload::Ballot { sig, voter: me, yes } });
+                    outbox.messages.push(Outgoing {
+                        made_at: now,
+                        to: Destination::One(from),
+                        payload: Payload::Ballot {
+                            sig,
+                            voter: me,
+                            yes,
+                        },
+                    });
                 }
             }
             Payload::Ballot { sig, voter, yes } => {
@@ -109,7 +143,11 @@ pub fn handle_inbox(
                         tally.ballots.push((voter, yes));
                     }
                 } else if let Some(parent) = book.known.get(&sig).and_then(|k| k.parent) {
-                    outbox.messages.push(Outgoing { made_at: now, to: Destination::One(parent), payload });
+                    outbox.messages.push(Outgoing {
+                        made_at: now,
+                        to: Destination::One(parent),
+                        payload,
+                    });
                 }
             }
             Payload::Decision { .. } => {}
@@ -122,14 +160,36 @@ fn cast_ballots(
     clock: Res<SimClock>,
     settings: Res<SimSettings>,
     registry: Res<SignatureRegistry>,
-    mut agents: Query<(&Agent, &Role, &Liveness, &Detector, &Evidence, &Inbox, &mut VoteBook, &mut Outbox)>,
+    mut agents: Query<(
+        &Agent,
+        &Role,
+        &Liveness,
+        &Detector,
+        &Evidence,
+        &Inbox,
+        &mut VoteBook,
+        &mut Outbox,
+    )>,
 ) {
     let now = clock.tick;
-    agents.par_iter_mut().for_each(|(agent, role, liveness, detector, evidence, inbox, mut book, mut outbox)| {
-        if liveness.is_up() && !inbox.messages.is_empty() {
-            handle_inbox(&settings.config, &registry, now, agent.index, *role, detector, evidence, inbox, &mut book, &mut outbox);
-        }
-    });
+    agents.par_iter_mut().for_each(
+        |(agent, role, liveness, detector, evidence, inbox, mut book, mut outbox)| {
+            if liveness.is_up() && !inbox.messages.is_empty() {
+                handle_inbox(
+                    &settings.config,
+                    &registry,
+                    now,
+                    agent.index,
+                    *role,
+                    detector,
+                    evidence,
+                    inbox,
+                    &mut book,
+                    &mut outbox,
+                );
+            }
+        },
+    );
 }
 
 /// Records this tick's ballots in the registry (the stand-in for signed ballots) in agent order.
@@ -140,7 +200,9 @@ fn register_ballots(
     mut outboxes: Query<&mut Outbox>,
 ) {
     for (index, &entity) in directory.agents.iter().enumerate() {
-        let Ok(mut outbox) = outboxes.get_mut(entity) else { continue };
+        let Ok(mut outbox) = outboxes.get_mut(entity) else {
+            continue;
+        };
         for (sig, yes) in outbox.cast.drain(..) {
             registry.records[sig as usize].cast[index] = if yes { 1 } else { 2 };
             events.ballots.push((sig, index as AgentIdx, yes));
@@ -149,7 +211,12 @@ fn register_ballots(
 }
 
 pub(super) fn plugin(app: &mut App) {
-    app.add_systems(FixedUpdate, (cast_ballots, register_ballots).chain().in_set(Pipeline::Vote));
+    app.add_systems(
+        FixedUpdate,
+        (cast_ballots, register_ballots)
+            .chain()
+            .in_set(Pipeline::Vote),
+    );
 }
 
 #[cfg(test)]
@@ -166,14 +233,41 @@ mod tests {
         let mut batch = TrafficBatch::default();
         fill_batch(&mut batch, &profile, &[], &[], 256, 0.5, &mut rng);
         let flat: Vec<f32> = batch.samples.iter().flatten().copied().collect();
-        let params = ForestParams { contamination: crate::ml::Contamination::Fraction(0.01), ..Default::default() };
+        let params = ForestParams {
+            contamination: crate::ml::Contamination::Fraction(0.01),
+            ..Default::default()
+        };
         let forest = IsolationForest::fit(&flat, 8, params, &mut rng);
-        let attack: Features = std::array::from_fn(|i| profile.mean[i] + crate::sim::traffic::preset_shift(crate::config::CampaignKind::PortScan)[i]);
+        let attack: Features = std::array::from_fn(|i| {
+            profile.mean[i]
+                + crate::sim::traffic::preset_shift(crate::config::CampaignKind::PortScan)[i]
+        });
         let normal = profile.mean;
         let none = VecDeque::new();
-        assert!(judge(VoteRule::AnomalousOnly, Some(&forest), 0.02, &none, 0.9, &attack));
-        assert!(!judge(VoteRule::AnomalousOnly, Some(&forest), 0.02, &none, 0.9, &normal));
+        assert!(judge(
+            VoteRule::AnomalousOnly,
+            Some(&forest),
+            0.02,
+            &none,
+            0.9,
+            &attack
+        ));
+        assert!(!judge(
+            VoteRule::AnomalousOnly,
+            Some(&forest),
+            0.02,
+            &none,
+            0.9,
+            &normal
+        ));
         let evidence: VecDeque<Features> = [attack].into();
-        assert!(judge(VoteRule::SimilarOnly, None, 0.0, &evidence, 0.9, &attack));
+        assert!(judge(
+            VoteRule::SimilarOnly,
+            None,
+            0.0,
+            &evidence,
+            0.9,
+            &attack
+        ));
     }
 }

@@ -1,0 +1,312 @@
+//! The binary, black-box: every bad flag, path or value gets one clear line and a non-zero exit code, never a panic.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn dais(args: &[&str]) -> Output {
+    dais_env(args, &[])
+}
+
+fn dais_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dais"));
+    cmd.args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("dais starts")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The run failed with exactly one error line that contains `needle`.
+fn assert_one_line_error(output: &Output, needle: &str) {
+    let err = stderr(output);
+    assert!(!output.status.success(), "should fail: {err}");
+    assert!(!err.contains("panicked"), "panicked: {err}");
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "expected one line, got: {err}");
+    assert!(lines[0].starts_with("error: "), "{err}");
+    assert!(lines[0].contains(needle), "expected {needle:?} in {err}");
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn every_command_has_help() {
+    for args in [
+        vec!["--help"],
+        vec!["run", "--help"],
+        vec!["config", "--help"],
+        vec!["config", "show", "--help"],
+        vec!["config", "check", "--help"],
+    ] {
+        let out = dais(&args);
+        assert!(out.status.success(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Usage:"),
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn the_default_command_runs_headless_and_prints_a_summary() {
+    let out = dais(&["--no-render", "--agents", "20", "--steps", "30"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("detection recall") && stdout.contains("final state hash"),
+        "{stdout}"
+    );
+    // Not a terminal: no progress bar escape codes on stderr.
+    assert!(!stderr(&out).contains("ticks/s") && !stderr(&out).contains('\u{1b}'));
+}
+
+#[test]
+fn run_without_no_render_says_it_runs_headless() {
+    let out = dais(&["run", "--agents", "10", "--steps", "5", "--quiet"]);
+    assert!(out.status.success());
+    assert!(
+        stderr(&out).contains("running headless"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn bad_flags_are_refused_by_name() {
+    let out = dais(&["--bogus"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--bogus"));
+    let out = dais(&["run", "--no-render", "--threads", "0"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--threads"));
+    let out = dais(&["run", "--no-render", "--agents", "lots"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--agents"));
+}
+
+#[test]
+fn impossible_flag_values_name_the_field() {
+    assert_one_line_error(
+        &dais(&["--no-render", "--agents", "0"]),
+        "simulation.agents = 0: must be between 1 and 100000",
+    );
+    assert_one_line_error(
+        &dais(&["--no-render", "--steps", "0"]),
+        "simulation.steps = 0",
+    );
+    assert_one_line_error(
+        &dais(&["--no-render", "--steps", "30"]),
+        "traffic.campaigns[0].start_tick = 40: must be before the last step",
+    );
+}
+
+#[test]
+fn missing_and_malformed_files_and_unknown_scenarios() {
+    assert_one_line_error(
+        &dais(&["--no-render", "--config", "/no/such.ron"]),
+        "cannot read config file /no/such.ron",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let bad = write(dir.path(), "bad.ron", "(simulation: (agents: ))");
+    assert_one_line_error(
+        &dais(&["--no-render", "--config", &bad]),
+        "malformed config file",
+    );
+    assert_one_line_error(
+        &dais(&["--no-render", "--scenario", "moon"]),
+        "unknown scenario \"moon\"",
+    );
+    let out = dais(&[
+        "--no-render",
+        "--agents",
+        "10",
+        "--steps",
+        "5",
+        "--out",
+        "/proc/version/x",
+    ]);
+    assert_one_line_error(&out, "cannot create output directory /proc/version/x");
+}
+
+#[test]
+fn config_check_reports_each_kind_of_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "(faults: (byzantine_fraction: 1.5))",
+            "faults.byzantine_fraction = 1.5: must be a fraction between 0 and 1",
+        ),
+        (
+            "(consensus: (rule: quorum, quorum: 500))",
+            "consensus.quorum = 500: must be between 1 and the electorate",
+        ),
+        ("(network: (topology: hypercube))", "hypercube"),
+        (
+            "(simulation: (steps: 30))",
+            "traffic.campaigns[0].start_tick = 40",
+        ),
+        ("(simulation: (agents: 0))", "simulation.agents = 0"),
+        ("(network: (loss: 2.0))", "network.loss = 2"),
+        (
+            "(detector: (contamination: 0.9))",
+            "detector.contamination = 0.9",
+        ),
+        ("(colour: blue)", "colour"),
+        ("", "malformed config file"),
+    ];
+    for (i, (text, needle)) in cases.iter().enumerate() {
+        let path = write(dir.path(), &format!("case{i}.ron"), text);
+        assert_one_line_error(&dais(&["config", "check", &path]), needle);
+    }
+    let out = dais(&["config", "check", "config/classroom.ron"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_one_line_error(
+        &dais(&["config", "check", "/no/such.ron"]),
+        "cannot read config file",
+    );
+}
+
+#[test]
+fn config_show_layers_file_env_and_flags() {
+    let out = dais_env(
+        &["config", "show", "--scenario", "classroom", "--seed", "99"],
+        &[
+            ("DAIS_SIMULATION__AGENTS", "77"),
+            ("DAIS_NETWORK__TOPOLOGY", "ring"),
+            ("DAIS_SIMULATION__SEED", "5"),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("agents: 77,")
+            && text.contains("topology: ring,")
+            && text.contains("seed: 99,"),
+        "{text}"
+    );
+    // What `config show` prints is itself a valid config.
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "shown.ron", &text);
+    assert!(dais(&["config", "check", &path]).status.success());
+    assert_one_line_error(
+        &dais_env(
+            &["config", "show"],
+            &[("DAIS_NETWORK__TOPOLOGY", "hypercube")],
+        ),
+        "DAIS_NETWORK__TOPOLOGY",
+    );
+    assert_one_line_error(
+        &dais_env(&["config", "show"], &[("DAIS_SIMULATION__AGENTS", "0")]),
+        "simulation.agents = 0",
+    );
+}
+
+#[test]
+fn out_dir_holds_metrics_summary_and_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("run");
+    let out = dais(&[
+        "run",
+        "--no-render",
+        "--quiet",
+        "--agents",
+        "30",
+        "--steps",
+        "60",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("summary.json")).unwrap())
+            .unwrap();
+    for key in [
+        "agents",
+        "ticks",
+        "seed",
+        "config_hash",
+        "final_state_hash",
+        "detection_precision",
+        "detection_recall",
+        "signatures_accepted_true",
+        "signatures_accepted_false",
+        "signatures_rejected",
+        "signatures_expired",
+        "time_to_immunity",
+        "messages",
+        "wall_seconds",
+        "ticks_per_second",
+    ] {
+        assert!(summary.get(key).is_some(), "summary.json lacks {key}");
+    }
+    assert_eq!(summary["ticks"], 60);
+    assert!(summary["time_to_immunity"].get("port-scan").is_some());
+    let csv = std::fs::read_to_string(out_dir.join("metrics.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 61);
+    assert!(
+        csv.lines()
+            .next()
+            .unwrap()
+            .starts_with("tick,attack_samples,")
+    );
+    assert!(out_dir.join("config.ron").exists());
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_cleanly_and_keeps_what_was_computed() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("interrupted");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dais"))
+        .args([
+            "run",
+            "--no-render",
+            "--quiet",
+            "--agents",
+            "200",
+            "--steps",
+            "1000000",
+            "--out",
+            out_dir.to_str().unwrap(),
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until some ticks have been written.
+    let csv = out_dir.join("metrics.csv");
+    for _ in 0..300 {
+        if std::fs::metadata(&csv)
+            .map(|m| m.len() > 20_000)
+            .unwrap_or(false)
+        {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["interrupted"], true);
+    let ticks = summary["ticks"].as_u64().unwrap();
+    assert!(ticks > 0 && ticks < 1_000_000);
+    let rows = std::fs::read_to_string(&csv).unwrap().lines().count() as u64;
+    assert_eq!(rows, ticks + 1, "every computed tick is in metrics.csv");
+}
