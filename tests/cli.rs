@@ -57,7 +57,7 @@ fn every_command_has_help() {
 
 #[test]
 fn the_default_command_runs_headless_and_prints_a_summary() {
-    let out = dais(&["--no-render", "--agents", "20", "--steps", "30"]);
+    let out = dais(&["--no-render", "--agents", "20", "--steps", "50"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -70,7 +70,7 @@ fn the_default_command_runs_headless_and_prints_a_summary() {
 
 #[test]
 fn run_without_no_render_says_it_runs_headless() {
-    let out = dais(&["run", "--agents", "10", "--steps", "5", "--quiet"]);
+    let out = dais(&["run", "--agents", "10", "--steps", "50", "--quiet"]);
     assert!(out.status.success());
     assert!(
         stderr(&out).contains("running headless"),
@@ -129,7 +129,7 @@ fn missing_and_malformed_files_and_unknown_scenarios() {
         "--agents",
         "10",
         "--steps",
-        "5",
+        "50",
         "--out",
         "/proc/version/x",
     ]);
@@ -265,7 +265,7 @@ fn out_dir_holds_metrics_summary_and_config() {
 fn ctrl_c_stops_cleanly_and_keeps_what_was_computed() {
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("interrupted");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dais"))
+    let child = Command::new(env!("CARGO_BIN_EXE_dais"))
         .args([
             "run",
             "--no-render",

@@ -23,6 +23,8 @@ pub fn app_with_ledger(config: SimConfig) -> (App, MemoryLedger) {
 pub fn run_to_end(config: SimConfig) -> (RunTotals, SignatureRegistry, MemoryLedger) {
     let steps = config.simulation.steps;
     let (mut app, ledger) = app_with_ledger(config);
+    // The first update only starts the clock (no time has passed yet); every later one runs exactly one tick.
+    app.update();
     for _ in 0..steps {
         app.update();
     }
