@@ -439,7 +439,10 @@ impl SimConfig {
         let n = &self.network;
         match n.topology {
             Topology::WattsStrogatz => {
-                if n.neighbours < 2 || n.neighbours % 2 != 0 || n.neighbours >= s.agents.max(3) {
+                if n.neighbours < 2
+                    || !n.neighbours.is_multiple_of(2)
+                    || n.neighbours >= s.agents.max(3)
+                {
                     return Err(invalid(
                         "network.neighbours",
                         n.neighbours,

@@ -499,7 +499,7 @@ mod tests {
 
     #[test]
     fn f32_thresholds_keep_f64_comparisons_exact() {
-        for t in [0.1f64, -0.3, 1.0 / 3.0, 12345.678_9, 0.0, -1e-30] {
+        for t in [0.1f64, -0.3, 1.0 / 3.0, 12_345.678_9, 0.0, -1e-30] {
             let r = f32_at_or_below(t);
             assert!(f64::from(r) <= t);
             assert!(f64::from(r.next_up()) > t);

@@ -284,7 +284,6 @@ fn tally_ballots(
 
 /// Publishes this tick's decisions in agent order: checks each certificate, settles the signature, updates the
 /// voters' reputations and starts the decision's flood from its tallier.
-#[allow(clippy::too_many_arguments)]
 fn publish_decisions(
     clock: Res<SimClock>,
     settings: Res<SimSettings>,
@@ -525,9 +524,7 @@ mod tests {
     fn a_certificate_with_an_invented_ballot_is_refused() {
         let r = rules(ConsensusRule::Bft);
         let mut cast = vec![0u8; 10];
-        for v in 0..3 {
-            cast[v] = 1;
-        }
+        cast[..3].fill(1);
         let padded: Vec<_> = (0..7).map(|v| (v, true)).collect();
         assert_eq!(
             verify_certificate(&r, Outcome::Accepted, &padded, &cast, &[]),
@@ -538,9 +535,7 @@ mod tests {
             verify_certificate(&r, Outcome::Accepted, &honest, &cast, &[]),
             Err(CertificateFault::Unsupported { .. })
         ));
-        for v in 3..7 {
-            cast[v] = 1;
-        }
+        cast[3..7].fill(1);
         assert_eq!(
             verify_certificate(&r, Outcome::Accepted, &padded, &cast, &[]),
             Ok(())

@@ -80,7 +80,7 @@ pub fn retrain_due(detector: &Detector, config: &SimConfig, index: AgentIdx, now
     let d = &config.detector;
     match detector.last_fit_tick {
         None => now >= d.warmup,
-        Some(_) => (now + index) % d.retrain_period == 0,
+        Some(_) => (now + index).is_multiple_of(d.retrain_period),
     }
 }
 
@@ -131,7 +131,6 @@ pub fn retrain(
     detector.last_fit_tick = Some(now);
 }
 
-#[allow(clippy::type_complexity)]
 fn learn_from_decisions(
     clock: Res<SimClock>,
     settings: Res<SimSettings>,

@@ -34,7 +34,6 @@ impl Ledger {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn digest_agent(
     hasher: &mut Sha256,
     liveness: &Liveness,
@@ -61,7 +60,6 @@ fn digest_agent(
     hasher.update(reputation.beta.to_le_bytes());
 }
 
-#[allow(clippy::too_many_arguments)]
 fn record_tick(
     clock: Res<SimClock>,
     directory: Res<AgentDirectory>,

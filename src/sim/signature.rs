@@ -176,7 +176,6 @@ pub fn forge(profile: &NormalProfile, rng: &mut ChaCha8Rng) -> Proposal {
     }
 }
 
-#[allow(clippy::type_complexity)]
 fn build_signatures(
     clock: Res<super::clock::SimClock>,
     settings: Res<SimSettings>,

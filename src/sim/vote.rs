@@ -64,7 +64,6 @@ fn cast(book: &mut VoteBook, outbox: &mut Outbox, sig: SigIdx, yes: bool) {
 }
 
 /// Handles one agent's announcements and ballots for this tick.
-#[allow(clippy::too_many_arguments)]
 pub fn handle_inbox(
     config: &SimConfig,
     registry: &SignatureRegistry,
@@ -155,7 +154,6 @@ pub fn handle_inbox(
     }
 }
 
-#[allow(clippy::type_complexity)]
 fn cast_ballots(
     clock: Res<SimClock>,
     settings: Res<SimSettings>,
