@@ -11,6 +11,8 @@ pub use load::{ConfigSource, load_config};
 /// Largest run we accept; beyond this memory, not the code, is the limit on this kind of machine.
 pub const MAX_AGENTS: usize = 100_000;
 pub const MAX_STEPS: u32 = 10_000_000;
+/// Largest full mesh we build (about 12.5 million links).
+pub const MAX_FULL_MESH_AGENTS: usize = 5_000;
 /// Number of named traffic features (see `sim::traffic::FEATURE_NAMES`).
 pub const FEATURE_COUNT: usize = 8;
 
@@ -461,6 +463,16 @@ impl SimConfig {
                 1,
                 s.agents.saturating_sub(1).max(1),
             )?,
+            // n(n-1)/2 links: past this the adjacency alone would not fit in memory on this kind of machine.
+            Topology::FullMesh if s.agents > MAX_FULL_MESH_AGENTS => {
+                return Err(invalid(
+                    "simulation.agents",
+                    s.agents,
+                    format!(
+                        "must be at most {MAX_FULL_MESH_AGENTS} with network.topology = full_mesh"
+                    ),
+                ));
+            }
             _ => {}
         }
         check_range("network.latency", n.latency, 1, 1000)?;
@@ -658,6 +670,45 @@ mod tests {
         let mut c = SimConfig::default();
         c.simulation.steps = 0;
         assert_eq!(field_of(&c), "simulation.steps");
+
+        let mut c = SimConfig::default();
+        c.network.topology = Topology::FullMesh;
+        c.simulation.agents = 50_000;
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("with network.topology = full_mesh")
+        );
+
+        let mut c = SimConfig::default();
+        c.simulation.samples_per_tick = 0;
+        assert_eq!(field_of(&c), "simulation.samples_per_tick");
+
+        let mut c = SimConfig::default();
+        c.detector.warmup = 400;
+        assert_eq!(field_of(&c), "detector.warmup");
+
+        let mut c = SimConfig::default();
+        c.network.topology = Topology::ErdosRenyi;
+        c.network.edge_probability = -0.1;
+        assert_eq!(field_of(&c), "network.edge_probability");
+
+        let mut c = SimConfig::default();
+        c.network.latency = 0;
+        assert_eq!(field_of(&c), "network.latency");
+
+        let mut c = SimConfig::default();
+        c.traffic.campaigns[0].intensity = 1.2;
+        assert_eq!(field_of(&c), "traffic.campaigns[0].intensity");
+
+        let mut c = SimConfig::default();
+        c.traffic.campaigns[0].origins.clear();
+        assert_eq!(field_of(&c), "traffic.campaigns[0].origins");
+
+        let mut c = SimConfig::default();
+        c.consensus.min_turnout = 1.5;
+        assert_eq!(field_of(&c), "consensus.min_turnout");
     }
 
     #[test]
