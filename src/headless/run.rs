@@ -64,9 +64,15 @@ fn progress_bar(steps: u32, quiet: bool) -> ProgressBar {
     }
     bar.set_style(
         ProgressStyle::with_template(
-            "{spinner} [{bar:40}] {pos}/{len} ticks  {per_sec}  ETA {eta}  {msg}",
+            "{spinner} [{bar:40}] {pos}/{len} ticks  {rate}  ETA {eta}  {msg}",
         )
         .expect("static template")
+        .with_key(
+            "rate",
+            |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.1} ticks/s", state.per_sec());
+            },
+        )
         .progress_chars("=> "),
     );
     bar
