@@ -381,10 +381,9 @@ impl Default for FaultsConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct OutputConfig {
-    /// Directory for metrics.csv, summary.json and the ledger.
+    /// Directory for metrics.csv, summary.json and config.ron. (The SQLite ledger and its path come with the
+    /// ledger itself; until then a `ledger` key is refused as unknown rather than silently ignored.)
     pub dir: Option<String>,
-    /// Explicit ledger path (overrides `dir/ledger.db`).
-    pub ledger: Option<String>,
 }
 
 /// One rejected value: the field, what it was, and what is accepted.
