@@ -127,6 +127,8 @@ pub struct Blacklist {
     pub signatures: Vec<Signature>,
     /// Bit c is set when the blacklist blocks campaign c's traffic (kept current in Learn).
     pub immune_to: u64,
+    /// The list changed since `immune_to` was computed.
+    pub immunity_stale: bool,
 }
 
 impl Blacklist {
@@ -137,6 +139,16 @@ impl Blacklist {
     }
     pub fn contains(&self, sig: SigIdx) -> bool {
         self.entries.contains(&sig)
+    }
+    /// Adds an accepted signature once; returns whether it was new.
+    pub fn insert(&mut self, sig: SigIdx, signature: &Signature) -> bool {
+        if self.contains(sig) {
+            return false;
+        }
+        self.entries.push(sig);
+        self.signatures.push(signature.clone());
+        self.immunity_stale = true;
+        true
     }
 }
 

@@ -338,13 +338,8 @@ fn publish_decisions(
                 settled.push(decision);
             }
             book.known.entry(draft.sig).or_default().decided = true;
-            if valid
-                && draft.outcome == Outcome::Accepted
-                && role.is_honest()
-                && !blacklist.contains(draft.sig)
-            {
-                blacklist.entries.push(draft.sig);
-                blacklist.signatures.push(signature);
+            if valid && draft.outcome == Outcome::Accepted && role.is_honest() {
+                blacklist.insert(draft.sig, &signature);
             }
             if draft.outcome != Outcome::Expired {
                 outbox.messages.push(Outgoing {

@@ -17,7 +17,6 @@ use crate::ml::IsolationForest;
 /// Handles the decisions in one agent's inbox; returns whether its blacklist grew.
 pub fn apply_decisions(
     now: u32,
-    ttl_forward: bool,
     role: Role,
     inbox: &Inbox,
     decisions: &Decisions,
@@ -37,7 +36,7 @@ pub fn apply_decisions(
             continue;
         }
         known.decided = true;
-        if ttl_forward && ttl > 1 {
+        if ttl > 1 {
             outbox.messages.push(Outgoing {
                 made_at: now,
                 to: Destination::Neighbours { except: Some(from) },
@@ -47,12 +46,8 @@ pub fn apply_decisions(
                 },
             });
         }
-        if role.is_honest() && record.certified_acceptance() && !blacklist.contains(record.sig) {
-            blacklist.entries.push(record.sig);
-            blacklist
-                .signatures
-                .push(registry.get(record.sig).signature.clone());
-            grew = true;
+        if role.is_honest() && record.certified_acceptance() {
+            grew |= blacklist.insert(record.sig, &registry.get(record.sig).signature);
         }
     }
     grew
@@ -168,10 +163,8 @@ fn learn_from_decisions(
             if !liveness.is_up() {
                 return;
             }
-            let before = blacklist.entries.len();
             apply_decisions(
                 now,
-                true,
                 *role,
                 inbox,
                 &decisions,
@@ -180,11 +173,10 @@ fn learn_from_decisions(
                 &mut blacklist,
                 &mut outbox,
             );
-            // The tallier may have blacklisted in Consensus; refresh the mask whenever the list changed.
-            if blacklist.entries.len() != before
-                || (blacklist.immune_to == 0 && !blacklist.entries.is_empty())
-            {
+            // Also covers a tallier that blacklisted its own decision in Consensus.
+            if blacklist.immunity_stale {
                 blacklist.immune_to = immunity_mask(&blacklist, profile, &campaigns, config);
+                blacklist.immunity_stale = false;
             }
             if retrain_due(&detector, config, agent.index, now) {
                 retrain(&mut detector, &blacklist, config, &mut rng, now);
@@ -258,7 +250,6 @@ mod tests {
             (VoteBook::default(), Blacklist::default(), Outbox::default());
         assert!(apply_decisions(
             3,
-            true,
             Role::Honest,
             &inbox,
             &decisions,
@@ -273,7 +264,6 @@ mod tests {
         // A second copy is neither applied nor forwarded again.
         assert!(!apply_decisions(
             4,
-            true,
             Role::Honest,
             &inbox,
             &decisions,

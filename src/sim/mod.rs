@@ -204,11 +204,9 @@ pub fn populate(world: &mut World, config: SimConfig, mut sink: Box<dyn LedgerSi
         version: env!("CARGO_PKG_VERSION").to_string(),
         agents: agent_rows,
     };
-    let mut ledger = record::Ledger::new(Box::new(crate::ledger::DiscardSink));
-    if let Err(e) = sink.begin(&run) {
-        ledger.failure = Some(e.to_string());
-    }
-    ledger.sink = sink;
+    let began = sink.begin(&run);
+    let mut ledger = record::Ledger::new(sink);
+    ledger.failure = began.err().map(|e| e.to_string());
 
     world.insert_resource(clock::SimClock {
         tick: 0,
