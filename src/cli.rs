@@ -28,6 +28,60 @@ pub enum Command {
     /// Show or check configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Check, inspect, export or back up a recorded ledger.
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
+    /// Open a recording; with --verify, re-simulate it and compare every tick.
+    Replay(ReplayArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LedgerCommand {
+    /// Check the hash chain, the append-only triggers and per-tick row counts; prints the head hash.
+    Verify {
+        /// The ledger file.
+        path: PathBuf,
+    },
+    /// Write one table as CSV or JSON.
+    Export {
+        /// The ledger file.
+        path: PathBuf,
+        /// run, agents, signatures, ballots, decisions, ticks or frames.
+        #[arg(long)]
+        table: String,
+        #[arg(long, value_enum, default_value = "csv")]
+        format: dais::ledger::verify::ExportFormat,
+        /// Write here instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Make a consistent copy with SQLite's online backup, even while a run is writing.
+    Backup {
+        /// The ledger file.
+        path: PathBuf,
+        /// Where the copy goes (must not exist).
+        dest: PathBuf,
+    },
+    /// Row counts, ticks, file size and head hash.
+    Stats {
+        /// The ledger file.
+        path: PathBuf,
+    },
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ReplayArgs {
+    /// The recording (a ledger written by `dais run --ledger` or `--out`).
+    pub path: PathBuf,
+    /// Without a window.
+    #[arg(long)]
+    pub no_render: bool,
+    /// Re-simulate from the recorded config and seed and compare every tick's state hash.
+    #[arg(long)]
+    pub verify: bool,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -88,9 +142,12 @@ pub struct RunArgs {
     /// Worker threads for the simulation (default: all cores). Results are identical for any value.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub threads: Option<u16>,
-    /// Write metrics.csv, summary.json and config.ron into this directory.
+    /// Write metrics.csv, summary.json, config.ron and ledger.db into this directory.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Record the run to this SQLite ledger (must not exist yet).
+    #[arg(long, value_name = "PATH")]
+    pub ledger: Option<PathBuf>,
     /// No progress bar and no summary table.
     #[arg(long, short)]
     pub quiet: bool,

@@ -11,3 +11,5 @@ pub mod sim;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod headless;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod replay;

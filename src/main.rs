@@ -8,8 +8,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::Parser;
 
-use cli::{Cli, Command, ConfigArgs, ConfigCommand, RunArgs};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use cli::{Cli, Command, ConfigArgs, ConfigCommand, LedgerCommand, ReplayArgs, RunArgs};
 use dais::config::{SimConfig, load};
+use dais::ledger::sqlite::SqliteLedger;
 
 fn env_vars() -> Vec<(String, String)> {
     std::env::vars()
@@ -51,15 +55,136 @@ fn run(args: &RunArgs) -> Result<(), String> {
         out: config.output.dir.as_ref().map(Into::into),
         quiet: args.quiet,
     };
+    let ledger_path = ledger_path(args, options.out.as_deref())?;
+    let sink: Box<dyn dais::ledger::LedgerSink> = match &ledger_path {
+        Some(path) => Box::new(SqliteLedger::create(path).map_err(|e| e.to_string())?),
+        None => Box::new(dais::ledger::DiscardSink),
+    };
     let stop = install_interrupt_handler();
-    let outcome = dais::headless::run(config, Box::new(dais::ledger::DiscardSink), &options, stop)
-        .map_err(|e| e.to_string())?;
+    let outcome = dais::headless::run(config, sink, &options, stop).map_err(|e| e.to_string())?;
     if !args.quiet {
         println!("DAIS run summary ({threads} threads)");
         print!("{}", outcome.summary.table());
         if let Some(dir) = &options.out {
             println!("  wrote {}/metrics.csv and summary.json", dir.display());
         }
+        if let Some(path) = &ledger_path {
+            println!("  recorded the ledger to {}", path.display());
+        }
+    }
+    Ok(())
+}
+
+/// `--ledger PATH` wins; otherwise `--out DIR` records to DIR/ledger.db, replacing the previous run's ledger there
+/// just as it replaces its metrics. An explicit `--ledger` path is never overwritten.
+fn ledger_path(args: &RunArgs, out: Option<&Path>) -> Result<Option<PathBuf>, String> {
+    if let Some(path) = &args.ledger {
+        return Ok(Some(path.clone()));
+    }
+    let Some(dir) = out else { return Ok(None) };
+    std::fs::create_dir_all(dir)
+        .map_err(|e| format!("cannot create output directory {}: {e}", dir.display()))?;
+    let path = dir.join("ledger.db");
+    for suffix in ["", "-wal", "-shm"] {
+        let file = PathBuf::from(format!("{}{suffix}", path.display()));
+        if file.exists() {
+            std::fs::remove_file(&file)
+                .map_err(|e| format!("cannot replace {}: {e}", file.display()))?;
+        }
+    }
+    Ok(Some(path))
+}
+
+fn open_ledger(path: &Path) -> Result<rusqlite::Connection, String> {
+    dais::ledger::sqlite::open_existing(path).map_err(|e| e.to_string())
+}
+
+fn ledger_command(command: &LedgerCommand) -> Result<(), String> {
+    use dais::ledger::verify;
+    match command {
+        LedgerCommand::Verify { path } => {
+            let conn = open_ledger(path)?;
+            let report = verify::verify(&conn)
+                .map_err(|problem| format!("{}: {problem}", path.display()))?;
+            println!(
+                "ledger ok: {} ticks, {} chained rows, head hash {}",
+                report.ticks, report.chained_rows, report.head_hash
+            );
+        }
+        LedgerCommand::Export {
+            path,
+            table,
+            format,
+            output,
+        } => {
+            let conn = open_ledger(path)?;
+            let rows = match output {
+                Some(file) => {
+                    let f = std::fs::File::create(file)
+                        .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+                    let mut w = std::io::BufWriter::new(f);
+                    let rows = verify::export(&conn, table, *format, &mut w)?;
+                    w.flush()
+                        .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+                    rows
+                }
+                // A closed pipe (`| head`) is the reader saying it has seen enough, not an error.
+                None => {
+                    match verify::export(&conn, table, *format, &mut std::io::stdout().lock()) {
+                        Err(e) if e.contains("Broken pipe") => return Ok(()),
+                        other => other?,
+                    }
+                }
+            };
+            if let Some(file) = output {
+                eprintln!("exported {rows} rows of {table} to {}", file.display());
+            }
+        }
+        LedgerCommand::Backup { path, dest } => {
+            let conn = open_ledger(path)?;
+            verify::backup(&conn, dest)?;
+            println!("backed up {} to {}", path.display(), dest.display());
+        }
+        LedgerCommand::Stats { path } => {
+            let conn = open_ledger(path)?;
+            let stats = verify::stats(&conn).map_err(|e| format!("{}: {e}", path.display()))?;
+            let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+            println!("ledger {}", path.display());
+            for (table, rows) in &stats.rows {
+                println!("  {table:<11} {rows} rows");
+            }
+            println!("  ticks       {}", stats.ticks);
+            println!(
+                "  file size   {size} bytes ({:.1} MiB)",
+                size as f64 / 1_048_576.0
+            );
+            println!("  head hash   {}", stats.head_hash);
+        }
+    }
+    Ok(())
+}
+
+fn replay(args: &ReplayArgs) -> Result<(), String> {
+    let source = dais::replay::ReplaySource::open(&args.path).map_err(|e| e.to_string())?;
+    if !args.no_render && !args.verify {
+        eprintln!("dais: this build has no desktop view yet; describing the recording instead");
+    }
+    if args.verify {
+        dais::headless::init_threads(None);
+        let bar = dais::headless::run::progress_bar(source.ticks(), args.quiet);
+        let verified = dais::replay::verify_by_resimulation(&source, |_| bar.inc(1))
+            .map_err(|e| e.to_string())?;
+        bar.finish_and_clear();
+        println!("replay verified: {verified} ticks");
+    } else {
+        let config = source.config();
+        println!(
+            "recording {}: {} ticks of {} agents, seed {}",
+            args.path.display(),
+            source.ticks(),
+            config.simulation.agents,
+            config.simulation.seed
+        );
     }
     Ok(())
 }
@@ -91,6 +216,8 @@ fn main() -> ExitCode {
         None => run(&cli.run),
         Some(Command::Run(args)) => run(args),
         Some(Command::Config(command)) => config_command(command),
+        Some(Command::Ledger(command)) => ledger_command(command),
+        Some(Command::Replay(args)) => replay(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

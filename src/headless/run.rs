@@ -55,7 +55,7 @@ pub fn init_threads(threads: Option<usize>) -> usize {
     .thread_num()
 }
 
-fn progress_bar(steps: u32, quiet: bool) -> ProgressBar {
+pub fn progress_bar(steps: u32, quiet: bool) -> ProgressBar {
     let bar = ProgressBar::new(u64::from(steps));
     if quiet || !std::io::stderr().is_terminal() {
         bar.set_draw_target(ProgressDrawTarget::hidden());

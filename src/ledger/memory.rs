@@ -30,12 +30,12 @@ impl LedgerSink for MemoryLedger {
             .run = Some(run.clone());
         Ok(())
     }
-    fn append(&mut self, record: &TickRecord) -> Result<(), LedgerError> {
+    fn append(&mut self, record: TickRecord) -> Result<(), LedgerError> {
         self.inner
             .lock()
             .map_err(|e| LedgerError::Storage(e.to_string()))?
             .ticks
-            .push(record.clone());
+            .push(record);
         Ok(())
     }
 }

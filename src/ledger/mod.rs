@@ -2,6 +2,10 @@
 //! [`LedgerSink`] so that the native build can write SQLite and the browser build can keep it in memory.
 
 pub mod memory;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod sqlite;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod verify;
 
 use serde::Serialize;
 use thiserror::Error;
@@ -64,6 +68,83 @@ pub struct DecisionRow {
     pub valid: bool,
 }
 
+/// How the view draws an agent in a frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[repr(u8)]
+pub enum AgentState {
+    Healthy = 0,
+    /// A campaign has reached it.
+    UnderAttack = 1,
+    /// Attack traffic got through its blacklist this tick.
+    Compromised = 2,
+    /// Its blacklist blocks every campaign that has started.
+    Immune = 3,
+    Byzantine = 4,
+    Crashed = 5,
+}
+
+impl AgentState {
+    pub fn from_u8(v: u8) -> Option<Self> {
+        [
+            Self::Healthy,
+            Self::UnderAttack,
+            Self::Compromised,
+            Self::Immune,
+            Self::Byzantine,
+            Self::Crashed,
+        ]
+        .get(v as usize)
+        .copied()
+    }
+}
+
+/// One message on the wire during a tick: (from, to, kind 0 announce / 1 ballot / 2 decision).
+pub type FrameMessage = (AgentIdx, AgentIdx, u8);
+
+/// What the view needs to redraw one tick: every agent's state and the messages travelling.
+#[derive(Clone, Debug, PartialEq, Default, Serialize)]
+pub struct Frame {
+    pub agents: Vec<AgentState>,
+    pub messages: Vec<FrameMessage>,
+}
+
+impl Frame {
+    /// Compact bytes: agent count (u32 LE), one byte per agent, then 9 bytes per message.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(4 + self.agents.len() + 9 * self.messages.len());
+        out.extend_from_slice(&(self.agents.len() as u32).to_le_bytes());
+        out.extend(self.agents.iter().map(|&s| s as u8));
+        for &(from, to, kind) in &self.messages {
+            out.extend_from_slice(&from.to_le_bytes());
+            out.extend_from_slice(&to.to_le_bytes());
+            out.push(kind);
+        }
+        out
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        let n = u32::from_le_bytes(bytes.get(..4)?.try_into().ok()?) as usize;
+        let states = bytes.get(4..4 + n)?;
+        let rest = &bytes[4 + n..];
+        if !rest.len().is_multiple_of(9) {
+            return None;
+        }
+        let agents = states
+            .iter()
+            .map(|&b| AgentState::from_u8(b))
+            .collect::<Option<Vec<_>>>()?;
+        let messages = rest
+            .chunks_exact(9)
+            .map(|c| {
+                let from = u32::from_le_bytes(c[0..4].try_into().expect("4 bytes"));
+                let to = u32::from_le_bytes(c[4..8].try_into().expect("4 bytes"));
+                (from, to, c[8])
+            })
+            .collect();
+        Some(Self { agents, messages })
+    }
+}
+
 /// Everything one tick appends, with the state hash that chains it to the previous tick.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct TickRecord {
@@ -73,12 +154,14 @@ pub struct TickRecord {
     pub ballots: Vec<BallotRow>,
     pub decisions: Vec<DecisionRow>,
     pub metrics: TickMetrics,
+    /// Not part of the state hash: it is derived from the state the hash already covers.
+    pub frame: Frame,
 }
 
 /// Where the Record stage sends each tick. One call per tick, so a store can make it one transaction.
 pub trait LedgerSink: Send + Sync {
     fn begin(&mut self, run: &RunInfo) -> Result<(), LedgerError>;
-    fn append(&mut self, record: &TickRecord) -> Result<(), LedgerError>;
+    fn append(&mut self, record: TickRecord) -> Result<(), LedgerError>;
     /// Flushes whatever is buffered; called at the end of a run and on Ctrl-C.
     fn finish(&mut self) -> Result<(), LedgerError> {
         Ok(())
@@ -93,7 +176,7 @@ impl LedgerSink for DiscardSink {
     fn begin(&mut self, _: &RunInfo) -> Result<(), LedgerError> {
         Ok(())
     }
-    fn append(&mut self, _: &TickRecord) -> Result<(), LedgerError> {
+    fn append(&mut self, _: TickRecord) -> Result<(), LedgerError> {
         Ok(())
     }
 }

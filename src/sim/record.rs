@@ -8,10 +8,14 @@ use sha2::{Digest, Sha256};
 use super::clock::SimClock;
 use super::components::*;
 use super::consensus::Decisions;
+use super::gossip::InFlight;
 use super::metrics::MetricsHistory;
 use super::signature::SignatureRegistry;
+use super::traffic::Campaigns;
 use super::{AgentDirectory, Pipeline, TickEvents};
-use crate::ledger::{BallotRow, DecisionRow, LedgerSink, SignatureRow, TickRecord};
+use crate::ledger::{
+    AgentState, BallotRow, DecisionRow, Frame, LedgerSink, SignatureRow, TickRecord,
+};
 
 /// The ledger the run writes to, the latest state hash, and the first storage failure if any.
 #[derive(Resource)]
@@ -60,6 +64,40 @@ fn digest_agent(
     hasher.update(reputation.beta.to_le_bytes());
 }
 
+/// How an agent looks this tick; the first matching state wins.
+pub fn visual_state(
+    index: usize,
+    role: Role,
+    liveness: Liveness,
+    counts: &TickCounts,
+    blacklist: &Blacklist,
+    campaigns: &Campaigns,
+    now: u32,
+) -> AgentState {
+    if !liveness.is_up() {
+        return AgentState::Crashed;
+    }
+    if !role.is_honest() {
+        return AgentState::Byzantine;
+    }
+    if counts.attack_through > 0 {
+        return AgentState::Compromised;
+    }
+    let campaign_count = campaigns.list.len().min(64);
+    let active: u64 = (0..campaign_count)
+        .filter(|&c| campaigns.list[c].start_tick <= now)
+        .fold(0, |mask, c| mask | (1 << c));
+    let reached =
+        (0..campaign_count).any(|c| campaigns.reached[c][index].is_some_and(|t| t <= now));
+    if active != 0 && active & !blacklist.immune_to == 0 {
+        AgentState::Immune
+    } else if reached {
+        AgentState::UnderAttack
+    } else {
+        AgentState::Healthy
+    }
+}
+
 fn record_tick(
     clock: Res<SimClock>,
     directory: Res<AgentDirectory>,
@@ -68,6 +106,8 @@ fn record_tick(
     history: Res<MetricsHistory>,
     mut events: ResMut<TickEvents>,
     mut ledger: ResMut<Ledger>,
+    campaigns: Res<Campaigns>,
+    in_flight: Res<InFlight>,
     agents: Query<(
         &Liveness,
         &Detector,
@@ -76,6 +116,7 @@ fn record_tick(
         &AgentRng,
         &TickCounts,
         &Reputation,
+        &Role,
     )>,
 ) {
     let signatures: Vec<SignatureRow> = events
@@ -126,10 +167,20 @@ fn record_tick(
         serde_json::to_vec(&(&signatures, &ballots, &decision_rows, &metrics))
             .expect("plain data serialises"),
     );
-    for &entity in &directory.agents {
-        if let Ok((liveness, detector, blacklist, book, rng, counts, reputation)) =
+    let mut frame = Frame {
+        agents: Vec::with_capacity(directory.agents.len()),
+        messages: in_flight
+            .visible()
+            .map(|m| (m.from, m.to, m.kind() as u8))
+            .collect(),
+    };
+    for (index, &entity) in directory.agents.iter().enumerate() {
+        if let Ok((liveness, detector, blacklist, book, rng, counts, reputation, role)) =
             agents.get(entity)
         {
+            frame.agents.push(visual_state(
+                index, *role, *liveness, counts, blacklist, &campaigns, clock.tick,
+            ));
             digest_agent(
                 &mut hasher,
                 liveness,
@@ -151,9 +202,10 @@ fn record_tick(
         ballots,
         decisions: decision_rows,
         metrics,
+        frame,
     };
     if ledger.failure.is_none()
-        && let Err(e) = ledger.sink.append(&record)
+        && let Err(e) = ledger.sink.append(record)
     {
         ledger.failure = Some(e.to_string());
     }
