@@ -302,9 +302,5 @@ fn replay_source_serves_any_tick() {
     assert!(source.frame(0).is_err() && source.frame(121).is_err());
     // Once the campaign has run, the frames show it.
     let late = source.frame(120).unwrap();
-    assert!(
-        late.agents
-            .iter()
-            .any(|s| *s == dais::ledger::AgentState::Immune)
-    );
+    assert!(late.agents.contains(&dais::ledger::AgentState::Immune));
 }
