@@ -153,7 +153,7 @@ fn ledger_command(command: &LedgerCommand) -> Result<(), String> {
             for (table, rows) in &stats.rows {
                 println!("  {table:<11} {rows} rows");
             }
-            println!("  ticks       {}", stats.ticks);
+            println!("  last tick   {}", stats.ticks);
             println!(
                 "  file size   {size} bytes ({:.1} MiB)",
                 size as f64 / 1_048_576.0

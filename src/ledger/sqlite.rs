@@ -58,6 +58,7 @@ CREATE TABLE ticks (
 CREATE TABLE frames (tick INTEGER PRIMARY KEY, data BLOB NOT NULL);
 CREATE INDEX signatures_tick ON signatures(tick);
 CREATE INDEX signatures_sig ON signatures(sig);
+CREATE INDEX signatures_sig_id ON signatures(sig_id);
 CREATE INDEX ballots_tick ON ballots(tick);
 CREATE INDEX ballots_sig ON ballots(sig);
 CREATE INDEX decisions_tick ON decisions(tick);
