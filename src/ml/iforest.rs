@@ -237,6 +237,11 @@ impl IsolationForest {
 
     /// Mean path length E[h(x)] over the trees.
     pub fn mean_path_length(&self, row: &[f32]) -> f64 {
+        self.total_path_length(row) / self.roots.len() as f64
+    }
+
+    /// Sum of the path lengths over the trees, in tree order.
+    fn total_path_length(&self, row: &[f32]) -> f64 {
         debug_assert_eq!(row.len(), self.features);
         let mut total = 0.0;
         for &root in &self.roots {
@@ -254,16 +259,21 @@ impl IsolationForest {
                 };
             }
         }
-        total / self.roots.len() as f64
+        total
     }
 
-    /// The paper's anomaly score s in (0, 1]; higher is more anomalous.
+    /// The paper's anomaly score s in (0, 1]; higher is more anomalous. Computed as scikit-learn does,
+    /// 2^(-sum of path lengths / (trees * c(psi))), so the two agree to the last bits.
     pub fn score(&self, row: &[f32]) -> f64 {
-        let c = average_path_length(self.max_samples);
-        if c == 0.0 {
+        self.score_from_total(self.total_path_length(row))
+    }
+
+    fn score_from_total(&self, total: f64) -> f64 {
+        let denominator = self.roots.len() as f64 * average_path_length(self.max_samples);
+        if denominator == 0.0 {
             return 1.0;
         }
-        2f64.powf(-self.mean_path_length(row) / c)
+        2f64.powf(-total / denominator)
     }
 
     pub fn is_anomaly(&self, row: &[f32]) -> bool {
@@ -283,14 +293,8 @@ impl IsolationForest {
         {
             self.path_totals(chunk, totals);
         }
-        let c = average_path_length(self.max_samples);
-        let trees = self.roots.len() as f64;
         for s in out.iter_mut() {
-            *s = if c == 0.0 {
-                1.0
-            } else {
-                2f64.powf(-(*s / trees) / c)
-            };
+            *s = self.score_from_total(*s);
         }
     }
 
