@@ -33,6 +33,36 @@ pub enum Command {
     Ledger(LedgerCommand),
     /// Open a recording; with --verify, re-simulate it and compare every tick.
     Replay(ReplayArgs),
+    /// Fit an Isolation Forest on a CSV and score another: writes score,is_anomaly per row.
+    Detect(DetectArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DetectArgs {
+    /// Training data: a CSV with a header; its numeric columns are the features.
+    #[arg(long, value_name = "TRAIN.csv")]
+    pub train: PathBuf,
+    /// Data to score: a CSV with the same feature columns.
+    #[arg(long, value_name = "DATA.csv")]
+    pub score: PathBuf,
+    /// Number of trees.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub trees: u32,
+    /// Rows sampled per tree (psi); capped at the training rows.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(2..=1_000_000))]
+    pub subsample: u32,
+    /// "auto" (score > 0.5 is anomalous) or the expected anomalous fraction in (0, 0.5].
+    #[arg(long, default_value = "auto", value_parser = dais::headless::detect::contamination_from_flag)]
+    pub contamination: dais::ml::Contamination,
+    /// Seed of the fit.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// A 0/1 column of DATA.csv to evaluate against (prints ROC AUC and average precision); never a feature.
+    #[arg(long, value_name = "NAME")]
+    pub label_column: Option<String>,
+    /// Write the scores here instead of standard output.
+    #[arg(long, value_name = "OUT.csv")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]

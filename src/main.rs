@@ -11,7 +11,9 @@ use clap::Parser;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use cli::{Cli, Command, ConfigArgs, ConfigCommand, LedgerCommand, ReplayArgs, RunArgs};
+use cli::{
+    Cli, Command, ConfigArgs, ConfigCommand, DetectArgs, LedgerCommand, ReplayArgs, RunArgs,
+};
 use dais::config::{SimConfig, load};
 use dais::ledger::sqlite::SqliteLedger;
 
@@ -164,6 +166,53 @@ fn ledger_command(command: &LedgerCommand) -> Result<(), String> {
     Ok(())
 }
 
+fn detect(args: &DetectArgs) -> Result<(), String> {
+    use dais::headless::detect;
+    let options = detect::DetectOptions {
+        train: args.train.clone(),
+        score: args.score.clone(),
+        params: dais::ml::ForestParams {
+            trees: args.trees as usize,
+            subsample: args.subsample as usize,
+            contamination: args.contamination,
+        },
+        seed: args.seed,
+        label_column: args.label_column.clone(),
+    };
+    let outcome = detect::detect(&options).map_err(|e| e.to_string())?;
+    let written = match &args.output {
+        Some(path) => std::fs::File::create(path)
+            .map(std::io::BufWriter::new)
+            .and_then(|mut w| detect::write_scores(&outcome, &mut w).and_then(|()| w.flush()))
+            .map_err(|e| format!("cannot write {}: {e}", path.display())),
+        None => match detect::write_scores(&outcome, &mut std::io::stdout().lock()) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            other => other.map_err(|e| e.to_string()),
+        },
+    };
+    written?;
+    let flagged = outcome.anomalies.iter().filter(|&&a| a).count();
+    // The report goes to stderr when the scores go to stdout, so the CSV stays clean.
+    let mut report = String::new();
+    report += &format!(
+        "scored {} rows on {} features ({}): {flagged} anomalies\n",
+        outcome.scores.len(),
+        outcome.features.len(),
+        outcome.features.join(", ")
+    );
+    if let Some((auc, ap)) = outcome.quality {
+        let show =
+            |v: Option<f64>| v.map_or("n/a (one class only)".to_string(), |x| format!("{x:.4}"));
+        report += &format!("ROC AUC {}\naverage precision {}\n", show(auc), show(ap));
+    }
+    if args.output.is_some() {
+        print!("{report}");
+    } else {
+        eprint!("{report}");
+    }
+    Ok(())
+}
+
 fn replay(args: &ReplayArgs) -> Result<(), String> {
     let source = dais::replay::ReplaySource::open(&args.path).map_err(|e| e.to_string())?;
     if !args.no_render && !args.verify {
@@ -218,6 +267,7 @@ fn main() -> ExitCode {
         Some(Command::Config(command)) => config_command(command),
         Some(Command::Ledger(command)) => ledger_command(command),
         Some(Command::Replay(args)) => replay(args),
+        Some(Command::Detect(args)) => detect(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

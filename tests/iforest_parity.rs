@@ -35,7 +35,11 @@ struct Statistical {
 }
 
 fn fixture() -> Fixture {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/iforest_parity.json")).unwrap();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/iforest_parity.json"
+    ))
+    .unwrap();
     serde_json::from_str(&text).unwrap()
 }
 
@@ -50,22 +54,44 @@ fn loaded_trees_reproduce_score_samples_and_predictions() {
     assert!(fixture.exact.len() >= 4);
     let mut shapes = Vec::new();
     for case in &fixture.exact {
-        let forest = IsolationForest::from_sklearn_trees(&case.trees, case.features, case.max_samples, case.offset);
+        let forest = IsolationForest::from_sklearn_trees(
+            &case.trees,
+            case.features,
+            case.max_samples,
+            case.offset,
+        );
         let rows = as_f32_rows(&case.test);
         let scores = forest.score_rows(&rows);
         for (i, row) in rows.chunks_exact(case.features).enumerate() {
             let ours = -scores[i];
-            assert!((ours - case.score_samples[i]).abs() < 1e-9, "{} row {i}: {ours} vs {}", case.name, case.score_samples[i]);
-            assert!((ours - case.offset - case.decision_function[i]).abs() < 1e-9, "{} row {i}", case.name);
+            assert!(
+                (ours - case.score_samples[i]).abs() < 1e-9,
+                "{} row {i}: {ours} vs {}",
+                case.name,
+                case.score_samples[i]
+            );
+            assert!(
+                (ours - case.offset - case.decision_function[i]).abs() < 1e-9,
+                "{} row {i}",
+                case.name
+            );
             let predicted = if forest.is_anomaly(row) { -1 } else { 1 };
             assert_eq!(predicted, case.predict[i], "{} row {i}", case.name);
-            assert_eq!(forest.score(row), scores[i], "single and batch scoring agree");
+            assert_eq!(
+                forest.score(row),
+                scores[i],
+                "single and batch scoring agree"
+            );
         }
         shapes.push((case.features, case.max_samples));
     }
     // The fixture covers 2 to 30 features, psi 64, 256 and a small-data psi below 256.
     assert!(shapes.iter().any(|s| s.0 == 2) && shapes.iter().any(|s| s.0 == 30));
-    assert!(shapes.iter().any(|s| s.1 == 64) && shapes.iter().any(|s| s.1 == 256) && shapes.iter().any(|s| s.1 < 256 && s.1 != 64));
+    assert!(
+        shapes.iter().any(|s| s.1 == 64)
+            && shapes.iter().any(|s| s.1 == 256)
+            && shapes.iter().any(|s| s.1 < 256 && s.1 != 64)
+    );
 }
 
 #[test]
@@ -75,14 +101,30 @@ fn seeded_fits_rank_as_well_as_scikit_learn() {
         let labels: Vec<bool> = case.y.iter().map(|&y| y == 1).collect();
         let ours: Vec<f64> = (0..10u64)
             .map(|seed| {
-                let params = ForestParams { trees: 100, subsample: 256, contamination: Contamination::Auto };
-                let forest = IsolationForest::fit(&rows, case.features, params, &mut rand::rngs::ChaCha8Rng::seed_from_u64(seed));
+                let params = ForestParams {
+                    trees: 100,
+                    subsample: 256,
+                    contamination: Contamination::Auto,
+                };
+                let forest = IsolationForest::fit(
+                    &rows,
+                    case.features,
+                    params,
+                    &mut rand::rngs::ChaCha8Rng::seed_from_u64(seed),
+                );
                 roc_auc(&forest.score_rows(&rows), &labels).unwrap()
             })
             .collect();
         let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
         let (ours, theirs) = (mean(&ours), mean(&case.sklearn_auc));
-        assert!((ours - theirs).abs() < 0.02, "{}: our mean AUC {ours:.4}, scikit-learn's {theirs:.4}", case.name);
-        eprintln!("{}: mean ROC AUC over 10 seeds: ours {ours:.4}, scikit-learn {theirs:.4}", case.name);
+        assert!(
+            (ours - theirs).abs() < 0.02,
+            "{}: our mean AUC {ours:.4}, scikit-learn's {theirs:.4}",
+            case.name
+        );
+        eprintln!(
+            "{}: mean ROC AUC over 10 seeds: ours {ours:.4}, scikit-learn {theirs:.4}",
+            case.name
+        );
     }
 }

@@ -1,5 +1,6 @@
 //! Headless batch runs: the runner with its progress bar and Ctrl-C handling, and the CSV/JSON exports.
 
+pub mod detect;
 pub mod export;
 pub mod run;
 
