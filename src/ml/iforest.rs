@@ -15,6 +15,8 @@ use serde::{Deserialize, Serialize};
 
 /// Rows scored together in lockstep by [`IsolationForest::score_into`].
 const LANES: usize = 8;
+/// Rows that walk one tree before the next tree is loaded.
+const BLOCK_ROWS: usize = 128;
 
 /// One node of a tree, 8 bytes so that the walked part of a forest stays small in cache. A split sends rows with
 /// `x[feature] <= threshold` to the next node (the left child, pre-order) and the others `right_offset` nodes on.
@@ -83,6 +85,8 @@ pub struct IsolationForest {
     /// Path length of each leaf: its depth plus c(rows that reached it).
     leaf_values: Vec<f64>,
     roots: Vec<u32>,
+    /// Depth of the deepest leaf in any tree: the steps a lockstep walk takes.
+    max_depth: usize,
     features: usize,
     /// ψ actually used (min of the requested subsample and the training rows), scikit-learn's `max_samples_`.
     max_samples: usize,
@@ -129,6 +133,7 @@ impl IsolationForest {
             nodes: Vec::new(),
             leaf_values: Vec::new(),
             roots: Vec::new(),
+            max_depth: 0,
             features,
             max_samples: 1,
             threshold: 0.5,
@@ -160,6 +165,7 @@ impl IsolationForest {
         self.nodes.clear();
         self.roots.clear();
         self.leaf_values.clear();
+        self.max_depth = height_limit;
         for _ in 0..params.trees.max(1) {
             // Partial Fisher-Yates: the first ψ entries become a uniform sample without replacement.
             scratch.indices.clear();
@@ -207,7 +213,15 @@ impl IsolationForest {
         forest.threshold = -offset;
         for tree in trees {
             forest.roots.push(forest.nodes.len() as u32);
-            push_sklearn_node(&mut forest.nodes, &mut forest.leaf_values, tree, 0, 0);
+            let depth = push_sklearn_node(
+                &mut forest.nodes,
+                &mut forest.leaf_values,
+                tree,
+                0,
+                0,
+                features,
+            );
+            forest.max_depth = forest.max_depth.max(depth);
         }
         forest
     }
@@ -284,50 +298,55 @@ impl IsolationForest {
     /// Rows are walked through each tree `LANES` at a time in lockstep: the walks are independent chains of
     /// dependent loads, and interleaving them lets the CPU overlap their memory latency.
     pub fn score_into(&self, rows: &[f32], out: &mut Vec<f64>) {
-        let n = rows.len() / self.features;
+        let f = self.features;
+        let n = rows.len() / f;
         out.clear();
         out.resize(n, 0.0);
-        for (chunk, totals) in rows
-            .chunks(LANES * self.features)
-            .zip(out.chunks_mut(LANES))
-        {
-            self.path_totals(chunk, totals);
+        // Tree-major within a block of rows: one tree (about a kilobyte) stays in L1 while a block of rows walks
+        // it, and each tree's path lengths are still added in tree order, as scikit-learn does.
+        for (block, block_totals) in rows.chunks(BLOCK_ROWS * f).zip(out.chunks_mut(BLOCK_ROWS)) {
+            for &root in &self.roots {
+                for (chunk, totals) in block.chunks(LANES * f).zip(block_totals.chunks_mut(LANES)) {
+                    self.add_tree_path_lengths(root as usize, chunk, totals);
+                }
+            }
         }
         for s in out.iter_mut() {
             *s = self.score_from_total(*s);
         }
     }
 
-    /// Adds each row's path length over all trees into `totals` (one entry per row, at most `LANES`).
-    fn path_totals(&self, rows: &[f32], totals: &mut [f64]) {
+    /// Adds each row's path length in one tree into `totals` (one entry per row, at most `LANES`).
+    ///
+    /// Every lane takes exactly `max_depth` branch-free steps (a lane on a leaf selects its own index again), so
+    /// the loop has no data-dependent exit and the lanes' independent load chains overlap.
+    fn add_tree_path_lengths(&self, root: usize, rows: &[f32], totals: &mut [f64]) {
         let lanes = totals.len();
         let f = self.features;
-        for &root in &self.roots {
-            let mut index = [root as usize; LANES];
-            // Branch-free steps until every lane sits on a leaf (a leaf selects its own index again).
-            loop {
-                let mut moved = false;
-                for lane in 0..lanes {
-                    let at = index[lane];
-                    let node = self.nodes[at];
-                    let leaf = node.right_offset == 0;
-                    let x = rows[lane * f + node.feature as usize];
-                    let next = if x <= node.threshold {
-                        at + 1
-                    } else {
-                        at + node.right_offset as usize
-                    };
-                    index[lane] = if leaf { at } else { next };
-                    moved |= !leaf;
-                }
-                if !moved {
-                    break;
-                }
+        // Unused lanes of a short final chunk re-read row 0, so every read stays in bounds.
+        let row_base: [usize; LANES] =
+            std::array::from_fn(|lane| if lane < lanes { lane * f } else { 0 });
+        let nodes = &self.nodes[..];
+        let mut index = [root; LANES];
+        for _ in 0..self.max_depth {
+            for lane in 0..LANES {
+                let at = index[lane];
+                // SAFETY: `at` starts at a root and only ever moves to a child offset written when the tree was
+                // built (or stays put on a leaf), so it indexes `nodes`; every node's `feature` is below
+                // `self.features` (leaves store 0; splits are checked on construction), and `row_base[lane]`
+                // starts a whole row of `rows`, so both reads are in bounds.
+                let node = unsafe { *nodes.get_unchecked(at) };
+                let x = unsafe { *rows.get_unchecked(row_base[lane] + node.feature as usize) };
+                // Arithmetic, not `if`: the direction is a coin flip per row, and a mispredicted branch per step
+                // would serialise the lanes. Right: +offset; left: +1; a leaf (offset 0): +0.
+                let offset = node.right_offset as usize;
+                let go_right = usize::from(!(x <= node.threshold));
+                let is_split = usize::from(offset != 0);
+                index[lane] = at + is_split * (1 + go_right * (offset - is_split));
             }
-            for lane in 0..lanes {
-                totals[lane] +=
-                    self.leaf_values[self.nodes[index[lane]].threshold.to_bits() as usize];
-            }
+        }
+        for lane in 0..lanes {
+            totals[lane] += self.leaf_values[nodes[index[lane]].threshold.to_bits() as usize];
         }
     }
 
@@ -431,34 +450,43 @@ fn push_sklearn_node(
     tree: &SklearnTree,
     index: usize,
     depth: usize,
-) {
+    features: usize,
+) -> usize {
     if tree.children_left[index] < 0 {
         nodes.push(Node::leaf(leaf_values.len()));
         leaf_values.push(depth as f64 + average_path_length(tree.n_node_samples[index]));
-        return;
+        return depth;
     }
+    let feature = tree.feature[index];
+    assert!(
+        (0..features as i64).contains(&feature),
+        "split on feature {feature} of a {features}-feature forest"
+    );
     let me = nodes.len();
     let threshold = f32_at_or_below(tree.threshold[index]);
     nodes.push(Node {
         threshold,
-        feature: tree.feature[index] as u16,
+        feature: feature as u16,
         right_offset: 0,
     });
-    push_sklearn_node(
+    let left = push_sklearn_node(
         nodes,
         leaf_values,
         tree,
         tree.children_left[index] as usize,
         depth + 1,
+        features,
     );
     nodes[me].right_offset = (nodes.len() - me) as u16;
-    push_sklearn_node(
+    let right = push_sklearn_node(
         nodes,
         leaf_values,
         tree,
         tree.children_right[index] as usize,
         depth + 1,
+        features,
     );
+    left.max(right)
 }
 
 /// numpy's default ('linear') percentile; sorts `values` in place.
