@@ -154,8 +154,8 @@ impl Table {
         self.rows
             .iter()
             .map(|(line, fields)| match fields[c].parse::<f64>() {
-                Ok(v) if v == 0.0 => Ok(false),
-                Ok(v) if v == 1.0 => Ok(true),
+                Ok(0.0) => Ok(false),
+                Ok(1.0) => Ok(true),
                 _ => Err(DetectError::NotBinary {
                     path: self.path.clone(),
                     line: *line,

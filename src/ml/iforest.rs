@@ -340,6 +340,8 @@ impl IsolationForest {
                 // Arithmetic, not `if`: the direction is a coin flip per row, and a mispredicted branch per step
                 // would serialise the lanes. Right: +offset; left: +1; a leaf (offset 0): +0.
                 let offset = node.right_offset as usize;
+                // `!(x <= t)` rather than `x > t`: a NaN goes right, as in scikit-learn.
+                #[allow(clippy::neg_cmp_op_on_partial_ord)]
                 let go_right = usize::from(!(x <= node.threshold));
                 let is_split = usize::from(offset != 0);
                 index[lane] = at + is_split * (1 + go_right * (offset - is_split));
