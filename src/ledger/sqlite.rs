@@ -19,8 +19,9 @@ use super::{LedgerError, LedgerSink, RunInfo, TickRecord};
 
 /// The schema this build writes and reads.
 pub const SCHEMA_VERSION: i64 = 1;
-/// Ticks that may wait for the writer before the simulation blocks.
-const CHANNEL_TICKS: usize = 64;
+/// Ticks that may wait for the writer before the simulation blocks. Small, because one tick of a 10,000-agent
+/// flood can hold a million messages in its frame.
+const CHANNEL_TICKS: usize = 8;
 
 /// Tables in the ledger, in the order `stats` and `export` list them.
 pub const TABLES: &[&str] = &[

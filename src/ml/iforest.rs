@@ -6,30 +6,26 @@
 //! leaf x lands in plus c(n) for the n training rows that reached it. With contamination 'auto' a row is anomalous
 //! when s > 0.5; with a fraction p, when s exceeds the (1 - p) quantile of the training rows' scores.
 //!
-//! The whole forest is one flat array of 8-byte nodes in pre-order, so the left child of node i is i + 1 and only
-//! the offset to the right child is stored; leaves' path lengths sit in a separate table read once per walk.
-//! Scoring walks those arrays and allocates nothing.
+//! Trees are grown in pre-order, then laid out for scoring as complete binary trees of the forest's depth D in
+//! flat arrays: node i's children are 2i+1 and 2i+2, a leaf above depth D becomes splits that always go left
+//! (threshold +inf) with its path length copied to every bottom slot beneath it. A walk is then exactly D
+//! branch-free steps `i = 2i + 1 + (x > threshold)`, with no leaf test and no child pointers to load.
 
 use rand::{Rng, RngExt};
 use serde::{Deserialize, Serialize};
 
-/// Rows scored together in lockstep by [`IsolationForest::score_into`].
-const LANES: usize = 8;
-/// Rows that walk one tree before the next tree is loaded.
+/// Rows walked through a tree together: their independent load chains overlap.
+const LANES: usize = 16;
+/// Rows that walk one tree before the next tree is loaded, so the tree stays in L1.
 const BLOCK_ROWS: usize = 128;
 
-/// One node of a tree, 8 bytes so that the walked part of a forest stays small in cache. A split sends rows with
-/// `x[feature] <= threshold` to the next node (the left child, pre-order) and the others `right_offset` nodes on.
-/// A leaf has `right_offset == 0` and `feature == 0`, so a walk can read it like a split and stay put branch-free;
-/// its `threshold` bits hold the index of its path length in the forest's leaf table.
-///
-/// Inputs are f32, so an f64 threshold t (as scikit-learn stores it) is kept as the largest f32 not above t: for
-/// every f32 x, `x <= t` and `x <= that f32` agree, which keeps scoring exact.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Node {
-    pub threshold: f32,
-    pub feature: u16,
-    pub right_offset: u16,
+/// A node of a tree under construction (pre-order: the left child is the next node). A leaf has
+/// `right_offset == 0`; its `threshold` bits hold the index of its path length.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Node {
+    threshold: f32,
+    feature: u16,
+    right_offset: u16,
 }
 
 impl Node {
@@ -40,9 +36,19 @@ impl Node {
             right_offset: 0,
         }
     }
-    pub fn is_leaf(&self) -> bool {
+    fn is_leaf(&self) -> bool {
         self.right_offset == 0
     }
+}
+
+/// A split in the scoring layout: rows with `x[feature] <= threshold` go to 2i+1, the others to 2i+2.
+///
+/// Inputs are f32, so an f64 threshold t (as scikit-learn stores it) is kept as the largest f32 not above t: for
+/// every f32 x, `x <= t` and `x <= that f32` agree, which keeps scoring exact.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WalkNode {
+    pub threshold: f32,
+    pub feature: u32,
 }
 
 /// The largest f32 that is not above `t`.
@@ -81,12 +87,13 @@ impl Default for ForestParams {
 /// A fitted forest.
 #[derive(Clone, Debug, PartialEq)]
 pub struct IsolationForest {
-    nodes: Vec<Node>,
-    /// Path length of each leaf: its depth plus c(rows that reached it).
-    leaf_values: Vec<f64>,
-    roots: Vec<u32>,
-    /// Depth of the deepest leaf in any tree: the steps a lockstep walk takes.
-    max_depth: usize,
+    /// Per tree, 2^depth - 1 splits in heap order.
+    splits: Vec<WalkNode>,
+    /// Per tree, 2^depth path lengths, one per bottom slot.
+    leaves: Vec<f64>,
+    trees: usize,
+    /// D: every walk takes exactly this many steps.
+    depth: usize,
     features: usize,
     /// ψ actually used (min of the requested subsample and the training rows), scikit-learn's `max_samples_`.
     max_samples: usize,
@@ -113,6 +120,79 @@ pub fn average_path_length(n: usize) -> f64 {
 pub struct FitScratch {
     indices: Vec<u32>,
     candidate_features: Vec<u32>,
+    /// The trees in pre-order before they are laid out for scoring.
+    grown: PreorderForest,
+}
+
+/// Trees in pre-order, as grown or as loaded.
+#[derive(Default, Clone, Debug)]
+struct PreorderForest {
+    nodes: Vec<Node>,
+    leaf_values: Vec<f64>,
+    roots: Vec<usize>,
+    depth: usize,
+}
+
+impl PreorderForest {
+    fn clear(&mut self) {
+        self.nodes.clear();
+        self.leaf_values.clear();
+        self.roots.clear();
+        self.depth = 0;
+    }
+
+    /// Copies the subtree at pre-order `at` into heap slot `slot` (at `level`) of a complete tree of `depth`.
+    fn lay_out(
+        &self,
+        at: usize,
+        slot: usize,
+        level: usize,
+        depth: usize,
+        splits: &mut [WalkNode],
+        leaves: &mut [f64],
+    ) {
+        let node = self.nodes[at];
+        if level == depth {
+            debug_assert!(node.is_leaf());
+            leaves[slot - ((1 << depth) - 1)] = self.leaf_values[node.threshold.to_bits() as usize];
+            return;
+        }
+        if node.is_leaf() {
+            // Always left, down to the bottom; every bottom slot beneath carries this leaf's path length.
+            splits[slot] = WalkNode {
+                threshold: f32::INFINITY,
+                feature: 0,
+            };
+            let value = self.leaf_values[node.threshold.to_bits() as usize];
+            let first = ((slot + 1) << (depth - level)) - 1;
+            let count = 1 << (depth - level);
+            let bottom = first - ((1 << depth) - 1);
+            leaves[bottom..bottom + count].fill(value);
+            let mut level_first = 2 * slot + 1;
+            for width in 1..(depth - level) {
+                let n = 1 << width;
+                splits[level_first..level_first + n].fill(WalkNode {
+                    threshold: f32::INFINITY,
+                    feature: 0,
+                });
+                level_first = 2 * level_first + 1;
+            }
+            return;
+        }
+        splits[slot] = WalkNode {
+            threshold: node.threshold,
+            feature: u32::from(node.feature),
+        };
+        self.lay_out(at + 1, 2 * slot + 1, level + 1, depth, splits, leaves);
+        self.lay_out(
+            at + node.right_offset as usize,
+            2 * slot + 2,
+            level + 1,
+            depth,
+            splits,
+            leaves,
+        );
+    }
 }
 
 impl IsolationForest {
@@ -130,17 +210,17 @@ impl IsolationForest {
 
     fn empty(features: usize) -> Self {
         Self {
-            nodes: Vec::new(),
-            leaf_values: Vec::new(),
-            roots: Vec::new(),
-            max_depth: 0,
+            splits: Vec::new(),
+            leaves: Vec::new(),
+            trees: 0,
+            depth: 0,
             features,
             max_samples: 1,
             threshold: 0.5,
         }
     }
 
-    /// Fits again in place, reusing this forest's node storage and the caller's scratch buffers.
+    /// Fits again in place, reusing this forest's storage and the caller's scratch buffers.
     pub fn refit<R: Rng + ?Sized>(
         &mut self,
         rows: &[f32],
@@ -162,10 +242,8 @@ impl IsolationForest {
         let height_limit = (psi.max(2) as f64).log2().ceil() as usize;
         self.features = features;
         self.max_samples = psi;
-        self.nodes.clear();
-        self.roots.clear();
-        self.leaf_values.clear();
-        self.max_depth = height_limit;
+        let mut grown = std::mem::take(&mut scratch.grown);
+        grown.clear();
         for _ in 0..params.trees.max(1) {
             // Partial Fisher-Yates: the first ψ entries become a uniform sample without replacement.
             scratch.indices.clear();
@@ -174,19 +252,23 @@ impl IsolationForest {
                 let j = rng.random_range(i..n_rows);
                 scratch.indices.swap(i, j);
             }
-            self.roots.push(self.nodes.len() as u32);
+            grown.roots.push(grown.nodes.len());
             let mut sample = std::mem::take(&mut scratch.indices);
             sample.truncate(psi);
             let mut tree = TreeBuilder {
-                nodes: &mut self.nodes,
-                leaf_values: &mut self.leaf_values,
+                nodes: &mut grown.nodes,
+                leaf_values: &mut grown.leaf_values,
                 rows,
                 features,
                 height_limit,
+                deepest: 0,
             };
             tree.grow(&mut sample, 0, rng, &mut scratch.candidate_features);
+            grown.depth = grown.depth.max(tree.deepest);
             scratch.indices = sample;
         }
+        self.lay_out(&grown);
+        scratch.grown = grown;
         self.threshold = match params.contamination {
             Contamination::Auto => 0.5,
             Contamination::Fraction(p) => {
@@ -200,6 +282,28 @@ impl IsolationForest {
         };
     }
 
+    fn lay_out(&mut self, grown: &PreorderForest) {
+        let depth = grown.depth;
+        let (per_splits, per_leaves) = ((1usize << depth) - 1, 1usize << depth);
+        self.trees = grown.roots.len();
+        self.depth = depth;
+        self.splits.clear();
+        self.splits.resize(
+            self.trees * per_splits,
+            WalkNode {
+                threshold: f32::INFINITY,
+                feature: 0,
+            },
+        );
+        self.leaves.clear();
+        self.leaves.resize(self.trees * per_leaves, 0.0);
+        for (t, &root) in grown.roots.iter().enumerate() {
+            let splits = &mut self.splits[t * per_splits..(t + 1) * per_splits];
+            let leaves = &mut self.leaves[t * per_leaves..(t + 1) * per_leaves];
+            grown.lay_out(root, 0, 0, depth, splits, leaves);
+        }
+    }
+
     /// Builds a forest from explicit trees (used to load scikit-learn's trees for parity checks). Each tree is given
     /// in scikit-learn's arrays; leaves have `children_left == -1`.
     pub fn from_sklearn_trees(
@@ -208,21 +312,23 @@ impl IsolationForest {
         max_samples: usize,
         offset: f64,
     ) -> Self {
-        let mut forest = Self::empty(features);
-        forest.max_samples = max_samples;
-        forest.threshold = -offset;
+        let mut grown = PreorderForest::default();
         for tree in trees {
-            forest.roots.push(forest.nodes.len() as u32);
+            grown.roots.push(grown.nodes.len());
             let depth = push_sklearn_node(
-                &mut forest.nodes,
-                &mut forest.leaf_values,
+                &mut grown.nodes,
+                &mut grown.leaf_values,
                 tree,
                 0,
                 0,
                 features,
             );
-            forest.max_depth = forest.max_depth.max(depth);
+            grown.depth = grown.depth.max(depth);
         }
+        let mut forest = Self::empty(features);
+        forest.max_samples = max_samples;
+        forest.threshold = -offset;
+        forest.lay_out(&grown);
         forest
     }
 
@@ -230,10 +336,15 @@ impl IsolationForest {
         self.features
     }
     pub fn trees(&self) -> usize {
-        self.roots.len()
+        self.trees
     }
+    /// Split slots in the scoring layout (2^depth - 1 per tree).
     pub fn node_count(&self) -> usize {
-        self.nodes.len()
+        self.splits.len()
+    }
+    /// Steps of every walk: the depth of the deepest leaf.
+    pub fn depth(&self) -> usize {
+        self.depth
     }
     pub fn max_samples(&self) -> usize {
         self.max_samples
@@ -244,34 +355,30 @@ impl IsolationForest {
     }
     /// Heap bytes held by the fitted forest.
     pub fn heap_bytes(&self) -> usize {
-        self.nodes.capacity() * size_of::<Node>()
-            + self.leaf_values.capacity() * size_of::<f64>()
-            + self.roots.capacity() * size_of::<u32>()
+        self.splits.capacity() * size_of::<WalkNode>() + self.leaves.capacity() * size_of::<f64>()
     }
 
     /// Mean path length E[h(x)] over the trees.
     pub fn mean_path_length(&self, row: &[f32]) -> f64 {
-        self.total_path_length(row) / self.roots.len() as f64
+        self.total_path_length(row) / self.trees as f64
     }
 
     /// Sum of the path lengths over the trees, in tree order.
     fn total_path_length(&self, row: &[f32]) -> f64 {
         debug_assert_eq!(row.len(), self.features);
+        let (per_splits, per_leaves) = ((1usize << self.depth) - 1, 1usize << self.depth);
         let mut total = 0.0;
-        for &root in &self.roots {
-            let mut index = root as usize;
-            loop {
-                let node = self.nodes[index];
-                if node.is_leaf() {
-                    total += self.leaf_values[node.threshold.to_bits() as usize];
-                    break;
-                }
-                index = if row[node.feature as usize] <= node.threshold {
-                    index + 1
-                } else {
-                    index + node.right_offset as usize
-                };
+        for t in 0..self.trees {
+            let splits = &self.splits[t * per_splits..(t + 1) * per_splits];
+            let mut at = 0;
+            for _ in 0..self.depth {
+                let node = splits[at];
+                // `!(x <= t)`: a NaN goes right, as in scikit-learn.
+                #[allow(clippy::neg_cmp_op_on_partial_ord)]
+                let go_right = usize::from(!(row[node.feature as usize] <= node.threshold));
+                at = 2 * at + 1 + go_right;
             }
+            total += self.leaves[t * per_leaves + at - per_splits];
         }
         total
     }
@@ -283,7 +390,7 @@ impl IsolationForest {
     }
 
     fn score_from_total(&self, total: f64) -> f64 {
-        let denominator = self.roots.len() as f64 * average_path_length(self.max_samples);
+        let denominator = self.trees as f64 * average_path_length(self.max_samples);
         if denominator == 0.0 {
             return 1.0;
         }
@@ -295,19 +402,17 @@ impl IsolationForest {
     }
 
     /// Scores every row of a row-major batch into `out` (cleared first); allocates only if `out` must grow.
-    /// Rows are walked through each tree `LANES` at a time in lockstep: the walks are independent chains of
-    /// dependent loads, and interleaving them lets the CPU overlap their memory latency.
     pub fn score_into(&self, rows: &[f32], out: &mut Vec<f64>) {
         let f = self.features;
         let n = rows.len() / f;
         out.clear();
         out.resize(n, 0.0);
-        // Tree-major within a block of rows: one tree (about a kilobyte) stays in L1 while a block of rows walks
-        // it, and each tree's path lengths are still added in tree order, as scikit-learn does.
+        // Tree-major within a block of rows: one tree stays in L1 while the block walks it, and each row's path
+        // lengths are still added in tree order, as scikit-learn does.
         for (block, block_totals) in rows.chunks(BLOCK_ROWS * f).zip(out.chunks_mut(BLOCK_ROWS)) {
-            for &root in &self.roots {
+            for tree in 0..self.trees {
                 for (chunk, totals) in block.chunks(LANES * f).zip(block_totals.chunks_mut(LANES)) {
-                    self.add_tree_path_lengths(root as usize, chunk, totals);
+                    self.add_tree_path_lengths(tree, chunk, totals);
                 }
             }
         }
@@ -317,38 +422,32 @@ impl IsolationForest {
     }
 
     /// Adds each row's path length in one tree into `totals` (one entry per row, at most `LANES`).
-    ///
-    /// Every lane takes exactly `max_depth` branch-free steps (a lane on a leaf selects its own index again), so
-    /// the loop has no data-dependent exit and the lanes' independent load chains overlap.
-    fn add_tree_path_lengths(&self, root: usize, rows: &[f32], totals: &mut [f64]) {
+    fn add_tree_path_lengths(&self, tree: usize, rows: &[f32], totals: &mut [f64]) {
         let lanes = totals.len();
         let f = self.features;
+        let per_splits = (1usize << self.depth) - 1;
+        let splits = &self.splits[tree * per_splits..(tree + 1) * per_splits];
         // Unused lanes of a short final chunk re-read row 0, so every read stays in bounds.
         let row_base: [usize; LANES] =
             std::array::from_fn(|lane| if lane < lanes { lane * f } else { 0 });
-        let nodes = &self.nodes[..];
-        let mut index = [root; LANES];
-        for _ in 0..self.max_depth {
+        let mut at = [0usize; LANES];
+        for _ in 0..self.depth {
             for lane in 0..LANES {
-                let at = index[lane];
-                // SAFETY: `at` starts at a root and only ever moves to a child offset written when the tree was
-                // built (or stays put on a leaf), so it indexes `nodes`; every node's `feature` is below
-                // `self.features` (leaves store 0; splits are checked on construction), and `row_base[lane]`
-                // starts a whole row of `rows`, so both reads are in bounds.
-                let node = unsafe { *nodes.get_unchecked(at) };
+                // SAFETY: after k < depth steps `at[lane]` is below 2^(k+1) - 1 <= 2^depth - 1 = splits.len(); every
+                // split's `feature` is below `self.features` (padding uses 0; real splits are checked when grown or
+                // loaded); `row_base[lane]` starts a whole row of `rows`. So both reads are in bounds.
+                let node = unsafe { *splits.get_unchecked(at[lane]) };
                 let x = unsafe { *rows.get_unchecked(row_base[lane] + node.feature as usize) };
                 // Arithmetic, not `if`: the direction is a coin flip per row, and a mispredicted branch per step
-                // would serialise the lanes. Right: +offset; left: +1; a leaf (offset 0): +0.
-                let offset = node.right_offset as usize;
-                // `!(x <= t)` rather than `x > t`: a NaN goes right, as in scikit-learn.
+                // would serialise the lanes. `!(x <= t)`: a NaN goes right, as in scikit-learn.
                 #[allow(clippy::neg_cmp_op_on_partial_ord)]
                 let go_right = usize::from(!(x <= node.threshold));
-                let is_split = usize::from(offset != 0);
-                index[lane] = at + is_split * (1 + go_right * (offset - is_split));
+                at[lane] = 2 * at[lane] + 1 + go_right;
             }
         }
+        let leaves = &self.leaves[tree << self.depth..(tree + 1) << self.depth];
         for lane in 0..lanes {
-            totals[lane] += self.leaf_values[nodes[index[lane]].threshold.to_bits() as usize];
+            totals[lane] += leaves[at[lane] - per_splits];
         }
     }
 
@@ -366,10 +465,13 @@ struct TreeBuilder<'a> {
     rows: &'a [f32],
     features: usize,
     height_limit: usize,
+    /// Depth of the deepest leaf so far.
+    deepest: usize,
 }
 
 impl TreeBuilder<'_> {
     fn push_leaf(&mut self, depth: usize, n: usize) {
+        self.deepest = self.deepest.max(depth);
         self.nodes.push(Node::leaf(self.leaf_values.len()));
         self.leaf_values.push(depth as f64 + average_path_length(n));
     }
@@ -628,7 +730,9 @@ mod tests {
             ForestParams::default(),
             &mut ChaCha8Rng::seed_from_u64(1),
         );
-        assert_eq!(forest.node_count(), forest.trees());
+        assert_eq!((forest.depth(), forest.node_count()), (0, 0));
+        // No split: every row gets c(10) from each root leaf.
+        assert!((forest.score(&[5.0, -5.0]) - 0.5).abs() < 1e-12);
     }
 
     #[test]
