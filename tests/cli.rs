@@ -1,40 +1,13 @@
 //! The binary, black-box: every bad flag, path or value gets one clear line and a non-zero exit code, never a panic.
 
-use std::path::Path;
+mod common;
+
+use common::{assert_one_line_error, dais, dais_env, write_file};
+
 use std::process::{Command, Output};
-
-fn dais(args: &[&str]) -> Output {
-    dais_env(args, &[])
-}
-
-fn dais_env(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dais"));
-    cmd.args(args);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("dais starts")
-}
 
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// The run failed with exactly one error line that contains `needle`.
-fn assert_one_line_error(output: &Output, needle: &str) {
-    let err = stderr(output);
-    assert!(!output.status.success(), "should fail: {err}");
-    assert!(!err.contains("panicked"), "panicked: {err}");
-    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(lines.len(), 1, "expected one line, got: {err}");
-    assert!(lines[0].starts_with("error: "), "{err}");
-    assert!(lines[0].contains(needle), "expected {needle:?} in {err}");
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> String {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path.display().to_string()
 }
 
 #[test]
@@ -115,7 +88,7 @@ fn missing_and_malformed_files_and_unknown_scenarios() {
         "cannot read config file /no/such.ron",
     );
     let dir = tempfile::tempdir().unwrap();
-    let bad = write(dir.path(), "bad.ron", "(simulation: (agents: ))");
+    let bad = write_file(dir.path(), "bad.ron", "(simulation: (agents: ))");
     assert_one_line_error(
         &dais(&["--no-render", "--config", &bad]),
         "malformed config file",
@@ -163,7 +136,7 @@ fn config_check_reports_each_kind_of_error() {
         ("", "malformed config file"),
     ];
     for (i, (text, needle)) in cases.iter().enumerate() {
-        let path = write(dir.path(), &format!("case{i}.ron"), text);
+        let path = write_file(dir.path(), &format!("case{i}.ron"), text);
         assert_one_line_error(&dais(&["config", "check", &path]), needle);
     }
     let out = dais(&["config", "check", "config/classroom.ron"]);
@@ -194,7 +167,7 @@ fn config_show_layers_file_env_and_flags() {
     );
     // What `config show` prints is itself a valid config.
     let dir = tempfile::tempdir().unwrap();
-    let path = write(dir.path(), "shown.ron", &text);
+    let path = write_file(dir.path(), "shown.ron", &text);
     assert!(dais(&["config", "check", &path]).status.success());
     assert_one_line_error(
         &dais_env(

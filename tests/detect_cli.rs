@@ -1,32 +1,8 @@
 //! `dais detect`, black-box: scores, the quality report, and one clear line with file and line for bad input.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn dais(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dais"))
-        .args(args)
-        .output()
-        .expect("dais starts")
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> String {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path.display().to_string()
-}
-
-fn assert_one_line_error(output: &Output, needle: &str) {
-    let err = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success(), "should fail: {err}");
-    assert!(!err.contains("panicked"), "{err}");
-    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(lines.len(), 1, "{err}");
-    assert!(
-        lines[0].starts_with("error: ") && lines[0].contains(needle),
-        "expected {needle:?} in {err}"
-    );
-}
+use common::{assert_one_line_error, dais, write_file};
 
 /// A deterministic pseudo-random cloud (no RNG crate needed in the fixture text).
 fn cloud(rows: usize, shift: f64, salt: usize) -> Vec<[f64; 3]> {
@@ -59,11 +35,11 @@ fn csv(rows: &[[f64; 3]], labels: Option<&[u8]>) -> String {
 #[test]
 fn scores_every_row_and_reports_quality_against_labels() {
     let dir = tempfile::tempdir().unwrap();
-    let train = write(dir.path(), "train.csv", &csv(&cloud(500, 0.0, 1), None));
+    let train = write_file(dir.path(), "train.csv", &csv(&cloud(500, 0.0, 1), None));
     let mut rows = cloud(200, 0.0, 2);
     rows.extend(cloud(20, 6.0, 3));
     let labels: Vec<u8> = (0..220).map(|i| u8::from(i >= 200)).collect();
-    let data = write(dir.path(), "data.csv", &csv(&rows, Some(&labels)));
+    let data = write_file(dir.path(), "data.csv", &csv(&rows, Some(&labels)));
     let out_path = dir.path().join("scores.csv");
     let out = dais(&[
         "detect",
@@ -121,7 +97,7 @@ fn scores_every_row_and_reports_quality_against_labels() {
 #[test]
 fn bad_input_names_the_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
-    let good = write(dir.path(), "good.csv", "a,b\n1,2\n3,4\n5,6\n");
+    let good = write_file(dir.path(), "good.csv", "a,b\n1,2\n3,4\n5,6\n");
     let cases = [
         (
             "ragged.csv",
@@ -146,7 +122,7 @@ fn bad_input_names_the_file_and_line() {
         ),
     ];
     for (name, text, needle) in cases {
-        let path = write(dir.path(), name, text);
+        let path = write_file(dir.path(), name, text);
         assert_one_line_error(
             &dais(&["detect", "--train", &path, "--score", &good]),
             needle,
@@ -156,7 +132,7 @@ fn bad_input_names_the_file_and_line() {
         &dais(&["detect", "--train", "/no/train.csv", "--score", &good]),
         "cannot read /no/train.csv",
     );
-    let labelled = write(dir.path(), "labelled.csv", "a,b,label\n1,2,0\n3,4,2\n");
+    let labelled = write_file(dir.path(), "labelled.csv", "a,b,label\n1,2,0\n3,4,2\n");
     assert_one_line_error(
         &dais(&[
             "detect",
@@ -181,7 +157,7 @@ fn bad_input_names_the_file_and_line() {
         ]),
         "lacks column \"nope\"",
     );
-    let other = write(dir.path(), "other.csv", "c,d\n1,2\n");
+    let other = write_file(dir.path(), "other.csv", "c,d\n1,2\n");
     assert_one_line_error(
         &dais(&["detect", "--train", &good, "--score", &other]),
         "other.csv lacks column \"a\"",

@@ -1,30 +1,15 @@
 //! The ledger file and recorded replays, black-box through the binary.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::Duration;
+mod common;
 
-fn dais(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dais"))
-        .args(args)
-        .output()
-        .expect("dais starts")
-}
+use common::{assert_one_line_error, dais};
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn assert_one_line_error(output: &Output, needle: &str) {
-    let err = text(&output.stderr);
-    assert!(!output.status.success(), "should fail: {err}");
-    assert!(!err.contains("panicked"), "{err}");
-    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(lines.len(), 1, "{err}");
-    assert!(
-        lines[0].starts_with("error: ") && lines[0].contains(needle),
-        "expected {needle:?} in {err}"
-    );
 }
 
 /// Records a short run and returns the ledger path.

@@ -55,3 +55,36 @@ pub fn forged_accepted(registry: &SignatureRegistry) -> usize {
         })
         .count()
 }
+
+/// Runs the `dais` binary with extra environment variables.
+pub fn dais_env(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_dais"));
+    cmd.args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("dais starts")
+}
+
+/// Runs the `dais` binary.
+pub fn dais(args: &[&str]) -> std::process::Output {
+    dais_env(args, &[])
+}
+
+/// The run failed with exactly one `error: ` line that contains `needle`, and did not panic.
+pub fn assert_one_line_error(output: &std::process::Output, needle: &str) {
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "should fail: {err}");
+    assert!(!err.contains("panicked"), "panicked: {err}");
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "expected one line, got: {err}");
+    assert!(lines[0].starts_with("error: "), "{err}");
+    assert!(lines[0].contains(needle), "expected {needle:?} in {err}");
+}
+
+/// Writes `text` to `dir/name` and returns the path as a string.
+pub fn write_file(dir: &std::path::Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
