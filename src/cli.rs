@@ -99,13 +99,52 @@ pub enum LedgerCommand {
     },
 }
 
+/// How the window behaves (ignored with --no-render).
+#[derive(Args, Debug, Clone, Default)]
+pub struct ViewArgs {
+    /// Save a PNG of the whole window (panels included) and exit: `run` takes it after --steps ticks (which then
+    /// sets the picture's tick, not the run's length), `replay` at --at.
+    #[arg(long, value_name = "FILE.png")]
+    pub screenshot: Option<PathBuf>,
+    /// Start playing at once instead of paused.
+    #[arg(long)]
+    pub play: bool,
+    /// Playback speed in ticks per second (0.5 to 240).
+    #[arg(long, value_name = "TICKS_PER_S", value_parser = speed_from_flag)]
+    pub speed: Option<f32>,
+    /// Close the window after this many seconds and print the mean frame time (for benchmarks and kiosks).
+    #[arg(long, value_name = "SECONDS", value_parser = seconds_from_flag)]
+    pub quit_after: Option<f32>,
+}
+
+fn speed_from_flag(text: &str) -> Result<f32, String> {
+    match text.parse::<f32>() {
+        Ok(v) if (0.5..=240.0).contains(&v) => Ok(v),
+        _ => Err(format!(
+            "{text:?} is not a speed from 0.5 to 240 ticks per second"
+        )),
+    }
+}
+
+fn seconds_from_flag(text: &str) -> Result<f32, String> {
+    match text.parse::<f32>() {
+        Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
+        _ => Err(format!("{text:?} is not a positive number of seconds")),
+    }
+}
+
 #[derive(Args, Debug, Clone)]
 pub struct ReplayArgs {
     /// The recording (a ledger written by `dais run --ledger` or `--out`).
     pub path: PathBuf,
-    /// Without a window.
+    /// Without a window: describe the recording.
     #[arg(long)]
     pub no_render: bool,
+    /// Open at this tick (default: the first; with --screenshot, the last).
+    #[arg(long, value_name = "TICK")]
+    pub at: Option<u32>,
+    #[command(flatten)]
+    pub view: ViewArgs,
     /// Re-simulate from the recorded config and seed and compare every tick's state hash.
     #[arg(long)]
     pub verify: bool,
@@ -166,13 +205,15 @@ impl ConfigArgs {
 pub struct RunArgs {
     #[command(flatten)]
     pub config: ConfigArgs,
-    /// Run without a window, as fast as possible.
+    /// Run without a window, as fast as possible (the default where no display is available).
     #[arg(long)]
     pub no_render: bool,
+    #[command(flatten)]
+    pub view: ViewArgs,
     /// Worker threads for the simulation (default: all cores). Results are identical for any value.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub threads: Option<u16>,
-    /// Write metrics.csv, summary.json, config.ron and ledger.db into this directory.
+    /// Write metrics.csv, summary.json, config.ron and ledger.db into this directory (in a window: ledger.db).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Record the run to this SQLite ledger (must not exist yet).

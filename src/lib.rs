@@ -2,13 +2,16 @@
 //!
 //! Autonomous security agents watch their own traffic, flag anomalies with an Isolation Forest, turn them into
 //! threat signatures, gossip them to their peers, vote, and agree without a central authority. Layers, from the
-//! bottom: `config` and `ml` (no Bevy), `ledger`, `sim` (the ECS tick pipeline), `headless` (batch runs).
+//! bottom: `config` and `ml` (no Bevy), `ledger`, `sim` (the ECS tick pipeline), `replay`, `headless` (batch runs)
+//! and `gui` (the window, behind the `gui` feature).
 
 pub mod config;
 pub mod ledger;
 pub mod ml;
 pub mod sim;
 
+#[cfg(feature = "gui")]
+pub mod gui;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod headless;
 #[cfg(not(target_arch = "wasm32"))]

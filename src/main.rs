@@ -42,16 +42,100 @@ fn install_interrupt_handler() -> Arc<AtomicBool> {
     stop
 }
 
+/// Whether to open a window: not with --no-render, and not where none can open (said in one line).
+fn window_wanted(no_render: bool, screenshot: bool) -> Result<bool, String> {
+    if no_render {
+        return Ok(false);
+    }
+    #[cfg(feature = "gui")]
+    {
+        match dais::gui::display_problem() {
+            None => Ok(true),
+            Some(reason) if screenshot => Err(format!("--screenshot needs a window, but {reason}")),
+            Some(reason) => {
+                eprintln!(
+                    "dais: {reason}; running headless instead (--no-render skips this check)"
+                );
+                Ok(false)
+            }
+        }
+    }
+    #[cfg(not(feature = "gui"))]
+    {
+        if screenshot {
+            return Err(
+                "--screenshot needs a window, but this dais was built without the gui feature"
+                    .into(),
+            );
+        }
+        eprintln!("dais: this dais was built without the gui feature; running headless");
+        Ok(false)
+    }
+}
+
+#[cfg(feature = "gui")]
+fn open_window(
+    opening: dais::gui::Opening,
+    view: &cli::ViewArgs,
+    // The tick a replay opens at, and the tick a screenshot shows.
+    screenshot_tick: u32,
+    ledger: Option<PathBuf>,
+) -> Result<(), String> {
+    let options = dais::gui::ViewOptions {
+        play: view.play,
+        speed: view.speed,
+        start_at: screenshot_tick,
+        screenshot: view.screenshot.clone().map(|path| (path, screenshot_tick)),
+        quit_after: view.quit_after,
+        ledger,
+    };
+    let stats = dais::gui::SharedFrameStats::default();
+    let mut app = dais::gui::build_app(opening, options, stats.clone())?;
+    let exit = app.run();
+    if let Some(report) = stats.lock().ok().and_then(|s| s.report()) {
+        eprintln!("dais: {report}");
+    }
+    if let Some(path) = &view.screenshot {
+        if !path.exists() {
+            return Err(format!(
+                "the window closed before the screenshot {} was saved",
+                path.display()
+            ));
+        }
+        eprintln!("dais: saved {}", path.display());
+    }
+    match exit {
+        bevy::app::AppExit::Success => Ok(()),
+        bevy::app::AppExit::Error(code) => Err(format!("the window exited with code {code}")),
+    }
+}
+
 fn run(args: &RunArgs) -> Result<(), String> {
-    let mut config = effective_config(&args.config)?;
+    let screenshot = args.view.screenshot.is_some();
+    // With --screenshot, --steps is the tick to photograph; the run keeps its configured length, so a scenario's
+    // later campaigns stay valid.
+    let mut config_args = args.config.clone();
+    let screenshot_steps = if screenshot {
+        config_args.steps.take()
+    } else {
+        None
+    };
+    let mut config = effective_config(&config_args)?;
     if let Some(dir) = &args.out {
         config.output.dir = Some(dir.display().to_string());
     }
-    if !args.no_render {
-        eprintln!(
-            "dais: this build has no desktop view yet; running headless (pass --no-render to silence this note)"
-        );
+    if window_wanted(args.no_render, screenshot)? {
+        #[cfg(feature = "gui")]
+        {
+            let out = config.output.dir.as_ref().map(PathBuf::from);
+            let ledger = ledger_path(args, out.as_deref())?;
+            let tick = screenshot_steps
+                .unwrap_or(config.simulation.steps)
+                .min(config.simulation.steps);
+            return open_window(dais::gui::Opening::Live(config), &args.view, tick, ledger);
+        }
     }
+    let _ = screenshot_steps;
     let threads = dais::headless::init_threads(args.threads.map(usize::from));
     let options = dais::headless::RunOptions {
         out: config.output.dir.as_ref().map(Into::into),
@@ -215,8 +299,27 @@ fn detect(args: &DetectArgs) -> Result<(), String> {
 
 fn replay(args: &ReplayArgs) -> Result<(), String> {
     let source = dais::replay::ReplaySource::open(&args.path).map_err(|e| e.to_string())?;
-    if !args.no_render && !args.verify {
-        eprintln!("dais: this build has no desktop view yet; describing the recording instead");
+    if let Some(at) = args.at
+        && (at == 0 || at > source.ticks())
+    {
+        return Err(format!(
+            "--at {at}: the recording holds ticks 1 to {}",
+            source.ticks()
+        ));
+    }
+    if !args.verify && window_wanted(args.no_render, args.view.screenshot.is_some())? {
+        #[cfg(feature = "gui")]
+        {
+            // A screenshot defaults to the end of the recording; a window opens at the start.
+            let default_tick = if args.view.screenshot.is_some() {
+                source.ticks()
+            } else {
+                1
+            };
+            let tick = args.at.unwrap_or(default_tick).min(source.ticks());
+            let opening = dais::gui::Opening::Replay(Box::new(source));
+            return open_window(opening, &args.view, tick, None);
+        }
     }
     if args.verify {
         dais::headless::init_threads(None);

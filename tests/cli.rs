@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{assert_one_line_error, dais, dais_env, write_file};
+use common::{assert_one_line_error, dais, dais_env, dais_without_display, write_file};
 
 use std::process::{Command, Output};
 
@@ -42,13 +42,16 @@ fn the_default_command_runs_headless_and_prints_a_summary() {
 }
 
 #[test]
-fn run_without_no_render_says_it_runs_headless() {
-    let out = dais(&["run", "--agents", "10", "--steps", "50", "--quiet"]);
-    assert!(out.status.success());
-    assert!(
-        stderr(&out).contains("running headless"),
-        "{}",
-        stderr(&out)
+fn without_a_display_the_window_gives_way_to_a_headless_run_in_one_line() {
+    let out = dais_without_display(&["run", "--agents", "10", "--steps", "50", "--quiet"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("running headless"), "{err}");
+    // A screenshot cannot be taken headless: that is an error, not a silent success.
+    assert_one_line_error(
+        &dais_without_display(&["run", "--steps", "5", "--screenshot", "x.png"]),
+        "--screenshot needs a window",
     );
 }
 

@@ -68,6 +68,19 @@ pub struct DecisionRow {
     pub valid: bool,
 }
 
+/// A decision as the ledger feed shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FeedEntry {
+    pub tick: u32,
+    /// The signature's stable id, as hex.
+    pub sig_id: String,
+    pub outcome: Outcome,
+    pub yes: u32,
+    pub no: u32,
+    /// The certificate check passed.
+    pub valid: bool,
+}
+
 /// How the view draws an agent in a frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[repr(u8)]
@@ -98,8 +111,65 @@ impl AgentState {
     }
 }
 
-/// One message on the wire during a tick: (from, to, kind 0 announce / 1 ballot / 2 decision).
-pub type FrameMessage = (AgentIdx, AgentIdx, u8);
+/// One message on the wire during a tick, with how far along its hop it is, so the view can animate it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct FrameMessage {
+    pub from: AgentIdx,
+    pub to: AgentIdx,
+    /// 0 announce, 1 ballot, 2 decision.
+    pub kind: u8,
+    /// Ticks since it was sent (0 on the tick it leaves, `span` on the tick it arrives).
+    pub elapsed: u8,
+    /// Ticks the hop takes. 0 in recordings made before progress was stored: read as one tick.
+    pub span: u8,
+}
+
+/// `elapsed` and `span` share the kind's byte (3 bits each), so longer hops are scaled down to 7 steps.
+const PROGRESS_STEPS: u32 = 7;
+
+impl FrameMessage {
+    pub fn new(from: AgentIdx, to: AgentIdx, kind: u8, sent: u32, deliver: u32, now: u32) -> Self {
+        let span = deliver.saturating_sub(sent).max(1);
+        let elapsed = now.saturating_sub(sent).min(span);
+        let (elapsed, span) = if span > PROGRESS_STEPS {
+            (elapsed * PROGRESS_STEPS / span, PROGRESS_STEPS)
+        } else {
+            (elapsed, span)
+        };
+        Self {
+            from,
+            to,
+            kind,
+            elapsed: elapsed as u8,
+            span: span as u8,
+        }
+    }
+
+    fn packed(&self) -> u8 {
+        (self.kind & 0b11) | ((self.elapsed & 0b111) << 2) | ((self.span & 0b111) << 5)
+    }
+
+    fn unpack(from: AgentIdx, to: AgentIdx, byte: u8) -> Self {
+        Self {
+            from,
+            to,
+            kind: byte & 0b11,
+            elapsed: (byte >> 2) & 0b111,
+            span: byte >> 5,
+        }
+    }
+
+    /// Where along the edge (0 sender, 1 receiver) the message is at the start and at the end of this tick. A hop of
+    /// latency L is on screen for L + 1 ticks, so it glides across them without stopping.
+    pub fn progress(&self) -> (f32, f32) {
+        if self.span == 0 {
+            return (0.0, 1.0);
+        }
+        let span = self.span as f32;
+        let elapsed = (self.elapsed as f32).min(span);
+        (elapsed / (span + 1.0), (elapsed + 1.0) / (span + 1.0))
+    }
+}
 
 /// What the view needs to redraw one tick: every agent's state and the messages travelling.
 #[derive(Clone, Debug, PartialEq, Default, Serialize)]
@@ -109,15 +179,16 @@ pub struct Frame {
 }
 
 impl Frame {
-    /// Compact bytes: agent count (u32 LE), one byte per agent, then 9 bytes per message.
+    /// Compact bytes: agent count (u32 LE), one byte per agent, then 9 bytes per message (from, to, and one byte
+    /// packing kind, elapsed and span).
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(4 + self.agents.len() + 9 * self.messages.len());
         out.extend_from_slice(&(self.agents.len() as u32).to_le_bytes());
         out.extend(self.agents.iter().map(|&s| s as u8));
-        for &(from, to, kind) in &self.messages {
-            out.extend_from_slice(&from.to_le_bytes());
-            out.extend_from_slice(&to.to_le_bytes());
-            out.push(kind);
+        for message in &self.messages {
+            out.extend_from_slice(&message.from.to_le_bytes());
+            out.extend_from_slice(&message.to.to_le_bytes());
+            out.push(message.packed());
         }
         out
     }
@@ -138,7 +209,7 @@ impl Frame {
             .map(|c| {
                 let from = u32::from_le_bytes(c[0..4].try_into().expect("4 bytes"));
                 let to = u32::from_le_bytes(c[4..8].try_into().expect("4 bytes"));
-                (from, to, c[8])
+                FrameMessage::unpack(from, to, c[8])
             })
             .collect();
         Some(Self { agents, messages })
@@ -178,5 +249,37 @@ impl LedgerSink for DiscardSink {
     }
     fn append(&mut self, _: TickRecord) -> Result<(), LedgerError> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_bytes_round_trip_with_message_progress() {
+        let frame = Frame {
+            agents: vec![AgentState::Healthy, AgentState::Immune, AgentState::Crashed],
+            messages: vec![
+                FrameMessage::new(0, 1, 0, 10, 12, 10),
+                FrameMessage::new(1, 2, 1, 10, 12, 12),
+                FrameMessage::new(2, 0, 2, 5, 25, 15),
+            ],
+        };
+        let back = Frame::from_bytes(&frame.to_bytes()).expect("decodes");
+        assert_eq!(back, frame);
+        assert_eq!((back.messages[2].elapsed, back.messages[2].span), (3, 7));
+    }
+
+    #[test]
+    fn a_hop_glides_from_sender_to_receiver_over_its_ticks() {
+        // Latency 2: on screen for ticks 10, 11 and 12, moving a third of the edge each tick.
+        let at = |now| FrameMessage::new(0, 1, 0, 10, 12, now).progress();
+        assert_eq!(at(10), (0.0, 1.0 / 3.0));
+        assert_eq!(at(11), (1.0 / 3.0, 2.0 / 3.0));
+        assert_eq!(at(12), (2.0 / 3.0, 1.0));
+        // Recordings without progress (span 0) animate the whole edge in one tick.
+        let legacy = FrameMessage::unpack(0, 1, 1);
+        assert_eq!((legacy.kind, legacy.progress()), (1, (0.0, 1.0)));
     }
 }

@@ -8,7 +8,9 @@ use thiserror::Error;
 
 use crate::config::SimConfig;
 use crate::ledger::sqlite::{OpenError, open_existing};
-use crate::ledger::{DiscardSink, Frame};
+use crate::ledger::{AgentRow, DiscardSink, FeedEntry, Frame};
+use crate::sim::consensus::Outcome;
+use crate::sim::metrics::TickMetrics;
 
 #[derive(Debug, Error)]
 pub enum ReplayError {
@@ -96,6 +98,91 @@ impl ReplaySource {
             .prepare_cached("SELECT metrics FROM ticks WHERE tick = ?1")?
             .query_row([tick], |r| r.get(0))?;
         serde_json::from_str(&text).map_err(|_| ReplayError::CorruptFrame(tick))
+    }
+
+    /// Every tick's metrics, in order (the view's plots show the whole run at once).
+    pub fn metrics_history(&self) -> Result<Vec<TickMetrics>, ReplayError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT tick, metrics FROM ticks ORDER BY tick")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, String>(1)?)))?;
+        let mut history = Vec::with_capacity(self.ticks as usize);
+        for row in rows {
+            let (tick, text) = row?;
+            history.push(serde_json::from_str(&text).map_err(|_| ReplayError::CorruptFrame(tick))?);
+        }
+        Ok(history)
+    }
+
+    /// The agents as recorded: role and neighbours.
+    pub fn agents(&self) -> Result<Vec<AgentRow>, ReplayError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT idx, role, neighbours FROM agents ORDER BY idx")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, u32>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        let mut agents = Vec::new();
+        for row in rows {
+            let (index, role, neighbours) = row?;
+            let neighbours = neighbours
+                .split_whitespace()
+                .map(str::parse)
+                .collect::<Result<Vec<u32>, _>>()
+                .map_err(|e| ReplayError::Config(format!("agent {index}'s neighbours: {e}")))?;
+            agents.push(AgentRow {
+                index,
+                role,
+                neighbours,
+            });
+        }
+        Ok(agents)
+    }
+
+    /// Every decision of the recording with its signature's id, in ledger order.
+    pub fn decisions(&self) -> Result<Vec<FeedEntry>, ReplayError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT d.tick, coalesce((SELECT s.sig_id FROM signatures s WHERE s.sig = d.sig LIMIT 1), '?'),
+                    d.outcome, d.yes, d.no, d.valid
+             FROM decisions d ORDER BY d.seq",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            let outcome: String = r.get(2)?;
+            Ok(FeedEntry {
+                tick: r.get(0)?,
+                sig_id: r.get(1)?,
+                outcome: match outcome.as_str() {
+                    "accepted" => Outcome::Accepted,
+                    "rejected" => Outcome::Rejected,
+                    _ => Outcome::Expired,
+                },
+                yes: r.get(3)?,
+                no: r.get(4)?,
+                valid: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// An agent's latest ballots up to `tick`, newest first: (tick, signature id, yes).
+    pub fn recent_ballots(
+        &self,
+        voter: u32,
+        tick: u32,
+        limit: usize,
+    ) -> Result<Vec<(u32, String, bool)>, ReplayError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT b.tick, coalesce((SELECT s.sig_id FROM signatures s WHERE s.sig = b.sig LIMIT 1), '?'), b.yes
+             FROM ballots b WHERE b.voter = ?1 AND b.tick <= ?2 ORDER BY b.seq DESC LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(rusqlite::params![voter, tick, limit as i64], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// The recorded state hash of every tick, in order.

@@ -3,7 +3,7 @@
 //! caught when the forest flags it or the blacklist blocks it.
 
 use bevy::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::clock::SimClock;
 use super::components::*;
@@ -17,7 +17,8 @@ use super::{Pipeline, TickEvents};
 pub const IMMUNITY_LEVEL: f64 = 0.9;
 
 /// One tick's figures. Counts are for this tick; ratios are `None` where undefined.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct TickMetrics {
     pub tick: u32,
     pub attack_samples: u64,

@@ -236,5 +236,10 @@ pub fn headless_app(config: SimConfig, sink: Box<dyn LedgerSink>) -> App {
 
 /// Runs exactly one tick.
 pub fn step(app: &mut App) {
-    app.world_mut().run_schedule(FixedUpdate);
+    step_world(app.world_mut());
+}
+
+/// Runs exactly one tick of a simulation world taken out of its app (the view keeps one beside its own).
+pub fn step_world(world: &mut World) {
+    world.run_schedule(FixedUpdate);
 }

@@ -14,7 +14,7 @@ use super::signature::SignatureRegistry;
 use super::traffic::Campaigns;
 use super::{AgentDirectory, Pipeline, TickEvents};
 use crate::ledger::{
-    AgentState, BallotRow, DecisionRow, Frame, LedgerSink, SignatureRow, TickRecord,
+    AgentState, BallotRow, DecisionRow, Frame, FrameMessage, LedgerSink, SignatureRow, TickRecord,
 };
 
 /// The ledger the run writes to, the latest state hash, and the first storage failure if any.
@@ -171,7 +171,16 @@ fn record_tick(
         agents: Vec::with_capacity(directory.agents.len()),
         messages: in_flight
             .visible()
-            .map(|m| (m.from, m.to, m.kind() as u8))
+            .map(|m| {
+                FrameMessage::new(
+                    m.from,
+                    m.to,
+                    m.kind() as u8,
+                    m.sent_tick,
+                    m.deliver_tick,
+                    clock.tick,
+                )
+            })
             .collect(),
     };
     for (index, &entity) in directory.agents.iter().enumerate() {

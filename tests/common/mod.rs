@@ -66,6 +66,16 @@ pub fn dais_env(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     cmd.output().expect("dais starts")
 }
 
+/// Runs the `dais` binary as on a machine with no display (no X server to talk to).
+pub fn dais_without_display(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_dais"))
+        .args(args)
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .expect("dais starts")
+}
+
 /// Runs the `dais` binary.
 pub fn dais(args: &[&str]) -> std::process::Output {
     dais_env(args, &[])

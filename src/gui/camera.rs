@@ -1,0 +1,224 @@
+//! The scene camera: it sees only the rectangle between the panels, fits the whole network into it when a run
+//! opens, pans with a drag and zooms with the wheel towards the cursor. A click without a drag picks a node.
+
+use bevy::camera::Viewport;
+use bevy::input::mouse::AccumulatedMouseScroll;
+use bevy::prelude::*;
+use bevy::window::PrimaryWindow;
+use bevy_egui::PrimaryEguiContext;
+
+use super::layout::EXTENT;
+use super::source::ViewData;
+use super::{LEFT_PANEL, RIGHT_PANEL, TOP_BAR, ViewSet};
+
+/// The camera that draws the graph (the egui camera is separate).
+#[derive(Component)]
+pub struct SceneCamera;
+
+/// The agent whose details the inspector shows.
+#[derive(Resource, Default, Debug, Clone, Copy, PartialEq)]
+pub struct Selection(pub Option<u32>);
+
+/// Drag state: where the press happened and whether it moved far enough to be a pan rather than a click.
+#[derive(Default)]
+struct DragState {
+    pressed_at: Option<Vec2>,
+    panning: bool,
+}
+
+/// The run generation and viewport size the camera was last fitted to.
+#[derive(Resource, Default)]
+struct Fitted {
+    generation: u64,
+    size: UVec2,
+}
+
+pub(super) fn plugin(app: &mut App) {
+    app.init_resource::<Selection>();
+    app.init_resource::<Fitted>();
+    app.add_systems(Startup, spawn_cameras);
+    app.add_systems(
+        Update,
+        (fit_viewport, pan_and_zoom, pick_node)
+            .chain()
+            .in_set(ViewSet::Input),
+    );
+}
+
+fn spawn_cameras(mut commands: Commands) {
+    commands.spawn((SceneCamera, Camera2d, Msaa::Sample4));
+    // egui draws on its own camera over the whole window, after the scene.
+    commands.spawn((
+        PrimaryEguiContext,
+        Camera2d,
+        bevy::camera::visibility::RenderLayers::none(),
+        Camera {
+            order: 1,
+            clear_color: ClearColorConfig::None,
+            ..default()
+        },
+    ));
+}
+
+/// The scene's rectangle in physical pixels, or None while the window is too small to show it.
+fn scene_rect(window: &Window) -> Option<(UVec2, UVec2)> {
+    let scale = window.scale_factor();
+    let left = (LEFT_PANEL * scale) as u32;
+    let top = (TOP_BAR * scale) as u32;
+    let right = (RIGHT_PANEL * scale) as u32;
+    let (w, h) = (window.physical_width(), window.physical_height());
+    if w <= left + right + 16 || h <= top + 16 {
+        return None;
+    }
+    Some((UVec2::new(left, top), UVec2::new(w - left - right, h - top)))
+}
+
+/// Keeps the camera on the scene rectangle, and refits the network when a run opens or the window resizes.
+fn fit_viewport(
+    window: Single<&Window, With<PrimaryWindow>>,
+    camera: Single<(&mut Camera, &mut Projection, &mut Transform), With<SceneCamera>>,
+    data: Res<ViewData>,
+    mut fitted: ResMut<Fitted>,
+) {
+    let (mut camera, mut projection, mut transform) = camera.into_inner();
+    let Some((position, size)) = scene_rect(&window) else {
+        camera.is_active = false;
+        return;
+    };
+    camera.is_active = true;
+    let viewport = Viewport {
+        physical_position: position,
+        physical_size: size,
+        ..default()
+    };
+    if camera
+        .viewport
+        .as_ref()
+        .map(|v| (v.physical_position, v.physical_size))
+        != Some((position, size))
+    {
+        camera.viewport = Some(viewport);
+    }
+    if fitted.generation != data.run_generation || fitted.size != size {
+        fitted.generation = data.run_generation;
+        fitted.size = size;
+        if let Projection::Orthographic(ortho) = projection.as_mut() {
+            // One world unit is one logical pixel at scale 1; leave a margin so border nodes are whole.
+            let logical = size.as_vec2() / window.scale_factor();
+            ortho.scale = 2.0 * EXTENT * 1.1 / logical.min_element();
+        }
+        transform.translation = Vec3::new(0.0, 0.0, transform.translation.z);
+    }
+}
+
+fn cursor_in_scene(window: &Window) -> Option<Vec2> {
+    let cursor = window.cursor_position()?;
+    let scale = window.scale_factor();
+    let (pos, size) = scene_rect(window)?;
+    let (min, max) = (pos.as_vec2() / scale, (pos + size).as_vec2() / scale);
+    (cursor.x >= min.x && cursor.y >= min.y && cursor.x < max.x && cursor.y < max.y)
+        .then_some(cursor)
+}
+
+fn pan_and_zoom(
+    window: Single<&Window, With<PrimaryWindow>>,
+    buttons: Res<ButtonInput<MouseButton>>,
+    scroll: Res<AccumulatedMouseScroll>,
+    camera: Single<(&Camera, &GlobalTransform, &mut Projection, &mut Transform), With<SceneCamera>>,
+    mut drag: Local<DragState>,
+    mut last_cursor: Local<Option<Vec2>>,
+) {
+    let (camera, global, mut projection, mut transform) = camera.into_inner();
+    let Projection::Orthographic(ortho) = projection.as_mut() else {
+        return;
+    };
+    let cursor = window.cursor_position();
+    let in_scene = cursor_in_scene(&window);
+    if buttons.just_pressed(MouseButton::Left) || buttons.just_pressed(MouseButton::Right) {
+        drag.pressed_at = in_scene;
+        drag.panning = false;
+    }
+    let held = buttons.pressed(MouseButton::Left) || buttons.pressed(MouseButton::Right);
+    if held
+        && let (Some(start), Some(now), Some(previous)) = (drag.pressed_at, cursor, *last_cursor)
+    {
+        if now.distance(start) > 4.0 {
+            drag.panning = true;
+        }
+        if drag.panning {
+            let delta = now - previous;
+            transform.translation.x -= delta.x * ortho.scale;
+            transform.translation.y += delta.y * ortho.scale;
+        }
+    }
+    *last_cursor = cursor;
+
+    if scroll.delta.y != 0.0
+        && let Some(at) = in_scene
+    {
+        // Zoom about the cursor: the world point under it stays put.
+        let before = camera.viewport_to_world_2d(global, at).ok();
+        let factor = (1.0 - scroll.delta.y.clamp(-10.0, 10.0) * 0.1).clamp(0.5, 2.0);
+        let new_scale = (ortho.scale * factor).clamp(0.01, 50.0);
+        if let Some(before) = before {
+            let offset = before - transform.translation.truncate();
+            let moved = offset * (new_scale / ortho.scale);
+            transform.translation.x = before.x - moved.x;
+            transform.translation.y = before.y - moved.y;
+        }
+        ortho.scale = new_scale;
+    }
+}
+
+/// The agent nearest a world point, if the point is within `reach` of it.
+pub fn nearest_agent(positions: &[[f32; 2]], point: Vec2, reach: f32) -> Option<u32> {
+    positions
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (i, Vec2::from(*p).distance_squared(point)))
+        .filter(|&(_, d)| d <= reach * reach)
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(i, _)| i as u32)
+}
+
+fn pick_node(
+    window: Single<&Window, With<PrimaryWindow>>,
+    buttons: Res<ButtonInput<MouseButton>>,
+    camera: Single<(&Camera, &GlobalTransform), With<SceneCamera>>,
+    scene: Res<super::graph_view::SceneLayout>,
+    mut selection: ResMut<Selection>,
+    mut press: Local<Option<Vec2>>,
+) {
+    let cursor = cursor_in_scene(&window);
+    if buttons.just_pressed(MouseButton::Left) {
+        *press = cursor;
+    }
+    if !buttons.just_released(MouseButton::Left) {
+        return;
+    }
+    let (Some(start), Some(end)) = (press.take(), cursor) else {
+        return;
+    };
+    if start.distance(end) > 4.0 {
+        return; // that was a pan
+    }
+    let (camera, global) = *camera;
+    if let Ok(world) = camera.viewport_to_world_2d(global, end) {
+        // Generous reach: small nodes are hard to hit on a projector.
+        let reach = scene.node_radius * 2.5;
+        selection.0 = nearest_agent(&scene.positions, world, reach);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picks_the_nearest_node_within_reach() {
+        let positions = [[0.0, 0.0], [10.0, 0.0], [20.0, 0.0]];
+        assert_eq!(nearest_agent(&positions, Vec2::new(8.0, 1.0), 5.0), Some(1));
+        assert_eq!(nearest_agent(&positions, Vec2::new(15.0, 30.0), 5.0), None);
+        assert_eq!(nearest_agent(&[], Vec2::ZERO, 5.0), None);
+    }
+}

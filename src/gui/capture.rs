@@ -1,0 +1,147 @@
+//! Screenshots for tests and handouts (`--screenshot`), a timed exit (`--quit-after`), and frame-time statistics
+//! that the binary prints when the window closes.
+
+use std::path::PathBuf;
+
+use bevy::prelude::*;
+use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured, save_to_disk};
+
+use super::source::{Playback, ViewData, ViewSource};
+use super::{SharedFrameStats, ViewSet};
+
+/// Frames shown and the time they took, after the first few (startup compiles shaders and is not representative).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FrameStats {
+    pub frames: u64,
+    pub seconds: f64,
+    pub slowest: f64,
+    pub agents: usize,
+}
+
+impl FrameStats {
+    pub fn mean_ms(&self) -> Option<f64> {
+        (self.frames > 0).then(|| 1000.0 * self.seconds / self.frames as f64)
+    }
+
+    pub fn report(&self) -> Option<String> {
+        let mean = self.mean_ms()?;
+        Some(format!(
+            "{} agents: mean frame time {mean:.2} ms ({:.1} FPS) over {} frames, slowest {:.1} ms",
+            self.agents,
+            1000.0 / mean,
+            self.frames,
+            self.slowest * 1000.0
+        ))
+    }
+}
+
+#[derive(Resource)]
+pub struct StatsHandle(pub SharedFrameStats);
+
+/// A screenshot to take once a tick is on screen.
+#[derive(Resource)]
+struct CapturePlan {
+    path: PathBuf,
+    tick: u32,
+    /// Frames to wait once the tick is shown: meshes upload and egui lays out twice before the picture is final.
+    settle: u32,
+    requested: bool,
+}
+
+#[derive(Resource)]
+struct QuitAfter(f32);
+
+const WARM_UP_FRAMES: u32 = 30;
+
+pub(super) fn plugin(
+    screenshot: Option<(PathBuf, u32)>,
+    quit_after: Option<f32>,
+) -> impl Fn(&mut App) {
+    move |app: &mut App| {
+        if let Some((path, tick)) = &screenshot {
+            app.insert_resource(CapturePlan {
+                path: path.clone(),
+                tick: *tick,
+                settle: 4,
+                requested: false,
+            });
+            app.add_systems(Startup, seek_to_capture_tick);
+            app.add_systems(Update, capture_when_shown.in_set(ViewSet::Capture));
+        }
+        if let Some(seconds) = quit_after {
+            app.insert_resource(QuitAfter(seconds));
+            app.add_systems(Update, quit_when_due.in_set(ViewSet::Capture));
+        }
+        app.add_systems(Update, count_frame.in_set(ViewSet::Capture));
+    }
+}
+
+/// A live run plays flat out to the tick; a replay jumps there.
+fn seek_to_capture_tick(
+    plan: Res<CapturePlan>,
+    source: Res<ViewSource>,
+    mut playback: ResMut<Playback>,
+) {
+    if source.is_replay() {
+        playback.seek = Some(plan.tick);
+        playback.playing = false;
+    } else {
+        playback.run_to = Some(plan.tick);
+    }
+}
+
+fn capture_when_shown(
+    mut commands: Commands,
+    mut plan: ResMut<CapturePlan>,
+    mut playback: ResMut<Playback>,
+    data: Res<ViewData>,
+) {
+    if plan.requested {
+        return;
+    }
+    let reached = data.tick >= plan.tick || (data.tick >= data.last_tick && data.last_tick > 0);
+    if !reached && data.problem.is_none() {
+        return;
+    }
+    playback.playing = false;
+    if plan.settle > 0 {
+        plan.settle -= 1;
+        return;
+    }
+    plan.requested = true;
+    if let Some(problem) = &data.problem {
+        error!("{problem}");
+    }
+    commands
+        .spawn(Screenshot::primary_window())
+        .observe(save_to_disk(plan.path.clone()))
+        .observe(
+            |_: On<ScreenshotCaptured>, mut exit: MessageWriter<AppExit>| {
+                exit.write(AppExit::Success);
+            },
+        );
+}
+
+fn quit_when_due(time: Res<Time<Real>>, quit: Res<QuitAfter>, mut exit: MessageWriter<AppExit>) {
+    if time.elapsed_secs() >= quit.0 {
+        exit.write(AppExit::Success);
+    }
+}
+
+fn count_frame(
+    time: Res<Time<Real>>,
+    stats: Res<StatsHandle>,
+    data: Res<ViewData>,
+    mut seen: Local<u32>,
+) {
+    *seen += 1;
+    if *seen <= WARM_UP_FRAMES {
+        return;
+    }
+    let dt = time.delta_secs_f64();
+    let mut stats = stats.0.lock().expect("frame stats");
+    stats.frames += 1;
+    stats.seconds += dt;
+    stats.slowest = stats.slowest.max(dt);
+    stats.agents = data.agents.len();
+}

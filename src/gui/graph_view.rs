@@ -1,0 +1,150 @@
+//! The network itself: all edges in one mesh (built once per run) and all nodes in one mesh (refilled when the
+//! frame on screen or the selection changes). Two draw calls for the whole graph, and no asset is ever created
+//! after startup: the meshes' contents are replaced in place.
+
+use bevy::camera::visibility::NoFrustumCulling;
+use bevy::prelude::*;
+
+use super::camera::Selection;
+use super::palette::{self, ShapeBatch};
+use super::source::ViewData;
+use super::{ViewSet, layout};
+
+/// Where the nodes are and how big they are drawn, for the current run.
+#[derive(Resource, Default)]
+pub struct SceneLayout {
+    pub positions: Vec<[f32; 2]>,
+    pub node_radius: f32,
+    pub generation: u64,
+}
+
+#[derive(Resource)]
+struct GraphMeshes {
+    edges: Handle<Mesh>,
+    nodes: Handle<Mesh>,
+}
+
+/// Z order: edges under nodes under messages.
+pub const EDGE_Z: f32 = 0.0;
+pub const NODE_Z: f32 = 1.0;
+pub const MESSAGE_Z: f32 = 2.0;
+
+pub(super) fn plugin(app: &mut App) {
+    app.init_resource::<SceneLayout>();
+    app.add_systems(Startup, spawn_graph);
+    app.add_systems(
+        Update,
+        (lay_out_run, draw_nodes).chain().in_set(ViewSet::Scene),
+    );
+}
+
+/// A mesh entity whose contents are replaced in place; it spans the whole scene, so it is never culled.
+pub fn spawn_batch(
+    commands: &mut Commands,
+    meshes: &mut Assets<Mesh>,
+    material: Handle<ColorMaterial>,
+    z: f32,
+) -> Handle<Mesh> {
+    let mesh = meshes.add(palette::batch_mesh());
+    commands.spawn((
+        Mesh2d(mesh.clone()),
+        MeshMaterial2d(material),
+        Transform::from_xyz(0.0, 0.0, z),
+        NoFrustumCulling,
+    ));
+    mesh
+}
+
+/// One shared material: vertex colours carry all the colour, alpha blending lets dense edges shade.
+pub fn vertex_colour_material(materials: &mut Assets<ColorMaterial>) -> Handle<ColorMaterial> {
+    materials.add(ColorMaterial {
+        color: Color::WHITE,
+        alpha_mode: bevy::sprite_render::AlphaMode2d::Blend,
+        ..default()
+    })
+}
+
+fn spawn_graph(
+    mut commands: Commands,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<ColorMaterial>>,
+) {
+    let material = vertex_colour_material(&mut materials);
+    let edges = spawn_batch(&mut commands, &mut meshes, material.clone(), EDGE_Z);
+    let nodes = spawn_batch(&mut commands, &mut meshes, material, NODE_Z);
+    commands.insert_resource(GraphMeshes { edges, nodes });
+}
+
+/// Node radius for a layout: a third of the spacing, within limits that stay visible and do not overlap.
+pub fn node_radius(spacing: f32) -> f32 {
+    (spacing * 0.3).clamp(1.5, 22.0)
+}
+
+fn lay_out_run(
+    data: Res<ViewData>,
+    mut scene: ResMut<SceneLayout>,
+    graph: Res<GraphMeshes>,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut selection: ResMut<Selection>,
+) {
+    if scene.generation == data.run_generation {
+        return;
+    }
+    let topology = data.config.network.topology;
+    let agents = data.agents.len();
+    scene.positions = layout::positions(topology, agents, &data.edges);
+    scene.node_radius = node_radius(layout::spacing(topology, agents));
+    scene.generation = data.run_generation;
+    if selection.0.is_some_and(|s| s as usize >= agents) {
+        selection.0 = None;
+    }
+
+    let mut batch = ShapeBatch::default();
+    let width = (scene.node_radius * 0.18).max(0.6);
+    let colour = LinearRgba::from(palette::EDGE).to_f32_array();
+    for &(a, b) in &data.edges {
+        let (pa, pb) = (scene.positions[a as usize], scene.positions[b as usize]);
+        batch.segment(Vec2::from(pa), Vec2::from(pb), width, colour);
+    }
+    if let Some(mut mesh) = meshes.get_mut(&graph.edges) {
+        batch.write_to(&mut mesh);
+    }
+}
+
+fn draw_nodes(
+    data: Res<ViewData>,
+    scene: Res<SceneLayout>,
+    selection: Res<Selection>,
+    graph: Res<GraphMeshes>,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut drawn: Local<(u64, u64, Option<u32>)>,
+) {
+    let key = (data.frame_generation, scene.generation, selection.0);
+    if *drawn == key {
+        return;
+    }
+    *drawn = key;
+    let mut batch = ShapeBatch::default();
+    let r = scene.node_radius;
+    if let Some(selected) = selection.0
+        && let Some(p) = scene.positions.get(selected as usize)
+    {
+        batch.shape(
+            palette::Shape::Circle,
+            Vec2::from(*p),
+            r * 2.0,
+            palette::SELECTED,
+        );
+    }
+    for (p, &state) in scene.positions.iter().zip(&data.frame.agents) {
+        batch.outlined(
+            palette::agent_shape(state),
+            Vec2::from(*p),
+            r,
+            palette::agent_colour(state),
+        );
+    }
+    if let Some(mut mesh) = meshes.get_mut(&graph.nodes) {
+        batch.write_to(&mut mesh);
+    }
+}

@@ -1,0 +1,149 @@
+//! The desktop (and browser) view: a Bevy 2D scene of the network plus egui panels. It draws the world and never
+//! decides anything: a live run's simulation lives in its own `World` that the view steps and reads, and a replay
+//! is read from the ledger, so both reach the screen through the same [`source::ViewData`].
+//!
+//! Per frame, in `Update`: `Input` (camera, picking) -> `Advance` (step or scrub) -> `Scene` (meshes) -> `Capture`
+//! (screenshots, frame statistics). The panels run in egui's own pass.
+
+pub mod camera;
+pub mod capture;
+pub mod graph_view;
+pub mod layout;
+pub mod palette;
+pub mod panels;
+pub mod propagation;
+pub mod source;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use bevy::prelude::*;
+use bevy::window::WindowResolution;
+use bevy_egui::{EguiGlobalSettings, EguiPlugin, EguiPrimaryContextPass};
+
+use crate::config::SimConfig;
+
+/// Fixed panel sizes (logical pixels): the scene always gets the same rectangle, so a replay's screenshot lines up
+/// with the live one pixel for pixel.
+pub const TOP_BAR: f32 = 48.0;
+pub const LEFT_PANEL: f32 = 300.0;
+pub const RIGHT_PANEL: f32 = 340.0;
+/// The window size screenshots are taken at.
+pub const WINDOW_SIZE: (u32, u32) = (1280, 800);
+
+/// The per-frame order of the view, declared once.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ViewSet {
+    Input,
+    Advance,
+    Scene,
+    Capture,
+}
+
+/// What to open and how.
+#[derive(Clone, Debug, Default)]
+pub struct ViewOptions {
+    /// Start playing at once instead of paused.
+    pub play: bool,
+    /// Ticks per second while playing.
+    pub speed: Option<f32>,
+    /// The tick a replay opens at.
+    pub start_at: u32,
+    /// Save a PNG of the window once this tick is on screen, then exit.
+    pub screenshot: Option<(PathBuf, u32)>,
+    /// Quit after this many seconds (for benchmarks and kiosks).
+    pub quit_after: Option<f32>,
+    /// Record the live run to this SQLite ledger.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub ledger: Option<PathBuf>,
+}
+
+/// What the window opens on.
+pub enum Opening {
+    Live(SimConfig),
+    #[cfg(not(target_arch = "wasm32"))]
+    Replay(Box<crate::replay::ReplaySource>),
+}
+
+/// Frame timing of the whole session, readable after the window closes.
+pub type SharedFrameStats = Arc<Mutex<capture::FrameStats>>;
+
+/// Builds the app: window, egui, the scene and the panels.
+pub fn build_app(
+    opening: Opening,
+    options: ViewOptions,
+    stats: SharedFrameStats,
+) -> Result<App, String> {
+    let source = source::ViewSource::open(opening, &options)?;
+    let mut app = App::new();
+    let mut window = Window {
+        title: "DAIS - Decentralized AI Simulation".into(),
+        resolution: WindowResolution::new(WINDOW_SIZE.0, WINDOW_SIZE.1),
+        // Follow the browser window on the web.
+        fit_canvas_to_parent: true,
+        prevent_default_event_handling: false,
+        canvas: Some("#dais-canvas".into()),
+        ..default()
+    };
+    if options.screenshot.is_some() {
+        // A screenshot is the same picture on any monitor.
+        window.resolution = window.resolution.with_scale_factor_override(1.0);
+    }
+    app.add_plugins(
+        DefaultPlugins
+            .set(WindowPlugin {
+                primary_window: Some(window),
+                ..default()
+            })
+            .set(bevy::log::LogPlugin {
+                filter: "wgpu=error,naga=warn,bevy_render=warn,bevy_winit=warn".into(),
+                ..default()
+            }),
+    );
+    app.add_plugins(EguiPlugin::default());
+    app.insert_resource(EguiGlobalSettings {
+        auto_create_primary_context: false,
+        ..default()
+    });
+    app.insert_resource(ClearColor(palette::BACKGROUND));
+    app.insert_resource(source);
+    app.insert_resource(source::Playback::new(&options));
+    app.insert_resource(capture::StatsHandle(stats));
+
+    app.configure_sets(
+        Update,
+        (
+            ViewSet::Input,
+            ViewSet::Advance,
+            ViewSet::Scene,
+            ViewSet::Capture,
+        )
+            .chain(),
+    );
+    app.add_plugins((
+        camera::plugin,
+        source::plugin,
+        graph_view::plugin,
+        propagation::plugin,
+        capture::plugin(options.screenshot.clone(), options.quit_after),
+    ));
+    app.add_systems(EguiPrimaryContextPass, panels::draw_panels);
+    app.init_resource::<panels::PanelState>();
+    Ok(app)
+}
+
+/// Whether a window can open here; the reason in words when it cannot.
+pub fn display_problem() -> Option<String> {
+    #[cfg(all(unix, not(target_os = "macos"), not(target_arch = "wasm32")))]
+    {
+        let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+        if !set("DISPLAY") {
+            return Some(if set("WAYLAND_DISPLAY") {
+                "this build talks X11 and $DISPLAY is not set (no XWayland?)".to_string()
+            } else {
+                "no display found ($DISPLAY is not set)".to_string()
+            });
+        }
+    }
+    None
+}

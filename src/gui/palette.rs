@@ -1,0 +1,295 @@
+//! Colours and shapes, shared by the scene and the legend so the legend can never drift from the picture. Each
+//! agent state has its own shape as well as its own colour, so the picture reads without colour vision too.
+
+use std::sync::LazyLock;
+
+use bevy::prelude::*;
+
+use crate::ledger::AgentState;
+
+pub const BACKGROUND: Color = Color::srgb(0.059, 0.078, 0.106);
+pub const EDGE: Srgba = Srgba::new(0.42, 0.50, 0.60, 0.35);
+/// Drawn behind every node so it stands out from the edges.
+pub const OUTLINE: Srgba = Srgba::new(0.02, 0.03, 0.05, 1.0);
+pub const SELECTED: Srgba = Srgba::new(1.0, 1.0, 1.0, 1.0);
+
+/// The outline of a shape, in units of the node radius.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    Circle,
+    /// A cheap octagon for things drawn by the ten thousand (messages).
+    Dot,
+    /// A circle with a hole: under attack.
+    Ring,
+    Triangle,
+    Square,
+    Diamond,
+    Cross,
+}
+
+pub const AGENT_STATES: [AgentState; 6] = [
+    AgentState::Healthy,
+    AgentState::UnderAttack,
+    AgentState::Compromised,
+    AgentState::Immune,
+    AgentState::Byzantine,
+    AgentState::Crashed,
+];
+
+pub fn agent_colour(state: AgentState) -> Srgba {
+    match state {
+        AgentState::Healthy => Srgba::new(0.31, 0.64, 0.88, 1.0),
+        AgentState::UnderAttack => Srgba::new(0.96, 0.65, 0.14, 1.0),
+        AgentState::Compromised => Srgba::new(0.90, 0.28, 0.30, 1.0),
+        AgentState::Immune => Srgba::new(0.19, 0.77, 0.55, 1.0),
+        AgentState::Byzantine => Srgba::new(0.69, 0.49, 1.0, 1.0),
+        AgentState::Crashed => Srgba::new(0.48, 0.50, 0.55, 1.0),
+    }
+}
+
+pub fn agent_shape(state: AgentState) -> Shape {
+    match state {
+        AgentState::Healthy => Shape::Circle,
+        AgentState::UnderAttack => Shape::Ring,
+        AgentState::Compromised => Shape::Triangle,
+        AgentState::Immune => Shape::Square,
+        AgentState::Byzantine => Shape::Diamond,
+        AgentState::Crashed => Shape::Cross,
+    }
+}
+
+pub fn agent_label(state: AgentState) -> (&'static str, &'static str) {
+    match state {
+        AgentState::Healthy => ("Healthy", "no attack has reached it"),
+        AgentState::UnderAttack => ("Under attack", "a campaign has reached it"),
+        AgentState::Compromised => ("Compromised", "attack traffic got through this tick"),
+        AgentState::Immune => ("Immune", "its blacklist blocks every active campaign"),
+        AgentState::Byzantine => ("Byzantine", "lies in votes by its strategy"),
+        AgentState::Crashed => ("Crashed", "silent: sends and votes nothing"),
+    }
+}
+
+/// Message kinds, in the order of `FrameMessage::kind`.
+pub const MESSAGE_KINDS: [(&str, &str); 3] = [
+    ("Signature", "a proposed threat signature, spreading"),
+    ("Ballot", "a vote on a signature, going back to its tallier"),
+    ("Decision", "the certified outcome, spreading"),
+];
+
+pub fn message_colour(kind: u8) -> Srgba {
+    match kind {
+        0 => Srgba::new(1.0, 0.88, 0.40, 1.0),
+        1 => Srgba::new(0.49, 0.83, 0.99, 1.0),
+        _ => Srgba::new(0.97, 0.97, 0.97, 1.0),
+    }
+}
+
+pub fn message_shape(kind: u8) -> Shape {
+    match kind {
+        0 => Shape::Dot,
+        1 => Shape::Square,
+        _ => Shape::Diamond,
+    }
+}
+
+/// Message size relative to a node's radius.
+pub fn message_scale(kind: u8) -> f32 {
+    match kind {
+        0 => 0.55,
+        1 => 0.38,
+        _ => 0.6,
+    }
+}
+
+const CIRCLE_SEGMENTS: usize = 20;
+
+fn regular_polygon(sides: usize) -> Vec<[f32; 2]> {
+    (0..sides)
+        .map(|i| {
+            let a = std::f32::consts::TAU * (i as f32 + 0.5) / sides as f32;
+            [a.cos(), a.sin()]
+        })
+        .collect()
+}
+
+static UNIT_CIRCLE: LazyLock<Vec<[f32; 2]>> = LazyLock::new(|| regular_polygon(CIRCLE_SEGMENTS));
+static UNIT_OCTAGON: LazyLock<Vec<[f32; 2]>> = LazyLock::new(|| regular_polygon(8));
+
+/// A convex outline, counter-clockwise, in units of the radius. Ring and Cross are built from pieces.
+pub fn convex_outline(shape: Shape) -> &'static [[f32; 2]] {
+    const TRIANGLE: [[f32; 2]; 3] = [[0.0, 1.15], [-1.0, -0.62], [1.0, -0.62]];
+    const SQUARE: [[f32; 2]; 4] = [[-0.85, -0.85], [0.85, -0.85], [0.85, 0.85], [-0.85, 0.85]];
+    const DIAMOND: [[f32; 2]; 4] = [[0.0, -1.2], [1.2, 0.0], [0.0, 1.2], [-1.2, 0.0]];
+    match shape {
+        Shape::Circle | Shape::Ring => &UNIT_CIRCLE,
+        Shape::Dot => &UNIT_OCTAGON,
+        Shape::Triangle => &TRIANGLE,
+        Shape::Square => &SQUARE,
+        Shape::Diamond | Shape::Cross => &DIAMOND,
+    }
+}
+
+/// The two bars of a cross, as convex quads.
+pub fn cross_bars() -> [[[f32; 2]; 4]; 2] {
+    let (w, l) = (0.3, 1.0);
+    let bar = |s: f32| {
+        let d = std::f32::consts::FRAC_1_SQRT_2;
+        let along = [d, s * d];
+        let across = [-s * d, d];
+        let p = |a: f32, b: f32| [along[0] * a + across[0] * b, along[1] * a + across[1] * b];
+        [p(-l, -w), p(l, -w), p(l, w), p(-l, w)]
+    };
+    [bar(1.0), bar(-1.0)]
+}
+
+/// Inner radius of the ring, as a fraction of the outer.
+pub const RING_HOLE: f32 = 0.5;
+
+/// Vertex buffers for a batch of flat shapes: one mesh, one draw call.
+#[derive(Default)]
+pub struct ShapeBatch {
+    pub positions: Vec<[f32; 3]>,
+    pub colours: Vec<[f32; 4]>,
+    pub indices: Vec<u32>,
+}
+
+impl ShapeBatch {
+    pub fn clear(&mut self) {
+        self.positions.clear();
+        self.colours.clear();
+        self.indices.clear();
+    }
+
+    fn polygon(&mut self, centre: Vec2, radius: f32, outline: &[[f32; 2]], colour: [f32; 4]) {
+        let base = self.positions.len() as u32;
+        for p in outline {
+            self.positions
+                .push([centre.x + p[0] * radius, centre.y + p[1] * radius, 0.0]);
+            self.colours.push(colour);
+        }
+        for i in 1..outline.len() as u32 - 1 {
+            self.indices
+                .extend_from_slice(&[base, base + i, base + i + 1]);
+        }
+    }
+
+    fn ring(&mut self, centre: Vec2, outer: f32, inner: f32, colour: [f32; 4]) {
+        let base = self.positions.len() as u32;
+        let n = UNIT_CIRCLE.len() as u32;
+        for p in UNIT_CIRCLE.iter() {
+            self.positions
+                .push([centre.x + p[0] * outer, centre.y + p[1] * outer, 0.0]);
+            self.positions
+                .push([centre.x + p[0] * inner, centre.y + p[1] * inner, 0.0]);
+            self.colours.push(colour);
+            self.colours.push(colour);
+        }
+        for i in 0..n {
+            let (o0, i0) = (base + 2 * i, base + 2 * i + 1);
+            let (o1, i1) = (base + 2 * ((i + 1) % n), base + 2 * ((i + 1) % n) + 1);
+            self.indices.extend_from_slice(&[o0, o1, i0, i0, o1, i1]);
+        }
+    }
+
+    /// One filled shape.
+    pub fn shape(&mut self, shape: Shape, centre: Vec2, radius: f32, colour: Srgba) {
+        let colour = LinearRgba::from(colour).to_f32_array();
+        match shape {
+            Shape::Ring => self.ring(centre, radius, radius * RING_HOLE, colour),
+            Shape::Cross => {
+                for bar in cross_bars() {
+                    self.polygon(centre, radius, &bar, colour);
+                }
+            }
+            _ => self.polygon(centre, radius, convex_outline(shape), colour),
+        }
+    }
+
+    /// A shape with a dark outline around it, as nodes are drawn.
+    pub fn outlined(&mut self, shape: Shape, centre: Vec2, radius: f32, colour: Srgba) {
+        let border = (radius * 0.22).max(0.8);
+        let backdrop = match shape {
+            Shape::Ring | Shape::Cross => Shape::Circle,
+            other => other,
+        };
+        self.shape(backdrop, centre, radius + border, OUTLINE);
+        self.shape(shape, centre, radius, colour);
+    }
+
+    /// A thick straight segment.
+    pub fn segment(&mut self, a: Vec2, b: Vec2, width: f32, colour: [f32; 4]) {
+        let dir = (b - a).normalize_or_zero();
+        let n = Vec2::new(-dir.y, dir.x) * (width / 2.0);
+        let base = self.positions.len() as u32;
+        for p in [a - n, a + n, b + n, b - n] {
+            self.positions.push([p.x, p.y, 0.0]);
+            self.colours.push(colour);
+        }
+        self.indices
+            .extend_from_slice(&[base, base + 1, base + 2, base, base + 2, base + 3]);
+    }
+
+    /// Moves the buffers into a mesh, leaving this batch empty (its next fill allocates anew, the mesh keeps its
+    /// asset).
+    pub fn write_to(&mut self, mesh: &mut Mesh) {
+        if self.indices.is_empty() {
+            // Bevy's mesh allocator mishandles a mesh that shrinks to nothing ("use-after-free ... unallocated
+            // key"); one invisible degenerate triangle keeps every mesh non-empty.
+            self.positions.extend([[0.0; 3]; 3]);
+            self.colours.extend([[0.0; 4]; 3]);
+            self.indices.extend([0, 1, 2]);
+        }
+        mesh.insert_attribute(
+            Mesh::ATTRIBUTE_POSITION,
+            std::mem::take(&mut self.positions),
+        );
+        mesh.insert_attribute(Mesh::ATTRIBUTE_COLOR, std::mem::take(&mut self.colours));
+        mesh.insert_indices(bevy::mesh::Indices::U32(std::mem::take(&mut self.indices)));
+    }
+}
+
+/// An empty mesh for a batch, kept on the CPU side too so it can be refilled.
+pub fn batch_mesh() -> Mesh {
+    let mut mesh = Mesh::new(
+        bevy::mesh::PrimitiveTopology::TriangleList,
+        bevy::asset::RenderAssetUsages::default(),
+    );
+    ShapeBatch::default().write_to(&mut mesh);
+    mesh
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_state_has_its_own_colour_and_shape() {
+        for (i, a) in AGENT_STATES.iter().enumerate() {
+            for b in &AGENT_STATES[i + 1..] {
+                assert_ne!(agent_colour(*a), agent_colour(*b));
+                assert_ne!(agent_shape(*a), agent_shape(*b));
+            }
+        }
+    }
+
+    #[test]
+    fn shapes_are_indexed_triangles() {
+        let mut batch = ShapeBatch::default();
+        for state in AGENT_STATES {
+            batch.outlined(
+                agent_shape(state),
+                Vec2::new(3.0, 4.0),
+                10.0,
+                agent_colour(state),
+            );
+        }
+        assert_eq!(batch.indices.len() % 3, 0);
+        assert!(
+            batch
+                .indices
+                .iter()
+                .all(|&i| (i as usize) < batch.positions.len())
+        );
+        assert_eq!(batch.positions.len(), batch.colours.len());
+    }
+}

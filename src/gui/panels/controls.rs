@@ -1,0 +1,74 @@
+//! Play, pause, step, speed, reset: the teacher's remote control. Changing the run is disabled in a replay.
+
+use bevy_egui::egui;
+
+use crate::gui::source::{PendingRestart, Playback, SPEED_RANGE, ViewData};
+
+pub fn show(
+    ui: &mut egui::Ui,
+    data: &ViewData,
+    replay: bool,
+    playback: &mut Playback,
+    pending: &mut PendingRestart,
+) {
+    ui.heading("DAIS");
+    let at_end = data.tick >= data.last_tick && data.last_tick > 0;
+    let label = if playback.playing {
+        "⏸ Pause"
+    } else {
+        "▶ Play"
+    };
+    if ui
+        .add_enabled(!at_end || playback.playing, egui::Button::new(label))
+        .on_hover_text("Space")
+        .clicked()
+        || ui.input(|i| i.key_pressed(egui::Key::Space))
+    {
+        playback.playing = !playback.playing && !at_end;
+    }
+    if ui
+        .add_enabled(!replay && !at_end, egui::Button::new("⏭ Step"))
+        .on_hover_text("Run one tick")
+        .clicked()
+    {
+        playback.playing = false;
+        playback.step_once = true;
+    }
+    ui.add(
+        egui::Slider::new(&mut playback.speed, SPEED_RANGE.0..=SPEED_RANGE.1)
+            .logarithmic(true)
+            .max_decimals(1)
+            .suffix(" ticks/s"),
+    );
+    let mut restart = |seed: u64| {
+        let mut config = data.config.clone();
+        config.simulation.seed = seed;
+        pending.0 = Some(config);
+    };
+    if ui
+        .add_enabled(!replay, egui::Button::new("⟲ Reset"))
+        .on_hover_text("Start the same run again")
+        .clicked()
+    {
+        restart(data.config.simulation.seed);
+    }
+    if ui
+        .add_enabled(!replay, egui::Button::new("🎲 New seed"))
+        .on_hover_text("Start again with the next seed")
+        .clicked()
+    {
+        restart(data.config.simulation.seed.wrapping_add(1));
+    }
+    ui.separator();
+    ui.label(
+        egui::RichText::new(format!("tick {} / {}", data.tick, data.last_tick))
+            .strong()
+            .monospace(),
+    );
+    ui.label(format!(
+        "seed {} · {} agents · {}",
+        data.config.simulation.seed,
+        data.agents.len(),
+        if replay { "REPLAY" } else { "LIVE" }
+    ));
+}

@@ -1,0 +1,88 @@
+//! The inspector: everything about the clicked agent: role, liveness, detector threshold, blacklist, latest ballots
+//! and reputation. A replay shows what the ledger recorded.
+
+use bevy_egui::egui;
+
+use crate::gui::camera::Selection;
+use crate::gui::palette;
+use crate::gui::source::{ViewData, ViewSource};
+
+pub fn show(ui: &mut egui::Ui, data: &ViewData, source: &ViewSource, selection: &mut Selection) {
+    let Some(agent) = selection.0 else {
+        ui.strong("Inspector");
+        ui.label(egui::RichText::new("Click a node to inspect it.").weak());
+        return;
+    };
+    ui.horizontal(|ui| {
+        ui.strong(format!("Agent {agent}"));
+        if ui.small_button("✖").on_hover_text("Close").clicked() {
+            selection.0 = None;
+        }
+    });
+    let Some(details) = source.inspect(agent, data) else {
+        return;
+    };
+    let state = data.frame.agents.get(agent as usize).copied();
+    let not_recorded = || egui::RichText::new("not recorded").weak();
+    egui::Grid::new("inspector").num_columns(2).show(ui, |ui| {
+        if let Some(state) = state {
+            ui.label("state");
+            ui.colored_label(
+                super::egui_colour(palette::agent_colour(state)),
+                palette::agent_label(state).0,
+            );
+            ui.end_row();
+        }
+        ui.label("role");
+        ui.label(&details.role);
+        ui.end_row();
+        ui.label("links");
+        ui.label(details.neighbours.to_string());
+        ui.end_row();
+        ui.label("liveness");
+        match &details.liveness {
+            Some(l) => ui.label(l),
+            None => ui.label(not_recorded()),
+        };
+        ui.end_row();
+        ui.label("threshold");
+        match details.threshold {
+            Some(t) => ui.label(format!("{t:.4}")),
+            None if details.liveness.is_some() => ui.label("not fitted yet"),
+            None => ui.label(not_recorded()),
+        };
+        ui.end_row();
+        ui.label("reputation");
+        match details.reputation {
+            Some(r) => ui.label(format!("{r:.3}")),
+            None => ui.label(not_recorded()),
+        };
+        ui.end_row();
+        ui.label("blacklist");
+        match &details.blacklist {
+            Some(list) if list.is_empty() => ui.label("empty"),
+            Some(list) => ui.label(
+                list.iter()
+                    .map(|id| &id[..8.min(id.len())])
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ),
+            None => ui.label(not_recorded()),
+        };
+        ui.end_row();
+    });
+    ui.label("latest ballots");
+    if details.recent_ballots.is_empty() {
+        ui.label(egui::RichText::new("none yet").weak());
+    }
+    for (sig, yes) in &details.recent_ballots {
+        ui.horizontal(|ui| {
+            ui.monospace(&sig[..8.min(sig.len())]);
+            if *yes {
+                ui.colored_label(egui::Color32::from_rgb(48, 196, 141), "yes");
+            } else {
+                ui.colored_label(egui::Color32::from_rgb(229, 72, 77), "no");
+            }
+        });
+    }
+}

@@ -1,0 +1,45 @@
+//! The ledger feed: the latest decisions, newest first, with signature id, outcome and the yes/no count.
+
+use bevy_egui::egui;
+
+use crate::gui::source::ViewData;
+use crate::sim::consensus::Outcome;
+
+const SHOWN: usize = 12;
+
+pub fn show(ui: &mut egui::Ui, data: &ViewData) {
+    let visible = data.feed.partition_point(|entry| entry.tick <= data.tick);
+    ui.strong(format!("Ledger: {visible} decisions"));
+    if visible == 0 {
+        ui.label(egui::RichText::new("No decision yet.").weak());
+        return;
+    }
+    egui::Grid::new("ledger-feed")
+        .striped(true)
+        .num_columns(4)
+        .show(ui, |ui| {
+            ui.label("tick");
+            ui.label("signature");
+            ui.label("outcome");
+            ui.label("yes / no");
+            ui.end_row();
+            for entry in data.feed[..visible].iter().rev().take(SHOWN) {
+                ui.monospace(entry.tick.to_string());
+                ui.monospace(&entry.sig_id[..entry.sig_id.len().min(8)])
+                    .on_hover_text(&entry.sig_id);
+                let (text, colour) = match entry.outcome {
+                    Outcome::Accepted => ("accepted", egui::Color32::from_rgb(48, 196, 141)),
+                    Outcome::Rejected => ("rejected", egui::Color32::from_rgb(229, 72, 77)),
+                    Outcome::Expired => ("expired", egui::Color32::GRAY),
+                };
+                let text = if entry.valid {
+                    text.to_string()
+                } else {
+                    format!("{text} (forged certificate)")
+                };
+                ui.colored_label(colour, text);
+                ui.monospace(format!("{} / {}", entry.yes, entry.no));
+                ui.end_row();
+            }
+        });
+}

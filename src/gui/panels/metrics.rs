@@ -1,0 +1,218 @@
+//! Live plots: detection precision and recall, immunity per campaign, accepted signatures (true and false) and
+//! messages per tick. The series are built incrementally, one point per new tick, and handed to egui_plot as
+//! borrowed slices, so a long run costs no more per frame than drawing its lines.
+
+use bevy_egui::egui;
+use egui_plot::{Legend, Line, Plot, PlotPoint};
+
+use crate::gui::source::ViewData;
+use crate::sim::metrics::TickMetrics;
+
+/// Precision and recall are taken over this many ticks: one tick holds too few samples to read.
+pub const DETECTION_WINDOW: usize = 10;
+
+#[derive(Default)]
+pub struct PlotSeries {
+    run_generation: u64,
+    ticks: usize,
+    pub precision: Vec<PlotPoint>,
+    pub recall: Vec<PlotPoint>,
+    pub immune: Vec<Vec<PlotPoint>>,
+    pub accepted_true: Vec<PlotPoint>,
+    pub accepted_false: Vec<PlotPoint>,
+    pub messages: Vec<PlotPoint>,
+}
+
+/// (caught, flagged, attack samples) summed over a window of ticks.
+fn windowed_detection(window: &[TickMetrics]) -> (Option<f64>, Option<f64>) {
+    let (mut caught, mut flagged, mut attacks) = (0u64, 0u64, 0u64);
+    for m in window {
+        caught += m.caught();
+        flagged += m.flagged();
+        attacks += m.attack_samples;
+    }
+    let ratio = |a: u64, b: u64| (b > 0).then(|| a as f64 / b as f64);
+    (ratio(caught, flagged), ratio(caught, attacks))
+}
+
+impl PlotSeries {
+    /// Appends the ticks not yet plotted; starts over when a new run opens.
+    pub fn update(&mut self, data: &ViewData) {
+        if self.run_generation != data.run_generation {
+            *self = Self {
+                run_generation: data.run_generation,
+                immune: vec![Vec::new(); data.config.traffic.campaigns.len()],
+                ..Self::default()
+            };
+        }
+        let (mut total_true, mut total_false) = (
+            self.accepted_true.last().map_or(0.0, |p| p.y),
+            self.accepted_false.last().map_or(0.0, |p| p.y),
+        );
+        for i in self.ticks..data.metrics.len() {
+            let m = &data.metrics[i];
+            let x = m.tick as f64;
+            let (precision, recall) =
+                windowed_detection(&data.metrics[i.saturating_sub(DETECTION_WINDOW - 1)..=i]);
+            if let Some(p) = precision {
+                self.precision.push(PlotPoint::new(x, p));
+            }
+            if let Some(r) = recall {
+                self.recall.push(PlotPoint::new(x, r));
+            }
+            for (series, &fraction) in self.immune.iter_mut().zip(&m.immune_fraction) {
+                series.push(PlotPoint::new(x, fraction));
+            }
+            total_true += m.signatures_accepted_true as f64;
+            total_false += m.signatures_accepted_false as f64;
+            self.accepted_true.push(PlotPoint::new(x, total_true));
+            self.accepted_false.push(PlotPoint::new(x, total_false));
+            self.messages
+                .push(PlotPoint::new(x, m.messages_sent as f64));
+        }
+        self.ticks = data.metrics.len();
+    }
+}
+
+/// The points of a series up to the tick on screen (a replay has them all and shows a prefix).
+fn upto(series: &[PlotPoint], tick: u32) -> &[PlotPoint] {
+    &series[..series.partition_point(|p| p.x <= tick as f64)]
+}
+
+const PLOT_HEIGHT: f32 = 118.0;
+
+fn plot<'a>(
+    ui: &mut egui::Ui,
+    id: &str,
+    title: &str,
+    data: &ViewData,
+    unit_range: bool,
+    lines: impl FnOnce(&mut egui_plot::PlotUi<'a>) + 'a,
+) {
+    ui.label(egui::RichText::new(title).strong());
+    let mut plot = Plot::new(id)
+        .height(PLOT_HEIGHT)
+        .legend(Legend::default().position(egui_plot::Corner::LeftTop))
+        .allow_drag(false)
+        .allow_zoom(false)
+        .allow_scroll(false)
+        .include_x(0.0)
+        .include_x(data.tick.max(10) as f64)
+        .include_y(0.0);
+    if unit_range {
+        plot = plot.include_y(1.0);
+    }
+    plot.show(ui, lines);
+}
+
+const CAMPAIGN_COLOURS: [egui::Color32; 4] = [
+    egui::Color32::from_rgb(48, 196, 141),
+    egui::Color32::from_rgb(125, 211, 252),
+    egui::Color32::from_rgb(245, 166, 35),
+    egui::Color32::from_rgb(176, 124, 255),
+];
+
+pub fn show<'a>(ui: &mut egui::Ui, data: &'a ViewData, series: &'a PlotSeries) {
+    let tick = data.tick;
+    plot(
+        ui,
+        "detection",
+        "Detection (10-tick window)",
+        data,
+        true,
+        |p| {
+            p.line(
+                Line::new("precision", upto(&series.precision, tick))
+                    .color(egui::Color32::from_rgb(125, 211, 252)),
+            );
+            p.line(
+                Line::new("recall", upto(&series.recall, tick))
+                    .color(egui::Color32::from_rgb(245, 166, 35)),
+            );
+        },
+    );
+    plot(
+        ui,
+        "immunity",
+        "Immune share of honest agents",
+        data,
+        true,
+        |p| {
+            for (c, line) in series.immune.iter().enumerate() {
+                let name = data
+                    .config
+                    .traffic
+                    .campaigns
+                    .get(c)
+                    .map_or_else(|| format!("campaign {c}"), |c| c.name.clone());
+                p.line(
+                    Line::new(name, upto(line, tick))
+                        .color(CAMPAIGN_COLOURS[c % CAMPAIGN_COLOURS.len()]),
+                );
+            }
+        },
+    );
+    plot(
+        ui,
+        "signatures",
+        "Signatures accepted (total)",
+        data,
+        false,
+        |p| {
+            p.line(
+                Line::new("true threats", upto(&series.accepted_true, tick))
+                    .color(egui::Color32::from_rgb(48, 196, 141)),
+            );
+            p.line(
+                Line::new("false (normal traffic)", upto(&series.accepted_false, tick))
+                    .color(egui::Color32::from_rgb(229, 72, 77)),
+            );
+        },
+    );
+    plot(ui, "messages", "Messages sent per tick", data, false, |p| {
+        p.line(
+            Line::new("messages", upto(&series.messages, tick))
+                .color(egui::Color32::from_rgb(255, 224, 102)),
+        );
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detection_is_measured_over_the_window_and_undefined_without_data() {
+        let tick = |tp: u64, fp: u64, attacks: u64| TickMetrics {
+            true_positive: tp,
+            false_positive: fp,
+            attack_samples: attacks,
+            ..TickMetrics::default()
+        };
+        assert_eq!(windowed_detection(&[tick(0, 0, 0)]), (None, None));
+        let (p, r) = windowed_detection(&[tick(3, 1, 4), tick(1, 3, 4)]);
+        assert_eq!((p, r), (Some(0.5), Some(0.5)));
+    }
+
+    #[test]
+    fn series_grow_by_new_ticks_only_and_show_a_prefix() {
+        let mut data = ViewData {
+            run_generation: 1,
+            ..ViewData::default()
+        };
+        data.metrics = (1..=5)
+            .map(|t| TickMetrics {
+                tick: t,
+                messages_sent: t as u64,
+                signatures_accepted_true: 1,
+                ..TickMetrics::default()
+            })
+            .collect();
+        let mut series = PlotSeries::default();
+        series.update(&data);
+        series.update(&data);
+        assert_eq!(series.messages.len(), 5);
+        assert_eq!(series.accepted_true.last().map(|p| p.y), Some(5.0));
+        assert_eq!(upto(&series.messages, 3).len(), 3);
+    }
+}

@@ -1,0 +1,120 @@
+//! The egui panels around the scene: controls and timeline on top; legend, inspector and parameters on the left;
+//! plots and the ledger feed on the right. Panel sizes are fixed (see `gui::TOP_BAR` and friends) so the scene's
+//! rectangle never moves. Panels only read view data and write requests (playback, selection, restart).
+
+mod controls;
+mod inspector;
+mod ledger_feed;
+mod legend;
+mod metrics;
+mod params;
+mod timeline;
+
+use bevy::prelude::*;
+use bevy_egui::{EguiContexts, egui};
+
+use super::camera::Selection;
+use super::source::{PendingRestart, Playback, ViewData, ViewSource};
+use super::{LEFT_PANEL, RIGHT_PANEL, TOP_BAR};
+use crate::config::SimConfig;
+
+/// State the panels keep between frames.
+#[derive(Resource, Default)]
+pub struct PanelState {
+    /// The parameters being edited, and the run they were taken from.
+    pub draft: Option<(u64, SimConfig)>,
+    /// Why the last "apply" was refused.
+    pub draft_error: Option<String>,
+    pub plots: metrics::PlotSeries,
+    styled: bool,
+}
+
+pub fn egui_colour(c: Srgba) -> egui::Color32 {
+    let [r, g, b, a] = c.to_u8_array();
+    egui::Color32::from_rgba_unmultiplied(r, g, b, a)
+}
+
+/// Larger type than egui's default: the panels are read from the back of a classroom.
+fn style_once(ctx: &egui::Context, state: &mut PanelState) {
+    if state.styled {
+        return;
+    }
+    state.styled = true;
+    ctx.set_theme(egui::Theme::Dark);
+    ctx.all_styles_mut(|style| {
+        for (text_style, font) in style.text_styles.iter_mut() {
+            font.size = match text_style {
+                egui::TextStyle::Heading => 17.0,
+                egui::TextStyle::Small => 11.0,
+                _ => 14.0,
+            };
+        }
+        style.spacing.item_spacing = egui::vec2(6.0, 4.0);
+    });
+}
+
+pub fn draw_panels(
+    mut contexts: EguiContexts,
+    data: Res<ViewData>,
+    source: Res<ViewSource>,
+    mut playback: ResMut<Playback>,
+    mut selection: ResMut<Selection>,
+    mut pending: ResMut<PendingRestart>,
+    mut state: ResMut<PanelState>,
+) -> Result {
+    let ctx = contexts.ctx_mut()?;
+    style_once(ctx, &mut state);
+    let replay = source.is_replay();
+    let state = state.as_mut();
+    state.plots.update(&data);
+
+    let mut root = egui::Ui::new(
+        ctx.clone(),
+        "dais-root".into(),
+        egui::UiBuilder::new()
+            .layer_id(egui::LayerId::background())
+            .max_rect(ctx.viewport_rect()),
+    );
+    egui::Panel::top("controls")
+        .exact_size(TOP_BAR)
+        .resizable(false)
+        .show(&mut root, |ui| {
+            ui.horizontal_centered(|ui| {
+                controls::show(ui, &data, replay, &mut playback, &mut pending);
+                if replay {
+                    timeline::show(ui, &data, &mut playback);
+                }
+            });
+        });
+    egui::Panel::left("explain")
+        .exact_size(LEFT_PANEL)
+        .resizable(false)
+        .show(&mut root, |ui| {
+            egui::ScrollArea::vertical().show(ui, |ui| {
+                legend::show(ui);
+                ui.separator();
+                inspector::show(ui, &data, &source, &mut selection);
+                ui.separator();
+                params::show(ui, &data, replay, state, &mut pending);
+            });
+        });
+    egui::Panel::right("measure")
+        .exact_size(RIGHT_PANEL)
+        .resizable(false)
+        .show(&mut root, |ui| {
+            egui::ScrollArea::vertical().show(ui, |ui| {
+                metrics::show(ui, &data, &state.plots);
+                ui.separator();
+                ledger_feed::show(ui, &data);
+            });
+        });
+    if let Some(problem) = &data.problem {
+        egui::Window::new("Problem")
+            .collapsible(false)
+            .anchor(egui::Align2::CENTER_BOTTOM, egui::vec2(0.0, -16.0))
+            .show(ctx, |ui| {
+                ui.colored_label(egui::Color32::LIGHT_RED, problem);
+            });
+    }
+    Ok(())
+}

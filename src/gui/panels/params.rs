@@ -1,0 +1,221 @@
+//! Parameters: edit a copy of the run's config and "apply and restart". The copy is checked by the same
+//! validation as a config file, so a bad value is refused here with the same message naming the same field.
+
+use bevy_egui::egui;
+
+use super::PanelState;
+use crate::config::{
+    ByzantineStrategy, CampaignConfig, CampaignKind, ConsensusRule, SimConfig, Topology, load,
+};
+use crate::gui::source::{PendingRestart, ViewData};
+
+fn combo<T: PartialEq + Copy>(ui: &mut egui::Ui, id: &str, value: &mut T, choices: &[(T, &str)]) {
+    let current = choices
+        .iter()
+        .find(|(v, _)| v == value)
+        .map_or("?", |(_, name)| name);
+    egui::ComboBox::from_id_salt(id)
+        .selected_text(current)
+        .show_ui(ui, |ui| {
+            for (choice, name) in choices {
+                ui.selectable_value(value, *choice, *name);
+            }
+        });
+}
+
+const TOPOLOGIES: [(Topology, &str); 6] = [
+    (Topology::Ring, "ring"),
+    (Topology::Grid, "grid"),
+    (Topology::ErdosRenyi, "Erdős–Rényi"),
+    (Topology::WattsStrogatz, "Watts–Strogatz"),
+    (Topology::BarabasiAlbert, "Barabási–Albert"),
+    (Topology::FullMesh, "full mesh"),
+];
+const RULES: [(ConsensusRule, &str); 5] = [
+    (ConsensusRule::Majority, "majority"),
+    (ConsensusRule::Quorum, "k-of-n quorum"),
+    (ConsensusRule::ReputationWeighted, "reputation-weighted"),
+    (ConsensusRule::Bft, "BFT 2f+1"),
+    (ConsensusRule::CentralAuthority, "central authority"),
+];
+const STRATEGIES: [(ByzantineStrategy, &str); 4] = [
+    (ByzantineStrategy::AlwaysYes, "always yes"),
+    (ByzantineStrategy::AlwaysNo, "always no"),
+    (ByzantineStrategy::Forge, "forge"),
+    (ByzantineStrategy::Collude, "collude"),
+];
+const KINDS: [(CampaignKind, &str); 4] = [
+    (CampaignKind::PortScan, "port scan"),
+    (CampaignKind::Ddos, "DDoS"),
+    (CampaignKind::Exfiltration, "exfiltration"),
+    (CampaignKind::BruteForce, "brute force"),
+];
+
+fn row(ui: &mut egui::Ui, label: &str, add: impl FnOnce(&mut egui::Ui)) {
+    ui.label(label);
+    add(ui);
+    ui.end_row();
+}
+
+fn edit(ui: &mut egui::Ui, c: &mut SimConfig) {
+    egui::Grid::new("params").num_columns(2).show(ui, |ui| {
+        row(ui, "agents", |ui| {
+            ui.add(egui::DragValue::new(&mut c.simulation.agents).speed(1.0));
+        });
+        row(ui, "ticks", |ui| {
+            ui.add(egui::DragValue::new(&mut c.simulation.steps).speed(1.0));
+        });
+        row(ui, "seed", |ui| {
+            ui.add(egui::DragValue::new(&mut c.simulation.seed));
+        });
+        row(ui, "topology", |ui| {
+            combo(ui, "topology", &mut c.network.topology, &TOPOLOGIES)
+        });
+        row(ui, "latency (ticks/hop)", |ui| {
+            ui.add(egui::DragValue::new(&mut c.network.latency));
+        });
+        row(ui, "loss per hop", |ui| {
+            ui.add(
+                egui::DragValue::new(&mut c.network.loss)
+                    .speed(0.005)
+                    .max_decimals(3),
+            );
+        });
+        row(ui, "consensus", |ui| {
+            combo(ui, "rule", &mut c.consensus.rule, &RULES)
+        });
+        match c.consensus.rule {
+            ConsensusRule::Quorum => row(ui, "quorum k", |ui| {
+                ui.add(egui::DragValue::new(&mut c.consensus.quorum));
+            }),
+            ConsensusRule::ReputationWeighted => row(ui, "trust threshold", |ui| {
+                ui.add(egui::DragValue::new(&mut c.consensus.reputation_threshold).speed(0.01));
+            }),
+            ConsensusRule::CentralAuthority => row(ui, "authority agent", |ui| {
+                ui.add(egui::DragValue::new(&mut c.consensus.authority));
+            }),
+            ConsensusRule::Majority | ConsensusRule::Bft => {}
+        }
+        row(ui, "min turnout", |ui| {
+            ui.add(egui::DragValue::new(&mut c.consensus.min_turnout).speed(0.01));
+        });
+        row(ui, "voting window", |ui| {
+            ui.add(egui::DragValue::new(&mut c.consensus.voting_window));
+        });
+        row(ui, "byzantine share", |ui| {
+            ui.add(egui::DragValue::new(&mut c.faults.byzantine_fraction).speed(0.01));
+        });
+        row(ui, "byzantine strategy", |ui| {
+            combo(
+                ui,
+                "strategy",
+                &mut c.faults.byzantine_strategy,
+                &STRATEGIES,
+            )
+        });
+        row(ui, "crash share", |ui| {
+            ui.add(egui::DragValue::new(&mut c.faults.crash_fraction).speed(0.01));
+        });
+        row(ui, "crash at tick", |ui| {
+            ui.add(egui::DragValue::new(&mut c.faults.crash_tick));
+        });
+    });
+    ui.label("Attack campaigns");
+    let mut remove = None;
+    for (i, campaign) in c.traffic.campaigns.iter_mut().enumerate() {
+        ui.push_id(i, |ui| {
+            ui.horizontal(|ui| {
+                combo(ui, "kind", &mut campaign.kind, &KINDS);
+                ui.label("from tick");
+                ui.add(egui::DragValue::new(&mut campaign.start_tick));
+                if ui.small_button("✖").on_hover_text("Remove").clicked() {
+                    remove = Some(i);
+                }
+            });
+            ui.horizontal(|ui| {
+                ui.label("intensity");
+                ui.add(egui::DragValue::new(&mut campaign.intensity).speed(0.01));
+                ui.label("spread");
+                ui.add(egui::DragValue::new(&mut campaign.spread_probability).speed(0.005));
+            });
+        });
+    }
+    if let Some(i) = remove {
+        c.traffic.campaigns.remove(i);
+    }
+    if ui.button("+ campaign").clicked() {
+        let n = c.traffic.campaigns.len();
+        let kind = KINDS[n % KINDS.len()].0;
+        c.traffic.campaigns.push(CampaignConfig {
+            name: format!("campaign-{}", n + 1),
+            kind,
+            start_tick: 40 + 60 * n as u32,
+            origins: vec![0],
+            ..CampaignConfig::default()
+        });
+    }
+}
+
+pub fn show(
+    ui: &mut egui::Ui,
+    data: &ViewData,
+    replay: bool,
+    state: &mut PanelState,
+    pending: &mut PendingRestart,
+) {
+    // The draft follows the run on screen until the user edits it.
+    if state
+        .draft
+        .as_ref()
+        .is_none_or(|(generation, _)| *generation != data.run_generation)
+    {
+        state.draft = Some((data.run_generation, data.config.clone()));
+        state.draft_error = None;
+    }
+    let Some((_, draft)) = state.draft.as_mut() else {
+        return;
+    };
+    egui::CollapsingHeader::new(egui::RichText::new("Parameters").strong())
+        .default_open(false)
+        .show(ui, |ui| {
+            if replay {
+                ui.label(
+                    egui::RichText::new(
+                        "A replay shows a finished run: its parameters cannot change.",
+                    )
+                    .weak(),
+                );
+            }
+            ui.add_enabled_ui(!replay, |ui| {
+                ui.horizontal(|ui| {
+                    ui.label("preset");
+                    for (name, _) in load::SCENARIOS {
+                        if ui.small_button(*name).clicked()
+                            && let Ok(config) = load::scenario(name)
+                        {
+                            *draft = config;
+                        }
+                    }
+                });
+                edit(ui, draft);
+                ui.horizontal(|ui| {
+                    if ui.button("Apply and restart").clicked() {
+                        match draft.validate() {
+                            Ok(()) => {
+                                state.draft_error = None;
+                                pending.0 = Some(draft.clone());
+                            }
+                            Err(e) => state.draft_error = Some(e.to_string()),
+                        }
+                    }
+                    if ui.button("Revert").clicked() {
+                        *draft = data.config.clone();
+                        state.draft_error = None;
+                    }
+                });
+            });
+            if let Some(error) = &state.draft_error {
+                ui.colored_label(egui::Color32::LIGHT_RED, error);
+            }
+        });
+}

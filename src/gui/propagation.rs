@@ -1,0 +1,117 @@
+//! Messages in flight, animated along their edges: signatures ripple out from their origin, ballots flow back to
+//! talliers, decisions follow. One mesh, refilled every frame while the animation moves.
+
+use bevy::prelude::*;
+
+use super::ViewSet;
+use super::graph_view::{MESSAGE_Z, SceneLayout, spawn_batch, vertex_colour_material};
+use super::palette::{self, ShapeBatch};
+use super::source::{Playback, ViewData};
+
+/// Beyond this many messages a frame draws an even sample of them: a flood of a million is a blur anyway.
+pub const MAX_DRAWN_MESSAGES: usize = 40_000;
+
+#[derive(Resource)]
+struct MessageMesh(Handle<Mesh>);
+
+pub(super) fn plugin(app: &mut App) {
+    app.add_systems(Startup, spawn_message_mesh);
+    app.add_systems(Update, draw_messages.in_set(ViewSet::Scene));
+}
+
+fn spawn_message_mesh(
+    mut commands: Commands,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<ColorMaterial>>,
+) {
+    let material = vertex_colour_material(&mut materials);
+    let mesh = spawn_batch(&mut commands, &mut meshes, material, MESSAGE_Z);
+    commands.insert_resource(MessageMesh(mesh));
+}
+
+/// Where a message is drawn, given the animation phase within the tick (0 start, 1 end). It travels between the
+/// rims of the two nodes (`inset` from each centre), so it is never mistaken for a node's own shape.
+pub fn message_position(
+    from: Vec2,
+    to: Vec2,
+    inset: f32,
+    progress: (f32, f32),
+    phase: f32,
+) -> Vec2 {
+    let t = progress.0 + (progress.1 - progress.0) * phase.clamp(0.0, 1.0);
+    let length = from.distance(to);
+    let inset = inset.min(length * 0.3);
+    let dir = (to - from).normalize_or_zero();
+    (from + dir * inset).lerp(to - dir * inset, t)
+}
+
+fn draw_messages(
+    data: Res<ViewData>,
+    scene: Res<SceneLayout>,
+    playback: Res<Playback>,
+    mesh: Res<MessageMesh>,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut drawn: Local<(u64, u64, f32)>,
+) {
+    let key = (data.frame_generation, scene.generation, playback.phase);
+    if *drawn == key {
+        return; // paused: nothing moved
+    }
+    *drawn = key;
+    let messages = &data.frame.messages;
+    let stride = messages.len().div_ceil(MAX_DRAWN_MESSAGES).max(1);
+    let mut batch = ShapeBatch::default();
+    let r = scene.node_radius;
+    for message in messages.iter().step_by(stride) {
+        let (Some(from), Some(to)) = (
+            scene.positions.get(message.from as usize),
+            scene.positions.get(message.to as usize),
+        ) else {
+            continue;
+        };
+        let at = message_position(
+            Vec2::from(*from),
+            Vec2::from(*to),
+            r * 1.6,
+            message.progress(),
+            playback.phase,
+        );
+        // No outline: messages are many and small, and their colours already stand out from the dark edges.
+        batch.shape(
+            palette::message_shape(message.kind),
+            at,
+            r * palette::message_scale(message.kind),
+            palette::message_colour(message.kind),
+        );
+    }
+    if let Some(mut mesh) = meshes.get_mut(&mesh.0) {
+        batch.write_to(&mut mesh);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_move_from_sender_to_receiver() {
+        let (a, b) = (Vec2::ZERO, Vec2::new(36.0, 0.0));
+        assert_eq!(
+            message_position(a, b, 3.0, (0.0, 1.0 / 3.0), 0.0),
+            Vec2::new(3.0, 0.0)
+        );
+        assert_eq!(
+            message_position(a, b, 3.0, (0.0, 1.0 / 3.0), 1.0),
+            Vec2::new(13.0, 0.0)
+        );
+        assert_eq!(
+            message_position(a, b, 3.0, (2.0 / 3.0, 1.0), 1.0),
+            Vec2::new(33.0, 0.0)
+        );
+        // On a short edge the inset shrinks, so the message still moves.
+        assert_eq!(
+            message_position(a, Vec2::new(10.0, 0.0), 5.0, (0.0, 1.0), 0.0),
+            Vec2::new(3.0, 0.0)
+        );
+    }
+}

@@ -1,0 +1,602 @@
+//! Where the picture comes from. A live run keeps its simulation in a separate `World` that the view steps (the
+//! view's own entities never mix with agents); a [`ViewSink`] hands each recorded tick to the view. A replay reads
+//! frames from the ledger by tick. Either way the rest of the view only sees [`ViewData`].
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use bevy::platform::time::Instant;
+use bevy::prelude::*;
+
+use super::{Opening, ViewOptions, ViewSet};
+use crate::config::SimConfig;
+use crate::ledger::{AgentRow, FeedEntry, Frame, LedgerError, LedgerSink, RunInfo, TickRecord};
+use crate::sim::metrics::TickMetrics;
+
+/// The slowest and fastest playback speeds, in ticks per second.
+pub const SPEED_RANGE: (f32, f32) = (0.5, 240.0);
+/// At most this long per frame goes to simulating, so the window stays responsive when a tick is slow.
+const STEP_BUDGET_SECS: f32 = 0.035;
+
+/// What the view shows this frame. Filled by the live run or the replay; read by the scene and the panels.
+#[derive(Resource, Default)]
+pub struct ViewData {
+    pub config: SimConfig,
+    pub agents: Vec<AgentRow>,
+    /// Each link once, (lower index, higher index).
+    pub edges: Vec<(u32, u32)>,
+    /// The tick on screen (0 before the first).
+    pub tick: u32,
+    /// The last tick there is: the run's length, or the recording's.
+    pub last_tick: u32,
+    pub frame: Frame,
+    /// Metrics of ticks 1..=tick (a replay holds the whole run and shows a prefix).
+    pub metrics: Vec<TickMetrics>,
+    /// Decisions so far, oldest first.
+    pub feed: Vec<FeedEntry>,
+    /// Bumps when the frame on screen changes.
+    pub frame_generation: u64,
+    /// Bumps when a different run or recording is opened (layout and edges change).
+    pub run_generation: u64,
+    /// The first storage or replay error, shown in the panels.
+    pub problem: Option<String>,
+}
+
+impl ViewData {
+    /// Metrics up to the tick on screen.
+    pub fn visible_metrics(&self) -> &[TickMetrics] {
+        &self.metrics[..(self.tick as usize).min(self.metrics.len())]
+    }
+}
+
+/// Play, pause, speed and stepping.
+#[derive(Resource, Debug)]
+pub struct Playback {
+    pub playing: bool,
+    /// Ticks per second.
+    pub speed: f32,
+    /// Fraction of the current tick's animation already shown.
+    pub phase: f32,
+    pub step_once: bool,
+    /// A replay tick to jump to.
+    pub seek: Option<u32>,
+    /// Holds the picture at the end of the tick (screenshots), so the same tick looks the same every time.
+    pub freeze_phase: bool,
+    /// Run the live simulation flat out to this tick (screenshots).
+    pub run_to: Option<u32>,
+}
+
+impl Playback {
+    pub fn new(options: &ViewOptions) -> Self {
+        Self {
+            playing: options.play,
+            speed: options
+                .speed
+                .unwrap_or(8.0)
+                .clamp(SPEED_RANGE.0, SPEED_RANGE.1),
+            phase: 1.0,
+            step_once: false,
+            seek: Some(options.start_at.max(1)),
+            freeze_phase: options.screenshot.is_some(),
+            run_to: None,
+        }
+    }
+}
+
+/// The view's copy of what the simulation records each tick.
+#[derive(Default)]
+struct Feed {
+    run: Option<RunInfo>,
+    frame: Option<Frame>,
+    metrics: Vec<TickMetrics>,
+    decisions: Vec<FeedEntry>,
+    sig_ids: BTreeMap<u32, u64>,
+    last_tick: u32,
+}
+
+/// The live run's ledger sink: keeps what the view needs and passes every tick on to an optional real ledger.
+pub struct ViewSink {
+    feed: Arc<Mutex<Feed>>,
+    inner: Option<Box<dyn LedgerSink>>,
+}
+
+impl LedgerSink for ViewSink {
+    fn begin(&mut self, run: &RunInfo) -> Result<(), LedgerError> {
+        self.feed.lock().expect("view feed").run = Some(run.clone());
+        match &mut self.inner {
+            Some(inner) => inner.begin(run),
+            None => Ok(()),
+        }
+    }
+
+    fn append(&mut self, mut record: TickRecord) -> Result<(), LedgerError> {
+        {
+            let mut feed = self.feed.lock().expect("view feed");
+            for s in &record.signatures {
+                feed.sig_ids.insert(s.sig, s.id);
+            }
+            for d in &record.decisions {
+                let sig_id = feed
+                    .sig_ids
+                    .get(&d.sig)
+                    .map_or_else(|| "?".to_string(), |id| format!("{id:016x}"));
+                feed.decisions.push(FeedEntry {
+                    tick: record.tick,
+                    sig_id,
+                    outcome: d.outcome,
+                    yes: d.yes,
+                    no: d.no,
+                    valid: d.valid,
+                });
+            }
+            feed.metrics.push(record.metrics.clone());
+            feed.last_tick = record.tick;
+            // Only copy the frame when a real ledger wants it too.
+            feed.frame = Some(match &self.inner {
+                Some(_) => record.frame.clone(),
+                None => std::mem::take(&mut record.frame),
+            });
+        }
+        match &mut self.inner {
+            Some(inner) => inner.append(record),
+            None => Ok(()),
+        }
+    }
+
+    fn finish(&mut self) -> Result<(), LedgerError> {
+        match &mut self.inner {
+            Some(inner) => inner.finish(),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A live simulation the view drives.
+pub struct LiveRun {
+    /// The simulation's own world: agents, pipeline schedule and resources, untouched by the view.
+    pub world: World,
+    feed: Arc<Mutex<Feed>>,
+}
+
+impl LiveRun {
+    pub fn start(config: SimConfig, inner: Option<Box<dyn LedgerSink>>) -> Self {
+        let feed = Arc::new(Mutex::new(Feed::default()));
+        let sink = ViewSink {
+            feed: feed.clone(),
+            inner,
+        };
+        let mut app = crate::sim::headless_app(config, Box::new(sink));
+        Self {
+            world: std::mem::take(app.world_mut()),
+            feed,
+        }
+    }
+
+    pub fn tick(&self) -> u32 {
+        self.world.resource::<crate::sim::clock::SimClock>().tick
+    }
+
+    pub fn finished(&self) -> bool {
+        let clock = self.world.resource::<crate::sim::clock::SimClock>();
+        clock.tick >= clock.steps
+    }
+
+    pub fn step(&mut self) {
+        crate::sim::step_world(&mut self.world);
+    }
+
+    fn storage_problem(&self) -> Option<String> {
+        self.world
+            .resource::<crate::sim::record::Ledger>()
+            .failure
+            .clone()
+    }
+
+    /// Flushes the run's ledger, if it writes one.
+    pub fn finish(&mut self) {
+        let _ = self
+            .world
+            .resource_mut::<crate::sim::record::Ledger>()
+            .sink
+            .finish();
+    }
+}
+
+/// A recording the view scrubs.
+#[cfg(not(target_arch = "wasm32"))]
+pub struct ReplayRun {
+    /// A SQLite connection is not `Sync`; the lock makes the resource shareable.
+    pub source: Mutex<crate::replay::ReplaySource>,
+}
+
+/// The live run or the recording behind the view.
+#[derive(Resource)]
+pub enum ViewSource {
+    Live(Box<LiveRun>),
+    #[cfg(not(target_arch = "wasm32"))]
+    Replay(ReplayRun),
+}
+
+impl ViewSource {
+    pub fn open(opening: Opening, options: &ViewOptions) -> Result<Self, String> {
+        Ok(match opening {
+            Opening::Live(config) => {
+                #[cfg(not(target_arch = "wasm32"))]
+                let inner: Option<Box<dyn LedgerSink>> = match &options.ledger {
+                    Some(path) => Some(Box::new(
+                        crate::ledger::sqlite::SqliteLedger::create(path)
+                            .map_err(|e| e.to_string())?,
+                    )),
+                    None => None,
+                };
+                #[cfg(target_arch = "wasm32")]
+                let inner = {
+                    let _ = options;
+                    None
+                };
+                ViewSource::Live(Box::new(LiveRun::start(config, inner)))
+            }
+            #[cfg(not(target_arch = "wasm32"))]
+            Opening::Replay(source) => ViewSource::Replay(ReplayRun {
+                source: Mutex::new(*source),
+            }),
+        })
+    }
+
+    pub fn is_replay(&self) -> bool {
+        !matches!(self, ViewSource::Live(_))
+    }
+}
+
+/// A request from the panels that replaces the run.
+#[derive(Resource, Default)]
+pub struct PendingRestart(pub Option<SimConfig>);
+
+pub(super) fn plugin(app: &mut App) {
+    app.init_resource::<ViewData>();
+    app.init_resource::<PendingRestart>();
+    app.add_systems(Startup, load_opening);
+    app.add_systems(Last, finish_ledger_on_exit);
+    app.add_systems(
+        Update,
+        (restart_run, advance, pull_live_ticks, show_replay_tick)
+            .chain()
+            .in_set(ViewSet::Advance),
+    );
+}
+
+fn edges_of(agents: &[AgentRow]) -> Vec<(u32, u32)> {
+    let mut edges: Vec<(u32, u32)> = agents
+        .iter()
+        .flat_map(|a| {
+            a.neighbours
+                .iter()
+                .filter(move |&&b| b > a.index)
+                .map(move |&b| (a.index, b))
+        })
+        .collect();
+    edges.sort_unstable();
+    edges.dedup();
+    edges
+}
+
+/// Resets the view for a new run or recording.
+fn open_view(data: &mut ViewData, config: SimConfig, agents: Vec<AgentRow>, last_tick: u32) {
+    let generation = data.run_generation + 1;
+    *data = ViewData {
+        edges: edges_of(&agents),
+        frame: Frame {
+            agents: vec![crate::ledger::AgentState::Healthy; agents.len()],
+            messages: Vec::new(),
+        },
+        agents,
+        last_tick,
+        config,
+        run_generation: generation,
+        frame_generation: 1,
+        ..default()
+    };
+}
+
+fn load_opening(mut source: ResMut<ViewSource>, mut data: ResMut<ViewData>) {
+    match source.as_mut() {
+        ViewSource::Live(run) => show_new_live_run(run, &mut data),
+        #[cfg(not(target_arch = "wasm32"))]
+        ViewSource::Replay(replay) => {
+            let source = replay.source.get_mut().expect("replay lock");
+            let loaded = (|| {
+                Ok::<_, crate::replay::ReplayError>((
+                    source.agents()?,
+                    source.metrics_history()?,
+                    source.decisions()?,
+                ))
+            })();
+            match loaded {
+                Ok((agents, metrics, feed)) => {
+                    let config = source.config().clone();
+                    open_view(&mut data, config, agents, source.ticks());
+                    data.metrics = metrics;
+                    data.feed = feed;
+                }
+                Err(e) => data.problem = Some(e.to_string()),
+            }
+        }
+    }
+}
+
+fn show_new_live_run(run: &LiveRun, data: &mut ViewData) {
+    let feed = run.feed.lock().expect("view feed");
+    let info = feed.run.clone().unwrap_or_else(|| RunInfo {
+        config_ron: String::new(),
+        config_hash: String::new(),
+        seed: 0,
+        version: String::new(),
+        agents: Vec::new(),
+    });
+    drop(feed);
+    let config = run
+        .world
+        .resource::<crate::sim::SimSettings>()
+        .config
+        .clone();
+    let steps = config.simulation.steps;
+    open_view(data, config, info.agents, steps);
+}
+
+/// The window is closing: flush the live run's ledger so no recorded tick is lost.
+fn finish_ledger_on_exit(mut exits: MessageReader<AppExit>, mut source: ResMut<ViewSource>) {
+    if exits.read().next().is_some()
+        && let ViewSource::Live(run) = source.as_mut()
+    {
+        run.finish();
+    }
+}
+
+fn restart_run(
+    mut pending: ResMut<PendingRestart>,
+    mut source: ResMut<ViewSource>,
+    mut data: ResMut<ViewData>,
+) {
+    let Some(config) = pending.0.take() else {
+        return;
+    };
+    if let ViewSource::Live(run) = source.as_mut() {
+        run.finish();
+        // A restarted run is not recorded: the ledger given on the command line belongs to the first run.
+        **run = LiveRun::start(config, None);
+        show_new_live_run(run, &mut data);
+    }
+}
+
+/// Moves time forward: steps the live simulation, or moves the replay's tick.
+fn advance(
+    time: Res<Time<Real>>,
+    mut playback: ResMut<Playback>,
+    mut source: ResMut<ViewSource>,
+    data: Res<ViewData>,
+) {
+    let mut ticks = 0u32;
+    if playback.playing {
+        playback.phase += playback.speed * time.delta_secs();
+        if playback.phase >= 1.0 {
+            ticks = playback.phase.floor() as u32;
+            playback.phase = playback.phase.fract();
+        }
+    }
+    if playback.step_once {
+        playback.step_once = false;
+        ticks += 1;
+        playback.phase = 0.0;
+    }
+    if playback.freeze_phase {
+        playback.phase = 1.0;
+    }
+    match source.as_mut() {
+        ViewSource::Live(run) => {
+            let mut budget = STEP_BUDGET_SECS;
+            if let Some(target) = playback.run_to {
+                ticks = ticks.max(target.saturating_sub(run.tick()));
+                budget = 0.25;
+                if ticks == 0 {
+                    playback.run_to = None;
+                }
+            }
+            let started = Instant::now();
+            for _ in 0..ticks {
+                if run.finished() {
+                    playback.playing = false;
+                    break;
+                }
+                run.step();
+                if started.elapsed().as_secs_f32() > budget {
+                    // Too slow for the chosen speed: show what we have instead of falling further behind.
+                    break;
+                }
+            }
+            if run.finished() {
+                playback.playing = false;
+            }
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        ViewSource::Replay(_) => {
+            if ticks > 0 {
+                let target = (data.tick + ticks).min(data.last_tick);
+                if target >= data.last_tick {
+                    playback.playing = false;
+                }
+                playback.seek = Some(target);
+            }
+        }
+    }
+}
+
+fn pull_live_ticks(source: Res<ViewSource>, mut data: ResMut<ViewData>) {
+    let ViewSource::Live(run) = source.as_ref() else {
+        return;
+    };
+    let mut feed = run.feed.lock().expect("view feed");
+    if let Some(frame) = feed.frame.take() {
+        data.frame = frame;
+        data.tick = feed.last_tick;
+        data.frame_generation += 1;
+        data.metrics.append(&mut feed.metrics);
+        data.feed.append(&mut feed.decisions);
+    }
+    if data.problem.is_none() {
+        drop(feed);
+        data.problem = run.storage_problem();
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn show_replay_tick(
+    source: Res<ViewSource>,
+    mut playback: ResMut<Playback>,
+    mut data: ResMut<ViewData>,
+) {
+    let ViewSource::Replay(replay) = source.as_ref() else {
+        return;
+    };
+    let Some(tick) = playback.seek.take() else {
+        return;
+    };
+    let tick = tick.clamp(1.min(data.last_tick), data.last_tick);
+    if tick == data.tick || tick == 0 {
+        return;
+    }
+    let frame = replay.source.lock().expect("replay lock").frame(tick);
+    match frame {
+        Ok(frame) => {
+            data.frame = frame;
+            data.tick = tick;
+            data.frame_generation += 1;
+        }
+        Err(e) => data.problem = Some(e.to_string()),
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+fn show_replay_tick() {}
+
+/// What the inspector shows about one agent. Fields the recording does not hold are `None`.
+#[derive(Debug, Default)]
+pub struct AgentDetails {
+    pub role: String,
+    pub neighbours: usize,
+    pub liveness: Option<String>,
+    pub threshold: Option<f64>,
+    /// Blacklisted signature ids.
+    pub blacklist: Option<Vec<String>>,
+    /// Latest ballots, newest first: (signature id, yes).
+    pub recent_ballots: Vec<(String, bool)>,
+    pub reputation: Option<f64>,
+}
+
+const INSPECTED_BALLOTS: usize = 6;
+
+impl ViewSource {
+    pub fn inspect(&self, agent: u32, data: &ViewData) -> Option<AgentDetails> {
+        let row = data.agents.get(agent as usize)?;
+        let mut details = AgentDetails {
+            role: row.role.clone(),
+            neighbours: row.neighbours.len(),
+            ..default()
+        };
+        match self {
+            ViewSource::Live(run) => {
+                use crate::sim::components::{Blacklist, Detector, Liveness, Reputation, VoteBook};
+                let world = &run.world;
+                let entity = *world
+                    .resource::<crate::sim::AgentDirectory>()
+                    .agents
+                    .get(agent as usize)?;
+                let registry = world.resource::<crate::sim::signature::SignatureRegistry>();
+                let sig_id = |sig: u32| format!("{:016x}", registry.get(sig).signature.id);
+                details.liveness = world.get::<Liveness>(entity).map(|l| match l {
+                    Liveness::Up => "up".to_string(),
+                    Liveness::Crashed { since } => format!("crashed at tick {since}"),
+                });
+                details.threshold = world.get::<Detector>(entity).and_then(Detector::threshold);
+                details.blacklist = world
+                    .get::<Blacklist>(entity)
+                    .map(|b| b.entries.iter().map(|&s| sig_id(s)).collect());
+                if let Some(book) = world.get::<VoteBook>(entity) {
+                    details.recent_ballots = book
+                        .recent_ballots
+                        .iter()
+                        .rev()
+                        .take(INSPECTED_BALLOTS)
+                        .map(|&(sig, yes)| (sig_id(sig), yes))
+                        .collect();
+                }
+                details.reputation = world.get::<Reputation>(entity).map(Reputation::trust);
+            }
+            #[cfg(not(target_arch = "wasm32"))]
+            ViewSource::Replay(replay) => {
+                let ballots =
+                    replay
+                        .source
+                        .lock()
+                        .ok()?
+                        .recent_ballots(agent, data.tick, INSPECTED_BALLOTS);
+                details.recent_ballots = ballots
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(_, sig, yes)| (sig, yes))
+                    .collect();
+            }
+        }
+        Some(details)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn small_config() -> SimConfig {
+        let mut config = SimConfig::default();
+        config.simulation.agents = 12;
+        config.simulation.steps = 60;
+        config
+    }
+
+    #[test]
+    fn a_live_run_feeds_the_view_every_tick_it_steps() {
+        let mut run = LiveRun::start(small_config(), None);
+        let mut data = ViewData::default();
+        show_new_live_run(&run, &mut data);
+        assert_eq!(data.agents.len(), 12);
+        assert!(!data.edges.is_empty());
+        assert!(data.edges.iter().all(|&(a, b)| a < b));
+        for _ in 0..45 {
+            run.step();
+        }
+        let feed = run.feed.lock().unwrap();
+        assert_eq!(feed.last_tick, 45);
+        assert_eq!(feed.metrics.len(), 45);
+        assert_eq!(feed.frame.as_ref().map(|f| f.agents.len()), Some(12));
+        drop(feed);
+        let details = ViewSource::Live(Box::new(run))
+            .inspect(3, &data)
+            .expect("agent 3 exists");
+        assert_eq!(details.liveness.as_deref(), Some("up"));
+        assert!(details.threshold.is_some(), "fitted after warm-up");
+        assert!(details.reputation.is_some());
+    }
+
+    #[test]
+    fn the_live_view_matches_the_ledger_frame_for_frame() {
+        // The frame the view shows is the very frame the ledger records, so a replay draws the same picture.
+        let ledger = crate::ledger::memory::MemoryLedger::default();
+        let mut recorded = LiveRun::start(small_config(), Some(Box::new(ledger.clone())));
+        for _ in 0..50 {
+            recorded.step();
+        }
+        let shown = recorded.feed.lock().unwrap().frame.clone();
+        assert_eq!(
+            shown.as_ref(),
+            ledger.contents().ticks.last().map(|t| &t.frame)
+        );
+    }
+}
