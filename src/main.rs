@@ -132,7 +132,12 @@ fn run(args: &RunArgs) -> Result<(), String> {
             let tick = screenshot_steps
                 .unwrap_or(config.simulation.steps)
                 .min(config.simulation.steps);
-            return open_window(dais::gui::Opening::Live(config), &args.view, tick, ledger);
+            return open_window(
+                dais::gui::Opening::Live(Box::new(config)),
+                &args.view,
+                tick,
+                ledger,
+            );
         }
     }
     let _ = screenshot_steps;

@@ -1,7 +1,6 @@
 //! The scene camera: it sees only the rectangle between the panels, fits the whole network into it when a run
 //! opens, pans with a drag and zooms with the wheel towards the cursor. A click without a drag picks a node.
 
-use bevy::camera::Viewport;
 use bevy::input::mouse::AccumulatedMouseScroll;
 use bevy::prelude::*;
 use bevy::window::PrimaryWindow;
@@ -45,19 +44,12 @@ pub(super) fn plugin(app: &mut App) {
     );
 }
 
+/// One camera for the scene and the panels: in a software renderer every full-window pass costs milliseconds, and
+/// a second camera for egui doubles them. The camera covers the whole window and is offset so the network sits in
+/// the rectangle between the (opaque) panels. No MSAA for the same reason: it more than doubled the frame time
+/// under lavapipe.
 fn spawn_cameras(mut commands: Commands) {
-    commands.spawn((SceneCamera, Camera2d, Msaa::Sample4));
-    // egui draws on its own camera over the whole window, after the scene.
-    commands.spawn((
-        PrimaryEguiContext,
-        Camera2d,
-        bevy::camera::visibility::RenderLayers::none(),
-        Camera {
-            order: 1,
-            clear_color: ClearColorConfig::None,
-            ..default()
-        },
-    ));
+    commands.spawn((SceneCamera, PrimaryEguiContext, Camera2d, Msaa::Off));
 }
 
 /// The scene's rectangle in physical pixels, or None while the window is too small to show it.
@@ -73,42 +65,34 @@ fn scene_rect(window: &Window) -> Option<(UVec2, UVec2)> {
     Some((UVec2::new(left, top), UVec2::new(w - left - right, h - top)))
 }
 
-/// Keeps the camera on the scene rectangle, and refits the network when a run opens or the window resizes.
+/// Fits the network into the scene rectangle when a run opens or the window resizes.
 fn fit_viewport(
     window: Single<&Window, With<PrimaryWindow>>,
-    camera: Single<(&mut Camera, &mut Projection, &mut Transform), With<SceneCamera>>,
+    camera: Single<(&mut Projection, &mut Transform), With<SceneCamera>>,
     data: Res<ViewData>,
     mut fitted: ResMut<Fitted>,
 ) {
-    let (mut camera, mut projection, mut transform) = camera.into_inner();
+    let (mut projection, mut transform) = camera.into_inner();
     let Some((position, size)) = scene_rect(&window) else {
-        camera.is_active = false;
         return;
     };
-    camera.is_active = true;
-    let viewport = Viewport {
-        physical_position: position,
-        physical_size: size,
-        ..default()
+    if fitted.generation == data.run_generation && fitted.size == size {
+        return;
+    }
+    fitted.generation = data.run_generation;
+    fitted.size = size;
+    let Projection::Orthographic(ortho) = projection.as_mut() else {
+        return;
     };
-    if camera
-        .viewport
-        .as_ref()
-        .map(|v| (v.physical_position, v.physical_size))
-        != Some((position, size))
-    {
-        camera.viewport = Some(viewport);
-    }
-    if fitted.generation != data.run_generation || fitted.size != size {
-        fitted.generation = data.run_generation;
-        fitted.size = size;
-        if let Projection::Orthographic(ortho) = projection.as_mut() {
-            // One world unit is one logical pixel at scale 1; leave a margin so border nodes are whole.
-            let logical = size.as_vec2() / window.scale_factor();
-            ortho.scale = 2.0 * EXTENT * 1.1 / logical.min_element();
-        }
-        transform.translation = Vec3::new(0.0, 0.0, transform.translation.z);
-    }
+    // One world unit is one logical pixel at scale 1; leave a margin so border nodes are whole.
+    let scale_factor = window.scale_factor();
+    let logical = size.as_vec2() / scale_factor;
+    ortho.scale = 2.0 * EXTENT * 1.1 / logical.min_element();
+    // Put the layout's centre (world origin) at the centre of the scene rectangle rather than of the window.
+    let scene_centre = (position.as_vec2() + size.as_vec2() / 2.0) / scale_factor;
+    let window_centre = Vec2::new(window.width(), window.height()) / 2.0;
+    let offset = (scene_centre - window_centre) * ortho.scale;
+    transform.translation = Vec3::new(-offset.x, offset.y, transform.translation.z);
 }
 
 fn cursor_in_scene(window: &Window) -> Option<Vec2> {

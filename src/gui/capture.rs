@@ -72,7 +72,19 @@ pub(super) fn plugin(
             app.insert_resource(QuitAfter(seconds));
             app.add_systems(Update, quit_when_due.in_set(ViewSet::Capture));
         }
-        app.add_systems(Update, count_frame.in_set(ViewSet::Capture));
+        app.add_systems(
+            Update,
+            (count_frame, screenshot_on_key).in_set(ViewSet::Capture),
+        );
+    }
+}
+
+/// F12 saves the window as `dais-tick-N.png` in the working directory: a handout in one key press.
+fn screenshot_on_key(mut commands: Commands, keys: Res<ButtonInput<KeyCode>>, data: Res<ViewData>) {
+    if keys.just_pressed(KeyCode::F12) {
+        commands
+            .spawn(Screenshot::primary_window())
+            .observe(save_to_disk(format!("dais-tick-{}.png", data.tick)));
     }
 }
 

@@ -7,11 +7,18 @@ use crate::config::Topology;
 /// The layout fits in a square of this half-width, in world units; the camera fits that square to the view.
 pub const EXTENT: f32 = 500.0;
 
+/// Up to this many agents a ring-like network is drawn as a circle; beyond it the circle's nodes would shrink to
+/// specks, so the ring is coiled into a spiral, which keeps ring neighbours side by side and fills the square.
+pub const MAX_CIRCLE: usize = 150;
+
 /// Positions, one per agent, within `[-EXTENT, EXTENT]²`.
 pub fn positions(topology: Topology, agents: usize, edges: &[(u32, u32)]) -> Vec<[f32; 2]> {
     match topology {
         Topology::Grid => grid(agents),
-        Topology::Ring | Topology::WattsStrogatz | Topology::FullMesh => circle(agents),
+        Topology::Ring | Topology::WattsStrogatz | Topology::FullMesh if agents <= MAX_CIRCLE => {
+            circle(agents)
+        }
+        Topology::Ring | Topology::WattsStrogatz | Topology::FullMesh => spiral(agents),
         Topology::ErdosRenyi | Topology::BarabasiAlbert => force_directed(agents, edges),
     }
 }
@@ -21,9 +28,10 @@ pub fn spacing(topology: Topology, agents: usize) -> f32 {
     let n = agents.max(1) as f32;
     match topology {
         Topology::Grid => 2.0 * EXTENT / n.sqrt().ceil().max(1.0),
-        Topology::Ring | Topology::WattsStrogatz | Topology::FullMesh => {
+        Topology::Ring | Topology::WattsStrogatz | Topology::FullMesh if agents <= MAX_CIRCLE => {
             (std::f32::consts::TAU * EXTENT / n).min(EXTENT)
         }
+        Topology::Ring | Topology::WattsStrogatz | Topology::FullMesh => spiral_spacing(agents),
         Topology::ErdosRenyi | Topology::BarabasiAlbert => 2.0 * EXTENT / n.sqrt(),
     }
 }
@@ -35,6 +43,25 @@ fn circle(agents: usize) -> Vec<[f32; 2]> {
             let angle =
                 std::f32::consts::FRAC_PI_2 - std::f32::consts::TAU * i as f32 / agents as f32;
             [EXTENT * angle.cos(), EXTENT * angle.sin()]
+        })
+        .collect()
+}
+
+/// Distance between neighbours along the spiral, and between its turns.
+fn spiral_spacing(agents: usize) -> f32 {
+    EXTENT * (std::f32::consts::PI / agents.max(1) as f32).sqrt()
+}
+
+/// An Archimedean spiral walked at equal arc length: agent i sits at radius d·sqrt(i/π), so consecutive agents (ring
+/// neighbours) are one spacing apart and the turns are one spacing apart too.
+fn spiral(agents: usize) -> Vec<[f32; 2]> {
+    let d = spiral_spacing(agents);
+    (0..agents)
+        .map(|i| {
+            let i = i as f32 + 0.5;
+            let theta = (4.0 * std::f32::consts::PI * i).sqrt();
+            let r = (d * (i / std::f32::consts::PI).sqrt()).min(EXTENT);
+            [r * theta.sin(), r * theta.cos()]
         })
         .collect()
 }
@@ -172,7 +199,12 @@ mod tests {
     #[test]
     fn every_layout_stays_in_bounds_and_keeps_nodes_apart() {
         let ring_edges: Vec<(u32, u32)> = (0..200).map(|i| (i, (i + 1) % 200)).collect();
-        for topology in [Topology::Ring, Topology::Grid, Topology::ErdosRenyi] {
+        for topology in [
+            Topology::Ring,
+            Topology::Grid,
+            Topology::ErdosRenyi,
+            Topology::FullMesh,
+        ] {
             let pos = positions(topology, 200, &ring_edges);
             assert_eq!(pos.len(), 200);
             assert!(
@@ -186,6 +218,23 @@ mod tests {
                 "{topology:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_large_ring_coils_into_a_spiral_that_keeps_neighbours_close() {
+        let n = 1000;
+        let pos = positions(Topology::Ring, n, &[]);
+        let d = spacing(Topology::Ring, n);
+        let dist = |i: usize, j: usize| {
+            ((pos[i][0] - pos[j][0]).powi(2) + (pos[i][1] - pos[j][1]).powi(2)).sqrt()
+        };
+        // Ring neighbours about one spacing apart, and the nodes far bigger than on a 1,000-node circle.
+        assert!(
+            (1..n).all(|i| dist(i - 1, i) < 2.0 * d),
+            "neighbours drift apart"
+        );
+        assert!(d > 5.0 * std::f32::consts::TAU * EXTENT / n as f32);
+        assert!(pos.iter().flatten().all(|v| v.abs() <= EXTENT));
     }
 
     #[test]

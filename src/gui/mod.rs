@@ -60,7 +60,7 @@ pub struct ViewOptions {
 
 /// What the window opens on.
 pub enum Opening {
-    Live(SimConfig),
+    Live(Box<SimConfig>),
     #[cfg(not(target_arch = "wasm32"))]
     Replay(Box<crate::replay::ReplaySource>),
 }

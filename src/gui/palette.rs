@@ -8,7 +8,8 @@ use bevy::prelude::*;
 use crate::ledger::AgentState;
 
 pub const BACKGROUND: Color = Color::srgb(0.059, 0.078, 0.106);
-pub const EDGE: Srgba = Srgba::new(0.42, 0.50, 0.60, 0.35);
+/// Opaque: a muted blue-grey that reads as a thin line over the background without competing with the nodes.
+pub const EDGE: Srgba = Srgba::new(0.20, 0.25, 0.31, 1.0);
 /// Drawn behind every node so it stands out from the edges.
 pub const OUTLINE: Srgba = Srgba::new(0.02, 0.03, 0.05, 1.0);
 pub const SELECTED: Srgba = Srgba::new(1.0, 1.0, 1.0, 1.0);
@@ -151,7 +152,13 @@ pub struct ShapeBatch {
     pub positions: Vec<[f32; 3]>,
     pub colours: Vec<[f32; 4]>,
     pub indices: Vec<u32>,
+    /// Octagons instead of 20-gons for circles: thousands of small nodes cost a software renderer a third of the
+    /// triangles and look the same.
+    pub coarse: bool,
 }
+
+/// Above this many agents, nodes are drawn coarse.
+pub const COARSE_ABOVE: usize = 400;
 
 impl ShapeBatch {
     pub fn clear(&mut self) {
@@ -173,10 +180,19 @@ impl ShapeBatch {
         }
     }
 
+    fn circle_outline(&self) -> &'static [[f32; 2]] {
+        if self.coarse {
+            &UNIT_OCTAGON
+        } else {
+            &UNIT_CIRCLE
+        }
+    }
+
     fn ring(&mut self, centre: Vec2, outer: f32, inner: f32, colour: [f32; 4]) {
         let base = self.positions.len() as u32;
-        let n = UNIT_CIRCLE.len() as u32;
-        for p in UNIT_CIRCLE.iter() {
+        let unit = self.circle_outline();
+        let n = unit.len() as u32;
+        for p in unit {
             self.positions
                 .push([centre.x + p[0] * outer, centre.y + p[1] * outer, 0.0]);
             self.positions
@@ -201,6 +217,7 @@ impl ShapeBatch {
                     self.polygon(centre, radius, &bar, colour);
                 }
             }
+            Shape::Circle => self.polygon(centre, radius, self.circle_outline(), colour),
             _ => self.polygon(centre, radius, convex_outline(shape), colour),
         }
     }

@@ -214,7 +214,7 @@ pub struct ReplayRun {
 pub enum ViewSource {
     Live(Box<LiveRun>),
     #[cfg(not(target_arch = "wasm32"))]
-    Replay(ReplayRun),
+    Replay(Box<ReplayRun>),
 }
 
 impl ViewSource {
@@ -234,12 +234,12 @@ impl ViewSource {
                     let _ = options;
                     None
                 };
-                ViewSource::Live(Box::new(LiveRun::start(config, inner)))
+                ViewSource::Live(Box::new(LiveRun::start(*config, inner)))
             }
             #[cfg(not(target_arch = "wasm32"))]
-            Opening::Replay(source) => ViewSource::Replay(ReplayRun {
+            Opening::Replay(source) => ViewSource::Replay(Box::new(ReplayRun {
                 source: Mutex::new(*source),
-            }),
+            })),
         })
     }
 
@@ -368,66 +368,68 @@ fn restart_run(
     }
 }
 
-/// Moves time forward: steps the live simulation, or moves the replay's tick.
-fn advance(
-    time: Res<Time<Real>>,
-    mut playback: ResMut<Playback>,
-    mut source: ResMut<ViewSource>,
-    data: Res<ViewData>,
-) {
-    let mut ticks = 0u32;
-    if playback.playing {
-        playback.phase += playback.speed * time.delta_secs();
-        if playback.phase >= 1.0 {
-            ticks = playback.phase.floor() as u32;
-            playback.phase = playback.phase.fract();
-        }
-    }
-    if playback.step_once {
-        playback.step_once = false;
-        ticks += 1;
-        playback.phase = 0.0;
-    }
-    if playback.freeze_phase {
-        playback.phase = 1.0;
-    }
-    match source.as_mut() {
-        ViewSource::Live(run) => {
-            let mut budget = STEP_BUDGET_SECS;
-            if let Some(target) = playback.run_to {
-                ticks = ticks.max(target.saturating_sub(run.tick()));
-                budget = 0.25;
-                if ticks == 0 {
-                    playback.run_to = None;
-                }
+/// Moves time forward: steps the live simulation, or moves the replay's tick. Exclusive, so it runs on the main
+/// thread: the simulation's own multi-threaded schedule must not be started from a worker of the view's schedule,
+/// where both wait on the same task pool and deadlock.
+fn advance(world: &mut World) {
+    let delta = world.resource::<Time<Real>>().delta_secs();
+    let shown_tick = world.resource::<ViewData>().tick;
+    let last_tick = world.resource::<ViewData>().last_tick;
+    world.resource_scope(|world, mut source: Mut<ViewSource>| {
+        let mut playback = world.resource_mut::<Playback>();
+        let mut ticks = 0u32;
+        if playback.playing {
+            playback.phase += playback.speed * delta;
+            if playback.phase >= 1.0 {
+                ticks = playback.phase.floor() as u32;
+                playback.phase = playback.phase.fract();
             }
-            let started = Instant::now();
-            for _ in 0..ticks {
+        }
+        if playback.step_once {
+            playback.step_once = false;
+            ticks += 1;
+            playback.phase = 0.0;
+        }
+        if playback.freeze_phase {
+            playback.phase = 1.0;
+        }
+        match source.as_mut() {
+            ViewSource::Live(run) => {
+                let mut budget = STEP_BUDGET_SECS;
+                if let Some(target) = playback.run_to {
+                    ticks = ticks.max(target.saturating_sub(run.tick()));
+                    budget = 0.25;
+                    if ticks == 0 {
+                        playback.run_to = None;
+                    }
+                }
+                let started = Instant::now();
+                for _ in 0..ticks {
+                    if run.finished() {
+                        break;
+                    }
+                    run.step();
+                    if started.elapsed().as_secs_f32() > budget {
+                        // Too slow for the chosen speed: show what we have instead of falling further behind.
+                        break;
+                    }
+                }
                 if run.finished() {
                     playback.playing = false;
-                    break;
-                }
-                run.step();
-                if started.elapsed().as_secs_f32() > budget {
-                    // Too slow for the chosen speed: show what we have instead of falling further behind.
-                    break;
                 }
             }
-            if run.finished() {
-                playback.playing = false;
-            }
-        }
-        #[cfg(not(target_arch = "wasm32"))]
-        ViewSource::Replay(_) => {
-            if ticks > 0 {
-                let target = (data.tick + ticks).min(data.last_tick);
-                if target >= data.last_tick {
-                    playback.playing = false;
+            #[cfg(not(target_arch = "wasm32"))]
+            ViewSource::Replay(_) => {
+                if ticks > 0 {
+                    let target = (shown_tick + ticks).min(last_tick);
+                    if target >= last_tick {
+                        playback.playing = false;
+                    }
+                    playback.seek = Some(target);
                 }
-                playback.seek = Some(target);
             }
         }
-    }
+    });
 }
 
 fn pull_live_ticks(source: Res<ViewSource>, mut data: ResMut<ViewData>) {

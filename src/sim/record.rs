@@ -64,7 +64,9 @@ fn digest_agent(
     hasher.update(reputation.beta.to_le_bytes());
 }
 
-/// How an agent looks this tick; the first matching state wins.
+/// How an agent looks this tick; the first matching state wins. Immunity outranks "compromised": a blacklist
+/// that blocks a campaign still lets the odd sample far from the campaign's centre through, and painting those
+/// agents red would contradict the immunity the class just watched spread (the metrics still count every leak).
 pub fn visual_state(
     index: usize,
     role: Role,
@@ -80,18 +82,19 @@ pub fn visual_state(
     if !role.is_honest() {
         return AgentState::Byzantine;
     }
-    if counts.attack_through > 0 {
-        return AgentState::Compromised;
-    }
     let campaign_count = campaigns.list.len().min(64);
     let active: u64 = (0..campaign_count)
         .filter(|&c| campaigns.list[c].start_tick <= now)
         .fold(0, |mask, c| mask | (1 << c));
+    if active != 0 && active & !blacklist.immune_to == 0 {
+        return AgentState::Immune;
+    }
+    if counts.attack_through > 0 {
+        return AgentState::Compromised;
+    }
     let reached =
         (0..campaign_count).any(|c| campaigns.reached[c][index].is_some_and(|t| t <= now));
-    if active != 0 && active & !blacklist.immune_to == 0 {
-        AgentState::Immune
-    } else if reached {
+    if reached {
         AgentState::UnderAttack
     } else {
         AgentState::Healthy

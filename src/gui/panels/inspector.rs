@@ -61,11 +61,14 @@ pub fn show(ui: &mut egui::Ui, data: &ViewData, source: &ViewSource, selection: 
         ui.label("blacklist");
         match &details.blacklist {
             Some(list) if list.is_empty() => ui.label("empty"),
-            Some(list) => ui.label(
-                list.iter()
-                    .map(|id| &id[..8.min(id.len())])
-                    .collect::<Vec<_>>()
-                    .join(" "),
+            Some(list) => ui.add(
+                egui::Label::new(
+                    list.iter()
+                        .map(|id| &id[..8.min(id.len())])
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                )
+                .wrap(),
             ),
             None => ui.label(not_recorded()),
         };

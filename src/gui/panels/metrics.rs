@@ -79,6 +79,24 @@ fn upto(series: &[PlotPoint], tick: u32) -> &[PlotPoint] {
     &series[..series.partition_point(|p| p.x <= tick as f64)]
 }
 
+/// A plot is about 300 pixels wide: more points than this only cost frame time.
+const MAX_PLOTTED_POINTS: usize = 300;
+
+/// A line of at most `MAX_PLOTTED_POINTS`: the series itself when short (borrowed), else every k-th point plus the
+/// last, so the line still ends at the tick on screen.
+fn line<'a>(name: impl Into<String>, series: &'a [PlotPoint], tick: u32) -> Line<'a> {
+    let shown = upto(series, tick);
+    if shown.len() <= MAX_PLOTTED_POINTS {
+        return Line::new(name, shown);
+    }
+    let stride = shown.len().div_ceil(MAX_PLOTTED_POINTS);
+    let mut points: Vec<[f64; 2]> = shown.iter().step_by(stride).map(|p| [p.x, p.y]).collect();
+    if let Some(last) = shown.last() {
+        points.push([last.x, last.y]);
+    }
+    Line::new(name, points)
+}
+
 const PLOT_HEIGHT: f32 = 118.0;
 
 fn plot<'a>(
@@ -122,12 +140,11 @@ pub fn show<'a>(ui: &mut egui::Ui, data: &'a ViewData, series: &'a PlotSeries) {
         true,
         |p| {
             p.line(
-                Line::new("precision", upto(&series.precision, tick))
+                line("precision", &series.precision, tick)
                     .color(egui::Color32::from_rgb(125, 211, 252)),
             );
             p.line(
-                Line::new("recall", upto(&series.recall, tick))
-                    .color(egui::Color32::from_rgb(245, 166, 35)),
+                line("recall", &series.recall, tick).color(egui::Color32::from_rgb(245, 166, 35)),
             );
         },
     );
@@ -138,7 +155,7 @@ pub fn show<'a>(ui: &mut egui::Ui, data: &'a ViewData, series: &'a PlotSeries) {
         data,
         true,
         |p| {
-            for (c, line) in series.immune.iter().enumerate() {
+            for (c, series_line) in series.immune.iter().enumerate() {
                 let name = data
                     .config
                     .traffic
@@ -146,7 +163,7 @@ pub fn show<'a>(ui: &mut egui::Ui, data: &'a ViewData, series: &'a PlotSeries) {
                     .get(c)
                     .map_or_else(|| format!("campaign {c}"), |c| c.name.clone());
                 p.line(
-                    Line::new(name, upto(line, tick))
+                    line(name, series_line, tick)
                         .color(CAMPAIGN_COLOURS[c % CAMPAIGN_COLOURS.len()]),
                 );
             }
@@ -160,19 +177,18 @@ pub fn show<'a>(ui: &mut egui::Ui, data: &'a ViewData, series: &'a PlotSeries) {
         false,
         |p| {
             p.line(
-                Line::new("true threats", upto(&series.accepted_true, tick))
+                line("true threats", &series.accepted_true, tick)
                     .color(egui::Color32::from_rgb(48, 196, 141)),
             );
             p.line(
-                Line::new("false (normal traffic)", upto(&series.accepted_false, tick))
+                line("false (normal traffic)", &series.accepted_false, tick)
                     .color(egui::Color32::from_rgb(229, 72, 77)),
             );
         },
     );
     plot(ui, "messages", "Messages sent per tick", data, false, |p| {
         p.line(
-            Line::new("messages", upto(&series.messages, tick))
-                .color(egui::Color32::from_rgb(255, 224, 102)),
+            line("messages", &series.messages, tick).color(egui::Color32::from_rgb(255, 224, 102)),
         );
     });
 }
