@@ -156,6 +156,12 @@ fn edit(ui: &mut egui::Ui, c: &mut SimConfig) {
     }
 }
 
+/// The draft as a run config, or the config validation's own message (the one `dais config check` prints).
+pub fn checked(draft: &SimConfig) -> Result<SimConfig, String> {
+    draft.validate().map_err(|e| e.to_string())?;
+    Ok(draft.clone())
+}
+
 pub fn show(
     ui: &mut egui::Ui,
     data: &ViewData,
@@ -189,23 +195,27 @@ pub fn show(
             ui.add_enabled_ui(!replay, |ui| {
                 ui.horizontal(|ui| {
                     ui.label("preset");
-                    for (name, _) in load::SCENARIOS {
-                        if ui.small_button(*name).clicked()
-                            && let Ok(config) = load::scenario(name)
-                        {
-                            *draft = config;
-                        }
-                    }
+                    egui::ComboBox::from_id_salt("preset")
+                        .selected_text("load a preset…")
+                        .show_ui(ui, |ui| {
+                            for (name, _) in load::SCENARIOS {
+                                if ui.selectable_label(false, *name).clicked()
+                                    && let Ok(config) = load::scenario(name)
+                                {
+                                    *draft = config;
+                                }
+                            }
+                        });
                 });
                 edit(ui, draft);
                 ui.horizontal(|ui| {
                     if ui.button("Apply and restart").clicked() {
-                        match draft.validate() {
-                            Ok(()) => {
+                        match checked(draft) {
+                            Ok(config) => {
                                 state.draft_error = None;
-                                pending.0 = Some(draft.clone());
+                                pending.0 = Some(config);
                             }
-                            Err(e) => state.draft_error = Some(e.to_string()),
+                            Err(message) => state.draft_error = Some(message),
                         }
                     }
                     if ui.button("Revert").clicked() {
@@ -218,4 +228,20 @@ pub fn show(
                 ui.colored_label(egui::Color32::LIGHT_RED, error);
             }
         });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_value_is_refused_with_the_config_validation_message() {
+        let mut draft = SimConfig::default();
+        draft.faults.byzantine_fraction = 1.5;
+        let message = checked(&draft).unwrap_err();
+        assert_eq!(message, draft.validate().unwrap_err().to_string());
+        assert!(message.contains("faults.byzantine_fraction"), "{message}");
+        draft.faults.byzantine_fraction = 0.2;
+        assert_eq!(checked(&draft), Ok(draft.clone()));
+    }
 }
