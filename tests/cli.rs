@@ -48,6 +48,19 @@ fn without_a_display_the_window_gives_way_to_a_headless_run_in_one_line() {
     let err = stderr(&out);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("running headless"), "{err}");
+    // A display that is set but dead is no display either (the windowing library would panic on it).
+    let out = dais_env(
+        &["run", "--agents", "10", "--steps", "50", "--quiet"],
+        &[("DISPLAY", ":4711")],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    if cfg!(feature = "gui") {
+        assert!(
+            stderr(&out).contains("cannot reach the X display"),
+            "{}",
+            stderr(&out)
+        );
+    }
     // A screenshot cannot be taken headless: that is an error, not a silent success.
     assert_one_line_error(
         &dais_without_display(&["run", "--steps", "5", "--screenshot", "x.png"]),

@@ -132,7 +132,9 @@ pub fn build_app(
     Ok(app)
 }
 
-/// Whether a window can open here; the reason in words when it cannot.
+/// Whether a window can open here; the reason in words when it cannot. Beyond an unset `$DISPLAY`, a display that
+/// is set but unreachable (a stale ssh forward, a stopped Xvfb) is caught here, because the windowing library would
+/// otherwise panic.
 pub fn display_problem() -> Option<String> {
     #[cfg(all(unix, not(target_os = "macos"), not(target_arch = "wasm32")))]
     {
@@ -144,6 +146,47 @@ pub fn display_problem() -> Option<String> {
                 "no display found ($DISPLAY is not set)".to_string()
             });
         }
+        let display = std::env::var("DISPLAY").unwrap_or_default();
+        if !x_display_reachable(&display) {
+            return Some(format!("cannot reach the X display {display:?}"));
+        }
     }
     None
+}
+
+/// Connects to the X server named by a `$DISPLAY` value (`:0`, `unix:1.0`, `host:10.0`) and hangs up.
+#[cfg(all(unix, not(target_os = "macos"), not(target_arch = "wasm32")))]
+pub fn x_display_reachable(display: &str) -> bool {
+    let Some((host, rest)) = display.rsplit_once(':') else {
+        return false;
+    };
+    let Ok(number) = rest.split('.').next().unwrap_or("").parse::<u16>() else {
+        return false;
+    };
+    if host.is_empty() || host == "unix" {
+        return std::os::unix::net::UnixStream::connect(format!("/tmp/.X11-unix/X{number}"))
+            .is_ok();
+    }
+    use std::net::ToSocketAddrs;
+    let Some(port) = number.checked_add(6000) else {
+        return false;
+    };
+    (host, port).to_socket_addrs().is_ok_and(|mut addrs| {
+        addrs.any(|addr| {
+            std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(2)).is_ok()
+        })
+    })
+}
+
+#[cfg(all(test, unix, not(target_os = "macos")))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_or_dead_displays_are_unreachable() {
+        assert!(!x_display_reachable("nonsense"));
+        assert!(!x_display_reachable(":notanumber"));
+        assert!(!x_display_reachable(":65000"));
+        assert!(!x_display_reachable("127.0.0.1:65000"));
+    }
 }
