@@ -46,7 +46,14 @@ struct CapturePlan {
     /// Frames to wait once the tick is shown: meshes upload and egui lays out twice before the picture is final.
     settle: u32,
     requested: bool,
+    /// Captures thrown away because the window had not been drawn yet.
+    retries: u32,
 }
+
+/// Frames shown before any capture: the first frames of a new window can reach the screen before the renderer has
+/// drawn into it (seen as an all-black PNG under Xvfb).
+const MIN_FRAMES_BEFORE_CAPTURE: u32 = 20;
+const MAX_RETRIES: u32 = 10;
 
 #[derive(Resource)]
 struct QuitAfter(f32);
@@ -64,6 +71,7 @@ pub(super) fn plugin(
                 tick: *tick,
                 settle: 4,
                 requested: false,
+                retries: 0,
             });
             app.add_systems(Startup, seek_to_capture_tick);
             app.add_systems(Update, capture_when_shown.in_set(ViewSet::Capture));
@@ -107,8 +115,10 @@ fn capture_when_shown(
     mut plan: ResMut<CapturePlan>,
     mut playback: ResMut<Playback>,
     data: Res<ViewData>,
+    mut frames: Local<u32>,
 ) {
-    if plan.requested {
+    *frames += 1;
+    if plan.requested || *frames < MIN_FRAMES_BEFORE_CAPTURE {
         return;
     }
     let reached = data.tick >= plan.tick || (data.tick >= data.last_tick && data.last_tick > 0);
@@ -124,14 +134,30 @@ fn capture_when_shown(
     if let Some(problem) = &data.problem {
         error!("{problem}");
     }
-    commands
-        .spawn(Screenshot::primary_window())
-        .observe(save_to_disk(plan.path.clone()))
-        .observe(
-            |_: On<ScreenshotCaptured>, mut exit: MessageWriter<AppExit>| {
-                exit.write(AppExit::Success);
-            },
-        );
+    let path = plan.path.clone();
+    commands.spawn(Screenshot::primary_window()).observe(
+        move |captured: On<ScreenshotCaptured>,
+              mut plan: ResMut<CapturePlan>,
+              mut exit: MessageWriter<AppExit>| {
+            if is_uniform(&captured.image) && plan.retries < MAX_RETRIES {
+                // Not drawn yet: wait a few frames and take it again.
+                plan.retries += 1;
+                plan.requested = false;
+                plan.settle = 5;
+                return;
+            }
+            save_to_disk(path.clone())(captured);
+            exit.write(AppExit::Success);
+        },
+    );
+}
+
+/// Every pixel the same: a window the renderer has not drawn into (the view always has panels and a scene).
+fn is_uniform(image: &Image) -> bool {
+    image.data.as_ref().is_none_or(|bytes| {
+        let first = bytes.get(..4).unwrap_or(&[]);
+        bytes.chunks_exact(4).all(|pixel| pixel == first)
+    })
 }
 
 fn quit_when_due(time: Res<Time<Real>>, quit: Res<QuitAfter>, mut exit: MessageWriter<AppExit>) {
