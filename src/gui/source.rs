@@ -119,7 +119,7 @@ impl LedgerSink for ViewSink {
                 let sig_id = feed
                     .sig_ids
                     .get(&d.sig)
-                    .map_or_else(|| "?".to_string(), |id| format!("{id:016x}"));
+                    .map_or_else(|| "?".to_string(), |&id| crate::ledger::sig_id_hex(id));
                 feed.decisions.push(FeedEntry {
                     tick: record.tick,
                     sig_id,
@@ -513,7 +513,7 @@ impl ViewSource {
                     .agents
                     .get(agent as usize)?;
                 let registry = world.resource::<crate::sim::signature::SignatureRegistry>();
-                let sig_id = |sig: u32| format!("{:016x}", registry.get(sig).signature.id);
+                let sig_id = |sig: u32| crate::ledger::sig_id_hex(registry.get(sig).signature.id);
                 details.liveness = world.get::<Liveness>(entity).map(|l| match l {
                     Liveness::Up => "up".to_string(),
                     Liveness::Crashed { since } => format!("crashed at tick {since}"),

@@ -68,6 +68,11 @@ pub struct DecisionRow {
     pub valid: bool,
 }
 
+/// A signature's stable id as the ledger stores it and the view shows it: 16 hex digits.
+pub fn sig_id_hex(id: u64) -> String {
+    format!("{id:016x}")
+}
+
 /// A decision as the ledger feed shows it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FeedEntry {

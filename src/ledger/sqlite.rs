@@ -183,7 +183,7 @@ impl Writer {
                     self.seq.to_string(),
                     tick.clone(),
                     s.sig.to_string(),
-                    format!("{:016x}", s.id),
+                    super::sig_id_hex(s.id),
                     s.origin.to_string(),
                     s.count.to_string(),
                     floats(&s.centroid),
