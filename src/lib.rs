@@ -14,5 +14,4 @@ pub mod sim;
 pub mod gui;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod headless;
-#[cfg(not(target_arch = "wasm32"))]
 pub mod replay;

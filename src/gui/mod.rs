@@ -9,10 +9,13 @@ pub mod camera;
 pub mod capture;
 pub mod graph_view;
 pub mod layout;
+pub mod page;
 pub mod palette;
 pub mod panels;
 pub mod propagation;
 pub mod source;
+#[cfg(target_arch = "wasm32")]
+pub mod web;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -61,7 +64,6 @@ pub struct ViewOptions {
 /// What the window opens on.
 pub enum Opening {
     Live(Box<SimConfig>),
-    #[cfg(not(target_arch = "wasm32"))]
     Replay(Box<crate::replay::ReplaySource>),
 }
 

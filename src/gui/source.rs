@@ -149,6 +149,13 @@ impl LedgerSink for ViewSink {
             None => Ok(()),
         }
     }
+
+    fn snapshot(&mut self) -> Result<Vec<u8>, LedgerError> {
+        match &mut self.inner {
+            Some(inner) => inner.snapshot(),
+            None => Err(LedgerError::Storage("this run is not recorded".into())),
+        }
+    }
 }
 
 /// A live simulation the view drives.
@@ -203,7 +210,6 @@ impl LiveRun {
 }
 
 /// A recording the view scrubs.
-#[cfg(not(target_arch = "wasm32"))]
 pub struct ReplayRun {
     /// A SQLite connection is not `Sync`; the lock makes the resource shareable.
     pub source: Mutex<crate::replay::ReplaySource>,
@@ -213,7 +219,6 @@ pub struct ReplayRun {
 #[derive(Resource)]
 pub enum ViewSource {
     Live(Box<LiveRun>),
-    #[cfg(not(target_arch = "wasm32"))]
     Replay(Box<ReplayRun>),
 }
 
@@ -232,11 +237,10 @@ impl ViewSource {
                 #[cfg(target_arch = "wasm32")]
                 let inner = {
                     let _ = options;
-                    None
+                    in_memory_recording()
                 };
                 ViewSource::Live(Box::new(LiveRun::start(*config, inner)))
             }
-            #[cfg(not(target_arch = "wasm32"))]
             Opening::Replay(source) => ViewSource::Replay(Box::new(ReplayRun {
                 source: Mutex::new(*source),
             })),
@@ -246,20 +250,81 @@ impl ViewSource {
     pub fn is_replay(&self) -> bool {
         !matches!(self, ViewSource::Live(_))
     }
+
+    /// What is on screen as the bytes of a ledger file, with a file name for it: the live run's in-memory
+    /// recording (the browser keeps one), or the recording being replayed.
+    pub fn recording(&mut self) -> Result<(String, Vec<u8>), String> {
+        match self {
+            ViewSource::Live(run) => {
+                let seed = run
+                    .world
+                    .resource::<crate::sim::SimSettings>()
+                    .config
+                    .simulation
+                    .seed;
+                let tick = run.tick();
+                let bytes = run
+                    .world
+                    .resource_mut::<crate::sim::record::Ledger>()
+                    .sink
+                    .snapshot()
+                    .map_err(|e| e.to_string())?;
+                Ok((format!("dais-seed{seed}-tick{tick}.sqlite"), bytes))
+            }
+            ViewSource::Replay(replay) => {
+                let source = replay.source.get_mut().map_err(|e| e.to_string())?;
+                let bytes = source.to_bytes().map_err(|e| e.to_string())?;
+                Ok((source.name().to_string(), bytes))
+            }
+        }
+    }
 }
 
-/// A request from the panels that replaces the run.
+/// The ledger a live run records into when no file is given: in the browser, an in-memory SQLite ledger, so the
+/// page can offer the run's recording for download. The desktop records only where `--ledger` says.
+pub fn in_memory_recording() -> Option<Box<dyn LedgerSink>> {
+    if cfg!(target_arch = "wasm32") {
+        crate::ledger::sqlite::SqliteLedger::in_memory()
+            .ok()
+            .map(|l| Box::new(l) as Box<dyn LedgerSink>)
+    } else {
+        None
+    }
+}
+
+/// A request from the panels that replaces the run (also from a replay: back to a live run).
 #[derive(Resource, Default)]
 pub struct PendingRestart(pub Option<SimConfig>);
+
+/// A recording's file name and bytes, handed over by the page, to open in place of what is on screen.
+#[derive(Resource, Default)]
+pub struct PendingOpen(pub Option<(String, Vec<u8>)>);
+
+/// What the recording buttons asked the page for this frame (the browser build answers them).
+#[derive(Resource, Default, Debug)]
+pub struct RecordingRequests {
+    /// Hand the recording on screen to the user as a file.
+    pub download: bool,
+    /// Let the user pick a recording to open.
+    pub pick: bool,
+}
 
 pub(super) fn plugin(app: &mut App) {
     app.init_resource::<ViewData>();
     app.init_resource::<PendingRestart>();
+    app.init_resource::<PendingOpen>();
+    app.init_resource::<RecordingRequests>();
     app.add_systems(Startup, load_opening);
     app.add_systems(Last, finish_ledger_on_exit);
     app.add_systems(
         Update,
-        (restart_run, advance, pull_live_ticks, show_replay_tick)
+        (
+            restart_run,
+            open_recording,
+            advance,
+            pull_live_ticks,
+            show_replay_tick,
+        )
             .chain()
             .in_set(ViewSet::Advance),
     );
@@ -301,26 +366,61 @@ fn open_view(data: &mut ViewData, config: SimConfig, agents: Vec<AgentRow>, last
 fn load_opening(mut source: ResMut<ViewSource>, mut data: ResMut<ViewData>) {
     match source.as_mut() {
         ViewSource::Live(run) => show_new_live_run(run, &mut data),
-        #[cfg(not(target_arch = "wasm32"))]
         ViewSource::Replay(replay) => {
             let source = replay.source.get_mut().expect("replay lock");
-            let loaded = (|| {
-                Ok::<_, crate::replay::ReplayError>((
-                    source.agents()?,
-                    source.metrics_history()?,
-                    source.decisions()?,
-                ))
-            })();
-            match loaded {
-                Ok((agents, metrics, feed)) => {
-                    let config = source.config().clone();
-                    open_view(&mut data, config, agents, source.ticks());
-                    data.metrics = metrics;
-                    data.feed = feed;
-                }
-                Err(e) => data.problem = Some(e.to_string()),
+            if let Err(e) = show_new_replay(source, &mut data) {
+                data.problem = Some(e.to_string());
             }
         }
+    }
+}
+
+fn show_new_replay(
+    source: &crate::replay::ReplaySource,
+    data: &mut ViewData,
+) -> Result<(), crate::replay::ReplayError> {
+    let agents = source.agents()?;
+    let metrics = source.metrics_history()?;
+    let feed = source.decisions()?;
+    open_view(data, source.config().clone(), agents, source.ticks());
+    data.metrics = metrics;
+    data.feed = feed;
+    Ok(())
+}
+
+/// Opens a recording the page handed over in place of what is on screen, at its first tick and paused. A file
+/// that is not a ledger leaves the view as it was and says why.
+fn open_recording(
+    mut pending: ResMut<PendingOpen>,
+    mut source: ResMut<ViewSource>,
+    mut data: ResMut<ViewData>,
+    mut playback: ResMut<Playback>,
+) {
+    let Some((name, bytes)) = pending.0.take() else {
+        return;
+    };
+    let opened = crate::replay::ReplaySource::from_bytes(&name, &bytes).and_then(|replay| {
+        let mut shown = ViewData {
+            run_generation: data.run_generation,
+            ..default()
+        };
+        show_new_replay(&replay, &mut shown)?;
+        Ok((replay, shown))
+    });
+    match opened {
+        Ok((replay, shown)) => {
+            if let ViewSource::Live(run) = source.as_mut() {
+                run.finish();
+            }
+            *source = ViewSource::Replay(Box::new(ReplayRun {
+                source: Mutex::new(replay),
+            }));
+            *data = shown;
+            playback.playing = false;
+            playback.phase = 1.0;
+            playback.seek = Some(1);
+        }
+        Err(e) => data.problem = Some(e.to_string()),
     }
 }
 
@@ -362,10 +462,11 @@ fn restart_run(
     };
     if let ViewSource::Live(run) = source.as_mut() {
         run.finish();
-        // A restarted run is not recorded: the ledger given on the command line belongs to the first run.
-        **run = LiveRun::start(config, None);
-        show_new_live_run(run, &mut data);
     }
+    // A restarted run is not recorded to a file: the ledger given on the command line belongs to the first run.
+    let run = LiveRun::start(config, in_memory_recording());
+    show_new_live_run(&run, &mut data);
+    *source = ViewSource::Live(Box::new(run));
 }
 
 /// Moves time forward: steps the live simulation, or moves the replay's tick. Exclusive, so it runs on the main
@@ -418,7 +519,6 @@ fn advance(world: &mut World) {
                     playback.playing = false;
                 }
             }
-            #[cfg(not(target_arch = "wasm32"))]
             ViewSource::Replay(_) => {
                 if ticks > 0 {
                     let target = (shown_tick + ticks).min(last_tick);
@@ -450,7 +550,6 @@ fn pull_live_ticks(source: Res<ViewSource>, mut data: ResMut<ViewData>) {
     }
 }
 
-#[cfg(not(target_arch = "wasm32"))]
 fn show_replay_tick(
     source: Res<ViewSource>,
     mut playback: ResMut<Playback>,
@@ -476,9 +575,6 @@ fn show_replay_tick(
         Err(e) => data.problem = Some(e.to_string()),
     }
 }
-
-#[cfg(target_arch = "wasm32")]
-fn show_replay_tick() {}
 
 /// What the inspector shows about one agent. Fields the recording does not hold are `None`.
 #[derive(Debug, Default)]
@@ -533,7 +629,6 @@ impl ViewSource {
                 }
                 details.reputation = world.get::<Reputation>(entity).map(Reputation::trust);
             }
-            #[cfg(not(target_arch = "wasm32"))]
             ViewSource::Replay(replay) => {
                 let ballots =
                     replay
@@ -585,6 +680,75 @@ mod tests {
         assert_eq!(details.liveness.as_deref(), Some("up"));
         assert!(details.threshold.is_some(), "fitted after warm-up");
         assert!(details.reputation.is_some());
+    }
+
+    #[test]
+    fn a_live_run_recorded_in_memory_downloads_as_a_recording_that_replays() {
+        let ledger = crate::ledger::sqlite::SqliteLedger::in_memory().unwrap();
+        let mut run = LiveRun::start(small_config(), Some(Box::new(ledger)));
+        for _ in 0..30 {
+            run.step();
+        }
+        let last_frame = run.feed.lock().unwrap().frame.clone().unwrap();
+        let mut source = ViewSource::Live(Box::new(run));
+        let (name, bytes) = source.recording().unwrap();
+        assert_eq!(name, format!("dais-seed{}-tick30.sqlite", small_config().simulation.seed));
+        let mut replay = crate::replay::ReplaySource::from_bytes(&name, &bytes).unwrap();
+        assert_eq!(replay.ticks(), 30);
+        assert_eq!(replay.config(), &small_config());
+        assert_eq!(replay.frame(30).unwrap(), last_frame);
+        // A replay hands its recording on unchanged.
+        let again = replay.to_bytes().unwrap();
+        assert_eq!(
+            crate::replay::ReplaySource::from_bytes("again", &again)
+                .unwrap()
+                .ticks(),
+            30
+        );
+        // A live run that keeps no recording says so instead of saving nothing.
+        let mut unrecorded = ViewSource::Live(Box::new(LiveRun::start(small_config(), None)));
+        assert!(unrecorded.recording().is_err());
+    }
+
+    /// A view with only what opening a recording touches.
+    fn view_world(source: ViewSource) -> World {
+        let mut world = World::new();
+        world.insert_resource(source);
+        world.insert_resource(Playback::new(&ViewOptions::default()));
+        world.init_resource::<ViewData>();
+        world.init_resource::<PendingOpen>();
+        world
+    }
+
+    #[test]
+    fn an_opened_recording_replaces_the_live_run_and_a_bad_file_leaves_it() {
+        use bevy::ecs::system::RunSystemOnce;
+        let ledger = crate::ledger::sqlite::SqliteLedger::in_memory().unwrap();
+        let mut recorded = LiveRun::start(small_config(), Some(Box::new(ledger)));
+        for _ in 0..20 {
+            recorded.step();
+        }
+        let (_, bytes) = ViewSource::Live(Box::new(recorded)).recording().unwrap();
+
+        let mut world = view_world(ViewSource::Live(Box::new(LiveRun::start(
+            small_config(),
+            None,
+        ))));
+        world.resource_mut::<PendingOpen>().0 = Some(("notes.txt".into(), b"hello".to_vec()));
+        world.run_system_once(open_recording).unwrap();
+        assert!(!world.resource::<ViewSource>().is_replay());
+        let problem = world.resource::<ViewData>().problem.clone().unwrap();
+        assert!(problem.contains("notes.txt is not a DAIS ledger"), "{problem}");
+
+        world.resource_mut::<PendingOpen>().0 = Some(("run.sqlite".into(), bytes));
+        world.run_system_once(open_recording).unwrap();
+        world.run_system_once(show_replay_tick).unwrap();
+        assert!(world.resource::<ViewSource>().is_replay());
+        let data = world.resource::<ViewData>();
+        assert_eq!((data.tick, data.last_tick), (1, 20));
+        assert_eq!(data.agents.len(), 12);
+        assert_eq!(data.metrics.len(), 20);
+        assert!(data.problem.is_none(), "a good file clears the old problem");
     }
 
     #[test]

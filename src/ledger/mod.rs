@@ -2,7 +2,6 @@
 //! [`LedgerSink`] so that the native build can write SQLite and the browser build can keep it in memory.
 
 pub mod memory;
-#[cfg(not(target_arch = "wasm32"))]
 pub mod sqlite;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod verify;
@@ -241,6 +240,13 @@ pub trait LedgerSink: Send + Sync {
     /// Flushes whatever is buffered; called at the end of a run and on Ctrl-C.
     fn finish(&mut self) -> Result<(), LedgerError> {
         Ok(())
+    }
+    /// The recording so far as the bytes of a ledger file, where the store can give them (the browser's in-memory
+    /// SQLite ledger; a file ledger is its own file).
+    fn snapshot(&mut self) -> Result<Vec<u8>, LedgerError> {
+        Err(LedgerError::Storage(
+            "this run keeps no recording to save".into(),
+        ))
     }
 }
 

@@ -1,6 +1,7 @@
-//! The SQLite ledger (WAL mode). A writer thread owns the connection and takes one tick at a time over a bounded
-//! channel, writing each tick in one transaction, so the simulation only waits on disk when the writer falls
-//! behind, and a killed process leaves a valid file holding whole ticks only.
+//! The SQLite ledger. On disk (WAL mode), a writer thread owns the connection and takes one tick at a time over a
+//! bounded channel, writing each tick in one transaction, so the simulation only waits on disk when the writer
+//! falls behind, and a killed process leaves a valid file holding whole ticks only. In the browser the same tables
+//! live in an in-memory database, written on the simulation's thread and saved as a file's bytes on request.
 //!
 //! Signatures, ballots and decisions share one global sequence number and one hash chain:
 //! `hash = SHA-256(prev_hash || canonical row bytes)`, where the canonical bytes are built from the stored columns
@@ -131,12 +132,16 @@ fn open_for_writing(path: &Path) -> Result<Connection, LedgerError> {
         .map_err(storage)?;
     conn.pragma_update(None, "synchronous", "NORMAL")
         .map_err(storage)?;
+    create_schema(&conn)?;
+    Ok(conn)
+}
+
+fn create_schema(conn: &Connection) -> Result<(), LedgerError> {
     conn.execute_batch(&format!(
         "BEGIN; {SCHEMA} {} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;",
         append_only_triggers()
     ))
-    .map_err(storage)?;
-    Ok(conn)
+    .map_err(storage)
 }
 
 /// The writer side: owns the connection and the chain head.
@@ -147,6 +152,21 @@ struct Writer {
 }
 
 impl Writer {
+    fn new(conn: Connection) -> Self {
+        Self {
+            conn,
+            seq: 0,
+            head: [0; 32],
+        }
+    }
+
+    fn write(&mut self, job: &Job) -> rusqlite::Result<()> {
+        match job {
+            Job::Run(run) => self.write_run(run),
+            Job::Tick(record) => self.write_tick(record),
+        }
+    }
+
     fn write_run(&mut self, run: &RunInfo) -> rusqlite::Result<()> {
         let tx = self.conn.transaction()?;
         tx.execute(
@@ -280,6 +300,10 @@ impl Writer {
 
 /// Wall-clock start time for the run row (metadata only; never read by the simulation).
 fn now_text() -> String {
+    // `SystemTime::now` panics in the browser, which has its own clock.
+    #[cfg(target_arch = "wasm32")]
+    let secs = (js_sys::Date::now() / 1000.0) as u64;
+    #[cfg(not(target_arch = "wasm32"))]
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -292,12 +316,22 @@ enum Job {
     Tick(Box<TickRecord>),
 }
 
-/// A [`LedgerSink`] that writes an SQLite file through a writer thread.
+/// A [`LedgerSink`] that writes SQLite: a file through a writer thread, or an in-memory database (the browser's
+/// ledger, which has no threads and no files) on the caller's thread.
 pub struct SqliteLedger {
+    /// The file, or a name for the in-memory database in messages.
     path: PathBuf,
-    sender: Option<SyncSender<Job>>,
-    worker: Option<JoinHandle<()>>,
+    store: Store,
     failure: Arc<Mutex<Option<String>>>,
+}
+
+enum Store {
+    File {
+        sender: Option<SyncSender<Job>>,
+        worker: Option<JoinHandle<()>>,
+    },
+    /// A mutex only because a sink must be `Sync`; one thread writes.
+    Memory(Mutex<Writer>),
 }
 
 impl SqliteLedger {
@@ -309,23 +343,27 @@ impl SqliteLedger {
         let worker_failure = failure.clone();
         let worker = std::thread::Builder::new()
             .name("dais-ledger".into())
-            .spawn(move || {
-                write_loop(
-                    Writer {
-                        conn,
-                        seq: 0,
-                        head: [0; 32],
-                    },
-                    receiver,
-                    worker_failure,
-                )
-            })
+            .spawn(move || write_loop(Writer::new(conn), receiver, worker_failure))
             .map_err(storage)?;
         Ok(Self {
             path: path.to_path_buf(),
-            sender: Some(sender),
-            worker: Some(worker),
+            store: Store::File {
+                sender: Some(sender),
+                worker: Some(worker),
+            },
             failure,
+        })
+    }
+
+    /// A ledger held in memory, with the same tables, triggers and hash chain as a file; [`LedgerSink::snapshot`]
+    /// turns it into a file's bytes that `dais replay` and `dais ledger verify` read.
+    pub fn in_memory() -> Result<Self, LedgerError> {
+        let conn = Connection::open_in_memory().map_err(storage)?;
+        create_schema(&conn)?;
+        Ok(Self {
+            path: PathBuf::from("the in-memory ledger"),
+            store: Store::Memory(Mutex::new(Writer::new(conn))),
+            failure: Arc::new(Mutex::new(None)),
         })
     }
 
@@ -341,14 +379,23 @@ impl SqliteLedger {
 
     fn send(&mut self, job: Job) -> Result<(), LedgerError> {
         self.check()?;
-        let sender = self
-            .sender
-            .as_ref()
-            .ok_or_else(|| storage("the ledger is already closed"))?;
-        // A send fails only when the writer stopped, which it does after recording its failure.
-        if sender.send(job).is_err() {
-            self.check()?;
-            return Err(storage("the ledger writer stopped"));
+        match &mut self.store {
+            Store::File { sender, .. } => {
+                let sender = sender
+                    .as_ref()
+                    .ok_or_else(|| storage("the ledger is already closed"))?;
+                // A send fails only when the writer stopped, which it does after recording its failure.
+                if sender.send(job).is_err() {
+                    self.check()?;
+                    return Err(storage("the ledger writer stopped"));
+                }
+            }
+            Store::Memory(writer) => {
+                if let Err(e) = writer.get_mut().map_err(storage)?.write(&job) {
+                    *self.failure.lock().map_err(storage)? = Some(e.to_string());
+                    self.check()?;
+                }
+            }
         }
         Ok(())
     }
@@ -356,11 +403,7 @@ impl SqliteLedger {
 
 fn write_loop(mut writer: Writer, jobs: Receiver<Job>, failure: Arc<Mutex<Option<String>>>) {
     for job in jobs {
-        let result = match &job {
-            Job::Run(run) => writer.write_run(run),
-            Job::Tick(record) => writer.write_tick(record),
-        };
-        if let Err(e) = result {
+        if let Err(e) = writer.write(&job) {
             if let Ok(mut slot) = failure.lock() {
                 *slot = Some(e.to_string());
             }
@@ -377,13 +420,32 @@ impl LedgerSink for SqliteLedger {
         self.send(Job::Tick(Box::new(record)))
     }
     fn finish(&mut self) -> Result<(), LedgerError> {
-        self.sender.take();
-        if let Some(worker) = self.worker.take() {
-            worker
-                .join()
-                .map_err(|_| storage("the ledger writer panicked"))?;
+        if let Store::File { sender, worker } = &mut self.store {
+            sender.take();
+            if let Some(worker) = worker.take() {
+                worker
+                    .join()
+                    .map_err(|_| storage("the ledger writer panicked"))?;
+            }
         }
         self.check()
+    }
+    fn snapshot(&mut self) -> Result<Vec<u8>, LedgerError> {
+        self.check()?;
+        match &mut self.store {
+            Store::Memory(writer) => {
+                let writer = writer.get_mut().map_err(storage)?;
+                Ok(writer
+                    .conn
+                    .serialize(rusqlite::MAIN_DB)
+                    .map_err(storage)?
+                    .to_vec())
+            }
+            Store::File { .. } => Err(storage(format!(
+                "{} is the recording; open the file itself",
+                self.path.display()
+            ))),
+        }
     }
 }
 
@@ -411,15 +473,49 @@ pub fn open_existing(path: &Path) -> Result<Connection, OpenError> {
     if !path.is_file() {
         return Err(OpenError::Missing(path.to_path_buf()));
     }
-    let not_ledger = |reason: String| OpenError::NotALedger {
-        path: path.to_path_buf(),
-        reason,
-    };
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
-    .map_err(|e| not_ledger(e.to_string()))?;
+    .map_err(|e| OpenError::NotALedger {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    check_ledger(&conn, path)?;
+    Ok(conn)
+}
+
+/// Opens a ledger file's bytes (a browser upload) as a read-only in-memory database, with the same checks as
+/// [`open_existing`]. `name` is the file's name, for messages.
+pub fn open_bytes(name: &str, bytes: &[u8]) -> Result<Connection, OpenError> {
+    let path = PathBuf::from(name);
+    let not_ledger = |reason: String| OpenError::NotALedger {
+        path: path.clone(),
+        reason,
+    };
+    const MAGIC: &[u8] = b"SQLite format 3\0";
+    if bytes.len() < 100 || !bytes.starts_with(MAGIC) {
+        return Err(not_ledger("it is not an SQLite database".into()));
+    }
+    let mut data = bytes.to_vec();
+    // A desktop ledger is written in WAL mode, which its header records (bytes 18 and 19 are 2), and SQLite will
+    // not read a WAL database from memory. Once its writer has closed, every tick is in the main file, so reading
+    // it with the rollback journal's header values is exact.
+    data[18] = 1;
+    data[19] = 1;
+    let mut conn = Connection::open_in_memory().map_err(|e| not_ledger(e.to_string()))?;
+    let size = data.len();
+    conn.deserialize_read_exact(rusqlite::MAIN_DB, &data[..], size, true)
+        .map_err(|e| not_ledger(e.to_string()))?;
+    check_ledger(&conn, &path)?;
+    Ok(conn)
+}
+
+fn check_ledger(conn: &Connection, path: &Path) -> Result<(), OpenError> {
+    let not_ledger = |reason: String| OpenError::NotALedger {
+        path: path.to_path_buf(),
+        reason,
+    };
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .map_err(|e| not_ledger(e.to_string()))?;
@@ -439,7 +535,7 @@ pub fn open_existing(path: &Path) -> Result<Connection, OpenError> {
     if version < 1 || tables != TABLES.len() as i64 {
         return Err(not_ledger("it lacks the ledger tables".into()));
     }
-    Ok(conn)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -459,6 +555,91 @@ mod tests {
                 neighbours: vec![1],
             }],
         }
+    }
+
+    fn record(tick: u32) -> TickRecord {
+        TickRecord {
+            tick,
+            state_hash: format!("{tick}"),
+            signatures: vec![],
+            ballots: vec![BallotRow {
+                sig: 0,
+                voter: 1,
+                yes: tick % 2 == 0,
+            }],
+            decisions: vec![],
+            metrics: Default::default(),
+            frame: Frame::default(),
+        }
+    }
+
+    fn ballots_in(conn: &Connection) -> Vec<(i64, bool, Vec<u8>)> {
+        conn.prepare("SELECT tick, yes, hash FROM ballots ORDER BY seq")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn an_in_memory_ledger_saves_as_a_file_that_reads_like_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("file.db");
+        let mut file = SqliteLedger::create(&path).unwrap();
+        let mut memory = SqliteLedger::in_memory().unwrap();
+        for ledger in [&mut file, &mut memory] {
+            ledger.begin(&run_info()).unwrap();
+            for tick in 1..=4 {
+                ledger.append(record(tick)).unwrap();
+            }
+        }
+        let bytes = memory.snapshot().unwrap();
+        assert!(
+            file.snapshot().is_err(),
+            "a file ledger is its own recording"
+        );
+        file.finish().unwrap();
+        // Same rows, same hash chain, whichever store wrote them.
+        let saved = dir.path().join("saved.db");
+        std::fs::write(&saved, &bytes).unwrap();
+        let from_saved = open_existing(&saved).unwrap();
+        assert_eq!(ballots_in(&from_saved), ballots_in(&open_existing(&path).unwrap()));
+        assert_eq!(ballots_in(&from_saved).len(), 4);
+        // The browser opens both: its own download, and a desktop file written in WAL mode.
+        let from_memory = open_bytes("saved.db", &bytes).unwrap();
+        let from_wal_file = open_bytes("file.db", &std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(ballots_in(&from_memory), ballots_in(&from_wal_file));
+        let err = from_wal_file
+            .execute("DELETE FROM ballots", [])
+            .unwrap_err();
+        assert!(err.to_string().contains("readonly"), "{err}");
+    }
+
+    #[test]
+    fn bytes_that_are_no_ledger_are_refused_by_name() {
+        let err = open_bytes("photo.png", b"\x89PNG not a database").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "photo.png is not a DAIS ledger: it is not an SQLite database"
+        );
+        let mut other = Connection::open_in_memory().unwrap();
+        other.execute_batch("CREATE TABLE t (x)").unwrap();
+        let bytes = other.serialize(rusqlite::MAIN_DB).unwrap().to_vec();
+        let err = open_bytes("other.sqlite", &bytes).unwrap_err();
+        assert!(err.to_string().contains("lacks the ledger tables"), "{err}");
+        let mut truncated = open_bytes_source_for_truncation();
+        truncated.truncate(truncated.len() / 2);
+        assert!(open_bytes("cut.sqlite", &truncated).is_err());
+    }
+
+    fn open_bytes_source_for_truncation() -> Vec<u8> {
+        let mut memory = SqliteLedger::in_memory().unwrap();
+        memory.begin(&run_info()).unwrap();
+        for tick in 1..=50 {
+            memory.append(record(tick)).unwrap();
+        }
+        memory.snapshot().unwrap()
     }
 
     #[test]

@@ -7,7 +7,7 @@ use rusqlite::{Connection, OptionalExtension};
 use thiserror::Error;
 
 use crate::config::SimConfig;
-use crate::ledger::sqlite::{OpenError, open_existing};
+use crate::ledger::sqlite::{OpenError, open_bytes, open_existing};
 use crate::ledger::{AgentRow, DiscardSink, FeedEntry, Frame};
 use crate::sim::consensus::Outcome;
 use crate::sim::metrics::TickMetrics;
@@ -36,6 +36,8 @@ pub enum ReplayError {
 
 /// A recording opened for viewing.
 pub struct ReplaySource {
+    /// The file's path or name, for messages and downloads.
+    name: String,
     conn: Connection,
     config: SimConfig,
     ticks: u32,
@@ -43,7 +45,15 @@ pub struct ReplaySource {
 
 impl ReplaySource {
     pub fn open(path: &Path) -> Result<Self, ReplayError> {
-        let conn = open_existing(path)?;
+        Self::from_connection(path.display().to_string(), open_existing(path)?)
+    }
+
+    /// A recording from a ledger file's bytes (a file the browser was given); `name` is for messages.
+    pub fn from_bytes(name: &str, bytes: &[u8]) -> Result<Self, ReplayError> {
+        Self::from_connection(name.to_string(), open_bytes(name, bytes)?)
+    }
+
+    fn from_connection(name: String, conn: Connection) -> Result<Self, ReplayError> {
         let config_ron: String =
             conn.query_row("SELECT config_ron FROM run WHERE id = 1", [], |r| r.get(0))?;
         let config: SimConfig =
@@ -51,10 +61,21 @@ impl ReplaySource {
         let ticks: u32 =
             conn.query_row("SELECT coalesce(max(tick), 0) FROM ticks", [], |r| r.get(0))?;
         Ok(Self {
+            name,
             conn,
             config,
             ticks,
         })
+    }
+
+    /// The file's path or name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The recording as a ledger file's bytes.
+    pub fn to_bytes(&mut self) -> Result<Vec<u8>, ReplayError> {
+        Ok(self.conn.serialize(rusqlite::MAIN_DB)?.to_vec())
     }
 
     /// The recorded run's config.

@@ -8,13 +8,15 @@ mod ledger_feed;
 mod legend;
 mod metrics;
 mod params;
+#[cfg(target_arch = "wasm32")]
+mod recording;
 mod timeline;
 
 use bevy::prelude::*;
 use bevy_egui::{EguiContexts, egui};
 
 use super::camera::Selection;
-use super::source::{PendingRestart, Playback, ViewData, ViewSource};
+use super::source::{PendingRestart, Playback, RecordingRequests, ViewData, ViewSource};
 use super::{LEFT_PANEL, RIGHT_PANEL, TOP_BAR};
 use crate::config::SimConfig;
 
@@ -64,6 +66,8 @@ pub fn draw_panels(
     mut selection: ResMut<Selection>,
     mut pending: ResMut<PendingRestart>,
     mut state: ResMut<PanelState>,
+    #[cfg_attr(not(target_arch = "wasm32"), allow(unused_variables, unused_mut))]
+    mut requests: ResMut<RecordingRequests>,
 ) -> Result {
     let ctx = contexts.ctx_mut()?;
     style_once(ctx, &mut state);
@@ -94,6 +98,11 @@ pub fn draw_panels(
         .resizable(false)
         .show(&mut root, |ui| {
             egui::ScrollArea::vertical().show(ui, |ui| {
+                #[cfg(target_arch = "wasm32")]
+                {
+                    recording::show(ui, &data, replay, &mut requests, &mut pending);
+                    ui.separator();
+                }
                 legend::show(ui);
                 ui.separator();
                 inspector::show(ui, &data, &source, &mut selection);

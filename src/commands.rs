@@ -1,0 +1,385 @@
+//! The command line: parse flags, pick a mode, report errors as one line with a non-zero exit code.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use clap::Parser;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::cli::{
+    Cli, Command, ConfigArgs, ConfigCommand, DetectArgs, LedgerCommand, ReplayArgs, RunArgs,
+};
+use dais::config::{SimConfig, load};
+use dais::ledger::sqlite::SqliteLedger;
+
+fn env_vars() -> Vec<(String, String)> {
+    std::env::vars()
+        .filter(|(k, _)| k.starts_with("DAIS_"))
+        .collect()
+}
+
+fn effective_config(args: &ConfigArgs) -> Result<SimConfig, String> {
+    load::load_config(&args.source(), &env_vars(), &args.flags()).map_err(|e| e.to_string())
+}
+
+/// Ctrl-C asks the run to stop after the current tick and write what it has; a second Ctrl-C exits at once.
+fn install_interrupt_handler() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let _ = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!(
+            "\ndais: interrupted; finishing the current tick and writing results (Ctrl-C again to abort)"
+        );
+    });
+    stop
+}
+
+/// Whether to open a window: not with --no-render, and not where none can open (said in one line).
+fn window_wanted(no_render: bool, screenshot: bool) -> Result<bool, String> {
+    if no_render {
+        return Ok(false);
+    }
+    #[cfg(feature = "gui")]
+    {
+        match dais::gui::display_problem() {
+            None => Ok(true),
+            Some(reason) if screenshot => Err(format!("--screenshot needs a window, but {reason}")),
+            Some(reason) => {
+                eprintln!(
+                    "dais: {reason}; running headless instead (--no-render skips this check)"
+                );
+                Ok(false)
+            }
+        }
+    }
+    #[cfg(not(feature = "gui"))]
+    {
+        if screenshot {
+            return Err(
+                "--screenshot needs a window, but this dais was built without the gui feature"
+                    .into(),
+            );
+        }
+        eprintln!("dais: this dais was built without the gui feature; running headless");
+        Ok(false)
+    }
+}
+
+#[cfg(feature = "gui")]
+fn open_window(
+    opening: dais::gui::Opening,
+    view: &crate::cli::ViewArgs,
+    // The tick a replay opens at, and the tick a screenshot shows.
+    screenshot_tick: u32,
+    ledger: Option<PathBuf>,
+) -> Result<(), String> {
+    let options = dais::gui::ViewOptions {
+        play: view.play,
+        speed: view.speed,
+        start_at: screenshot_tick,
+        screenshot: view.screenshot.clone().map(|path| (path, screenshot_tick)),
+        quit_after: view.quit_after,
+        ledger,
+    };
+    let stats = dais::gui::SharedFrameStats::default();
+    let mut app = dais::gui::build_app(opening, options, stats.clone())?;
+    let exit = app.run();
+    if let Some(report) = stats.lock().ok().and_then(|s| s.report()) {
+        eprintln!("dais: {report}");
+    }
+    if let Some(path) = &view.screenshot {
+        if !path.exists() {
+            return Err(format!(
+                "the window closed before the screenshot {} was saved",
+                path.display()
+            ));
+        }
+        eprintln!("dais: saved {}", path.display());
+    }
+    match exit {
+        bevy::app::AppExit::Success => Ok(()),
+        bevy::app::AppExit::Error(code) => Err(format!("the window exited with code {code}")),
+    }
+}
+
+fn run(args: &RunArgs) -> Result<(), String> {
+    let screenshot = args.view.screenshot.is_some();
+    // With --screenshot, --steps is the tick to photograph; the run keeps its configured length, so a scenario's
+    // later campaigns stay valid.
+    let mut config_args = args.config.clone();
+    let screenshot_steps = if screenshot {
+        config_args.steps.take()
+    } else {
+        None
+    };
+    let mut config = effective_config(&config_args)?;
+    if let Some(dir) = &args.out {
+        config.output.dir = Some(dir.display().to_string());
+    }
+    if window_wanted(args.no_render, screenshot)? {
+        #[cfg(feature = "gui")]
+        {
+            let out = config.output.dir.as_ref().map(PathBuf::from);
+            let ledger = ledger_path(args, out.as_deref())?;
+            let tick = screenshot_steps
+                .unwrap_or(config.simulation.steps)
+                .min(config.simulation.steps);
+            return open_window(
+                dais::gui::Opening::Live(Box::new(config)),
+                &args.view,
+                tick,
+                ledger,
+            );
+        }
+    }
+    let _ = screenshot_steps;
+    let threads = dais::headless::init_threads(args.threads.map(usize::from));
+    let options = dais::headless::RunOptions {
+        out: config.output.dir.as_ref().map(Into::into),
+        quiet: args.quiet,
+    };
+    let ledger_path = ledger_path(args, options.out.as_deref())?;
+    let sink: Box<dyn dais::ledger::LedgerSink> = match &ledger_path {
+        Some(path) => Box::new(SqliteLedger::create(path).map_err(|e| e.to_string())?),
+        None => Box::new(dais::ledger::DiscardSink),
+    };
+    let stop = install_interrupt_handler();
+    let outcome = dais::headless::run(config, sink, &options, stop).map_err(|e| e.to_string())?;
+    if !args.quiet {
+        println!("DAIS run summary ({threads} threads)");
+        print!("{}", outcome.summary.table());
+        if let Some(dir) = &options.out {
+            println!("  wrote {}/metrics.csv and summary.json", dir.display());
+        }
+        if let Some(path) = &ledger_path {
+            println!("  recorded the ledger to {}", path.display());
+        }
+    }
+    Ok(())
+}
+
+/// `--ledger PATH` wins; otherwise `--out DIR` records to DIR/ledger.db, replacing the previous run's ledger there
+/// just as it replaces its metrics. An explicit `--ledger` path is never overwritten.
+fn ledger_path(args: &RunArgs, out: Option<&Path>) -> Result<Option<PathBuf>, String> {
+    if let Some(path) = &args.ledger {
+        return Ok(Some(path.clone()));
+    }
+    let Some(dir) = out else { return Ok(None) };
+    std::fs::create_dir_all(dir)
+        .map_err(|e| format!("cannot create output directory {}: {e}", dir.display()))?;
+    let path = dir.join("ledger.db");
+    for suffix in ["", "-wal", "-shm"] {
+        let file = PathBuf::from(format!("{}{suffix}", path.display()));
+        if file.exists() {
+            std::fs::remove_file(&file)
+                .map_err(|e| format!("cannot replace {}: {e}", file.display()))?;
+        }
+    }
+    Ok(Some(path))
+}
+
+fn open_ledger(path: &Path) -> Result<rusqlite::Connection, String> {
+    dais::ledger::sqlite::open_existing(path).map_err(|e| e.to_string())
+}
+
+fn ledger_command(command: &LedgerCommand) -> Result<(), String> {
+    use dais::ledger::verify;
+    match command {
+        LedgerCommand::Verify { path } => {
+            let conn = open_ledger(path)?;
+            let report = verify::verify(&conn)
+                .map_err(|problem| format!("{}: {problem}", path.display()))?;
+            println!(
+                "ledger ok: {} ticks, {} chained rows, head hash {}",
+                report.ticks, report.chained_rows, report.head_hash
+            );
+        }
+        LedgerCommand::Export {
+            path,
+            table,
+            format,
+            output,
+        } => {
+            let conn = open_ledger(path)?;
+            let rows = match output {
+                Some(file) => {
+                    let f = std::fs::File::create(file)
+                        .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+                    let mut w = std::io::BufWriter::new(f);
+                    let rows = verify::export(&conn, table, *format, &mut w)?;
+                    w.flush()
+                        .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+                    rows
+                }
+                // A closed pipe (`| head`) is the reader saying it has seen enough, not an error.
+                None => {
+                    match verify::export(&conn, table, *format, &mut std::io::stdout().lock()) {
+                        Err(e) if e.contains("Broken pipe") => return Ok(()),
+                        other => other?,
+                    }
+                }
+            };
+            if let Some(file) = output {
+                eprintln!("exported {rows} rows of {table} to {}", file.display());
+            }
+        }
+        LedgerCommand::Backup { path, dest } => {
+            let conn = open_ledger(path)?;
+            verify::backup(&conn, dest)?;
+            println!("backed up {} to {}", path.display(), dest.display());
+        }
+        LedgerCommand::Stats { path } => {
+            let conn = open_ledger(path)?;
+            let stats = verify::stats(&conn).map_err(|e| format!("{}: {e}", path.display()))?;
+            let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+            println!("ledger {}", path.display());
+            for (table, rows) in &stats.rows {
+                println!("  {table:<11} {rows} rows");
+            }
+            println!("  last tick   {}", stats.ticks);
+            println!(
+                "  file size   {size} bytes ({:.1} MiB)",
+                size as f64 / 1_048_576.0
+            );
+            println!("  head hash   {}", stats.head_hash);
+        }
+    }
+    Ok(())
+}
+
+fn detect(args: &DetectArgs) -> Result<(), String> {
+    use dais::headless::detect;
+    let options = detect::DetectOptions {
+        train: args.train.clone(),
+        score: args.score.clone(),
+        params: dais::ml::ForestParams {
+            trees: args.trees as usize,
+            subsample: args.subsample as usize,
+            contamination: args.contamination,
+        },
+        seed: args.seed,
+        label_column: args.label_column.clone(),
+    };
+    let outcome = detect::detect(&options).map_err(|e| e.to_string())?;
+    let written = match &args.output {
+        Some(path) => std::fs::File::create(path)
+            .map(std::io::BufWriter::new)
+            .and_then(|mut w| detect::write_scores(&outcome, &mut w).and_then(|()| w.flush()))
+            .map_err(|e| format!("cannot write {}: {e}", path.display())),
+        None => match detect::write_scores(&outcome, &mut std::io::stdout().lock()) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            other => other.map_err(|e| e.to_string()),
+        },
+    };
+    written?;
+    let flagged = outcome.anomalies.iter().filter(|&&a| a).count();
+    // The report goes to stderr when the scores go to stdout, so the CSV stays clean.
+    let mut report = String::new();
+    report += &format!(
+        "scored {} rows on {} features ({}): {flagged} anomalies\n",
+        outcome.scores.len(),
+        outcome.features.len(),
+        outcome.features.join(", ")
+    );
+    if let Some((auc, ap)) = outcome.quality {
+        let show =
+            |v: Option<f64>| v.map_or("n/a (one class only)".to_string(), |x| format!("{x:.4}"));
+        report += &format!("ROC AUC {}\naverage precision {}\n", show(auc), show(ap));
+    }
+    if args.output.is_some() {
+        print!("{report}");
+    } else {
+        eprint!("{report}");
+    }
+    Ok(())
+}
+
+fn replay(args: &ReplayArgs) -> Result<(), String> {
+    let source = dais::replay::ReplaySource::open(&args.path).map_err(|e| e.to_string())?;
+    if let Some(at) = args.at
+        && (at == 0 || at > source.ticks())
+    {
+        return Err(format!(
+            "--at {at}: the recording holds ticks 1 to {}",
+            source.ticks()
+        ));
+    }
+    if !args.verify && window_wanted(args.no_render, args.view.screenshot.is_some())? {
+        #[cfg(feature = "gui")]
+        {
+            // A screenshot defaults to the end of the recording; a window opens at the start.
+            let default_tick = if args.view.screenshot.is_some() {
+                source.ticks()
+            } else {
+                1
+            };
+            let tick = args.at.unwrap_or(default_tick).min(source.ticks());
+            let opening = dais::gui::Opening::Replay(Box::new(source));
+            return open_window(opening, &args.view, tick, None);
+        }
+    }
+    if args.verify {
+        dais::headless::init_threads(None);
+        let bar = dais::headless::run::progress_bar(source.ticks(), args.quiet);
+        let verified = dais::replay::verify_by_resimulation(&source, |_| bar.inc(1))
+            .map_err(|e| e.to_string())?;
+        bar.finish_and_clear();
+        println!("replay verified: {verified} ticks");
+    } else {
+        let config = source.config();
+        println!(
+            "recording {}: {} ticks of {} agents, seed {}",
+            args.path.display(),
+            source.ticks(),
+            config.simulation.agents,
+            config.simulation.seed
+        );
+    }
+    Ok(())
+}
+
+fn config_command(command: &ConfigCommand) -> Result<(), String> {
+    match command {
+        ConfigCommand::Show(args) => {
+            println!("{}", effective_config(args)?.to_ron());
+        }
+        ConfigCommand::Check { file } => {
+            let config = load::read_config_file(file).map_err(|e| e.to_string())?;
+            config
+                .validate()
+                .map_err(|e| format!("{}: {e}", file.display()))?;
+            println!(
+                "{}: ok ({} agents, {} steps)",
+                file.display(),
+                config.simulation.agents,
+                config.simulation.steps
+            );
+        }
+    }
+    Ok(())
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        None => run(&cli.run),
+        Some(Command::Run(args)) => run(args),
+        Some(Command::Config(command)) => config_command(command),
+        Some(Command::Ledger(command)) => ledger_command(command),
+        Some(Command::Replay(args)) => replay(args),
+        Some(Command::Detect(args)) => detect(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! The browser build's side of the page (`web/index.html`): open the view in the page's canvas, tell the page when
+//! the first frame is drawn and where the run is (its loading message, title and tests read that), and carry
+//! recordings both ways: the user's file into a replay, the run's in-memory ledger out as a download.
+//!
+//! The page talks to the app through functions it defines on `window` (`dais*`), which the app calls; the app
+//! polls for an opened file once a frame, so nothing on the JS side reaches into the running app.
+
+use bevy::prelude::*;
+use wasm_bindgen::prelude::*;
+
+use super::source::{PendingOpen, Playback, RecordingRequests, ViewData, ViewSource};
+use super::{Opening, SharedFrameStats, ViewSet};
+
+#[wasm_bindgen]
+extern "C" {
+    /// The page's address query (`location.search`).
+    #[wasm_bindgen(js_name = daisQuery)]
+    fn page_query() -> String;
+    /// The first frame is on screen: hide the loading message, log the ready line.
+    #[wasm_bindgen(js_name = daisFirstFrame)]
+    fn first_frame();
+    /// Where the run is, whenever it changes.
+    #[wasm_bindgen(js_name = daisStatus)]
+    fn status(tick: u32, last: u32, replay: bool, playing: bool);
+    /// The bytes of a file the user opened or dropped since the last call, if any.
+    #[wasm_bindgen(js_name = daisTakeRecording)]
+    fn take_recording() -> Option<Vec<u8>>;
+    /// The name of the file `daisTakeRecording` last returned.
+    #[wasm_bindgen(js_name = daisRecordingName)]
+    fn recording_name() -> String;
+    /// Opens the page's file picker.
+    #[wasm_bindgen(js_name = daisPickRecording)]
+    fn pick_recording();
+    /// Offers bytes to the user as a file download.
+    #[wasm_bindgen(js_name = daisDownload)]
+    fn download(name: &str, bytes: &[u8]);
+    /// The app could not start: the page shows the message instead of a blank canvas.
+    #[wasm_bindgen(js_name = daisFailed)]
+    fn failed(message: &str);
+}
+
+/// Frames drawn before the page is told the view is up: the first frames build pipelines and lay out egui.
+const READY_AFTER_FRAMES: u32 = 3;
+
+/// Starts the view in the page: the address's run (the classroom preset by default), recording into memory.
+pub fn start() {
+    let (config, options) = match super::page::page_start(&page_query()) {
+        Ok(start) => start,
+        Err(e) => return failed(&e),
+    };
+    match super::build_app(
+        Opening::Live(Box::new(config)),
+        options,
+        SharedFrameStats::default(),
+    ) {
+        Ok(mut app) => {
+            app.add_plugins(plugin);
+            app.run();
+        }
+        Err(e) => failed(&e),
+    }
+}
+
+fn plugin(app: &mut App) {
+    app.init_resource::<PageReport>();
+    app.add_systems(
+        Update,
+        (take_opened_recording, answer_recording_requests).in_set(ViewSet::Input),
+    );
+    app.add_systems(Last, report_to_page);
+}
+
+/// What the page was last told.
+#[derive(Resource, Default)]
+struct PageReport {
+    frames: u32,
+    status: Option<(u32, u32, bool, bool)>,
+}
+
+fn take_opened_recording(mut pending: ResMut<PendingOpen>) {
+    if let Some(bytes) = take_recording() {
+        pending.0 = Some((recording_name(), bytes));
+    }
+}
+
+fn answer_recording_requests(
+    mut requests: ResMut<RecordingRequests>,
+    mut source: ResMut<ViewSource>,
+    mut data: ResMut<ViewData>,
+) {
+    if std::mem::take(&mut requests.pick) {
+        pick_recording();
+    }
+    if std::mem::take(&mut requests.download) {
+        match source.recording() {
+            Ok((name, bytes)) => download(&name, &bytes),
+            Err(e) => data.problem = Some(format!("cannot save the recording: {e}")),
+        }
+    }
+}
+
+fn report_to_page(
+    mut report: ResMut<PageReport>,
+    data: Res<ViewData>,
+    source: Res<ViewSource>,
+    playback: Res<Playback>,
+) {
+    if report.frames <= READY_AFTER_FRAMES {
+        report.frames += 1;
+        if report.frames == READY_AFTER_FRAMES {
+            first_frame();
+        }
+    }
+    let now = (
+        data.tick,
+        data.last_tick,
+        source.is_replay(),
+        playback.playing,
+    );
+    if report.status != Some(now) {
+        report.status = Some(now);
+        status(now.0, now.1, now.2, now.3);
+    }
+}

@@ -1,0 +1,288 @@
+// The browser test: serves web/dist on loopback, opens it in Debian's headless Chromium (WebGL2 through
+// SwiftShader) and checks what a student would see. Run by web/test.sh, which builds the page and a native
+// recording first.
+//
+//   node browser-test.mjs DIST_DIR RECORDING.sqlite RECORDING_TICKS OUT_DIR
+//
+// Prints one `measured:` line per figure (time to first frame, tick rates) and exits non-zero on any failure.
+
+import { createServer } from 'node:http';
+import { readFile, mkdir, readdir, writeFile } from 'node:fs/promises';
+import { extname, join, resolve } from 'node:path';
+import puppeteer from 'puppeteer-core';
+
+const [distDir, recordingPath, recordingTicksText, outDir] = process.argv.slice(2);
+if (!distDir || !recordingPath || !recordingTicksText || !outDir) {
+  console.error('usage: node browser-test.mjs DIST_DIR RECORDING.sqlite RECORDING_TICKS OUT_DIR');
+  process.exit(2);
+}
+const recordingTicks = Number(recordingTicksText);
+const VIEWPORT = { width: 1280, height: 800 };
+// The view's fixed panels (src/gui/mod.rs): the scene is the rectangle between them.
+const TOP_BAR = 48;
+const LEFT_PANEL = 300;
+const RIGHT_PANEL = 340;
+const READY_TIMEOUT_MS = 180_000;
+
+const TYPES = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.wasm': 'application/wasm',
+};
+
+function serve(root) {
+  const server = createServer(async (request, response) => {
+    const path = new URL(request.url, 'http://localhost').pathname;
+    const file = resolve(root, '.' + (path === '/' ? '/index.html' : path));
+    try {
+      if (!file.startsWith(resolve(root))) throw new Error('outside the root');
+      const body = await readFile(file);
+      response.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
+      response.end(body);
+    } catch {
+      response.writeHead(404);
+      response.end('not found');
+    }
+  });
+  return new Promise((done) => server.listen(0, '127.0.0.1', () => done(server)));
+}
+
+const failures = [];
+function check(ok, what) {
+  console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`);
+  if (!ok) failures.push(what);
+}
+
+async function launch(extraArgs = []) {
+  return puppeteer.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--headless=new',
+      '--use-angle=swiftshader',
+      '--enable-unsafe-swiftshader',
+      '--ignore-gpu-blocklist',
+      '--no-sandbox',
+      '--no-first-run',
+      '--disable-quic',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      `--window-size=${VIEWPORT.width},${VIEWPORT.height}`,
+      ...extraArgs,
+    ],
+  });
+}
+
+/// Opens a page and records every console line and uncaught error.
+async function openPage(browser, url, log) {
+  const page = await browser.newPage();
+  await page.setViewport(VIEWPORT);
+  page.on('console', (message) => log.push({ type: message.type(), text: message.text() }));
+  page.on('pageerror', (error) => log.push({ type: 'pageerror', text: String(error) }));
+  await page.goto(url, { waitUntil: 'domcontentloaded' });
+  return page;
+}
+
+async function waitForConsole(log, pattern, timeout) {
+  const start = Date.now();
+  while (Date.now() - start < timeout) {
+    const line = log.find((entry) => pattern.test(entry.text));
+    if (line) return line;
+    if (log.some(isProblem)) return null;
+    await new Promise((done) => setTimeout(done, 100));
+  }
+  return null;
+}
+
+function isProblem(entry) {
+  return entry.type === 'error' || entry.type === 'pageerror' || /panicked/i.test(entry.text);
+}
+
+async function state(page) {
+  return page.evaluate(() => window.daisState ?? null);
+}
+
+async function waitForState(page, predicate, timeout) {
+  const start = Date.now();
+  let last = null;
+  while (Date.now() - start < timeout) {
+    last = await state(page);
+    if (last && predicate(last)) return last;
+    await new Promise((done) => setTimeout(done, 100));
+  }
+  return last;
+}
+
+/// Decodes a screenshot in the page itself and measures the scene rectangle: how many colours, and how many
+/// pixels differ from the scene's background.
+async function sceneStats(page, png) {
+  return page.evaluate(
+    async (base64, rect) => {
+      const image = new Image();
+      image.src = `data:image/png;base64,${base64}`;
+      await image.decode();
+      const canvas = new OffscreenCanvas(image.width, image.height);
+      const context = canvas.getContext('2d');
+      context.drawImage(image, 0, 0);
+      const { data } = context.getImageData(rect.x, rect.y, rect.width, rect.height);
+      const counts = new Map();
+      for (let i = 0; i < data.length; i += 4) {
+        const key = (data[i] << 16) | (data[i + 1] << 8) | data[i + 2];
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+      }
+      let background = 0;
+      let most = 0;
+      for (const [key, count] of counts) {
+        if (count > most) [background, most] = [key, count];
+      }
+      const [br, bg, bb] = [background >> 16, (background >> 8) & 255, background & 255];
+      let drawn = 0;
+      for (let i = 0; i < data.length; i += 4) {
+        const far = Math.abs(data[i] - br) + Math.abs(data[i + 1] - bg) + Math.abs(data[i + 2] - bb);
+        if (far > 60) drawn++;
+      }
+      return { width: image.width, height: image.height, colours: counts.size, drawn };
+    },
+    png.toString('base64'),
+    {
+      x: LEFT_PANEL,
+      y: TOP_BAR,
+      width: VIEWPORT.width - LEFT_PANEL - RIGHT_PANEL,
+      height: VIEWPORT.height - TOP_BAR,
+    },
+  );
+}
+
+async function screenshot(page, name) {
+  const png = Buffer.from(await page.screenshot({ type: 'png' }));
+  await writeFile(join(outDir, name), png);
+  return png;
+}
+
+/// Finds an egui button by its label: egui draws into the canvas, so the test reads the app's own layout from
+/// the accessibility-free way a student would, by looking. Positions are the view's fixed layout at 1280x800.
+const BUTTONS = {
+  play: { x: 84, y: 24 },
+  download: { x: 52, y: 78 },
+};
+
+async function main() {
+  await mkdir(outDir, { recursive: true });
+  const server = await serve(distDir);
+  const base = `http://127.0.0.1:${server.address().port}/`;
+  const browser = await launch();
+  try {
+    // 1. The page loads, says it is ready, and logs no error or panic.
+    const log = [];
+    const loadStart = Date.now();
+    const page = await openPage(browser, base, log);
+    const loading = await page.$eval('#dais-message', (el) => !el.classList.contains('hidden'));
+    check(loading, 'a loading message shows before the first frame');
+    const ready = await waitForConsole(log, /^dais: ready/, READY_TIMEOUT_MS);
+    check(ready !== null, 'the page logs its ready line');
+    if (!ready) throw new Error(`no ready line; console:\n${log.map((e) => `${e.type}: ${e.text}`).join('\n')}`);
+    const firstFrameMs = await page.evaluate(() => window.daisFirstFrameMs);
+    console.log(`measured: first frame ${Math.round(firstFrameMs)} ms after navigation (${Date.now() - loadStart} ms wall)`);
+    const hidden = await page.$eval('#dais-message', (el) => el.classList.contains('hidden'));
+    check(hidden, 'the loading message is gone once the first frame is drawn');
+
+    // 2. The canvas fills the window and is not blank.
+    await new Promise((done) => setTimeout(done, 1500));
+    const canvasSize = await page.$eval('#dais-canvas', (el) => [el.clientWidth, el.clientHeight]);
+    check(canvasSize[0] === VIEWPORT.width && canvasSize[1] === VIEWPORT.height,
+      `the canvas fills the window (${canvasSize.join('x')})`);
+    const first = await sceneStats(page, await screenshot(page, 'page-live.png'));
+    console.log(`scene: ${first.colours} colours, ${first.drawn} drawn pixels`);
+    check(first.colours > 20 && first.drawn > 2000, 'the scene is drawn (not blank)');
+    const opened = await state(page);
+    check(opened && !opened.replay && opened.tick === 0 && opened.last > 0,
+      `the classroom run opens live and paused (${JSON.stringify(opened)})`);
+
+    // 3. Play advances the tick counter.
+    await page.mouse.click(BUTTONS.play.x, BUTTONS.play.y);
+    const playing = await waitForState(page, (s) => s.playing && s.tick >= 3, 30_000);
+    check(playing && playing.tick >= 3, `clicking Play advances the tick (${JSON.stringify(playing)})`);
+    const t0 = Date.now();
+    const tick0 = (await state(page)).tick;
+    await new Promise((done) => setTimeout(done, 4000));
+    const tick1 = (await state(page)).tick;
+    console.log(`measured: ${((tick1 - tick0) / ((Date.now() - t0) / 1000)).toFixed(1)} ticks/s playing at the default speed`);
+
+    // 4. The run's recording downloads as a ledger file.
+    const cdp = await page.createCDPSession();
+    await cdp.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: resolve(outDir), eventsEnabled: true });
+    await page.mouse.click(BUTTONS.download.x, BUTTONS.download.y);
+    let downloaded = null;
+    for (let i = 0; i < 100 && !downloaded; i++) {
+      await new Promise((done) => setTimeout(done, 100));
+      downloaded = (await readdir(outDir)).find((f) => f.endsWith('.sqlite'));
+    }
+    check(downloaded !== undefined && downloaded !== null, `Download saves the run's ledger (${downloaded})`);
+    if (downloaded) {
+      const head = (await readFile(join(outDir, downloaded))).subarray(0, 15).toString();
+      check(head === 'SQLite format 3', 'the download is an SQLite file');
+    }
+
+    // 5. A recording made by the native binary opens as a replay with its tick count, and scrubs.
+    const input = await page.$('#dais-file');
+    await input.uploadFile(resolve(recordingPath));
+    const replay = await waitForState(page, (s) => s.replay, 30_000);
+    check(replay && replay.replay && replay.last === recordingTicks && replay.tick === 1,
+      `the native recording replays with its ${recordingTicks} ticks (${JSON.stringify(replay)})`);
+    await new Promise((done) => setTimeout(done, 1000));
+    const replayShot = await sceneStats(page, await screenshot(page, 'page-replay.png'));
+    check(replayShot.drawn > 2000, 'the replay is drawn');
+    await page.mouse.click(BUTTONS.play.x, BUTTONS.play.y);
+    const scrubbed = await waitForState(page, (s) => s.replay && s.tick > 5, 30_000);
+    check(scrubbed && scrubbed.tick > 5, `the replay plays forward (${JSON.stringify(scrubbed)})`);
+
+    // 6. The window resizes and the canvas follows.
+    await page.setViewport({ width: 1000, height: 700 });
+    await new Promise((done) => setTimeout(done, 1000));
+    const resized = await page.$eval('#dais-canvas', (el) => [el.clientWidth, el.clientHeight]);
+    check(resized[0] === 1000 && resized[1] === 700, `the canvas follows a resize (${resized.join('x')})`);
+
+    const problems = log.filter(isProblem);
+    check(problems.length === 0, `no error or panic on the console${problems.length ? ':\n' + problems.map((e) => `  ${e.type}: ${e.text}`).join('\n') : ''}`);
+    await page.close();
+
+    // 7. Flat out: the classroom preset's tick rate in the page.
+    const fastLog = [];
+    const fast = await openPage(browser, `${base}?play&speed=240`, fastLog);
+    await waitForConsole(fastLog, /^dais: ready/, READY_TIMEOUT_MS);
+    const start = await waitForState(fast, (s) => s.tick >= 1, 30_000);
+    const fastStart = Date.now();
+    const done = await waitForState(fast, (s) => s.tick >= s.last || !s.playing, 120_000);
+    const seconds = (Date.now() - fastStart) / 1000;
+    console.log(`measured: classroom preset ${((done.tick - start.tick) / seconds).toFixed(1)} ticks/s at speed 240 (${done.tick - start.tick} ticks in ${seconds.toFixed(1)} s, drawing every frame)`);
+    check(fastLog.filter(isProblem).length === 0, 'no error or panic while running flat out');
+    await fast.close();
+  } finally {
+    await browser.close();
+  }
+
+  // 8. Without WebGL2 the page says so in words.
+  const noGl = await launch(['--disable-webgl2', '--disable-3d-apis']);
+  try {
+    const page = await openPage(noGl, base, []);
+    await page.waitForFunction(() => document.getElementById('dais-message-text').textContent.includes('WebGL2'), { timeout: 30_000 }).catch(() => {});
+    const text = await page.$eval('#dais-message-text', (el) => el.textContent);
+    await screenshot(page, 'page-no-webgl2.png');
+    check(text.includes('needs WebGL2'), `without WebGL2 the page says so ("${text}")`);
+  } finally {
+    await noGl.close();
+  }
+  server.close();
+
+  if (failures.length) {
+    console.error(`browser test: ${failures.length} check(s) failed`);
+    process.exit(1);
+  }
+  console.log('browser test: all checks passed');
+}
+
+main().catch((error) => {
+  console.error(`browser test: ${error.stack ?? error}`);
+  process.exit(1);
+});
