@@ -12,7 +12,9 @@ fn main() -> std::process::ExitCode {
 }
 
 #[cfg(all(target_arch = "wasm32", not(feature = "gui")))]
-compile_error!("the browser build is the view: build it with the `gui` feature (web/build.sh does)");
+compile_error!(
+    "the browser build is the view: build it with the `gui` feature (web/build.sh does)"
+);
 
 #[cfg(all(target_arch = "wasm32", feature = "gui"))]
 fn main() {

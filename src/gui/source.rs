@@ -692,7 +692,10 @@ mod tests {
         let last_frame = run.feed.lock().unwrap().frame.clone().unwrap();
         let mut source = ViewSource::Live(Box::new(run));
         let (name, bytes) = source.recording().unwrap();
-        assert_eq!(name, format!("dais-seed{}-tick30.sqlite", small_config().simulation.seed));
+        assert_eq!(
+            name,
+            format!("dais-seed{}-tick30.sqlite", small_config().simulation.seed)
+        );
         let mut replay = crate::replay::ReplaySource::from_bytes(&name, &bytes).unwrap();
         assert_eq!(replay.ticks(), 30);
         assert_eq!(replay.config(), &small_config());
@@ -738,7 +741,10 @@ mod tests {
         world.run_system_once(open_recording).unwrap();
         assert!(!world.resource::<ViewSource>().is_replay());
         let problem = world.resource::<ViewData>().problem.clone().unwrap();
-        assert!(problem.contains("notes.txt is not a DAIS ledger"), "{problem}");
+        assert!(
+            problem.contains("notes.txt is not a DAIS ledger"),
+            "{problem}"
+        );
 
         world.resource_mut::<PendingOpen>().0 = Some(("run.sqlite".into(), bytes));
         world.run_system_once(open_recording).unwrap();

@@ -22,6 +22,10 @@ extern "C" {
     /// Where the run is, whenever it changes.
     #[wasm_bindgen(js_name = daisStatus)]
     fn status(tick: u32, last: u32, replay: bool, playing: bool);
+    /// How many meshes, materials and images the app holds, whenever that changes (the page's test checks that
+    /// playing a run creates none).
+    #[wasm_bindgen(js_name = daisAssets)]
+    fn assets(meshes: u32, materials: u32, images: u32);
     /// The bytes of a file the user opened or dropped since the last call, if any.
     #[wasm_bindgen(js_name = daisTakeRecording)]
     fn take_recording() -> Option<Vec<u8>>;
@@ -75,6 +79,7 @@ fn plugin(app: &mut App) {
 struct PageReport {
     frames: u32,
     status: Option<(u32, u32, bool, bool)>,
+    assets: Option<(u32, u32, u32)>,
 }
 
 fn take_opened_recording(mut pending: ResMut<PendingOpen>) {
@@ -104,6 +109,9 @@ fn report_to_page(
     data: Res<ViewData>,
     source: Res<ViewSource>,
     playback: Res<Playback>,
+    meshes: Res<Assets<Mesh>>,
+    materials: Res<Assets<ColorMaterial>>,
+    images: Res<Assets<Image>>,
 ) {
     if report.frames <= READY_AFTER_FRAMES {
         report.frames += 1;
@@ -120,5 +128,14 @@ fn report_to_page(
     if report.status != Some(now) {
         report.status = Some(now);
         status(now.0, now.1, now.2, now.3);
+    }
+    let held = (
+        meshes.len() as u32,
+        materials.len() as u32,
+        images.len() as u32,
+    );
+    if report.assets != Some(held) {
+        report.assets = Some(held);
+        assets(held.0, held.1, held.2);
     }
 }

@@ -604,7 +604,10 @@ mod tests {
         let saved = dir.path().join("saved.db");
         std::fs::write(&saved, &bytes).unwrap();
         let from_saved = open_existing(&saved).unwrap();
-        assert_eq!(ballots_in(&from_saved), ballots_in(&open_existing(&path).unwrap()));
+        assert_eq!(
+            ballots_in(&from_saved),
+            ballots_in(&open_existing(&path).unwrap())
+        );
         assert_eq!(ballots_in(&from_saved).len(), 4);
         // The browser opens both: its own download, and a desktop file written in WAL mode.
         let from_memory = open_bytes("saved.db", &bytes).unwrap();

@@ -114,11 +114,14 @@ async function waitForState(page, predicate, timeout) {
   return last;
 }
 
-/// Decodes a screenshot in the page itself and measures the scene rectangle: how many colours, and how many
-/// pixels differ from the scene's background.
+// Agent colours of the scene (src/gui/palette.rs), as 8-bit sRGB.
+const PALETTE = { healthy: [79, 163, 224], immune: [48, 196, 140] };
+
+/// Decodes a screenshot in the page itself and measures the scene rectangle: how many colours, how many pixels
+/// differ from the scene's background, and how many have each palette colour.
 async function sceneStats(page, png) {
   return page.evaluate(
-    async (base64, rect) => {
+    async (base64, rect, palette) => {
       const image = new Image();
       image.src = `data:image/png;base64,${base64}`;
       await image.decode();
@@ -137,12 +140,16 @@ async function sceneStats(page, png) {
         if (count > most) [background, most] = [key, count];
       }
       const [br, bg, bb] = [background >> 16, (background >> 8) & 255, background & 255];
+      const distance = (i, [r, g, b]) => Math.abs(data[i] - r) + Math.abs(data[i + 1] - g) + Math.abs(data[i + 2] - b);
       let drawn = 0;
+      const painted = Object.fromEntries(Object.keys(palette).map((name) => [name, 0]));
       for (let i = 0; i < data.length; i += 4) {
-        const far = Math.abs(data[i] - br) + Math.abs(data[i + 1] - bg) + Math.abs(data[i + 2] - bb);
-        if (far > 60) drawn++;
+        if (distance(i, [br, bg, bb]) > 60) drawn++;
+        for (const [name, colour] of Object.entries(palette)) {
+          if (distance(i, colour) < 30) painted[name]++;
+        }
       }
-      return { width: image.width, height: image.height, colours: counts.size, drawn };
+      return { width: image.width, height: image.height, colours: counts.size, drawn, painted };
     },
     png.toString('base64'),
     {
@@ -151,6 +158,7 @@ async function sceneStats(page, png) {
       width: VIEWPORT.width - LEFT_PANEL - RIGHT_PANEL,
       height: VIEWPORT.height - TOP_BAR,
     },
+    PALETTE,
   );
 }
 
@@ -160,8 +168,8 @@ async function screenshot(page, name) {
   return png;
 }
 
-/// Finds an egui button by its label: egui draws into the canvas, so the test reads the app's own layout from
-/// the accessibility-free way a student would, by looking. Positions are the view's fixed layout at 1280x800.
+// egui draws its buttons into the canvas, so the test clicks where the view's fixed layout puts them at 1280x800
+// (see web/test/out/page-live.png).
 const BUTTONS = {
   play: { x: 84, y: 24 },
   download: { x: 52, y: 78 },
@@ -193,8 +201,9 @@ async function main() {
     check(canvasSize[0] === VIEWPORT.width && canvasSize[1] === VIEWPORT.height,
       `the canvas fills the window (${canvasSize.join('x')})`);
     const first = await sceneStats(page, await screenshot(page, 'page-live.png'));
-    console.log(`scene: ${first.colours} colours, ${first.drawn} drawn pixels`);
-    check(first.colours > 20 && first.drawn > 2000, 'the scene is drawn (not blank)');
+    console.log(`scene at tick 0: ${JSON.stringify(first)}`);
+    check(first.drawn > 10_000 && first.painted.healthy > 5_000,
+      'the scene is drawn (not blank): healthy-blue nodes and their links');
     const opened = await state(page);
     check(opened && !opened.replay && opened.tick === 0 && opened.last > 0,
       `the classroom run opens live and paused (${JSON.stringify(opened)})`);
@@ -209,22 +218,7 @@ async function main() {
     const tick1 = (await state(page)).tick;
     console.log(`measured: ${((tick1 - tick0) / ((Date.now() - t0) / 1000)).toFixed(1)} ticks/s playing at the default speed`);
 
-    // 4. The run's recording downloads as a ledger file.
-    const cdp = await page.createCDPSession();
-    await cdp.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: resolve(outDir), eventsEnabled: true });
-    await page.mouse.click(BUTTONS.download.x, BUTTONS.download.y);
-    let downloaded = null;
-    for (let i = 0; i < 100 && !downloaded; i++) {
-      await new Promise((done) => setTimeout(done, 100));
-      downloaded = (await readdir(outDir)).find((f) => f.endsWith('.sqlite'));
-    }
-    check(downloaded !== undefined && downloaded !== null, `Download saves the run's ledger (${downloaded})`);
-    if (downloaded) {
-      const head = (await readFile(join(outDir, downloaded))).subarray(0, 15).toString();
-      check(head === 'SQLite format 3', 'the download is an SQLite file');
-    }
-
-    // 5. A recording made by the native binary opens as a replay with its tick count, and scrubs.
+    // 4. A recording made by the native binary opens as a replay with its tick count, and scrubs.
     const input = await page.$('#dais-file');
     await input.uploadFile(resolve(recordingPath));
     const replay = await waitForState(page, (s) => s.replay, 30_000);
@@ -237,7 +231,7 @@ async function main() {
     const scrubbed = await waitForState(page, (s) => s.replay && s.tick > 5, 30_000);
     check(scrubbed && scrubbed.tick > 5, `the replay plays forward (${JSON.stringify(scrubbed)})`);
 
-    // 6. The window resizes and the canvas follows.
+    // 5. The window resizes and the canvas follows.
     await page.setViewport({ width: 1000, height: 700 });
     await new Promise((done) => setTimeout(done, 1000));
     const resized = await page.$eval('#dais-canvas', (el) => [el.clientWidth, el.clientHeight]);
@@ -247,15 +241,39 @@ async function main() {
     check(problems.length === 0, `no error or panic on the console${problems.length ? ':\n' + problems.map((e) => `  ${e.type}: ${e.text}`).join('\n') : ''}`);
     await page.close();
 
-    // 7. Flat out: the classroom preset's tick rate in the page.
+    // 6. Flat out: the classroom preset's tick rate in the page.
     const fastLog = [];
     const fast = await openPage(browser, `${base}?play&speed=240`, fastLog);
     await waitForConsole(fastLog, /^dais: ready/, READY_TIMEOUT_MS);
     const start = await waitForState(fast, (s) => s.tick >= 1, 30_000);
+    const assetsAtStart = await fast.evaluate(() => window.daisAssetCounts);
     const fastStart = Date.now();
     const done = await waitForState(fast, (s) => s.tick >= s.last || !s.playing, 120_000);
     const seconds = (Date.now() - fastStart) / 1000;
     console.log(`measured: classroom preset ${((done.tick - start.tick) / seconds).toFixed(1)} ticks/s at speed 240 (${done.tick - start.tick} ticks in ${seconds.toFixed(1)} s, drawing every frame)`);
+    check(done.tick === done.last, `the run plays to its end (${JSON.stringify(done)})`);
+    await new Promise((resume) => setTimeout(resume, 500));
+    const end = await sceneStats(fast, await screenshot(fast, 'page-end.png'));
+    console.log(`scene at the end: ${JSON.stringify(end)}`);
+    check(end.painted.immune > 2_000, 'by the end of the classroom run agents show immune green');
+    const assetsAtEnd = await fast.evaluate(() => window.daisAssetCounts);
+    check(JSON.stringify(assetsAtStart) === JSON.stringify(assetsAtEnd),
+      `playing ${done.tick - start.tick} ticks created no assets (${JSON.stringify(assetsAtStart)} -> ${JSON.stringify(assetsAtEnd)})`);
+
+    // 7. The finished run's recording downloads as a ledger file (web/test.sh verifies it with the native binary).
+    const cdp = await fast.createCDPSession();
+    await cdp.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: resolve(outDir) });
+    await fast.mouse.click(BUTTONS.download.x, BUTTONS.download.y);
+    let downloaded;
+    for (let i = 0; i < 100 && !downloaded; i++) {
+      await new Promise((resume) => setTimeout(resume, 100));
+      downloaded = (await readdir(outDir)).find((f) => /^dais-seed\d+-tick\d+\.sqlite$/.test(f));
+    }
+    check(downloaded === `dais-seed42-tick${done.tick}.sqlite`, `Download saves the run's ledger (${downloaded})`);
+    if (downloaded) {
+      const head = (await readFile(join(outDir, downloaded))).subarray(0, 15).toString();
+      check(head === 'SQLite format 3', 'the download is an SQLite file');
+    }
     check(fastLog.filter(isProblem).length === 0, 'no error or panic while running flat out');
     await fast.close();
   } finally {
