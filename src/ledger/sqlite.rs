@@ -565,7 +565,7 @@ mod tests {
             ballots: vec![BallotRow {
                 sig: 0,
                 voter: 1,
-                yes: tick % 2 == 0,
+                yes: tick.is_multiple_of(2),
             }],
             decisions: vec![],
             metrics: Default::default(),

@@ -12,6 +12,7 @@ mod params;
 mod recording;
 mod timeline;
 
+use bevy::ecs::system::SystemParam;
 use bevy::prelude::*;
 use bevy_egui::{EguiContexts, egui};
 
@@ -58,17 +59,24 @@ fn style_once(ctx: &egui::Context, state: &mut PanelState) {
     ctx.tessellation_options_mut(|options| options.feathering = false);
 }
 
+/// What the panels may ask of the app beyond playback: a new run, or (in the browser) a recording saved or opened.
+#[derive(SystemParam)]
+pub struct Requests<'w> {
+    restart: ResMut<'w, PendingRestart>,
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    recording: ResMut<'w, RecordingRequests>,
+}
+
 pub fn draw_panels(
     mut contexts: EguiContexts,
     data: Res<ViewData>,
     source: Res<ViewSource>,
     mut playback: ResMut<Playback>,
     mut selection: ResMut<Selection>,
-    mut pending: ResMut<PendingRestart>,
+    mut requests: Requests,
     mut state: ResMut<PanelState>,
-    #[cfg_attr(not(target_arch = "wasm32"), allow(unused_variables, unused_mut))]
-    mut requests: ResMut<RecordingRequests>,
 ) -> Result {
+    let pending = requests.restart.as_mut();
     let ctx = contexts.ctx_mut()?;
     style_once(ctx, &mut state);
     let replay = source.is_replay();
@@ -87,7 +95,7 @@ pub fn draw_panels(
         .resizable(false)
         .show(&mut root, |ui| {
             ui.horizontal_centered(|ui| {
-                controls::show(ui, &data, replay, &mut playback, &mut pending);
+                controls::show(ui, &data, replay, &mut playback, pending);
                 if replay {
                     timeline::show(ui, &data, &mut playback);
                 }
@@ -100,14 +108,14 @@ pub fn draw_panels(
             egui::ScrollArea::vertical().show(ui, |ui| {
                 #[cfg(target_arch = "wasm32")]
                 {
-                    recording::show(ui, &data, replay, &mut requests, &mut pending);
+                    recording::show(ui, &data, replay, &mut requests.recording, pending);
                     ui.separator();
                 }
                 legend::show(ui);
                 ui.separator();
                 inspector::show(ui, &data, &source, &mut selection);
                 ui.separator();
-                params::show(ui, &data, replay, state, &mut pending);
+                params::show(ui, &data, replay, state, pending);
             });
         });
     egui::Panel::right("measure")
