@@ -30,12 +30,15 @@ const TYPES = {
   '.wasm': 'application/wasm',
 };
 
+// The native recording is also served here, for the drag-and-drop check.
+const RECORDING_URL = '/__test/recording.sqlite';
+
 function serve(root) {
   const server = createServer(async (request, response) => {
     const path = new URL(request.url, 'http://localhost').pathname;
-    const file = resolve(root, '.' + (path === '/' ? '/index.html' : path));
+    const file = path === RECORDING_URL ? resolve(recordingPath) : resolve(root, '.' + (path === '/' ? '/index.html' : path));
     try {
-      if (!file.startsWith(resolve(root))) throw new Error('outside the root');
+      if (path !== RECORDING_URL && !file.startsWith(resolve(root))) throw new Error('outside the root');
       const body = await readFile(file);
       response.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
       response.end(body);
@@ -173,6 +176,7 @@ async function screenshot(page, name) {
 const BUTTONS = {
   play: { x: 84, y: 24 },
   download: { x: 52, y: 78 },
+  liveRun: { x: 219, y: 78 },
 };
 
 async function main() {
@@ -231,6 +235,20 @@ async function main() {
     const scrubbed = await waitForState(page, (s) => s.replay && s.tick > 5, 30_000);
     check(scrubbed && scrubbed.tick > 5, `the replay plays forward (${JSON.stringify(scrubbed)})`);
 
+    // "Live run" leaves the replay; a recording dropped on the page opens it again.
+    await page.mouse.click(BUTTONS.liveRun.x, BUTTONS.liveRun.y);
+    const live = await waitForState(page, (s) => !s.replay, 30_000);
+    check(live && !live.replay && live.last === opened.last, `"Live run" goes back to the classroom run (${JSON.stringify(live)})`);
+    await page.evaluate(async (url) => {
+      const bytes = await (await fetch(url)).arrayBuffer();
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([bytes], 'dropped.sqlite'));
+      window.dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+    }, RECORDING_URL);
+    const dropped = await waitForState(page, (s) => s.replay, 30_000);
+    check(dropped && dropped.replay && dropped.last === recordingTicks,
+      `a recording dropped on the page replays (${JSON.stringify(dropped)})`);
+
     // 5. The window resizes and the canvas follows.
     await page.setViewport({ width: 1000, height: 700 });
     await new Promise((done) => setTimeout(done, 1000));
@@ -247,10 +265,20 @@ async function main() {
     await waitForConsole(fastLog, /^dais: ready/, READY_TIMEOUT_MS);
     const start = await waitForState(fast, (s) => s.tick >= 1, 30_000);
     const assetsAtStart = await fast.evaluate(() => window.daisAssetCounts);
+    // Count the page's animation frames while the run plays.
+    await fast.evaluate(() => {
+      window.daisFrames = 0;
+      const count = () => {
+        window.daisFrames++;
+        requestAnimationFrame(count);
+      };
+      requestAnimationFrame(count);
+    });
     const fastStart = Date.now();
     const done = await waitForState(fast, (s) => s.tick >= s.last || !s.playing, 120_000);
     const seconds = (Date.now() - fastStart) / 1000;
-    console.log(`measured: classroom preset ${((done.tick - start.tick) / seconds).toFixed(1)} ticks/s at speed 240 (${done.tick - start.tick} ticks in ${seconds.toFixed(1)} s, drawing every frame)`);
+    const frames = await fast.evaluate(() => window.daisFrames);
+    console.log(`measured: classroom preset ${((done.tick - start.tick) / seconds).toFixed(1)} ticks/s at speed 240 (${done.tick - start.tick} ticks in ${seconds.toFixed(1)} s, ${(frames / seconds).toFixed(1)} frames/s)`);
     check(done.tick === done.last, `the run plays to its end (${JSON.stringify(done)})`);
     await new Promise((resume) => setTimeout(resume, 500));
     const end = await sceneStats(fast, await screenshot(fast, 'page-end.png'));
