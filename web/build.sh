@@ -40,12 +40,6 @@ rm -rf "$dist"
 mkdir -p "$dist"
 wasm-bindgen --target web --no-typescript --out-dir "$dist" --out-name dais \
     "$CARGO_TARGET_DIR/wasm32-unknown-unknown/web/dais.wasm"
-if command -v wasm-opt >/dev/null; then
-    say "shrinking with wasm-opt -Os"
-    wasm-opt -Os --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-        --enable-mutable-globals -o "$dist/dais_bg.wasm.opt" "$dist/dais_bg.wasm"
-    mv "$dist/dais_bg.wasm.opt" "$dist/dais_bg.wasm"
-fi
 cp web/index.html "$dist/"
 
 raw=$(stat -c %s "$dist/dais_bg.wasm")
