@@ -682,13 +682,19 @@ mod tests {
         assert!(details.reputation.is_some());
     }
 
-    #[test]
-    fn a_live_run_recorded_in_memory_downloads_as_a_recording_that_replays() {
+    /// A live run recording into an in-memory ledger, as in the browser, stepped `ticks` times.
+    fn recorded_in_memory(ticks: u32) -> LiveRun {
         let ledger = crate::ledger::sqlite::SqliteLedger::in_memory().unwrap();
         let mut run = LiveRun::start(small_config(), Some(Box::new(ledger)));
-        for _ in 0..30 {
+        for _ in 0..ticks {
             run.step();
         }
+        run
+    }
+
+    #[test]
+    fn a_live_run_recorded_in_memory_downloads_as_a_recording_that_replays() {
+        let run = recorded_in_memory(30);
         let last_frame = run.feed.lock().unwrap().frame.clone().unwrap();
         let mut source = ViewSource::Live(Box::new(run));
         let (name, bytes) = source.recording().unwrap();
@@ -726,11 +732,7 @@ mod tests {
     #[test]
     fn an_opened_recording_replaces_the_live_run_and_a_bad_file_leaves_it() {
         use bevy::ecs::system::RunSystemOnce;
-        let ledger = crate::ledger::sqlite::SqliteLedger::in_memory().unwrap();
-        let mut recorded = LiveRun::start(small_config(), Some(Box::new(ledger)));
-        for _ in 0..20 {
-            recorded.step();
-        }
+        let recorded = recorded_in_memory(20);
         let (_, bytes) = ViewSource::Live(Box::new(recorded)).recording().unwrap();
 
         let mut world = view_world(ViewSource::Live(Box::new(LiveRun::start(

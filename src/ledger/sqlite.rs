@@ -652,21 +652,7 @@ mod tests {
         let mut ledger = SqliteLedger::create(&path).unwrap();
         ledger.begin(&run_info()).unwrap();
         for tick in 1..=3 {
-            ledger
-                .append(TickRecord {
-                    tick,
-                    state_hash: format!("{tick}"),
-                    signatures: vec![],
-                    ballots: vec![BallotRow {
-                        sig: 0,
-                        voter: 1,
-                        yes: true,
-                    }],
-                    decisions: vec![],
-                    metrics: Default::default(),
-                    frame: Frame::default(),
-                })
-                .unwrap();
+            ledger.append(record(tick)).unwrap();
         }
         ledger.finish().unwrap();
         let conn = Connection::open(&path).unwrap();
