@@ -29,7 +29,8 @@ if [ -z "$version" ]; then
 fi
 if ! wasm-bindgen --version 2>/dev/null | grep -qx "wasm-bindgen $version"; then
     say "installing wasm-bindgen-cli $version (a few minutes, once)"
-    cargo install wasm-bindgen-cli --version "=$version"
+    # --force: a stale record of an earlier install (binary since removed) would otherwise skip it.
+    cargo install --force wasm-bindgen-cli --version "=$version"
 fi
 
 say "compiling for wasm32 (profile 'web': optimised for size)"
