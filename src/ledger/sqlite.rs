@@ -468,6 +468,15 @@ pub enum OpenError {
     NewerSchema { path: PathBuf, found: i64 },
 }
 
+impl OpenError {
+    fn not_ledger(path: &Path, reason: impl std::fmt::Display) -> Self {
+        OpenError::NotALedger {
+            path: path.to_path_buf(),
+            reason: reason.to_string(),
+        }
+    }
+}
+
 /// Opens an existing ledger read-only, checking that it is one and that its schema is one we read.
 pub fn open_existing(path: &Path) -> Result<Connection, OpenError> {
     if !path.is_file() {
@@ -477,10 +486,7 @@ pub fn open_existing(path: &Path) -> Result<Connection, OpenError> {
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
-    .map_err(|e| OpenError::NotALedger {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })?;
+    .map_err(|e| OpenError::not_ledger(path, e))?;
     check_ledger(&conn, path)?;
     Ok(conn)
 }
@@ -489,10 +495,7 @@ pub fn open_existing(path: &Path) -> Result<Connection, OpenError> {
 /// [`open_existing`]. `name` is the file's name, for messages.
 pub fn open_bytes(name: &str, bytes: &[u8]) -> Result<Connection, OpenError> {
     let path = PathBuf::from(name);
-    let not_ledger = |reason: String| OpenError::NotALedger {
-        path: path.clone(),
-        reason,
-    };
+    let not_ledger = |reason: String| OpenError::not_ledger(&path, reason);
     const MAGIC: &[u8] = b"SQLite format 3\0";
     if bytes.len() < 100 || !bytes.starts_with(MAGIC) {
         return Err(not_ledger("it is not an SQLite database".into()));
@@ -512,10 +515,7 @@ pub fn open_bytes(name: &str, bytes: &[u8]) -> Result<Connection, OpenError> {
 }
 
 fn check_ledger(conn: &Connection, path: &Path) -> Result<(), OpenError> {
-    let not_ledger = |reason: String| OpenError::NotALedger {
-        path: path.to_path_buf(),
-        reason,
-    };
+    let not_ledger = |reason: String| OpenError::not_ledger(path, reason);
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .map_err(|e| not_ledger(e.to_string()))?;
