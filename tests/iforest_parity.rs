@@ -2,7 +2,7 @@
 
 use dais::ml::evaluate::roc_auc;
 use dais::ml::iforest::SklearnTree;
-use dais::ml::{Contamination, ForestParams, IsolationForest};
+use dais::ml::{Contamination, ForestParams, IsolationForest, Walk};
 use rand::SeedableRng;
 use serde::Deserialize;
 
@@ -61,27 +61,33 @@ fn loaded_trees_reproduce_score_samples_and_predictions() {
             case.offset,
         );
         let rows = as_f32_rows(&case.test);
-        let scores = forest.score_rows(&rows);
-        for (i, row) in rows.chunks_exact(case.features).enumerate() {
-            let ours = -scores[i];
-            assert!(
-                (ours - case.score_samples[i]).abs() < 1e-9,
-                "{} row {i}: {ours} vs {}",
-                case.name,
-                case.score_samples[i]
-            );
-            assert!(
-                (ours - case.offset - case.decision_function[i]).abs() < 1e-9,
-                "{} row {i}",
-                case.name
-            );
-            let predicted = if forest.is_anomaly(row) { -1 } else { 1 };
-            assert_eq!(predicted, case.predict[i], "{} row {i}", case.name);
-            assert_eq!(
-                forest.score(row),
-                scores[i],
-                "single and batch scoring agree"
-            );
+        // Every batch walk this CPU runs must reproduce scikit-learn, not only the one `score_rows` picks.
+        let mut walks = vec![Walk::Scalar, Walk::fastest()];
+        walks.dedup();
+        for walk in walks {
+            let mut scores = Vec::new();
+            forest.score_into_with(&rows, &mut scores, walk);
+            for (i, row) in rows.chunks_exact(case.features).enumerate() {
+                let ours = -scores[i];
+                assert!(
+                    (ours - case.score_samples[i]).abs() < 1e-9,
+                    "{} row {i} ({walk:?} walk): {ours} vs {}",
+                    case.name,
+                    case.score_samples[i]
+                );
+                assert!(
+                    (ours - case.offset - case.decision_function[i]).abs() < 1e-9,
+                    "{} row {i}",
+                    case.name
+                );
+                let predicted = if forest.is_anomaly(row) { -1 } else { 1 };
+                assert_eq!(predicted, case.predict[i], "{} row {i}", case.name);
+                assert_eq!(
+                    forest.score(row),
+                    scores[i],
+                    "single and batch scoring agree"
+                );
+            }
         }
         shapes.push((case.features, case.max_samples));
     }

@@ -3,7 +3,7 @@
 
     pip install scikit-learn numpy
     python3 tools/sklearn_parity.py fixtures   # writes tests/fixtures/iforest_parity.json (committed)
-    python3 tools/sklearn_parity.py timing     # times fit and score_samples on one core (100 trees, psi 256)
+    python3 tools/sklearn_parity.py timing     # scikit-learn vs DAIS, fit and scoring, one core (needs cargo)
 
 The fixture holds, for several forest shapes, every fitted tree (tree_.feature, threshold, children_left,
 children_right, n_node_samples), max_samples_, offset_, a test set, and score_samples / decision_function / predict
@@ -11,7 +11,9 @@ on it; and, for the statistical check, data sets with labels plus scikit-learn's
 """
 import json
 import os
+import subprocess
 import sys
+import tempfile
 import time
 
 # One core for the reference timings: set before numpy loads its thread pools.
@@ -105,23 +107,69 @@ def fixtures():
     print(f"wrote {FIXTURE} ({os.path.getsize(FIXTURE)} bytes)")
 
 
-def timing(rows=100_000, repeats=3):
-    """One core: scikit-learn's tree code is single-threaded with n_jobs=1; BLAS threads are pinned to 1 too."""
+def build_dais_timer():
+    """Builds DAIS's timing example (release, headless) and returns its path."""
+    out = subprocess.run(
+        ["cargo", "build", "--release", "--no-default-features", "--example", "iforest_timing",
+         "--message-format=json"],
+        cwd=ROOT, check=True, stdout=subprocess.PIPE, text=True,
+    ).stdout
+    for line in out.splitlines():
+        message = json.loads(line)
+        if message.get("reason") == "compiler-artifact" and message["target"]["name"] == "iforest_timing":
+            return message["executable"]
+    raise SystemExit("cargo built no iforest_timing example")
+
+
+def timing(rows=100_000, rounds=7):
+    """Fit and score_samples times of scikit-learn and of DAIS on the same rows, one core each, and their ratio.
+
+    The two run in alternation, one fit and one scoring per round, and each side keeps its best round: on a shared
+    machine the slowest rounds measure the neighbours, and alternating gives both sides the same quiet spells.
+    scikit-learn runs with n_jobs=1 and BLAS pinned to one thread; DAIS's scoring is single-threaded.
+    """
+    timer = build_dais_timer()
     rng = np.random.default_rng(1)
     results = {}
-    for d in (10, 30):
-        x = rng.normal(size=(rows, d))
-        fit_times, score_times = [], []
-        for _ in range(repeats):
-            t = time.perf_counter()
-            forest = IsolationForest(n_estimators=100, max_samples=256, n_jobs=1, random_state=0).fit(x)
-            fit_times.append(time.perf_counter() - t)
-            t = time.perf_counter()
-            forest.score_samples(x)
-            score_times.append(time.perf_counter() - t)
-        results[d] = {"fit_s": min(fit_times), "score_samples_s": min(score_times)}
-        print(f"sklearn {__import__('sklearn').__version__}, {d} features, {rows} rows, 100 trees, psi 256, 1 core: "
-              f"fit {min(fit_times) * 1e3:.1f} ms, score_samples {min(score_times) * 1e3:.1f} ms")
+    with tempfile.TemporaryDirectory() as tmp:
+        for d in (10, 30):
+            x = rng.normal(size=(rows, d))
+            path = os.path.join(tmp, f"rows{d}.f32")
+            x.astype("<f4").tofile(path)
+            sk_fit, sk_score, ours, scalar = [], [], [], []
+            for _ in range(rounds):
+                t = time.perf_counter()
+                forest = IsolationForest(n_estimators=100, max_samples=256, n_jobs=1, random_state=0).fit(x)
+                sk_fit.append(time.perf_counter() - t)
+                t = time.perf_counter()
+                forest.score_samples(x)
+                sk_score.append(time.perf_counter() - t)
+                run = subprocess.run([timer, path, str(d), "--repeats", "1"], check=True, stdout=subprocess.PIPE, text=True)
+                ours.append(json.loads(run.stdout))
+                # The portable walk too, for CPUs without the vector instructions the fastest walk uses.
+                run = subprocess.run([timer, path, str(d), "--repeats", "1", "--walk", "scalar"], check=True,
+                                     stdout=subprocess.PIPE, text=True)
+                scalar.append(json.loads(run.stdout))
+            dais_fit = min(r["fit_s"] for r in ours)
+            dais_score = min(r["score_s"] for r in ours)
+            scalar_score = min(r["score_s"] for r in scalar)
+            results[d] = {
+                "sklearn_fit_s": min(sk_fit), "sklearn_score_samples_s": min(sk_score),
+                "dais_fit_s": dais_fit, "dais_score_s": dais_score,
+                "fit_speedup": min(sk_fit) / dais_fit, "score_speedup": min(sk_score) / dais_score,
+                "dais_scalar_score_s": scalar_score, "scalar_score_speedup": min(sk_score) / scalar_score,
+                "dais_walk": ours[0]["walk"], "dais_forest_heap_bytes": ours[0]["heap_bytes"],
+            }
+            print(f"{d} features, {rows} rows, 100 trees, psi 256, one core, best of {rounds} alternating rounds:")
+            print(f"  fit:   scikit-learn {min(sk_fit) * 1e3:7.1f} ms   DAIS {dais_fit * 1e3:7.1f} ms   "
+                  f"{min(sk_fit) / dais_fit:5.1f}x faster")
+            print(f"  score: scikit-learn {min(sk_score) * 1e3:7.1f} ms   DAIS {dais_score * 1e3:7.1f} ms   "
+                  f"{min(sk_score) / dais_score:5.1f}x faster ({ours[0]['walk']} walk)")
+            if ours[0]["walk"] != "scalar":
+                print(f"  score: scikit-learn {min(sk_score) * 1e3:7.1f} ms   DAIS {scalar_score * 1e3:7.1f} ms   "
+                      f"{min(sk_score) / scalar_score:5.1f}x faster (scalar walk)")
+            print(f"  DAIS forest: {ours[0]['heap_bytes']} heap bytes")
+    print(f"scikit-learn {__import__('sklearn').__version__}, numpy {np.__version__}")
     return results
 
 

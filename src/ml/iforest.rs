@@ -14,6 +14,38 @@
 use rand::{Rng, RngExt};
 use serde::{Deserialize, Serialize};
 
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+
+/// How a batch walks the trees.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Walk {
+    /// 16 rows at a time in scalar code, on any CPU.
+    Scalar,
+    /// 16 rows per AVX-512 vector (x86-64 CPUs that have AVX-512F).
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
+}
+
+impl Walk {
+    /// The fastest walk this CPU supports; `score_into` uses it.
+    pub fn fastest() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx512f") {
+            return Walk::Avx512;
+        }
+        Walk::Scalar
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Walk::Scalar => "scalar",
+            #[cfg(target_arch = "x86_64")]
+            Walk::Avx512 => "avx512",
+        }
+    }
+}
+
 /// Rows walked through a tree together: their independent load chains overlap.
 const LANES: usize = 16;
 /// Rows that walk one tree before the next tree is loaded, so the tree stays in L1.
@@ -401,18 +433,53 @@ impl IsolationForest {
         self.score(row) > self.threshold
     }
 
-    /// Scores every row of a row-major batch into `out` (cleared first); allocates only if `out` must grow.
+    /// Scores every row of a row-major batch into `out` (cleared first); allocates only if `out` must grow, plus one
+    /// block-sized buffer per call (never per row). Uses the fastest walk this CPU supports; all walks give
+    /// bit-identical scores.
     pub fn score_into(&self, rows: &[f32], out: &mut Vec<f64>) {
+        self.score_into_with(rows, out, Walk::fastest());
+    }
+
+    /// `score_into` with a chosen walk, to compare walks. Panics if this CPU cannot run `walk`.
+    pub fn score_into_with(&self, rows: &[f32], out: &mut Vec<f64>, walk: Walk) {
+        #[cfg(target_arch = "x86_64")]
+        assert!(
+            walk != Walk::Avx512 || std::is_x86_feature_detected!("avx512f"),
+            "this CPU has no AVX-512F"
+        );
         let f = self.features;
         let n = rows.len() / f;
         out.clear();
         out.resize(n, 0.0);
+        // Each chunk of LANES rows is transposed to feature-major ([feature][lane]), so a lane's read of feature k
+        // is at `k * LANES + lane`: the lane is a constant offset in the unrolled walk and needs no register.
+        let chunks_per_block = n.min(BLOCK_ROWS).div_ceil(LANES);
+        let mut transposed = vec![0f32; chunks_per_block * LANES * f];
         // Tree-major within a block of rows: one tree stays in L1 while the block walks it, and each row's path
         // lengths are still added in tree order, as scikit-learn does.
         for (block, block_totals) in rows.chunks(BLOCK_ROWS * f).zip(out.chunks_mut(BLOCK_ROWS)) {
+            for (chunk, chunk_t) in block
+                .chunks(LANES * f)
+                .zip(transposed.chunks_mut(LANES * f))
+            {
+                for (lane, row) in chunk.chunks(f).enumerate() {
+                    for (feature, &x) in row.iter().enumerate() {
+                        chunk_t[feature * LANES + lane] = x;
+                    }
+                }
+            }
+            #[cfg(target_arch = "x86_64")]
+            if walk == Walk::Avx512 {
+                // SAFETY: the CPU has AVX-512F (asserted above).
+                unsafe { avx512::add_block_path_lengths(self, &transposed, block_totals) };
+                continue;
+            }
             for tree in 0..self.trees {
-                for (chunk, totals) in block.chunks(LANES * f).zip(block_totals.chunks_mut(LANES)) {
-                    self.add_tree_path_lengths(tree, chunk, totals);
+                for (chunk_t, totals) in transposed
+                    .chunks(LANES * f)
+                    .zip(block_totals.chunks_mut(LANES))
+                {
+                    self.add_tree_path_lengths(tree, chunk_t, totals);
                 }
             }
         }
@@ -421,33 +488,30 @@ impl IsolationForest {
         }
     }
 
-    /// Adds each row's path length in one tree into `totals` (one entry per row, at most `LANES`).
-    fn add_tree_path_lengths(&self, tree: usize, rows: &[f32], totals: &mut [f64]) {
-        let lanes = totals.len();
-        let f = self.features;
+    /// Adds each row's path length in one tree into `totals` (one entry per row, at most `LANES`). `chunk_t` holds
+    /// `LANES` rows feature-major; lanes past `totals.len()` hold stale values and are walked but not added.
+    fn add_tree_path_lengths(&self, tree: usize, chunk_t: &[f32], totals: &mut [f64]) {
         let per_splits = (1usize << self.depth) - 1;
         let splits = &self.splits[tree * per_splits..(tree + 1) * per_splits];
-        // Unused lanes of a short final chunk re-read row 0, so every read stays in bounds.
-        let row_base: [usize; LANES] =
-            std::array::from_fn(|lane| if lane < lanes { lane * f } else { 0 });
+        assert_eq!(chunk_t.len(), self.features * LANES);
         let mut at = [0usize; LANES];
         for _ in 0..self.depth {
-            for lane in 0..LANES {
-                // SAFETY: after k < depth steps `at[lane]` is below 2^(k+1) - 1 <= 2^depth - 1 = splits.len(); every
+            for (lane, at_lane) in at.iter_mut().enumerate() {
+                // SAFETY: after k < depth steps `*at_lane` is below 2^(k+1) - 1 <= 2^depth - 1 = splits.len(); every
                 // split's `feature` is below `self.features` (padding uses 0; real splits are checked when grown or
-                // loaded); `row_base[lane]` starts a whole row of `rows`. So both reads are in bounds.
-                let node = unsafe { *splits.get_unchecked(at[lane]) };
-                let x = unsafe { *rows.get_unchecked(row_base[lane] + node.feature as usize) };
+                // loaded), so `feature * LANES + lane` is below `chunk_t.len()`, checked above.
+                let node = unsafe { *splits.get_unchecked(*at_lane) };
+                let x = unsafe { *chunk_t.get_unchecked(node.feature as usize * LANES + lane) };
                 // Arithmetic, not `if`: the direction is a coin flip per row, and a mispredicted branch per step
                 // would serialise the lanes. `!(x <= t)`: a NaN goes right, as in scikit-learn.
                 #[allow(clippy::neg_cmp_op_on_partial_ord)]
                 let go_right = usize::from(!(x <= node.threshold));
-                at[lane] = 2 * at[lane] + 1 + go_right;
+                *at_lane = 2 * *at_lane + 1 + go_right;
             }
         }
         let leaves = &self.leaves[tree << self.depth..(tree + 1) << self.depth];
-        for lane in 0..lanes {
-            totals[lane] += leaves[at[lane] - per_splits];
+        for (total, &slot) in totals.iter_mut().zip(&at) {
+            *total += leaves[slot - per_splits];
         }
     }
 
@@ -631,6 +695,55 @@ mod tests {
         let batch = forest.score_rows(&probe);
         let single: Vec<f64> = probe.chunks_exact(5).map(|r| forest.score(r)).collect();
         assert_eq!(batch, single);
+    }
+
+    /// Every walk this CPU runs gives the single-row scores bit for bit: across partial chunks and blocks, one to
+    /// many features, shallow and deep trees, and NaN and infinite inputs.
+    #[test]
+    fn every_walk_matches_single_row_scores_exactly() {
+        let mut walks = vec![Walk::Scalar, Walk::fastest()];
+        walks.dedup();
+        for (features, train_rows, subsample, probe_rows) in [
+            (1, 50, 256, 1),
+            (3, 2, 256, 17),
+            (5, 300, 256, 129),
+            (10, 1000, 64, 300),
+            (30, 500, 256, 16),
+            (70, 400, 1000, 45),
+        ] {
+            let data = gaussian(train_rows, features, 21);
+            let params = ForestParams {
+                trees: 13,
+                subsample,
+                contamination: Contamination::Auto,
+            };
+            let forest =
+                IsolationForest::fit(&data, features, params, &mut ChaCha8Rng::seed_from_u64(4));
+            let mut probe = gaussian(probe_rows, features, 22);
+            for (i, x) in probe.iter_mut().enumerate() {
+                match i % 23 {
+                    0 => *x = f32::NAN,
+                    5 => *x = f32::INFINITY,
+                    9 => *x = f32::NEG_INFINITY,
+                    13 => *x *= 40.0,
+                    _ => {}
+                }
+            }
+            let single: Vec<f64> = probe
+                .chunks_exact(features)
+                .map(|r| forest.score(r))
+                .collect();
+            for &walk in &walks {
+                let mut batch = vec![f64::NAN; 3];
+                forest.score_into_with(&probe, &mut batch, walk);
+                assert_eq!(
+                    batch,
+                    single,
+                    "{walk:?} walk, {features} features, depth {}",
+                    forest.depth()
+                );
+            }
+        }
     }
 
     #[test]

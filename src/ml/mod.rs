@@ -4,4 +4,4 @@ pub mod evaluate;
 pub mod iforest;
 pub mod similarity;
 
-pub use iforest::{Contamination, ForestParams, IsolationForest};
+pub use iforest::{Contamination, ForestParams, IsolationForest, Walk};
