@@ -1,10 +1,11 @@
 //! Isolation Forest fit and scoring: 100 trees, psi 256, 10 and 30 features, 100,000 standard-normal rows, one core.
-//! `python3 tools/sklearn_parity.py timing` times scikit-learn on the same shapes for the ratio.
+//! Scoring runs with the fastest walk this CPU has and, as the in-run baseline, with the portable scalar walk.
+//! `python3 tools/sklearn_parity.py timing` times scikit-learn and DAIS alternately on the same rows for the ratio.
 
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use dais::ml::{Contamination, ForestParams, IsolationForest};
+use dais::ml::{Contamination, ForestParams, IsolationForest, Walk};
 use rand::SeedableRng;
 use rand::rngs::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
@@ -46,12 +47,24 @@ fn iforest(c: &mut Criterion) {
         );
         let mut scores = Vec::with_capacity(ROWS);
         group.bench_with_input(
-            BenchmarkId::new("score_100k_rows", features),
+            BenchmarkId::new(
+                format!("score_100k_rows_{}", Walk::fastest().name()),
+                features,
+            ),
             &features,
             |b, _| {
                 b.iter(|| forest.score_into(&rows, &mut scores));
             },
         );
+        if Walk::fastest() != Walk::Scalar {
+            group.bench_with_input(
+                BenchmarkId::new("score_100k_rows_scalar", features),
+                &features,
+                |b, _| {
+                    b.iter(|| forest.score_into_with(&rows, &mut scores, Walk::Scalar));
+                },
+            );
+        }
     }
     group.finish();
 }

@@ -11,6 +11,8 @@
 //! (threshold +inf) with its path length copied to every bottom slot beneath it. A walk is then exactly D
 //! branch-free steps `i = 2i + 1 + (x > threshold)`, with no leaf test and no child pointers to load.
 
+use std::cell::RefCell;
+
 use rand::{Rng, RngExt};
 use serde::{Deserialize, Serialize};
 
@@ -433,8 +435,8 @@ impl IsolationForest {
         self.score(row) > self.threshold
     }
 
-    /// Scores every row of a row-major batch into `out` (cleared first); allocates only if `out` must grow, plus one
-    /// block-sized buffer per call (never per row). Uses the fastest walk this CPU supports; all walks give
+    /// Scores every row of a row-major batch into `out` (cleared first); allocates only if `out` or this thread's
+    /// block buffer must grow, never per row. Uses the fastest walk this CPU supports; all walks give
     /// bit-identical scores.
     pub fn score_into(&self, rows: &[f32], out: &mut Vec<f64>) {
         self.score_into_with(rows, out, Walk::fastest());
@@ -454,35 +456,43 @@ impl IsolationForest {
         // Each chunk of LANES rows is transposed to feature-major ([feature][lane]), so a lane's read of feature k
         // is at `k * LANES + lane`: the lane is a constant offset in the unrolled walk and needs no register.
         let chunks_per_block = n.min(BLOCK_ROWS).div_ceil(LANES);
-        let mut transposed = vec![0f32; chunks_per_block * LANES * f];
-        // Tree-major within a block of rows: one tree stays in L1 while the block walks it, and each row's path
-        // lengths are still added in tree order, as scikit-learn does.
-        for (block, block_totals) in rows.chunks(BLOCK_ROWS * f).zip(out.chunks_mut(BLOCK_ROWS)) {
-            for (chunk, chunk_t) in block
-                .chunks(LANES * f)
-                .zip(transposed.chunks_mut(LANES * f))
+        // One block buffer per thread, reused: agents score small batches every tick.
+        thread_local! {
+            static TRANSPOSED: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+        }
+        TRANSPOSED.with_borrow_mut(|transposed| {
+            transposed.clear();
+            transposed.resize(chunks_per_block * LANES * f, 0.0);
+            // Tree-major within a block of rows: one tree stays in L1 while the block walks it, and each row's
+            // path lengths are still added in tree order, as scikit-learn does.
+            for (block, block_totals) in rows.chunks(BLOCK_ROWS * f).zip(out.chunks_mut(BLOCK_ROWS))
             {
-                for (lane, row) in chunk.chunks(f).enumerate() {
-                    for (feature, &x) in row.iter().enumerate() {
-                        chunk_t[feature * LANES + lane] = x;
+                for (chunk, chunk_t) in block
+                    .chunks(LANES * f)
+                    .zip(transposed.chunks_mut(LANES * f))
+                {
+                    for (lane, row) in chunk.chunks(f).enumerate() {
+                        for (feature, &x) in row.iter().enumerate() {
+                            chunk_t[feature * LANES + lane] = x;
+                        }
+                    }
+                }
+                #[cfg(target_arch = "x86_64")]
+                if walk == Walk::Avx512 {
+                    // SAFETY: the CPU has AVX-512F (asserted above).
+                    unsafe { avx512::add_block_path_lengths(self, transposed, block_totals) };
+                    continue;
+                }
+                for tree in 0..self.trees {
+                    for (chunk_t, totals) in transposed
+                        .chunks(LANES * f)
+                        .zip(block_totals.chunks_mut(LANES))
+                    {
+                        self.add_tree_path_lengths(tree, chunk_t, totals);
                     }
                 }
             }
-            #[cfg(target_arch = "x86_64")]
-            if walk == Walk::Avx512 {
-                // SAFETY: the CPU has AVX-512F (asserted above).
-                unsafe { avx512::add_block_path_lengths(self, &transposed, block_totals) };
-                continue;
-            }
-            for tree in 0..self.trees {
-                for (chunk_t, totals) in transposed
-                    .chunks(LANES * f)
-                    .zip(block_totals.chunks_mut(LANES))
-                {
-                    self.add_tree_path_lengths(tree, chunk_t, totals);
-                }
-            }
-        }
+        });
         for s in out.iter_mut() {
             *s = self.score_from_total(*s);
         }
