@@ -79,6 +79,7 @@ fn main() {
     let mut score_s = f64::INFINITY;
     let mut scores = Vec::with_capacity(n);
     let mut heap_bytes = 0;
+    let mut slots = (0, 0);
     for _ in 0..repeats.max(1) {
         let started = Instant::now();
         let forest = IsolationForest::fit(
@@ -89,14 +90,17 @@ fn main() {
         );
         fit_s = fit_s.min(started.elapsed().as_secs_f64());
         heap_bytes = forest.heap_bytes();
+        slots = (forest.real_split_count(), forest.node_count());
         let started = Instant::now();
         forest.score_into_with(&rows, &mut scores, walk);
         score_s = score_s.min(started.elapsed().as_secs_f64());
         std::hint::black_box(&scores);
     }
     println!(
-        "{{\"features\": {features}, \"rows\": {n}, \"fit_s\": {fit_s}, \"score_s\": {score_s}, \"heap_bytes\": {heap_bytes}, \"walk\": \"{}\"}}",
-        walk.name()
+        "{{\"features\": {features}, \"rows\": {n}, \"fit_s\": {fit_s}, \"score_s\": {score_s}, \"heap_bytes\": {heap_bytes}, \"walk\": \"{}\", \"real_splits\": {}, \"split_slots\": {}}}",
+        walk.name(),
+        slots.0,
+        slots.1
     );
 }
 

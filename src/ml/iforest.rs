@@ -376,6 +376,13 @@ impl IsolationForest {
     pub fn node_count(&self) -> usize {
         self.splits.len()
     }
+    /// Real splits, without the always-left padding that completes each tree to depth D.
+    pub fn real_split_count(&self) -> usize {
+        self.splits
+            .iter()
+            .filter(|split| split.threshold != f32::INFINITY)
+            .count()
+    }
     /// Steps of every walk: the depth of the deepest leaf.
     pub fn depth(&self) -> usize {
         self.depth
