@@ -1,5 +1,5 @@
 //! Isolation Forest fit and scoring: 100 trees, psi 256, 10 and 30 features, 100,000 standard-normal rows, one core.
-//! Scoring runs with the fastest walk this CPU has and, as the in-run baseline, with the portable scalar walk.
+//! Scoring runs with every walk this CPU has; the portable scalar walk is the in-run baseline.
 //! `python3 tools/sklearn_parity.py timing` times scikit-learn and DAIS alternately on the same rows for the ratio.
 
 use std::time::Duration;
@@ -46,22 +46,13 @@ fn iforest(c: &mut Criterion) {
             forest.heap_bytes()
         );
         let mut scores = Vec::with_capacity(ROWS);
-        group.bench_with_input(
-            BenchmarkId::new(
-                format!("score_100k_rows_{}", Walk::fastest().name()),
-                features,
-            ),
-            &features,
-            |b, _| {
-                b.iter(|| forest.score_into(&rows, &mut scores));
-            },
-        );
-        if Walk::fastest() != Walk::Scalar {
+        // Every walk this CPU runs, the portable scalar walk first as the in-run baseline.
+        for walk in Walk::supported() {
             group.bench_with_input(
-                BenchmarkId::new("score_100k_rows_scalar", features),
+                BenchmarkId::new(format!("score_100k_rows_{}", walk.name()), features),
                 &features,
                 |b, _| {
-                    b.iter(|| forest.score_into_with(&rows, &mut scores, Walk::Scalar));
+                    b.iter(|| forest.score_into_with(&rows, &mut scores, walk));
                 },
             );
         }

@@ -2,7 +2,7 @@
 //! `tools/sklearn_parity.py timing`, which times scikit-learn on the same rows and prints the ratio.
 //!
 //!     cargo run --release --no-default-features --example iforest_timing -- [ROWS.f32 FEATURES] [--repeats N]
-//!         [--walk scalar|fastest]
+//!         [--walk NAME]
 //!
 //! ROWS.f32 holds row-major little-endian f32 values; without it, 100,000 standard-normal rows of 10 features are
 //! generated. Prints one JSON line: {"features", "rows", "fit_s", "score_s", "heap_bytes", "walk"}, with the best
@@ -30,16 +30,20 @@ fn main() {
                     .unwrap_or_else(|| fail("--repeats needs a whole number"))
             }
             "--walk" => {
-                walk = match it.next().map(String::as_str) {
-                    Some("scalar") => Walk::Scalar,
-                    Some("fastest") => Walk::fastest(),
-                    _ => fail("--walk takes scalar or fastest"),
-                }
+                let name = it.next().map(String::as_str).unwrap_or("");
+                walk = Walk::supported()
+                    .into_iter()
+                    .find(|w| w.name() == name)
+                    .unwrap_or_else(|| {
+                        let names: Vec<_> = Walk::supported().iter().map(|w| w.name()).collect();
+                        fail(&format!(
+                            "--walk takes one of this CPU's walks: {}",
+                            names.join(", ")
+                        ))
+                    });
             }
             "--help" | "-h" => {
-                println!(
-                    "usage: iforest_timing [ROWS.f32 FEATURES] [--repeats N] [--walk scalar|fastest]"
-                );
+                println!("usage: iforest_timing [ROWS.f32 FEATURES] [--repeats N] [--walk NAME]");
                 return;
             }
             _ => positional.push(arg.clone()),
@@ -97,10 +101,15 @@ fn main() {
         std::hint::black_box(&scores);
     }
     println!(
-        "{{\"features\": {features}, \"rows\": {n}, \"fit_s\": {fit_s}, \"score_s\": {score_s}, \"heap_bytes\": {heap_bytes}, \"walk\": \"{}\", \"real_splits\": {}, \"split_slots\": {}}}",
+        "{{\"features\": {features}, \"rows\": {n}, \"fit_s\": {fit_s}, \"score_s\": {score_s}, \"heap_bytes\": {heap_bytes}, \"walk\": \"{}\", \"real_splits\": {}, \"split_slots\": {}, \"supported_walks\": [{}]}}",
         walk.name(),
         slots.0,
-        slots.1
+        slots.1,
+        Walk::supported()
+            .iter()
+            .map(|w| format!("\"{}\"", w.name()))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
 }
 

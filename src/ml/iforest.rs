@@ -17,6 +17,8 @@ use rand::{Rng, RngExt};
 use serde::{Deserialize, Serialize};
 
 #[cfg(target_arch = "x86_64")]
+mod avx2;
+#[cfg(target_arch = "x86_64")]
 mod avx512;
 
 /// How a batch walks the trees.
@@ -24,6 +26,9 @@ mod avx512;
 pub enum Walk {
     /// 16 rows at a time in scalar code, on any CPU.
     Scalar,
+    /// 8 rows per AVX2 vector (x86-64 CPUs that have AVX2).
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
     /// 16 rows per AVX-512 vector (x86-64 CPUs that have AVX-512F).
     #[cfg(target_arch = "x86_64")]
     Avx512,
@@ -32,16 +37,39 @@ pub enum Walk {
 impl Walk {
     /// The fastest walk this CPU supports; `score_into` uses it.
     pub fn fastest() -> Self {
+        Self::supported().last().copied().unwrap_or(Walk::Scalar)
+    }
+
+    /// Every walk this CPU runs, slowest first.
+    pub fn supported() -> Vec<Self> {
+        let mut walks = vec![Walk::Scalar];
         #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("avx512f") {
-            return Walk::Avx512;
+        {
+            if std::is_x86_feature_detected!("avx2") {
+                walks.push(Walk::Avx2);
+            }
+            if std::is_x86_feature_detected!("avx512f") {
+                walks.push(Walk::Avx512);
+            }
         }
-        Walk::Scalar
+        walks
+    }
+
+    fn is_supported(self) -> bool {
+        match self {
+            Walk::Scalar => true,
+            #[cfg(target_arch = "x86_64")]
+            Walk::Avx2 => std::is_x86_feature_detected!("avx2"),
+            #[cfg(target_arch = "x86_64")]
+            Walk::Avx512 => std::is_x86_feature_detected!("avx512f"),
+        }
     }
 
     pub fn name(self) -> &'static str {
         match self {
             Walk::Scalar => "scalar",
+            #[cfg(target_arch = "x86_64")]
+            Walk::Avx2 => "avx2",
             #[cfg(target_arch = "x86_64")]
             Walk::Avx512 => "avx512",
         }
@@ -451,10 +479,10 @@ impl IsolationForest {
 
     /// `score_into` with a chosen walk, to compare walks. Panics if this CPU cannot run `walk`.
     pub fn score_into_with(&self, rows: &[f32], out: &mut Vec<f64>, walk: Walk) {
-        #[cfg(target_arch = "x86_64")]
         assert!(
-            walk != Walk::Avx512 || std::is_x86_feature_detected!("avx512f"),
-            "this CPU has no AVX-512F"
+            walk.is_supported(),
+            "this CPU cannot run the {} walk",
+            walk.name()
         );
         let f = self.features;
         let n = rows.len() / f;
@@ -484,11 +512,20 @@ impl IsolationForest {
                         }
                     }
                 }
-                #[cfg(target_arch = "x86_64")]
-                if walk == Walk::Avx512 {
+                match walk {
+                    Walk::Scalar => {}
+                    // SAFETY: the CPU has AVX2 (asserted above).
+                    #[cfg(target_arch = "x86_64")]
+                    Walk::Avx2 => {
+                        unsafe { avx2::add_block_path_lengths(self, transposed, block_totals) };
+                        continue;
+                    }
                     // SAFETY: the CPU has AVX-512F (asserted above).
-                    unsafe { avx512::add_block_path_lengths(self, transposed, block_totals) };
-                    continue;
+                    #[cfg(target_arch = "x86_64")]
+                    Walk::Avx512 => {
+                        unsafe { avx512::add_block_path_lengths(self, transposed, block_totals) };
+                        continue;
+                    }
                 }
                 for tree in 0..self.trees {
                     for (chunk_t, totals) in transposed
@@ -718,8 +755,7 @@ mod tests {
     /// many features, shallow and deep trees, and NaN and infinite inputs.
     #[test]
     fn every_walk_matches_single_row_scores_exactly() {
-        let mut walks = vec![Walk::Scalar, Walk::fastest()];
-        walks.dedup();
+        let walks = Walk::supported();
         for (features, train_rows, subsample, probe_rows) in [
             (1, 50, 256, 1),
             (3, 2, 256, 17),

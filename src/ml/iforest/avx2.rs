@@ -1,0 +1,169 @@
+//! The batch walk with AVX2, for x86-64 CPUs without AVX-512: the same plan as `avx512.rs` at half the width.
+//!
+//! 8 rows per vector, two vectors per 16-row chunk, a block level by level through one tree:
+//! - a level of at most 4 splits (the top three levels) is one register of (threshold, feature) pairs, and each
+//!   row's split comes out of it with an in-register permute;
+//! - at the root every row reads the same feature: one plain vector load from the block's feature-major copy;
+//! - deeper levels gather thresholds and features, and every level below the root gathers the rows' values.
+//!
+//! The leaves' path lengths are gathered as f64 and added per row in tree order, so every total is bit-identical
+//! to the scalar walk's.
+
+use std::arch::x86_64::*;
+
+use super::{BLOCK_ROWS, IsolationForest, LANES};
+
+/// Rows per AVX2 vector.
+const WIDTH: usize = 8;
+/// Levels of up to this many splits are looked up in one register of (threshold, feature) pairs.
+const REGISTER_WIDTH: usize = 4;
+
+/// Adds every row's path length in every tree, in tree order, into `totals` (at most `BLOCK_ROWS` rows).
+/// `transposed` holds the rows chunk by chunk, `LANES` rows per chunk, feature-major (`[chunk][feature][lane]`);
+/// lanes past the last row hold any values and are walked but not added.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn add_block_path_lengths(
+    forest: &IsolationForest,
+    transposed: &[f32],
+    totals: &mut [f64],
+) {
+    const { assert!(LANES == 2 * WIDTH) };
+    let f = forest.features;
+    let vectors = totals.len().div_ceil(WIDTH);
+    assert!(
+        totals.len() <= BLOCK_ROWS && transposed.len() >= totals.len().div_ceil(LANES) * LANES * f
+    );
+    let depth = forest.depth;
+    let per_splits = (1usize << depth) - 1;
+    let lane_iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    let one = _mm256_set1_epi32(1);
+    // Vector v holds lanes (v % 2) * 8.. of chunk v / 2: its values of feature k start at `vector_base(v) + k * LANES`.
+    let vector_base = |v: usize| (v / 2) * LANES * f + (v % 2) * WIDTH;
+    let mut at = [_mm256_setzero_si256(); BLOCK_ROWS / WIDTH];
+    // Each vector's totals as two vectors of 4 f64; lanes past the end load as 0 and are never stored.
+    let mut sums = [[_mm256_setzero_pd(); 2]; BLOCK_ROWS / WIDTH];
+    for (vector_totals, vector_sums) in totals.chunks(WIDTH).zip(&mut sums) {
+        for (quarter, sum) in vector_sums.iter_mut().enumerate() {
+            let lanes = vector_totals.len().saturating_sub(quarter * 4).min(4);
+            // SAFETY: the mask covers only the `lanes` entries that exist from `quarter * 4` on.
+            *sum = unsafe {
+                _mm256_maskload_pd(vector_totals.as_ptr().add(quarter * 4), lane_mask_pd(lanes))
+            };
+        }
+    }
+    for tree in 0..forest.trees {
+        let splits = &forest.splits[tree * per_splits..(tree + 1) * per_splits];
+        at[..vectors].fill(_mm256_setzero_si256());
+        for level in 0..depth {
+            let first = (1usize << level) - 1;
+            let width = 1usize << level;
+            let nodes = &splits[first..first + width];
+            if width <= REGISTER_WIDTH {
+                let in_level = _mm256_cmpgt_epi32(_mm256_set1_epi32(2 * width as i32), lane_iota);
+                // SAFETY: the mask covers exactly this level's (threshold, feature) pairs.
+                let table = unsafe { _mm256_maskload_ps(nodes.as_ptr().cast::<f32>(), in_level) };
+                let first_v = _mm256_set1_epi32(first as i32);
+                for (v, at_v) in at[..vectors].iter_mut().enumerate() {
+                    // SAFETY: vector v's lanes are inside `transposed` (asserted above).
+                    let values = unsafe { transposed.as_ptr().add(vector_base(v)) };
+                    // Each lane's (threshold, feature) pair is at 2 * (its index within the level).
+                    let pair = _mm256_slli_epi32::<1>(_mm256_sub_epi32(*at_v, first_v));
+                    let threshold = _mm256_permutevar8x32_ps(table, pair);
+                    let x = if level == 0 {
+                        // SAFETY: the root's feature is below `f`, so its row is inside the chunk.
+                        unsafe { _mm256_loadu_ps(values.add(nodes[0].feature as usize * LANES)) }
+                    } else {
+                        let feature = _mm256_castps_si256(_mm256_permutevar8x32_ps(
+                            table,
+                            _mm256_add_epi32(pair, one),
+                        ));
+                        // SAFETY: every split's feature is below `f`.
+                        unsafe { gather_values(values, feature, lane_iota) }
+                    };
+                    *at_v = step(*at_v, x, threshold, one);
+                }
+            } else {
+                let thresholds = splits.as_ptr().cast::<f32>();
+                for (v, at_v) in at[..vectors].iter_mut().enumerate() {
+                    // SAFETY: every lane's index is a split of this level, inside `splits`; a split is 8 bytes,
+                    // its threshold first and its feature after.
+                    let (threshold, feature) = unsafe {
+                        (
+                            _mm256_i32gather_ps::<8>(thresholds, *at_v),
+                            _mm256_i32gather_epi32::<8>(thresholds.add(1).cast::<i32>(), *at_v),
+                        )
+                    };
+                    // SAFETY: vector v's lanes are inside `transposed`, and every split's feature is below `f`.
+                    let x = unsafe {
+                        gather_values(transposed.as_ptr().add(vector_base(v)), feature, lane_iota)
+                    };
+                    *at_v = step(*at_v, x, threshold, one);
+                }
+            }
+        }
+        let leaves = forest.leaves[tree << depth..(tree + 1) << depth].as_ptr();
+        let first_leaf = _mm256_set1_epi32(per_splits as i32);
+        for (at_v, vector_sums) in at[..vectors].iter().zip(&mut sums) {
+            let slot = _mm256_sub_epi32(*at_v, first_leaf);
+            // SAFETY: after `depth` steps every index is a bottom slot, 0 <= slot < 2^depth.
+            unsafe {
+                let lo = _mm256_i32gather_pd::<8>(leaves, _mm256_castsi256_si128(slot));
+                let hi = _mm256_i32gather_pd::<8>(leaves, _mm256_extracti128_si256::<1>(slot));
+                vector_sums[0] = _mm256_add_pd(vector_sums[0], lo);
+                vector_sums[1] = _mm256_add_pd(vector_sums[1], hi);
+            }
+        }
+    }
+    for (vector_totals, vector_sums) in totals.chunks_mut(WIDTH).zip(&sums) {
+        for (quarter, &sum) in vector_sums.iter().enumerate() {
+            let lanes = vector_totals.len().saturating_sub(quarter * 4).min(4);
+            // SAFETY: the mask covers only the entries that exist.
+            unsafe {
+                _mm256_maskstore_pd(
+                    vector_totals.as_mut_ptr().add(quarter * 4),
+                    lane_mask_pd(lanes),
+                    sum,
+                )
+            };
+        }
+    }
+}
+
+/// One step down: `at = 2 at + 1 + !(x <= threshold)`; the unordered compare sends a NaN right, as scikit-learn does.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn step(at: __m256i, x: __m256, threshold: __m256, one: __m256i) -> __m256i {
+    // All ones (-1) in the lanes that go right.
+    let right = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_NLE_UQ>(x, threshold));
+    _mm256_sub_epi32(_mm256_add_epi32(_mm256_add_epi32(at, at), one), right)
+}
+
+/// Each lane's value of its own `feature`: element `feature * LANES + lane` from `values`, which points at lane 0
+/// of this vector in its chunk.
+///
+/// # Safety
+/// Every element addressed must be inside the chunk: every lane of `feature` below the chunk's feature count.
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn gather_values(values: *const f32, feature: __m256i, lane_iota: __m256i) -> __m256 {
+    // SAFETY: the caller's promise keeps every element inside the chunk.
+    unsafe {
+        _mm256_i32gather_ps::<4>(
+            values,
+            _mm256_add_epi32(_mm256_slli_epi32::<4>(feature), lane_iota),
+        )
+    }
+}
+
+/// A mask for `_mm256_maskload_pd` / `_mm256_maskstore_pd` covering the first `lanes` of 4 f64 lanes.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn lane_mask_pd(lanes: usize) -> __m256i {
+    _mm256_cmpgt_epi64(
+        _mm256_set1_epi64x(lanes as i64),
+        _mm256_setr_epi64x(0, 1, 2, 3),
+    )
+}
