@@ -19,6 +19,7 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut repeats = 5usize;
     let mut walk = Walk::fastest();
+    let mut params = ForestParams::default();
     let mut positional = Vec::new();
     let mut it = args.iter();
     while let Some(arg) = it.next() {
@@ -28,6 +29,18 @@ fn main() {
                     .next()
                     .and_then(|v| v.parse().ok())
                     .unwrap_or_else(|| fail("--repeats needs a whole number"))
+            }
+            "--trees" | "--subsample" => {
+                let value = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .filter(|&v: &usize| v > 0)
+                    .unwrap_or_else(|| fail(&format!("{arg} needs a positive whole number")));
+                if arg == "--trees" {
+                    params.trees = value;
+                } else {
+                    params.subsample = value;
+                }
             }
             "--walk" => {
                 let name = it.next().map(String::as_str).unwrap_or("");
@@ -43,7 +56,9 @@ fn main() {
                     });
             }
             "--help" | "-h" => {
-                println!("usage: iforest_timing [ROWS.f32 FEATURES] [--repeats N] [--walk NAME]");
+                println!(
+                    "usage: iforest_timing [ROWS.f32 FEATURES] [--repeats N] [--walk NAME] [--trees 100] [--subsample 256]"
+                );
                 return;
             }
             _ => positional.push(arg.clone()),
@@ -86,12 +101,8 @@ fn main() {
     let mut slots = (0, 0);
     for _ in 0..repeats.max(1) {
         let started = Instant::now();
-        let forest = IsolationForest::fit(
-            &rows,
-            features,
-            ForestParams::default(),
-            &mut ChaCha8Rng::seed_from_u64(7),
-        );
+        let forest =
+            IsolationForest::fit(&rows, features, params, &mut ChaCha8Rng::seed_from_u64(7));
         fit_s = fit_s.min(started.elapsed().as_secs_f64());
         heap_bytes = forest.heap_bytes();
         slots = (forest.real_split_count(), forest.node_count());

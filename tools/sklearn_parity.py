@@ -3,7 +3,7 @@
 
     pip install scikit-learn numpy
     python3 tools/sklearn_parity.py fixtures   # writes tests/fixtures/iforest_parity.json (committed)
-    python3 tools/sklearn_parity.py timing     # scikit-learn vs DAIS, fit and scoring, one core (needs cargo)
+    python3 tools/sklearn_parity.py timing [ROUNDS]  # scikit-learn vs DAIS, fit and scoring, one core (needs cargo)
 
 The fixture holds, for several forest shapes, every fitted tree (tree_.feature, threshold, children_left,
 children_right, n_node_samples), max_samples_, offset_, a test set, and score_samples / decision_function / predict
@@ -180,4 +180,9 @@ def timing(rows=100_000, rounds=7):
 
 if __name__ == "__main__":
     command = sys.argv[1] if len(sys.argv) > 1 else "fixtures"
-    {"fixtures": fixtures, "timing": timing}[command]()
+    if command == "timing":
+        timing(rounds=int(sys.argv[2]) if len(sys.argv) > 2 else 7)
+    elif command == "fixtures":
+        fixtures()
+    else:
+        raise SystemExit(f"unknown command {command!r}: use fixtures or timing [ROUNDS]")
