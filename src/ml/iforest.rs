@@ -37,7 +37,9 @@ pub enum Walk {
 impl Walk {
     /// The fastest walk this CPU supports; `score_into` uses it.
     pub fn fastest() -> Self {
-        Self::supported().last().copied().unwrap_or(Walk::Scalar)
+        // Asked once per batch, so once per agent per tick: decide once.
+        static FASTEST: std::sync::OnceLock<Walk> = std::sync::OnceLock::new();
+        *FASTEST.get_or_init(|| Self::supported().last().copied().unwrap_or(Walk::Scalar))
     }
 
     /// Every walk this CPU runs, slowest first.
