@@ -47,7 +47,7 @@ fn iforest(c: &mut Criterion) {
         );
         let mut scores = Vec::with_capacity(ROWS);
         // Every walk this CPU runs, the portable scalar walk first as the in-run baseline.
-        for walk in Walk::supported() {
+        for &walk in Walk::supported() {
             group.bench_with_input(
                 BenchmarkId::new(format!("score_100k_rows_{}", walk.name()), features),
                 &features,

@@ -44,8 +44,8 @@ fn main() {
             }
             "--walk" => {
                 let name = it.next().map(String::as_str).unwrap_or("");
-                walk = Walk::supported()
-                    .into_iter()
+                walk = *Walk::supported()
+                    .iter()
                     .find(|w| w.name() == name)
                     .unwrap_or_else(|| {
                         let names: Vec<_> = Walk::supported().iter().map(|w| w.name()).collect();

@@ -62,7 +62,7 @@ fn loaded_trees_reproduce_score_samples_and_predictions() {
         );
         let rows = as_f32_rows(&case.test);
         // Every batch walk this CPU runs must reproduce scikit-learn, not only the one `score_rows` picks.
-        for walk in Walk::supported() {
+        for &walk in Walk::supported() {
             let mut scores = Vec::new();
             forest.score_into_with(&rows, &mut scores, walk);
             for (i, row) in rows.chunks_exact(case.features).enumerate() {

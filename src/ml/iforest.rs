@@ -37,34 +37,26 @@ pub enum Walk {
 impl Walk {
     /// The fastest walk this CPU supports; `score_into` uses it.
     pub fn fastest() -> Self {
-        // Asked once per batch, so once per agent per tick: decide once.
-        static FASTEST: std::sync::OnceLock<Walk> = std::sync::OnceLock::new();
-        *FASTEST.get_or_init(|| Self::supported().last().copied().unwrap_or(Walk::Scalar))
+        *Self::supported().last().unwrap_or(&Walk::Scalar)
     }
 
-    /// Every walk this CPU runs, slowest first.
-    pub fn supported() -> Vec<Self> {
-        let mut walks = vec![Walk::Scalar];
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::is_x86_feature_detected!("avx2") {
-                walks.push(Walk::Avx2);
-            }
-            if std::is_x86_feature_detected!("avx512f") {
-                walks.push(Walk::Avx512);
-            }
-        }
-        walks
-    }
-
-    fn is_supported(self) -> bool {
-        match self {
-            Walk::Scalar => true,
+    /// Every walk this CPU runs, slowest first. Detected once: it is asked for every batch, so once per agent per
+    /// tick.
+    pub fn supported() -> &'static [Self] {
+        static SUPPORTED: std::sync::OnceLock<Vec<Walk>> = std::sync::OnceLock::new();
+        SUPPORTED.get_or_init(|| {
+            let mut walks = vec![Walk::Scalar];
             #[cfg(target_arch = "x86_64")]
-            Walk::Avx2 => std::is_x86_feature_detected!("avx2"),
-            #[cfg(target_arch = "x86_64")]
-            Walk::Avx512 => std::is_x86_feature_detected!("avx512f"),
-        }
+            {
+                if std::is_x86_feature_detected!("avx2") {
+                    walks.push(Walk::Avx2);
+                }
+                if std::is_x86_feature_detected!("avx512f") {
+                    walks.push(Walk::Avx512);
+                }
+            }
+            walks
+        })
     }
 
     pub fn name(self) -> &'static str {
@@ -482,7 +474,7 @@ impl IsolationForest {
     /// `score_into` with a chosen walk, to compare walks. Panics if this CPU cannot run `walk`.
     pub fn score_into_with(&self, rows: &[f32], out: &mut Vec<f64>, walk: Walk) {
         assert!(
-            walk.is_supported(),
+            Walk::supported().contains(&walk),
             "this CPU cannot run the {} walk",
             walk.name()
         );
@@ -491,7 +483,8 @@ impl IsolationForest {
         out.clear();
         out.resize(n, 0.0);
         // Each chunk of LANES rows is transposed to feature-major ([feature][lane]), so a lane's read of feature k
-        // is at `k * LANES + lane`: the lane is a constant offset in the unrolled walk and needs no register.
+        // is at `k * LANES + lane`: a constant offset per lane in the unrolled scalar walk, one vector load at the
+        // root and a simple gather index below it in the vector walks.
         let chunks_per_block = n.min(BLOCK_ROWS).div_ceil(LANES);
         // One block buffer per thread, reused: agents score small batches every tick.
         thread_local! {
@@ -758,6 +751,7 @@ mod tests {
     #[test]
     fn every_walk_matches_single_row_scores_exactly() {
         let walks = Walk::supported();
+        assert_eq!(walks[0], Walk::Scalar);
         for (features, train_rows, subsample, probe_rows) in [
             (1, 50, 256, 1),
             (3, 2, 256, 17),
@@ -788,7 +782,7 @@ mod tests {
                 .chunks_exact(features)
                 .map(|r| forest.score(r))
                 .collect();
-            for &walk in &walks {
+            for &walk in walks {
                 let mut batch = vec![f64::NAN; 3];
                 forest.score_into_with(&probe, &mut batch, walk);
                 assert_eq!(
