@@ -544,7 +544,16 @@ impl IsolationForest {
         let splits = &self.splits[tree * per_splits..(tree + 1) * per_splits];
         assert_eq!(chunk_t.len(), self.features * LANES);
         let mut at = [0usize; LANES];
-        for _ in 0..self.depth {
+        if let Some(root) = splits.first() {
+            // Every lane starts at the root, so its row of values is read straight, with no index chain.
+            let values = &chunk_t[root.feature as usize * LANES..][..LANES];
+            for (at_lane, &x) in at.iter_mut().zip(values) {
+                #[allow(clippy::neg_cmp_op_on_partial_ord)]
+                let go_right = usize::from(!(x <= root.threshold));
+                *at_lane = 1 + go_right;
+            }
+        }
+        for _ in 1..self.depth {
             for (lane, at_lane) in at.iter_mut().enumerate() {
                 // SAFETY: after k < depth steps `*at_lane` is below 2^(k+1) - 1 <= 2^depth - 1 = splits.len(); every
                 // split's `feature` is below `self.features` (padding uses 0; real splits are checked when grown or
