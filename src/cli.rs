@@ -67,20 +67,25 @@ pub struct DetectArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum LedgerCommand {
-    /// Check the hash chain, the append-only triggers and per-tick row counts; prints the head hash.
+    /// Check the hash chain over every row, the append-only triggers, and that every count follows from the rows;
+    /// prints the head hash. Exit status: 0 ok, 1 broken or unreadable, 3 incomplete (no closing row: the run was
+    /// stopped, or the file cut).
     Verify {
         /// The ledger file.
         path: PathBuf,
+        /// Also require this head hash (from the run's summary.json), so a copy proves it is that run.
+        #[arg(long, value_name = "HASH")]
+        expect_head: Option<String>,
     },
     /// Write one table as CSV or JSON.
     Export {
         /// The ledger file.
         path: PathBuf,
-        /// run, agents, signatures, ballots, decisions, ticks or frames.
+        /// run, agents, signatures, ballots, decisions, outcomes, ticks, frames or closing.
         #[arg(long)]
         table: String,
         #[arg(long, value_enum, default_value = "csv")]
-        format: dais::ledger::verify::ExportFormat,
+        format: dais::ledger::inspect::ExportFormat,
         /// Write here instead of standard output.
         #[arg(long, value_name = "FILE")]
         output: Option<PathBuf>,
@@ -104,8 +109,12 @@ pub enum LedgerCommand {
 pub struct ViewArgs {
     /// Save a PNG of the whole window (panels included) and exit: `run` takes it after --steps ticks (which then
     /// sets the picture's tick, not the run's length), `replay` at --at.
-    #[arg(long, value_name = "FILE.png")]
+    #[arg(long, value_name = "FILE.png", value_parser = screenshot_from_flag)]
     pub screenshot: Option<PathBuf>,
+    /// How much the window's renderer logs: error, warn, info, debug or trace (default: warn, or error with
+    /// --screenshot, so a screenshot prints one line).
+    #[arg(long, value_name = "LEVEL", value_parser = ["error", "warn", "info", "debug", "trace"])]
+    pub log_level: Option<String>,
     /// Start playing at once instead of paused.
     #[arg(long)]
     pub play: bool,
@@ -115,6 +124,30 @@ pub struct ViewArgs {
     /// Close the window after this many seconds and print the mean frame time (for benchmarks and kiosks).
     #[arg(long, value_name = "SECONDS", value_parser = seconds_from_flag)]
     pub quit_after: Option<f32>,
+}
+
+/// A screenshot path is checked before any window opens: only PNG is written, and into a folder that exists.
+fn screenshot_from_flag(text: &str) -> Result<PathBuf, String> {
+    let path = PathBuf::from(text);
+    let is_png = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("png"));
+    if !is_png {
+        return Err(format!(
+            "{text:?}: screenshots are saved as PNG only; name the file FILE.png"
+        ));
+    }
+    let folder = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    if !folder.is_dir() {
+        return Err(format!(
+            "{text:?}: the folder {} does not exist",
+            folder.display()
+        ));
+    }
+    Ok(path)
 }
 
 fn speed_from_flag(text: &str) -> Result<f32, String> {
@@ -182,6 +215,9 @@ pub struct ConfigArgs {
     /// Run seed (overrides simulation.seed).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Refuse a DAIS_* environment variable that names no config key, instead of warning about it.
+    #[arg(long)]
+    pub strict_env: bool,
 }
 
 impl ConfigArgs {
@@ -213,9 +249,13 @@ pub struct RunArgs {
     /// Worker threads for the simulation (default: all cores). Results are identical for any value.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub threads: Option<u16>,
-    /// Write metrics.csv, summary.json, config.ron and ledger.db into this directory (in a window: ledger.db).
+    /// Write metrics.csv, summary.json, config.ron and ledger.db into this directory (in a window: ledger.db). A
+    /// directory holding an earlier run is refused unless --force.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Replace an earlier run's files in --out DIR.
+    #[arg(long)]
+    pub force: bool,
     /// Record the run to this SQLite ledger (must not exist yet).
     #[arg(long, value_name = "PATH")]
     pub ledger: Option<PathBuf>,

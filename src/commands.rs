@@ -15,14 +15,79 @@ use crate::cli::{
 use dais::config::{SimConfig, load};
 use dais::ledger::sqlite::SqliteLedger;
 
+/// How a command ended, where success comes in more than one kind; each has its exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Finished {
+    Done,
+    /// Ctrl-C stopped a run after it wrote what it had (the shell's 128 + SIGINT).
+    Interrupted,
+    /// `ledger verify`: the rows present are sound, but the run never closed.
+    Incomplete,
+}
+
+impl Finished {
+    fn exit_code(self) -> ExitCode {
+        match self {
+            Finished::Done => ExitCode::SUCCESS,
+            Finished::Interrupted => ExitCode::from(130),
+            Finished::Incomplete => ExitCode::from(3),
+        }
+    }
+}
+
 fn env_vars() -> Vec<(String, String)> {
     std::env::vars()
         .filter(|(k, _)| k.starts_with("DAIS_"))
         .collect()
 }
 
+/// The config from all layers. A `DAIS_` variable that names no key is a warning with the closest key, or an
+/// error with `--strict-env`: a typo must not silently leave a setting at its default.
 fn effective_config(args: &ConfigArgs) -> Result<SimConfig, String> {
-    load::load_config(&args.source(), &env_vars(), &args.flags()).map_err(|e| e.to_string())
+    let vars = env_vars();
+    for unknown in load::unknown_env_vars(&vars) {
+        if args.strict_env {
+            return Err(format!("{unknown} (--strict-env)"));
+        }
+        eprintln!("warning: {unknown}; it is ignored (--strict-env makes this an error)");
+    }
+    load::load_config(&args.source(), &vars, &args.flags()).map_err(|e| e.to_string())
+}
+
+/// The files a run writes into `--out DIR`.
+const RUN_FILES: &[&str] = &[
+    "metrics.csv",
+    "summary.json",
+    "config.ron",
+    "ledger.db",
+    "ledger.db-wal",
+    "ledger.db-shm",
+];
+
+/// Refuses a `--out` directory that holds an earlier run, unless `--force`, which clears that run's files first
+/// (so nothing of the old run survives beside the new one).
+fn prepare_out_dir(dir: &Path, force: bool) -> Result<(), String> {
+    let earlier: Vec<&str> = RUN_FILES
+        .iter()
+        .copied()
+        .filter(|f| dir.join(f).exists())
+        .collect();
+    if earlier.is_empty() {
+        return Ok(());
+    }
+    if !force {
+        return Err(format!(
+            "--out {} holds an earlier run ({}); choose a new directory, or add --force to replace it",
+            dir.display(),
+            earlier.join(", ")
+        ));
+    }
+    for file in earlier {
+        let path = dir.join(file);
+        std::fs::remove_file(&path)
+            .map_err(|e| format!("cannot replace {}: {e}", path.display()))?;
+    }
+    Ok(())
 }
 
 /// Ctrl-C asks the run to stop after the current tick and write what it has; a second Ctrl-C exits at once.
@@ -85,6 +150,7 @@ fn open_window(
         start_at: screenshot_tick,
         screenshot: view.screenshot.clone().map(|path| (path, screenshot_tick)),
         quit_after: view.quit_after,
+        log_level: view.log_level.clone(),
         ledger,
     };
     let stats = dais::gui::SharedFrameStats::default();
@@ -108,7 +174,7 @@ fn open_window(
     }
 }
 
-fn run(args: &RunArgs) -> Result<(), String> {
+fn run(args: &RunArgs) -> Result<Finished, String> {
     let screenshot = args.view.screenshot.is_some();
     // With --screenshot, --steps is the tick to photograph; the run keeps its configured length, so a scenario's
     // later campaigns stay valid.
@@ -121,6 +187,9 @@ fn run(args: &RunArgs) -> Result<(), String> {
     let mut config = effective_config(&config_args)?;
     if let Some(dir) = &args.out {
         config.output.dir = Some(dir.display().to_string());
+    }
+    if let Some(dir) = &config.output.dir {
+        prepare_out_dir(Path::new(dir), args.force)?;
     }
     if window_wanted(args.no_render, screenshot)? {
         #[cfg(feature = "gui")]
@@ -135,7 +204,8 @@ fn run(args: &RunArgs) -> Result<(), String> {
                 &args.view,
                 tick,
                 ledger,
-            );
+            )
+            .map(|()| Finished::Done);
         }
     }
     let _ = screenshot_steps;
@@ -161,11 +231,15 @@ fn run(args: &RunArgs) -> Result<(), String> {
             println!("  recorded the ledger to {}", path.display());
         }
     }
-    Ok(())
+    Ok(if outcome.summary.interrupted {
+        Finished::Interrupted
+    } else {
+        Finished::Done
+    })
 }
 
-/// `--ledger PATH` wins; otherwise `--out DIR` records to DIR/ledger.db, replacing the previous run's ledger there
-/// just as it replaces its metrics. An explicit `--ledger` path is never overwritten.
+/// `--ledger PATH` wins; otherwise `--out DIR` records to DIR/ledger.db (which `prepare_out_dir` has cleared or
+/// refused). An existing ledger file is never overwritten.
 fn ledger_path(args: &RunArgs, out: Option<&Path>) -> Result<Option<PathBuf>, String> {
     if let Some(path) = &args.ledger {
         return Ok(Some(path.clone()));
@@ -173,28 +247,54 @@ fn ledger_path(args: &RunArgs, out: Option<&Path>) -> Result<Option<PathBuf>, St
     let Some(dir) = out else { return Ok(None) };
     std::fs::create_dir_all(dir)
         .map_err(|e| format!("cannot create output directory {}: {e}", dir.display()))?;
-    let path = dir.join("ledger.db");
-    for suffix in ["", "-wal", "-shm"] {
-        let file = PathBuf::from(format!("{}{suffix}", path.display()));
-        if file.exists() {
-            std::fs::remove_file(&file)
-                .map_err(|e| format!("cannot replace {}: {e}", file.display()))?;
-        }
-    }
-    Ok(Some(path))
+    Ok(Some(dir.join("ledger.db")))
 }
 
 fn open_ledger(path: &Path) -> Result<rusqlite::Connection, String> {
     dais::ledger::sqlite::open_existing(path).map_err(|e| e.to_string())
 }
 
-fn ledger_command(command: &LedgerCommand) -> Result<(), String> {
-    use dais::ledger::verify;
+/// The note a schema-1 ledger gets wherever it is opened: it is read, but its chain proves less.
+fn old_schema_note(conn: &rusqlite::Connection, path: &Path) {
+    if dais::ledger::sqlite::schema_version(conn).unwrap_or(0)
+        < dais::ledger::schema::SCHEMA_VERSION
+    {
+        eprintln!(
+            "note: {} is a schema-1 ledger from an earlier dais, opened read-only; its chain covers signatures, \
+             ballots and decisions only, not the run, agents, ticks or frames",
+            path.display()
+        );
+    }
+}
+
+fn ledger_command(command: &LedgerCommand) -> Result<Finished, String> {
+    use dais::ledger::{inspect, verify};
     match command {
-        LedgerCommand::Verify { path } => {
+        LedgerCommand::Verify { path, expect_head } => {
             let conn = open_ledger(path)?;
+            old_schema_note(&conn, path);
             let report = verify::verify(&conn)
                 .map_err(|problem| format!("{}: {problem}", path.display()))?;
+            if let Some(expected) = expect_head
+                && !expected.eq_ignore_ascii_case(&report.head_hash)
+            {
+                return Err(format!(
+                    "{}: head hash {} is not the expected {expected} (the file is not the run it claims to be)",
+                    path.display(),
+                    report.head_hash
+                ));
+            }
+            if report.schema >= 2 && !report.closed {
+                println!(
+                    "ledger incomplete: {} of {} ticks and no closing row (the run was stopped or the file cut); \
+                     the {} rows present chain correctly, head hash {}",
+                    report.ticks,
+                    report.steps.unwrap_or(0),
+                    report.chained_rows,
+                    report.head_hash
+                );
+                return Ok(Finished::Incomplete);
+            }
             println!(
                 "ledger ok: {} ticks, {} chained rows, head hash {}",
                 report.ticks, report.chained_rows, report.head_hash
@@ -212,15 +312,15 @@ fn ledger_command(command: &LedgerCommand) -> Result<(), String> {
                     let f = std::fs::File::create(file)
                         .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
                     let mut w = std::io::BufWriter::new(f);
-                    let rows = verify::export(&conn, table, *format, &mut w)?;
+                    let rows = inspect::export(&conn, table, *format, &mut w)?;
                     w.flush()
                         .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
                     rows
                 }
                 // A closed pipe (`| head`) is the reader saying it has seen enough, not an error.
                 None => {
-                    match verify::export(&conn, table, *format, &mut std::io::stdout().lock()) {
-                        Err(e) if e.contains("Broken pipe") => return Ok(()),
+                    match inspect::export(&conn, table, *format, &mut std::io::stdout().lock()) {
+                        Err(e) if e.contains("Broken pipe") => return Ok(Finished::Done),
                         other => other?,
                     }
                 }
@@ -231,14 +331,14 @@ fn ledger_command(command: &LedgerCommand) -> Result<(), String> {
         }
         LedgerCommand::Backup { path, dest } => {
             let conn = open_ledger(path)?;
-            verify::backup(&conn, dest)?;
+            inspect::backup(&conn, dest)?;
             println!("backed up {} to {}", path.display(), dest.display());
         }
         LedgerCommand::Stats { path } => {
             let conn = open_ledger(path)?;
-            let stats = verify::stats(&conn).map_err(|e| format!("{}: {e}", path.display()))?;
+            let stats = inspect::stats(&conn).map_err(|e| format!("{}: {e}", path.display()))?;
             let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-            println!("ledger {}", path.display());
+            println!("ledger {} (schema {})", path.display(), stats.schema);
             for (table, rows) in &stats.rows {
                 println!("  {table:<11} {rows} rows");
             }
@@ -250,10 +350,10 @@ fn ledger_command(command: &LedgerCommand) -> Result<(), String> {
             println!("  head hash   {}", stats.head_hash);
         }
     }
-    Ok(())
+    Ok(Finished::Done)
 }
 
-fn detect(args: &DetectArgs) -> Result<(), String> {
+fn detect(args: &DetectArgs) -> Result<Finished, String> {
     use dais::headless::detect;
     let options = detect::DetectOptions {
         train: args.train.clone(),
@@ -297,11 +397,14 @@ fn detect(args: &DetectArgs) -> Result<(), String> {
     } else {
         eprint!("{report}");
     }
-    Ok(())
+    Ok(Finished::Done)
 }
 
-fn replay(args: &ReplayArgs) -> Result<(), String> {
+fn replay(args: &ReplayArgs) -> Result<Finished, String> {
     let source = dais::replay::ReplaySource::open(&args.path).map_err(|e| e.to_string())?;
+    if source.schema() < dais::ledger::schema::SCHEMA_VERSION {
+        old_schema_note(source.connection(), &args.path);
+    }
     if let Some(at) = args.at
         && (at == 0 || at > source.ticks())
     {
@@ -321,16 +424,28 @@ fn replay(args: &ReplayArgs) -> Result<(), String> {
             };
             let tick = args.at.unwrap_or(default_tick).min(source.ticks());
             let opening = dais::gui::Opening::Replay(Box::new(source));
-            return open_window(opening, &args.view, tick, None);
+            return open_window(opening, &args.view, tick, None).map(|()| Finished::Done);
         }
     }
     if args.verify {
+        // A re-simulation proves the recorded state hashes; the chain proves every other byte of the file (seed,
+        // roles, metrics, frames), so both must hold.
+        let report = dais::ledger::verify::verify(source.connection())
+            .map_err(|problem| format!("{}: {problem}", args.path.display()))?;
         dais::headless::init_threads(None);
         let bar = dais::headless::run::progress_bar(source.ticks(), args.quiet);
         let verified = dais::replay::verify_by_resimulation(&source, |_| bar.inc(1))
             .map_err(|e| e.to_string())?;
         bar.finish_and_clear();
-        println!("replay verified: {verified} ticks");
+        println!(
+            "replay verified: {verified} ticks re-simulated with the recorded state hashes; ledger chain ok, head hash {}{}",
+            report.head_hash,
+            if report.schema >= 2 && !report.closed {
+                " (incomplete: no closing row)"
+            } else {
+                ""
+            }
+        );
     } else {
         let config = source.config();
         println!(
@@ -341,10 +456,10 @@ fn replay(args: &ReplayArgs) -> Result<(), String> {
             config.simulation.seed
         );
     }
-    Ok(())
+    Ok(Finished::Done)
 }
 
-fn config_command(command: &ConfigCommand) -> Result<(), String> {
+fn config_command(command: &ConfigCommand) -> Result<Finished, String> {
     match command {
         ConfigCommand::Show(args) => {
             println!("{}", effective_config(args)?.to_ron());
@@ -362,11 +477,13 @@ fn config_command(command: &ConfigCommand) -> Result<(), String> {
             );
         }
     }
-    Ok(())
+    Ok(Finished::Done)
 }
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    #[cfg(all(feature = "gui", unix))]
+    dais::gui::prepare_environment();
     let result = match &cli.command {
         None => run(&cli.run),
         Some(Command::Run(args)) => run(args),
@@ -376,7 +493,7 @@ pub fn main() -> ExitCode {
         Some(Command::Detect(args)) => detect(args),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(finished) => finished.exit_code(),
         Err(message) => {
             eprintln!("error: {message}");
             ExitCode::FAILURE

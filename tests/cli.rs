@@ -229,6 +229,17 @@ fn out_dir_holds_metrics_summary_and_config() {
         "signatures_accepted_false",
         "signatures_rejected",
         "signatures_expired",
+        "signatures_refused",
+        "signatures_pending",
+        "ballots",
+        "decisions",
+        "consensus_rule",
+        "topology",
+        "byzantine_fraction",
+        "crash_fraction",
+        "ledger_head_hash",
+        "campaigns",
+        "config",
         "time_to_immunity",
         "messages",
         "wall_seconds",
@@ -237,7 +248,35 @@ fn out_dir_holds_metrics_summary_and_config() {
         assert!(summary.get(key).is_some(), "summary.json lacks {key}");
     }
     assert_eq!(summary["ticks"], 60);
-    assert!(summary["time_to_immunity"].get("port-scan").is_some());
+    assert!(summary["time_to_immunity"].get("port_scan").is_some());
+    assert_eq!(summary["campaigns"][0]["name"], "port_scan");
+    assert_eq!(summary["consensus_rule"], "bft");
+    assert_eq!(summary["config"]["simulation"]["agents"], 30);
+    // The summary's head hash is the ledger's, so a copy of the ledger can be checked against it.
+    let head = summary["ledger_head_hash"].as_str().unwrap();
+    let ledger = out_dir.join("ledger.db");
+    let verified = dais(&["ledger", "verify", ledger.to_str().unwrap()]);
+    assert!(verified.status.success(), "{}", stderr(&verified));
+    assert!(String::from_utf8_lossy(&verified.stdout).contains(head));
+    let checked = dais(&[
+        "ledger",
+        "verify",
+        ledger.to_str().unwrap(),
+        "--expect-head",
+        head,
+    ]);
+    assert!(checked.status.success(), "{}", stderr(&checked));
+    let other = "0".repeat(64);
+    assert_one_line_error(
+        &dais(&[
+            "ledger",
+            "verify",
+            ledger.to_str().unwrap(),
+            "--expect-head",
+            &other,
+        ]),
+        "is not the expected",
+    );
     let csv = std::fs::read_to_string(out_dir.join("metrics.csv")).unwrap();
     assert_eq!(csv.lines().count(), 61);
     assert!(
@@ -285,8 +324,10 @@ fn ctrl_c_stops_cleanly_and_keeps_what_was_computed() {
         .status()
         .unwrap();
     let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
+    // 128 + SIGINT, as shells report a job stopped by Ctrl-C, after everything was written.
+    assert_eq!(
+        output.status.code(),
+        Some(130),
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
@@ -298,4 +339,106 @@ fn ctrl_c_stops_cleanly_and_keeps_what_was_computed() {
     assert!(ticks > 0 && ticks < 1_000_000);
     let rows = std::fs::read_to_string(&csv).unwrap().lines().count() as u64;
     assert_eq!(rows, ticks + 1, "every computed tick is in metrics.csv");
+    // The ledger holds those ticks and says it is incomplete.
+    let verified = dais(&[
+        "ledger",
+        "verify",
+        out_dir.join("ledger.db").to_str().unwrap(),
+    ]);
+    assert_eq!(verified.status.code(), Some(3), "{}", stderr(&verified));
+    assert!(
+        String::from_utf8_lossy(&verified.stdout)
+            .starts_with(&format!("ledger incomplete: {ticks} of 1000000 ticks"))
+    );
+}
+
+#[test]
+fn an_out_dir_with_an_earlier_run_is_refused_unless_forced() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("run");
+    let args = |extra: &[&'static str]| -> Vec<String> {
+        let mut a: Vec<String> = [
+            "run",
+            "--no-render",
+            "--quiet",
+            "--agents",
+            "20",
+            "--steps",
+            "50",
+            "--out",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        a.push(out_dir.display().to_string());
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let run = |extra: &[&'static str]| {
+        let a = args(extra);
+        dais(&a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    assert!(run(&[]).status.success());
+    let first = std::fs::read_to_string(out_dir.join("summary.json")).unwrap();
+    let refused = run(&["--seed", "9"]);
+    assert_one_line_error(&refused, "holds an earlier run (metrics.csv, summary.json");
+    assert!(refused.stderr.windows(7).any(|w| w == b"--force"));
+    assert_eq!(
+        std::fs::read_to_string(out_dir.join("summary.json")).unwrap(),
+        first,
+        "a refused run leaves the earlier one untouched"
+    );
+    let forced = run(&["--seed", "9", "--force"]);
+    assert!(forced.status.success(), "{}", stderr(&forced));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["seed"], 9);
+    let verified = dais(&[
+        "ledger",
+        "verify",
+        out_dir.join("ledger.db").to_str().unwrap(),
+    ]);
+    assert!(verified.status.success(), "{}", stderr(&verified));
+}
+
+#[test]
+fn a_mistyped_dais_variable_is_named_with_the_closest_key() {
+    let args = ["config", "show", "--scenario", "classroom"];
+    let out = dais_env(&args, &[("DAIS_CONSENSUS_RULE", "majority")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("warning: environment variable DAIS_CONSENSUS_RULE names no config key (closest: DAIS_CONSENSUS__RULE)"),
+        "{err}"
+    );
+    let mut strict = args.to_vec();
+    strict.push("--strict-env");
+    assert_one_line_error(
+        &dais_env(&strict, &[("DAIS_CONSENSUS_RULE", "majority")]),
+        "DAIS_CONSENSUS_RULE names no config key (closest: DAIS_CONSENSUS__RULE) (--strict-env)",
+    );
+    // Spelled right, it takes effect.
+    let out = dais_env(&args, &[("DAIS_CONSENSUS__RULE", "majority")]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("rule: majority"));
+    assert!(stderr(&out).is_empty(), "{}", stderr(&out));
+}
+
+#[test]
+fn a_screenshot_that_cannot_be_written_is_refused_before_any_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let jpg = dir.path().join("x.jpg");
+    let nested = dir.path().join("nodir").join("x.png");
+    for (path, needle) in [(&jpg, "saved as PNG only"), (&nested, "does not exist")] {
+        let out = dais(&["run", "--screenshot", path.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.lines().next().unwrap().contains("--screenshot"),
+            "{err}"
+        );
+        assert!(err.contains(needle), "{err}");
+        assert!(!path.exists());
+    }
 }

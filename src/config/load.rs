@@ -78,12 +78,71 @@ pub fn scenario(name: &str) -> Result<SimConfig, ConfigError> {
     parse_config(text, Path::new(&format!("config/{name}.ron")))
 }
 
+/// `DAIS_` variables that belong to the project's scripts, not to the config.
+pub const NON_CONFIG_VARS: &[&str] = &["DAIS_SKIP_WEB"];
+
+/// Every variable name that sets a config key: `DAIS_<SECTION>__<KEY>`, upper case.
+pub fn env_keys() -> Vec<String> {
+    let tree = serde_json::to_value(SimConfig::default()).expect("SimConfig always serialises");
+    let mut keys = Vec::new();
+    for (section, value) in tree.as_object().expect("a struct") {
+        for key in value.as_object().map(|o| o.keys()).into_iter().flatten() {
+            keys.push(format!("DAIS_{section}__{key}").to_ascii_uppercase());
+        }
+    }
+    keys
+}
+
+/// A `DAIS_` variable that names no config key, with the closest key there is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownEnvVar {
+    pub var: String,
+    pub closest: String,
+}
+
+impl std::fmt::Display for UnknownEnvVar {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "environment variable {} names no config key (closest: {})",
+            self.var, self.closest
+        )
+    }
+}
+
+/// The `DAIS_` variables among `vars` that `apply_env` would ignore, sorted by name.
+pub fn unknown_env_vars(vars: &[(String, String)]) -> Vec<UnknownEnvVar> {
+    let keys = env_keys();
+    let mut unknown: Vec<UnknownEnvVar> = vars
+        .iter()
+        .map(|(k, _)| k)
+        .filter(|k| k.starts_with("DAIS_") && !NON_CONFIG_VARS.contains(&k.as_str()))
+        .filter(|k| !keys.contains(&k.to_ascii_uppercase()))
+        .map(|var| {
+            let upper = var.to_ascii_uppercase();
+            let closest = keys
+                .iter()
+                .min_by_key(|key| strsim::levenshtein(&upper, key))
+                .cloned()
+                .unwrap_or_default();
+            UnknownEnvVar {
+                var: var.clone(),
+                closest,
+            }
+        })
+        .collect();
+    unknown.sort_by(|a, b| a.var.cmp(&b.var));
+    unknown
+}
+
 /// Applies `DAIS_<SECTION>__<KEY>=VALUE` pairs. VALUE is read as RON (numbers, booleans, lists, structs) and
-/// otherwise taken as a plain string, so `DAIS_NETWORK__TOPOLOGY=ring` works unquoted.
+/// otherwise taken as a plain string, so `DAIS_NETWORK__TOPOLOGY=ring` works unquoted. Variables that name no key
+/// are skipped here; [`unknown_env_vars`] lists them for a warning.
 pub fn apply_env(config: SimConfig, vars: &[(String, String)]) -> Result<SimConfig, ConfigError> {
+    let keys = env_keys();
     let mut vars: Vec<_> = vars
         .iter()
-        .filter(|(k, _)| k.starts_with("DAIS_") && k.contains("__"))
+        .filter(|(k, _)| keys.contains(&k.to_ascii_uppercase()))
         .collect();
     if vars.is_empty() {
         return Ok(config);
@@ -222,9 +281,23 @@ mod tests {
                 .starts_with("environment variable DAIS_NETWORK__TOPOLOGY: bad value"),
             "{e}"
         );
-        let e =
-            apply_env(SimConfig::default(), &env(&[("DAIS_NETWORK__COLOUR", "1")])).unwrap_err();
-        assert!(e.to_string().contains("unknown key \"colour\""), "{e}");
+        let typo = env(&[
+            ("DAIS_NETWORK__COLOUR", "1"),
+            ("DAIS_CONSENSUS_RULE", "majority"),
+        ]);
+        assert_eq!(
+            apply_env(SimConfig::default(), &typo).unwrap(),
+            SimConfig::default()
+        );
+        let unknown = unknown_env_vars(&typo);
+        assert_eq!(unknown.len(), 2);
+        assert_eq!(unknown[0].var, "DAIS_CONSENSUS_RULE");
+        assert_eq!(unknown[0].closest, "DAIS_CONSENSUS__RULE");
+        assert_eq!(
+            unknown[1].to_string(),
+            "environment variable DAIS_NETWORK__COLOUR names no config key (closest: DAIS_NETWORK__LOSS)"
+        );
+        assert!(unknown_env_vars(&env(&[("DAIS_SKIP_WEB", "1")])).is_empty());
         let e = apply_env(
             SimConfig::default(),
             &env(&[("DAIS_SIMULATION__AGENTS", "many")]),

@@ -27,6 +27,7 @@ pub struct SimConfig {
     pub vote: VoteConfig,
     pub consensus: ConsensusConfig,
     pub faults: FaultsConfig,
+    pub immunity: ImmunityConfig,
     pub output: OutputConfig,
 }
 
@@ -134,7 +135,7 @@ pub struct CampaignConfig {
 impl Default for CampaignConfig {
     fn default() -> Self {
         Self {
-            name: "port-scan".into(),
+            name: "port_scan".into(),
             kind: CampaignKind::PortScan,
             start_tick: 40,
             origins: vec![0],
@@ -378,11 +379,34 @@ impl Default for FaultsConfig {
     }
 }
 
+/// What "immune" means, measured against ground truth rather than assumed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImmunityConfig {
+    /// Probe samples drawn once per run (seeded) from each campaign's distribution, attack noise included, and
+    /// placed at each agent's profile.
+    pub probes: usize,
+    /// An agent is immune to a campaign when its blacklist blocks at least this share of those probes.
+    pub block_share: f64,
+    /// A campaign is beaten network-wide (time to immunity) once this share of honest live agents is immune.
+    pub level: f64,
+}
+
+impl Default for ImmunityConfig {
+    fn default() -> Self {
+        Self {
+            probes: 64,
+            block_share: 0.95,
+            level: 0.9,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct OutputConfig {
-    /// Directory for metrics.csv, summary.json and config.ron. (The SQLite ledger and its path come with the
-    /// ledger itself; until then a `ledger` key is refused as unknown rather than silently ignored.)
+    /// Directory for metrics.csv, summary.json, config.ron and ledger.db (the `--out` flag sets it; `--ledger PATH`
+    /// records the ledger elsewhere).
     pub dir: Option<String>,
 }
 
@@ -489,6 +513,25 @@ impl SimConfig {
         check_range("traffic.attack_noise", t.attack_noise, 0.01, 5.0)?;
         for (i, c) in t.campaigns.iter().enumerate() {
             let field = |name: &str| format!("traffic.campaigns[{i}].{name}");
+            // The name is a metrics.csv column suffix and a summary.json key: one spelling everywhere.
+            let well_formed = !c.name.is_empty()
+                && c.name
+                    .chars()
+                    .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_');
+            if !well_formed {
+                return Err(invalid(
+                    field("name"),
+                    format!("{:?}", c.name),
+                    "must be lowercase letters, digits and _ (it names metrics.csv columns)",
+                ));
+            }
+            if t.campaigns[..i].iter().any(|other| other.name == c.name) {
+                return Err(invalid(
+                    field("name"),
+                    format!("{:?}", c.name),
+                    "must differ from the other campaigns' names",
+                ));
+            }
             if c.start_tick >= s.steps {
                 return Err(invalid(
                     field("start_tick"),
@@ -563,6 +606,22 @@ impl SimConfig {
         check_fraction("consensus.reputation_threshold", c.reputation_threshold)?;
         if c.rule == ConsensusRule::CentralAuthority {
             check_range("consensus.authority", c.authority, 0, s.agents - 1)?;
+        }
+        let m = &self.immunity;
+        check_range("immunity.probes", m.probes, 1, 4096)?;
+        if !(m.block_share > 0.0 && m.block_share <= 1.0) {
+            return Err(invalid(
+                "immunity.block_share",
+                m.block_share,
+                "must be a fraction in (0, 1]",
+            ));
+        }
+        if !(m.level > 0.0 && m.level <= 1.0) {
+            return Err(invalid(
+                "immunity.level",
+                m.level,
+                "must be a fraction in (0, 1]",
+            ));
         }
         let f = &self.faults;
         check_fraction("faults.byzantine_fraction", f.byzantine_fraction)?;

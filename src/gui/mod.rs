@@ -56,6 +56,8 @@ pub struct ViewOptions {
     pub screenshot: Option<(PathBuf, u32)>,
     /// Quit after this many seconds (for benchmarks and kiosks).
     pub quit_after: Option<f32>,
+    /// The renderer's log level (`--log-level`); by default warnings, or errors only for a screenshot.
+    pub log_level: Option<String>,
     /// Record the live run to this SQLite ledger.
     #[cfg(not(target_arch = "wasm32"))]
     pub ledger: Option<PathBuf>,
@@ -97,10 +99,7 @@ pub fn build_app(
                 primary_window: Some(window),
                 ..default()
             })
-            .set(bevy::log::LogPlugin {
-                filter: "wgpu=error,naga=warn,bevy_render=warn,bevy_winit=warn".into(),
-                ..default()
-            }),
+            .set(log_settings(&options)),
     );
     app.add_plugins(EguiPlugin::default());
     app.insert_resource(EguiGlobalSettings {
@@ -132,6 +131,57 @@ pub fn build_app(
     app.add_systems(EguiPrimaryContextPass, panels::draw_panels);
     app.init_resource::<panels::PanelState>();
     Ok(app)
+}
+
+/// What the window's libraries may print. A screenshot is a command-line job that should print one line, so it
+/// shows errors only unless `--log-level` asks for more.
+fn log_settings(options: &ViewOptions) -> bevy::log::LogPlugin {
+    use bevy::log::Level;
+    let (level, filter) = match options.log_level.as_deref() {
+        Some(word) => {
+            let level = match word {
+                "error" => Level::ERROR,
+                "warn" => Level::WARN,
+                "debug" => Level::DEBUG,
+                "trace" => Level::TRACE,
+                _ => Level::INFO,
+            };
+            (level, String::new())
+        }
+        None if options.screenshot.is_some() => (Level::ERROR, "wgpu=error,naga=error".into()),
+        None => (
+            Level::INFO,
+            "wgpu=error,naga=warn,bevy_render=warn,bevy_winit=warn".into(),
+        ),
+    };
+    bevy::log::LogPlugin {
+        level,
+        filter,
+        ..default()
+    }
+}
+
+/// Mesa complains on every start where `$XDG_RUNTIME_DIR` is unset or unusable (root shells, CI, ssh), on a
+/// line of its own that is no error of ours. Pointing it at a private folder of ours silences it honestly. Call
+/// before any thread starts: it sets an environment variable.
+#[cfg(all(unix, not(target_arch = "wasm32")))]
+pub fn prepare_environment() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let usable = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .and_then(|dir| std::fs::metadata(dir).ok())
+        .is_some_and(|m| m.is_dir() && m.mode() & 0o077 == 0);
+    if usable {
+        return;
+    }
+    let uid = std::fs::metadata("/proc/self").map_or(0, |m| m.uid());
+    let dir = std::env::temp_dir().join(format!("dais-runtime-{uid}"));
+    if std::fs::create_dir_all(&dir).is_ok()
+        && std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).is_ok()
+    {
+        // SAFETY: called from `main` before any other thread exists, so nothing reads the environment meanwhile.
+        unsafe { std::env::set_var("XDG_RUNTIME_DIR", &dir) };
+    }
 }
 
 /// Whether a window can open here; the reason in words when it cannot. Beyond an unset `$DISPLAY`, a display that

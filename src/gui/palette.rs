@@ -24,15 +24,19 @@ pub enum Shape {
     Ring,
     Triangle,
     Square,
+    /// Immune, yet leaking: a square's cousin, so it reads as "immune" first.
+    Hexagon,
     Diamond,
     Cross,
 }
 
-pub const AGENT_STATES: [AgentState; 6] = [
+/// Every agent state, in the legend's order.
+pub const AGENT_STATES: [AgentState; 7] = [
     AgentState::Healthy,
     AgentState::UnderAttack,
     AgentState::Compromised,
     AgentState::Immune,
+    AgentState::ImmuneLeaking,
     AgentState::Byzantine,
     AgentState::Crashed,
 ];
@@ -43,6 +47,7 @@ pub fn agent_colour(state: AgentState) -> Srgba {
         AgentState::UnderAttack => Srgba::new(0.96, 0.65, 0.14, 1.0),
         AgentState::Compromised => Srgba::new(0.90, 0.28, 0.30, 1.0),
         AgentState::Immune => Srgba::new(0.19, 0.77, 0.55, 1.0),
+        AgentState::ImmuneLeaking => Srgba::new(0.78, 0.82, 0.22, 1.0),
         AgentState::Byzantine => Srgba::new(0.69, 0.49, 1.0, 1.0),
         AgentState::Crashed => Srgba::new(0.48, 0.50, 0.55, 1.0),
     }
@@ -54,6 +59,7 @@ pub fn agent_shape(state: AgentState) -> Shape {
         AgentState::UnderAttack => Shape::Ring,
         AgentState::Compromised => Shape::Triangle,
         AgentState::Immune => Shape::Square,
+        AgentState::ImmuneLeaking => Shape::Hexagon,
         AgentState::Byzantine => Shape::Diamond,
         AgentState::Crashed => Shape::Cross,
     }
@@ -64,7 +70,14 @@ pub fn agent_label(state: AgentState) -> (&'static str, &'static str) {
         AgentState::Healthy => ("Healthy", "no attack has reached it"),
         AgentState::UnderAttack => ("Under attack", "a campaign has reached it"),
         AgentState::Compromised => ("Compromised", "attack traffic got through this tick"),
-        AgentState::Immune => ("Immune", "its blacklist blocks every active campaign"),
+        AgentState::Immune => (
+            "Immune",
+            "its blacklist blocks at least immunity.block_share (95%) of each active campaign's samples",
+        ),
+        AgentState::ImmuneLeaking => (
+            "Immune, leaking",
+            "immune by that test, yet attack traffic got through this tick",
+        ),
         AgentState::Byzantine => ("Byzantine", "lies in votes by its strategy"),
         AgentState::Crashed => ("Crashed", "silent: sends and votes nothing"),
     }
@@ -115,6 +128,7 @@ fn regular_polygon(sides: usize) -> Vec<[f32; 2]> {
 
 static UNIT_CIRCLE: LazyLock<Vec<[f32; 2]>> = LazyLock::new(|| regular_polygon(CIRCLE_SEGMENTS));
 static UNIT_OCTAGON: LazyLock<Vec<[f32; 2]>> = LazyLock::new(|| regular_polygon(8));
+static UNIT_HEXAGON: LazyLock<Vec<[f32; 2]>> = LazyLock::new(|| regular_polygon(6));
 
 /// A convex outline, counter-clockwise, in units of the radius. Ring and Cross are built from pieces.
 pub fn convex_outline(shape: Shape) -> &'static [[f32; 2]] {
@@ -126,6 +140,7 @@ pub fn convex_outline(shape: Shape) -> &'static [[f32; 2]] {
         Shape::Dot => &UNIT_OCTAGON,
         Shape::Triangle => &TRIANGLE,
         Shape::Square => &SQUARE,
+        Shape::Hexagon => &UNIT_HEXAGON,
         Shape::Diamond | Shape::Cross => &DIAMOND,
     }
 }

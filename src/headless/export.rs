@@ -11,97 +11,77 @@ use super::run::RunError;
 use crate::config::SimConfig;
 use crate::sim::metrics::{RunTotals, TickMetrics};
 
-/// The scalar columns of `metrics.csv`, in order; per-campaign columns follow.
-const SCALAR_COLUMNS: &[&str] = &[
-    "tick",
-    "attack_samples",
-    "true_positive",
-    "false_positive",
-    "false_negative",
-    "true_negative",
-    "attack_blocked",
-    "normal_blocked",
-    "attack_through",
-    "detection_precision",
-    "detection_recall",
-    "signatures_proposed",
-    "signatures_accepted_true",
-    "signatures_accepted_false",
-    "signatures_rejected",
-    "signatures_expired",
-    "ballots_cast",
-    "messages_sent",
-    "messages_announce",
-    "messages_ballot",
-    "messages_decision",
-    "messages_lost",
-    "messages_in_flight",
-    "honest_live_agents",
-    "compromised_agents",
-    "false_blacklist_agents",
+/// One scalar column of `metrics.csv`: its name and how a tick's value is written.
+type Column = (&'static str, fn(&TickMetrics) -> String);
+
+fn ratio_text(v: Option<f64>) -> String {
+    v.map(|x| format!("{x:.6}")).unwrap_or_default()
+}
+
+/// The scalar columns of `metrics.csv`, in order; per-campaign columns follow (see [`csv_header`]). The README's
+/// "Metrics" section defines each one.
+const SCALAR_COLUMNS: &[Column] = &[
+    ("tick", |m| m.tick.to_string()),
+    ("attack_samples", |m| m.attack_samples.to_string()),
+    ("true_positive", |m| m.true_positive.to_string()),
+    ("false_positive", |m| m.false_positive.to_string()),
+    ("false_negative", |m| m.false_negative.to_string()),
+    ("true_negative", |m| m.true_negative.to_string()),
+    ("attack_blocked", |m| m.attack_blocked.to_string()),
+    ("normal_blocked", |m| m.normal_blocked.to_string()),
+    ("attack_through", |m| m.attack_through.to_string()),
+    ("detection_precision", |m| ratio_text(m.detection_precision)),
+    ("detection_recall", |m| ratio_text(m.detection_recall)),
+    ("signatures_proposed", |m| m.signatures_proposed.to_string()),
+    ("signatures_accepted_true", |m| {
+        m.signatures_accepted_true.to_string()
+    }),
+    ("signatures_accepted_false", |m| {
+        m.signatures_accepted_false.to_string()
+    }),
+    ("signatures_rejected", |m| m.signatures_rejected.to_string()),
+    ("signatures_expired", |m| m.signatures_expired.to_string()),
+    ("signatures_refused", |m| m.signatures_refused.to_string()),
+    ("signatures_pending", |m| m.signatures_pending.to_string()),
+    ("ballots_cast", |m| m.ballots_cast.to_string()),
+    ("messages_sent", |m| m.messages_sent.to_string()),
+    ("messages_announce", |m| m.messages_announce.to_string()),
+    ("messages_ballot", |m| m.messages_ballot.to_string()),
+    ("messages_decision", |m| m.messages_decision.to_string()),
+    ("messages_lost", |m| m.messages_lost.to_string()),
+    ("messages_in_flight", |m| m.messages_in_flight.to_string()),
+    ("honest_live_agents", |m| m.honest_live_agents.to_string()),
+    ("compromised_agents", |m| m.compromised_agents.to_string()),
+    ("false_blacklist_agents", |m| {
+        m.false_blacklist_agents.to_string()
+    }),
 ];
 
-fn scalar_values(m: &TickMetrics) -> [String; 26] {
-    let opt = |v: Option<f64>| v.map(|x| format!("{x:.6}")).unwrap_or_default();
-    [
-        m.tick.to_string(),
-        m.attack_samples.to_string(),
-        m.true_positive.to_string(),
-        m.false_positive.to_string(),
-        m.false_negative.to_string(),
-        m.true_negative.to_string(),
-        m.attack_blocked.to_string(),
-        m.normal_blocked.to_string(),
-        m.attack_through.to_string(),
-        opt(m.detection_precision),
-        opt(m.detection_recall),
-        m.signatures_proposed.to_string(),
-        m.signatures_accepted_true.to_string(),
-        m.signatures_accepted_false.to_string(),
-        m.signatures_rejected.to_string(),
-        m.signatures_expired.to_string(),
-        m.ballots_cast.to_string(),
-        m.messages_sent.to_string(),
-        m.messages_announce.to_string(),
-        m.messages_ballot.to_string(),
-        m.messages_decision.to_string(),
-        m.messages_lost.to_string(),
-        m.messages_in_flight.to_string(),
-        m.honest_live_agents.to_string(),
-        m.compromised_agents.to_string(),
-        m.false_blacklist_agents.to_string(),
-    ]
-}
-
-/// Column-safe form of a campaign name.
-fn column_name(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
+/// The per-campaign column groups, in order: each is `<prefix>_<campaign name>` for every campaign.
+const CAMPAIGN_COLUMNS: &[&str] = &[
+    "immune_fraction",
+    "reached_fraction",
+    "blocked_fraction",
+    "compromised",
+    "immune_leaking",
+];
 
 /// The header row of `metrics.csv` for these campaigns.
 pub fn csv_header(campaigns: &[String]) -> String {
-    let mut columns: Vec<String> = SCALAR_COLUMNS.iter().map(|s| s.to_string()).collect();
-    for name in campaigns {
-        columns.push(format!("immune_fraction_{}", column_name(name)));
-    }
-    for name in campaigns {
-        columns.push(format!("reached_fraction_{}", column_name(name)));
+    let mut columns: Vec<String> = SCALAR_COLUMNS.iter().map(|c| c.0.to_string()).collect();
+    for prefix in CAMPAIGN_COLUMNS {
+        columns.extend(campaigns.iter().map(|name| format!("{prefix}_{name}")));
     }
     columns.join(",")
 }
 
 pub fn csv_row(m: &TickMetrics) -> String {
-    let mut values: Vec<String> = scalar_values(m).into();
+    let mut values: Vec<String> = SCALAR_COLUMNS.iter().map(|c| (c.1)(m)).collect();
     values.extend(m.immune_fraction.iter().map(|v| format!("{v:.6}")));
     values.extend(m.reached_fraction.iter().map(|v| format!("{v:.6}")));
+    values.extend(m.blocked_fraction.iter().map(|v| ratio_text(*v)));
+    values.extend(m.compromised_by.iter().map(u64::to_string));
+    values.extend(m.immune_leaking.iter().map(u64::to_string));
     values.join(",")
 }
 
@@ -150,6 +130,23 @@ impl MetricsCsv {
     }
 }
 
+/// One campaign's figures in `summary.json`.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct CampaignSummary {
+    pub name: String,
+    /// First tick at which `immunity.level` of honest live agents were immune to it; null if never.
+    pub time_to_immunity: Option<u32>,
+    /// Share of its samples at honest live agents that blacklists blocked, over the run.
+    pub blocked_fraction: Option<f64>,
+    /// The same share from its time to immunity on.
+    pub blocked_fraction_after_immunity: Option<f64>,
+    /// Agent-ticks of compromise by it from its time to immunity on (an honest agent with one of its samples
+    /// past the blacklist in a tick counts once for that tick).
+    pub compromised_agent_ticks_after_immunity: u64,
+    /// Share of honest live agents immune to it at the last tick.
+    pub final_immune_fraction: f64,
+}
+
 /// `summary.json`.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Summary {
@@ -157,8 +154,15 @@ pub struct Summary {
     pub ticks: u32,
     pub steps: u32,
     pub seed: u64,
+    pub consensus_rule: crate::config::ConsensusRule,
+    pub topology: crate::config::Topology,
+    pub byzantine_fraction: f64,
+    pub byzantine_strategy: crate::config::ByzantineStrategy,
+    pub crash_fraction: f64,
     pub config_hash: String,
     pub final_state_hash: String,
+    /// The hash of the ledger's last row, when the run was recorded (`dais ledger verify --expect-head`).
+    pub ledger_head_hash: Option<String>,
     pub detection_precision: Option<f64>,
     pub detection_recall: Option<f64>,
     pub signatures_proposed: u64,
@@ -166,49 +170,92 @@ pub struct Summary {
     pub signatures_accepted_false: u64,
     pub signatures_rejected: u64,
     pub signatures_expired: u64,
-    /// Campaign name -> first tick of 90% immunity, or null if never reached.
+    pub signatures_refused: u64,
+    pub signatures_pending: u64,
+    pub ballots: u64,
+    pub decisions: u64,
+    /// Campaign name -> first tick of immunity (see `campaigns` for the rest), or null if never reached.
     pub time_to_immunity: serde_json::Map<String, serde_json::Value>,
+    /// Per campaign, in config order.
+    pub campaigns: Vec<CampaignSummary>,
+    /// Attack samples the blacklists let through, flagged by the forest or not.
     pub attack_samples_through: u64,
+    /// Of those, the ones the forest flagged.
+    pub attack_samples_through_flagged: u64,
     pub messages: u64,
     pub messages_lost: u64,
     pub wall_seconds: f64,
     pub ticks_per_second: f64,
     pub threads: usize,
     pub interrupted: bool,
+    /// The effective config that produced these numbers.
+    pub config: serde_json::Value,
 }
 
 impl Summary {
     pub fn new(
         config: &SimConfig,
         totals: &RunTotals,
-        final_state_hash: String,
+        last: Option<&TickMetrics>,
+        hashes: (String, Option<String>),
         wall_seconds: f64,
         interrupted: bool,
         threads: usize,
-        campaigns: &[String],
     ) -> Self {
-        let time_to_immunity = campaigns
+        let names: Vec<&String> = config.traffic.campaigns.iter().map(|c| &c.name).collect();
+        let tti = |c: usize| totals.time_to_immunity.get(c).copied().flatten();
+        let time_to_immunity = names
             .iter()
             .enumerate()
             .map(|(c, name)| {
                 (
-                    name.clone(),
-                    totals
-                        .time_to_immunity
-                        .get(c)
-                        .copied()
-                        .flatten()
-                        .map_or(serde_json::Value::Null, Into::into),
+                    name.to_string(),
+                    tti(c).map_or(serde_json::Value::Null, Into::into),
                 )
             })
             .collect();
+        let campaigns = names
+            .iter()
+            .enumerate()
+            .map(|(c, name)| {
+                let figure = |v: &Vec<u64>| v.get(c).copied().unwrap_or(0);
+                let share = |blocked: u64, samples: u64| {
+                    (samples > 0).then(|| blocked as f64 / samples as f64)
+                };
+                CampaignSummary {
+                    name: name.to_string(),
+                    time_to_immunity: tti(c),
+                    blocked_fraction: share(
+                        figure(&totals.campaign_blocked),
+                        figure(&totals.campaign_samples),
+                    ),
+                    blocked_fraction_after_immunity: share(
+                        figure(&totals.blocked_after_immunity),
+                        figure(&totals.samples_after_immunity),
+                    ),
+                    compromised_agent_ticks_after_immunity: figure(
+                        &totals.compromised_after_immunity,
+                    ),
+                    final_immune_fraction: last
+                        .and_then(|m| m.immune_fraction.get(c).copied())
+                        .unwrap_or(0.0),
+                }
+            })
+            .collect();
+        let (final_state_hash, ledger_head_hash) = hashes;
         Self {
             agents: config.simulation.agents,
             ticks: totals.ticks,
             steps: config.simulation.steps,
             seed: config.simulation.seed,
+            consensus_rule: config.consensus.rule,
+            topology: config.network.topology,
+            byzantine_fraction: config.faults.byzantine_fraction,
+            byzantine_strategy: config.faults.byzantine_strategy,
+            crash_fraction: config.faults.crash_fraction,
             config_hash: config.hash_hex(),
             final_state_hash,
+            ledger_head_hash,
             detection_precision: totals.detection_precision(),
             detection_recall: totals.detection_recall(),
             signatures_proposed: totals.signatures_proposed,
@@ -216,8 +263,14 @@ impl Summary {
             signatures_accepted_false: totals.signatures_accepted_false,
             signatures_rejected: totals.signatures_rejected,
             signatures_expired: totals.signatures_expired,
+            signatures_refused: totals.signatures_refused,
+            signatures_pending: totals.pending(),
+            ballots: totals.ballots,
+            decisions: totals.decisions,
             time_to_immunity,
+            campaigns,
             attack_samples_through: totals.attack_through,
+            attack_samples_through_flagged: totals.attack_through_flagged,
             messages: totals.messages,
             messages_lost: totals.messages_lost,
             wall_seconds,
@@ -228,6 +281,7 @@ impl Summary {
             },
             threads,
             interrupted,
+            config: serde_json::to_value(config).expect("SimConfig always serialises"),
         }
     }
 
@@ -264,19 +318,41 @@ impl Summary {
                 ),
             ),
             (
-                "rejected / expired".into(),
-                format!("{} / {}", self.signatures_rejected, self.signatures_expired),
+                "rejected / expired / refused".into(),
+                format!(
+                    "{} / {} / {}",
+                    self.signatures_rejected, self.signatures_expired, self.signatures_refused
+                ),
+            ),
+            (
+                "pending at the end".into(),
+                self.signatures_pending.to_string(),
             ),
         ];
-        for (name, tick) in &self.time_to_immunity {
-            let value = tick
-                .as_u64()
+        let level = self.config["immunity"]["level"].as_f64().unwrap_or(0.9);
+        for campaign in &self.campaigns {
+            let name = &campaign.name;
+            let value = campaign
+                .time_to_immunity
                 .map_or("never".to_string(), |t| format!("tick {t}"));
-            rows.push((format!("90% immune to {name}"), value));
+            rows.push((format!("{:.0}% immune to {name}", 100.0 * level), value));
+            rows.push((
+                format!("  {name} samples blocked"),
+                format!(
+                    "{} over the run, {} after immunity",
+                    pct(campaign.blocked_fraction),
+                    pct(campaign.blocked_fraction_after_immunity)
+                ),
+            ));
         }
         rows.push((
-            "attack samples through".into(),
-            self.attack_samples_through.to_string(),
+            "attack samples past blacklists".into(),
+            format!(
+                "{} ({} flagged by the forest, {} missed)",
+                self.attack_samples_through,
+                self.attack_samples_through_flagged,
+                self.attack_samples_through - self.attack_samples_through_flagged
+            ),
         ));
         rows.push((
             "messages (lost)".into(),
@@ -315,13 +391,16 @@ mod tests {
 
     #[test]
     fn header_and_rows_have_the_same_width() {
-        let campaigns = vec!["Port Scan".to_string(), "ddos".to_string()];
+        let campaigns = vec!["port_scan".to_string(), "ddos".to_string()];
         let header = csv_header(&campaigns);
-        assert!(header.ends_with("immune_fraction_port_scan,immune_fraction_ddos,reached_fraction_port_scan,reached_fraction_ddos"));
+        assert!(header.contains("immune_fraction_port_scan,immune_fraction_ddos,reached_fraction_port_scan,reached_fraction_ddos,blocked_fraction_port_scan"));
         let m = TickMetrics {
             tick: 3,
             immune_fraction: vec![0.5, 0.0],
             reached_fraction: vec![1.0, 0.0],
+            blocked_fraction: vec![Some(0.5), None],
+            compromised_by: vec![2, 0],
+            immune_leaking: vec![1, 0],
             ..Default::default()
         };
         assert_eq!(header.split(',').count(), csv_row(&m).split(',').count());

@@ -138,20 +138,26 @@ pub fn run(
     let wall_seconds = started.elapsed().as_secs_f64();
     let world = app.world_mut();
     let ledger_result = world.resource_mut::<Ledger>().sink.finish();
+    let ledger_head = world.resource::<Ledger>().sink.head_hash();
     if let Some(csv) = &mut csv {
         csv.flush()?;
     }
     let totals = world.resource::<RunTotals>().clone();
     let state_hash = world.resource::<Ledger>().state_hash_hex();
     let threads = bevy::tasks::ComputeTaskPool::get().thread_num();
+    let last = world
+        .resource::<sim::metrics::MetricsHistory>()
+        .ticks
+        .last()
+        .cloned();
     let summary = Summary::new(
         &config,
         &totals,
-        state_hash,
+        last.as_ref(),
+        (state_hash, ledger_head),
         wall_seconds,
         interrupted,
         threads,
-        &campaign_names,
     );
     if let Some(dir) = &options.out {
         write_summary(&dir.join("summary.json"), &summary)?;

@@ -1,12 +1,17 @@
 //! The ledger: every signature, ballot and decision of a run, appended tick by tick. Storage sits behind
 //! [`LedgerSink`] so that the native build can write SQLite and the browser build can keep it in memory.
 
+#[cfg(not(target_arch = "wasm32"))]
+pub mod inspect;
 pub mod memory;
+pub mod schema;
 pub mod sqlite;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod verify;
+#[cfg(not(target_arch = "wasm32"))]
+mod verify_v1;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::sim::components::{AgentIdx, Features, SigIdx};
@@ -61,12 +66,56 @@ pub struct DecisionRow {
     pub decision: u32,
     pub sig: SigIdx,
     pub tallier: AgentIdx,
+    /// What the tallier claimed.
     pub outcome: Outcome,
     pub yes: u32,
     pub no: u32,
+    /// The certificate check passed.
     pub valid: bool,
 }
 
+impl DecisionRow {
+    /// What honest agents took the decision as: its claim, or `Refused` when the certificate failed.
+    pub fn verdict(&self) -> Outcome {
+        if self.valid {
+            self.outcome
+        } else {
+            Outcome::Refused
+        }
+    }
+}
+
+/// How a signature's fate was settled, and by which decision (none for an expiry without any decision).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct OutcomeRow {
+    pub sig: SigIdx,
+    pub outcome: Outcome,
+    pub decision: Option<u32>,
+}
+
+/// The run's signature and message totals as the closing row states them; `ledger verify` recomputes every one
+/// from the rows.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerTotals {
+    pub signatures_proposed: u64,
+    pub signatures_accepted_true: u64,
+    pub signatures_accepted_false: u64,
+    pub signatures_rejected: u64,
+    pub signatures_expired: u64,
+    pub signatures_refused: u64,
+    pub signatures_pending: u64,
+    pub ballots: u64,
+    pub decisions: u64,
+}
+
+/// The last row of a finished run: how many ticks it ran of how many configured, and its totals.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ClosingRow {
+    pub ticks: u32,
+    pub steps: u32,
+    pub totals: LedgerTotals,
+}
 /// A signature's stable id as the ledger stores it and the view shows it: 16 hex digits.
 pub fn sig_id_hex(id: u64) -> String {
     format!("{id:016x}")
@@ -94,10 +143,13 @@ pub enum AgentState {
     UnderAttack = 1,
     /// Attack traffic got through its blacklist this tick.
     Compromised = 2,
-    /// Its blacklist blocks every campaign that has started.
+    /// Immune to every campaign that has started: its blacklist blocks at least `immunity.block_share` of each
+    /// one's probe samples.
     Immune = 3,
     Byzantine = 4,
     Crashed = 5,
+    /// Immune as above, yet some attack traffic still got through this tick.
+    ImmuneLeaking = 6,
 }
 
 impl AgentState {
@@ -109,6 +161,7 @@ impl AgentState {
             Self::Immune,
             Self::Byzantine,
             Self::Crashed,
+            Self::ImmuneLeaking,
         ]
         .get(v as usize)
         .copied()
@@ -228,9 +281,13 @@ pub struct TickRecord {
     pub signatures: Vec<SignatureRow>,
     pub ballots: Vec<BallotRow>,
     pub decisions: Vec<DecisionRow>,
+    /// Signatures settled this tick.
+    pub outcomes: Vec<OutcomeRow>,
     pub metrics: TickMetrics,
     /// Not part of the state hash: it is derived from the state the hash already covers.
     pub frame: Frame,
+    /// Set on the run's last configured tick: the closing row follows this tick's rows.
+    pub closing: Option<ClosingRow>,
 }
 
 /// Where the Record stage sends each tick. One call per tick, so a store can make it one transaction.
@@ -247,6 +304,10 @@ pub trait LedgerSink: Send + Sync {
         Err(LedgerError::Storage(
             "this run keeps no recording to save".into(),
         ))
+    }
+    /// The hash of the last row written (hex), once `finish` has returned; `None` for a store without a chain.
+    fn head_hash(&self) -> Option<String> {
+        None
     }
 }
 

@@ -3,108 +3,24 @@
 //! falls behind, and a killed process leaves a valid file holding whole ticks only. In the browser the same tables
 //! live in an in-memory database, written on the simulation's thread and saved as a file's bytes on request.
 //!
-//! Signatures, ballots and decisions share one global sequence number and one hash chain:
-//! `hash = SHA-256(prev_hash || canonical row bytes)`, where the canonical bytes are built from the stored columns
-//! (see [`canonical`]), so `dais ledger verify` can recompute the chain from the file alone. Triggers abort every
-//! UPDATE and DELETE on the ledger tables.
+//! Every row of every table shares one global sequence number and one hash chain, from the run row to the closing
+//! row (see [`super::schema`]), so `dais ledger verify` can recompute the chain from the file alone. Triggers abort
+//! every UPDATE and DELETE on the ledger tables.
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use rusqlite::{Connection, OpenFlags, params};
-use sha2::{Digest, Sha256};
+use rusqlite::types::{Value, ValueRef};
+use rusqlite::{Connection, OpenFlags};
 
+use super::schema::{self, OLDEST_READABLE, SCHEMA_VERSION, Table};
 use super::{LedgerError, LedgerSink, RunInfo, TickRecord};
 
-/// The schema this build writes and reads.
-pub const SCHEMA_VERSION: i64 = 1;
 /// Ticks that may wait for the writer before the simulation blocks. Small, because one tick of a 10,000-agent
 /// flood can hold a million messages in its frame.
 const CHANNEL_TICKS: usize = 8;
-
-/// Tables in the ledger, in the order `stats` and `export` list them.
-pub const TABLES: &[&str] = &[
-    "run",
-    "agents",
-    "signatures",
-    "ballots",
-    "decisions",
-    "ticks",
-    "frames",
-];
-/// Tables whose rows carry the hash chain.
-pub const CHAINED: &[&str] = &["signatures", "ballots", "decisions"];
-
-const SCHEMA: &str = "
-CREATE TABLE run (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    config_ron TEXT NOT NULL, config_hash TEXT NOT NULL, seed INTEGER NOT NULL,
-    dais_version TEXT NOT NULL, started_at TEXT NOT NULL, agents INTEGER NOT NULL);
-CREATE TABLE agents (idx INTEGER PRIMARY KEY, role TEXT NOT NULL, neighbours TEXT NOT NULL);
-CREATE TABLE signatures (
-    seq INTEGER PRIMARY KEY, tick INTEGER NOT NULL, sig INTEGER NOT NULL, sig_id TEXT NOT NULL,
-    origin INTEGER NOT NULL, count INTEGER NOT NULL, centroid TEXT NOT NULL, spread TEXT NOT NULL,
-    truth INTEGER NOT NULL, prev_hash BLOB NOT NULL, hash BLOB NOT NULL);
-CREATE TABLE ballots (
-    seq INTEGER PRIMARY KEY, tick INTEGER NOT NULL, sig INTEGER NOT NULL, voter INTEGER NOT NULL,
-    yes INTEGER NOT NULL, prev_hash BLOB NOT NULL, hash BLOB NOT NULL);
-CREATE TABLE decisions (
-    seq INTEGER PRIMARY KEY, tick INTEGER NOT NULL, decision INTEGER NOT NULL, sig INTEGER NOT NULL,
-    tallier INTEGER NOT NULL, outcome TEXT NOT NULL, yes INTEGER NOT NULL, no INTEGER NOT NULL,
-    valid INTEGER NOT NULL, prev_hash BLOB NOT NULL, hash BLOB NOT NULL);
-CREATE TABLE ticks (
-    tick INTEGER PRIMARY KEY, state_hash TEXT NOT NULL, signatures INTEGER NOT NULL,
-    ballots INTEGER NOT NULL, decisions INTEGER NOT NULL, metrics TEXT NOT NULL);
-CREATE TABLE frames (tick INTEGER PRIMARY KEY, data BLOB NOT NULL);
-CREATE INDEX signatures_tick ON signatures(tick);
-CREATE INDEX signatures_sig ON signatures(sig);
-CREATE INDEX signatures_sig_id ON signatures(sig_id);
-CREATE INDEX ballots_tick ON ballots(tick);
-CREATE INDEX ballots_sig ON ballots(sig);
-CREATE INDEX decisions_tick ON decisions(tick);
-CREATE INDEX decisions_sig ON decisions(sig);
-";
-
-/// The names of the append-only triggers, two per table.
-pub fn trigger_names() -> Vec<String> {
-    TABLES
-        .iter()
-        .flat_map(|t| [format!("{t}_no_update"), format!("{t}_no_delete")])
-        .collect()
-}
-
-fn append_only_triggers() -> String {
-    TABLES
-        .iter()
-        .map(|t| {
-            format!(
-                "CREATE TRIGGER {t}_no_update BEFORE UPDATE ON {t} BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
-                 CREATE TRIGGER {t}_no_delete BEFORE DELETE ON {t} BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;"
-            )
-        })
-        .collect()
-}
-
-/// The bytes a chained row is hashed over, built from its stored columns (text columns as stored, integers in
-/// decimal), joined by `|` and prefixed with the table name.
-pub fn canonical(table: &str, columns: &[String]) -> Vec<u8> {
-    let mut out = String::with_capacity(64);
-    out.push_str(table);
-    for c in columns {
-        out.push('|');
-        out.push_str(c);
-    }
-    out.into_bytes()
-}
-
-pub fn chain_hash(prev: &[u8], canonical: &[u8]) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update(prev);
-    h.update(canonical);
-    h.finalize().into()
-}
 
 fn floats(values: &[f32]) -> String {
     values
@@ -137,11 +53,15 @@ fn open_for_writing(path: &Path) -> Result<Connection, LedgerError> {
 }
 
 fn create_schema(conn: &Connection) -> Result<(), LedgerError> {
-    conn.execute_batch(&format!(
-        "BEGIN; {SCHEMA} {} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;",
-        append_only_triggers()
-    ))
-    .map_err(storage)
+    conn.execute_batch(&schema::create_sql()).map_err(storage)
+}
+
+fn int(v: impl Into<i64>) -> Value {
+    Value::Integer(v.into())
+}
+
+fn text(v: impl Into<String>) -> Value {
+    Value::Text(v.into())
 }
 
 /// The writer side: owns the connection and the chain head.
@@ -167,132 +87,133 @@ impl Writer {
         }
     }
 
+    /// Appends one row to the chain: `values` are the table's columns except `seq`, in schema order; `seq` is
+    /// filled in here.
+    fn chain(
+        seq: &mut i64,
+        head: &mut [u8; 32],
+        tx: &rusqlite::Transaction<'_>,
+        table: &Table,
+        mut values: Vec<Value>,
+    ) -> rusqlite::Result<()> {
+        *seq += 1;
+        let at = table
+            .column_names()
+            .position(|c| c == "seq")
+            .expect("every table has a seq");
+        values.insert(at, Value::Integer(*seq));
+        let hash = schema::chain_hash(
+            head,
+            &schema::canonical(table.name, values.iter().map(ValueRef::from)),
+        );
+        values.push(Value::Blob(head.to_vec()));
+        values.push(Value::Blob(hash.to_vec()));
+        tx.prepare_cached(&schema::insert_sql(table))?
+            .execute(rusqlite::params_from_iter(values))?;
+        *head = hash;
+        Ok(())
+    }
+
     fn write_run(&mut self, run: &RunInfo) -> rusqlite::Result<()> {
         let tx = self.conn.transaction()?;
-        tx.execute(
-            "INSERT INTO run (id, config_ron, config_hash, seed, dais_version, started_at, agents) VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)",
-            params![run.config_ron, run.config_hash, run.seed as i64, run.version, now_text(), run.agents.len() as i64],
+        let (seq, head) = (&mut self.seq, &mut self.head);
+        Self::chain(
+            seq,
+            head,
+            &tx,
+            schema::table("run"),
+            vec![
+                int(1),
+                text(run.config_ron.clone()),
+                text(run.config_hash.clone()),
+                int(run.seed as i64),
+                text(run.version.clone()),
+                text(now_text()),
+                int(run.agents.len() as i64),
+            ],
         )?;
-        {
-            let mut insert = tx
-                .prepare_cached("INSERT INTO agents (idx, role, neighbours) VALUES (?1, ?2, ?3)")?;
-            for a in &run.agents {
-                let neighbours = a
-                    .neighbours
-                    .iter()
-                    .map(u32::to_string)
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                insert.execute(params![a.index, a.role, neighbours])?;
-            }
+        let agents = schema::table("agents");
+        for a in &run.agents {
+            let neighbours = a
+                .neighbours
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(" ");
+            Self::chain(
+                seq,
+                head,
+                &tx,
+                agents,
+                vec![int(a.index), text(a.role.clone()), text(neighbours)],
+            )?;
         }
         tx.commit()
     }
 
     fn write_tick(&mut self, record: &TickRecord) -> rusqlite::Result<()> {
         let tx = self.conn.transaction()?;
-        let tick = record.tick.to_string();
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO signatures (seq, tick, sig, sig_id, origin, count, centroid, spread, truth, prev_hash, hash)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            )?;
-            for s in &record.signatures {
-                self.seq += 1;
-                let cols = [
-                    self.seq.to_string(),
-                    tick.clone(),
-                    s.sig.to_string(),
-                    super::sig_id_hex(s.id),
-                    s.origin.to_string(),
-                    s.count.to_string(),
-                    floats(&s.centroid),
-                    floats(&s.spread),
-                    s.truth.to_string(),
-                ];
-                let hash = chain_hash(&self.head, &canonical("signatures", &cols));
-                insert.execute(params![
-                    self.seq,
-                    record.tick,
-                    s.sig,
-                    cols[3],
-                    s.origin,
-                    s.count,
-                    cols[6],
-                    cols[7],
-                    s.truth,
-                    &self.head[..],
-                    &hash[..]
-                ])?;
-                self.head = hash;
-            }
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO ballots (seq, tick, sig, voter, yes, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?;
-            let mut cols: [String; 5] = Default::default();
-            for b in &record.ballots {
-                self.seq += 1;
-                cols[0] = self.seq.to_string();
-                cols[1].clone_from(&tick);
-                cols[2] = b.sig.to_string();
-                cols[3] = b.voter.to_string();
-                cols[4] = u8::from(b.yes).to_string();
-                let hash = chain_hash(&self.head, &canonical("ballots", &cols));
-                insert.execute(params![
-                    self.seq,
-                    record.tick,
-                    b.sig,
-                    b.voter,
-                    b.yes,
-                    &self.head[..],
-                    &hash[..]
-                ])?;
-                self.head = hash;
-            }
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO decisions (seq, tick, decision, sig, tallier, outcome, yes, no, valid, prev_hash, hash)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            )?;
-            for d in &record.decisions {
-                self.seq += 1;
-                let cols = [
-                    self.seq.to_string(),
-                    tick.clone(),
-                    d.decision.to_string(),
-                    d.sig.to_string(),
-                    d.tallier.to_string(),
-                    d.outcome.as_str().to_string(),
-                    d.yes.to_string(),
-                    d.no.to_string(),
-                    u8::from(d.valid).to_string(),
-                ];
-                let hash = chain_hash(&self.head, &canonical("decisions", &cols));
-                insert.execute(params![
-                    self.seq,
-                    record.tick,
-                    d.decision,
-                    d.sig,
-                    d.tallier,
-                    cols[5],
-                    d.yes,
-                    d.no,
-                    d.valid,
-                    &self.head[..],
-                    &hash[..]
-                ])?;
-                self.head = hash;
-            }
-            tx.prepare_cached("INSERT INTO ticks (tick, state_hash, signatures, ballots, decisions, metrics) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
-                .execute(params![
-                    record.tick,
-                    record.state_hash,
-                    record.signatures.len() as i64,
-                    record.ballots.len() as i64,
-                    record.decisions.len() as i64,
-                    serde_json::to_string(&record.metrics).expect("metrics serialise"),
-                ])?;
-            tx.prepare_cached("INSERT INTO frames (tick, data) VALUES (?1, ?2)")?
-                .execute(params![record.tick, record.frame.to_bytes()])?;
+        let (seq, head) = (&mut self.seq, &mut self.head);
+        let tick = || int(record.tick);
+        let table = schema::table("signatures");
+        for s in &record.signatures {
+            let row = vec![
+                tick(),
+                int(s.sig),
+                text(super::sig_id_hex(s.id)),
+                int(s.origin),
+                int(s.count),
+                text(floats(&s.centroid)),
+                text(floats(&s.spread)),
+                int(s.truth),
+            ];
+            Self::chain(seq, head, &tx, table, row)?;
+        }
+        let table = schema::table("ballots");
+        for b in &record.ballots {
+            let row = vec![tick(), int(b.sig), int(b.voter), int(b.yes)];
+            Self::chain(seq, head, &tx, table, row)?;
+        }
+        let table = schema::table("decisions");
+        for d in &record.decisions {
+            let row = vec![
+                tick(),
+                int(d.decision),
+                int(d.sig),
+                int(d.tallier),
+                text(d.outcome.as_str()),
+                text(d.verdict().as_str()),
+                int(d.yes),
+                int(d.no),
+            ];
+            Self::chain(seq, head, &tx, table, row)?;
+        }
+        let table = schema::table("outcomes");
+        for o in &record.outcomes {
+            let decision = o.decision.map_or(Value::Null, int);
+            let row = vec![tick(), int(o.sig), text(o.outcome.as_str()), decision];
+            Self::chain(seq, head, &tx, table, row)?;
+        }
+        let row = vec![
+            tick(),
+            text(record.state_hash.clone()),
+            int(record.signatures.len() as i64),
+            int(record.ballots.len() as i64),
+            int(record.decisions.len() as i64),
+            int(record.outcomes.len() as i64),
+            text(serde_json::to_string(&record.metrics).expect("metrics serialise")),
+        ];
+        Self::chain(seq, head, &tx, schema::table("ticks"), row)?;
+        let row = vec![tick(), Value::Blob(record.frame.to_bytes())];
+        Self::chain(seq, head, &tx, schema::table("frames"), row)?;
+        if let Some(closing) = &record.closing {
+            let row = vec![
+                int(1),
+                int(closing.ticks),
+                int(closing.steps),
+                text(serde_json::to_string(&closing.totals).expect("totals serialise")),
+            ];
+            Self::chain(seq, head, &tx, schema::table("closing"), row)?;
         }
         tx.commit()
     }
@@ -323,12 +244,14 @@ pub struct SqliteLedger {
     path: PathBuf,
     store: Store,
     failure: Arc<Mutex<Option<String>>>,
+    /// The file writer's chain head, once it has finished.
+    final_head: Option<[u8; 32]>,
 }
 
 enum Store {
     File {
         sender: Option<SyncSender<Job>>,
-        worker: Option<JoinHandle<()>>,
+        worker: Option<JoinHandle<[u8; 32]>>,
     },
     /// A mutex only because a sink must be `Sync`; one thread writes.
     Memory(Mutex<Writer>),
@@ -352,6 +275,7 @@ impl SqliteLedger {
                 worker: Some(worker),
             },
             failure,
+            final_head: None,
         })
     }
 
@@ -364,6 +288,7 @@ impl SqliteLedger {
             path: PathBuf::from("the in-memory ledger"),
             store: Store::Memory(Mutex::new(Writer::new(conn))),
             failure: Arc::new(Mutex::new(None)),
+            final_head: None,
         })
     }
 
@@ -401,15 +326,21 @@ impl SqliteLedger {
     }
 }
 
-fn write_loop(mut writer: Writer, jobs: Receiver<Job>, failure: Arc<Mutex<Option<String>>>) {
+/// Writes jobs until the channel closes; returns the chain head.
+fn write_loop(
+    mut writer: Writer,
+    jobs: Receiver<Job>,
+    failure: Arc<Mutex<Option<String>>>,
+) -> [u8; 32] {
     for job in jobs {
         if let Err(e) = writer.write(&job) {
             if let Ok(mut slot) = failure.lock() {
                 *slot = Some(e.to_string());
             }
-            return;
+            break;
         }
     }
+    writer.head
 }
 
 impl LedgerSink for SqliteLedger {
@@ -423,12 +354,20 @@ impl LedgerSink for SqliteLedger {
         if let Store::File { sender, worker } = &mut self.store {
             sender.take();
             if let Some(worker) = worker.take() {
-                worker
-                    .join()
-                    .map_err(|_| storage("the ledger writer panicked"))?;
+                self.final_head = Some(
+                    worker
+                        .join()
+                        .map_err(|_| storage("the ledger writer panicked"))?,
+                );
             }
         }
         self.check()
+    }
+    fn head_hash(&self) -> Option<String> {
+        match &self.store {
+            Store::File { .. } => self.final_head.map(hex::encode),
+            Store::Memory(writer) => writer.lock().ok().map(|w| hex::encode(w.head)),
+        }
     }
     fn snapshot(&mut self) -> Result<Vec<u8>, LedgerError> {
         self.check()?;
@@ -514,25 +453,36 @@ pub fn open_bytes(name: &str, bytes: &[u8]) -> Result<Connection, OpenError> {
     Ok(conn)
 }
 
+/// The schema version a ledger file declares.
+pub fn schema_version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.pragma_query_value(None, "user_version", |r| r.get(0))
+}
+
 fn check_ledger(conn: &Connection, path: &Path) -> Result<(), OpenError> {
     let not_ledger = |reason: String| OpenError::not_ledger(path, reason);
-    let version: i64 = conn
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .map_err(|e| not_ledger(e.to_string()))?;
+    let version = schema_version(conn).map_err(|e| not_ledger(e.to_string()))?;
     if version > SCHEMA_VERSION {
         return Err(OpenError::NewerSchema {
             path: path.to_path_buf(),
             found: version,
         });
     }
+    let expected = schema::table_names(version);
+    let list = expected
+        .iter()
+        .map(|t| format!("'{t}'"))
+        .collect::<Vec<_>>()
+        .join(",");
     let tables: i64 = conn
         .query_row(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('run','agents','signatures','ballots','decisions','ticks','frames')",
+            &format!(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ({list})"
+            ),
             [],
             |r| r.get(0),
         )
         .map_err(|e| not_ledger(e.to_string()))?;
-    if version < 1 || tables != TABLES.len() as i64 {
+    if version < OLDEST_READABLE || tables != expected.len() as i64 {
         return Err(not_ledger("it lacks the ledger tables".into()));
     }
     Ok(())
@@ -568,8 +518,10 @@ mod tests {
                 yes: tick.is_multiple_of(2),
             }],
             decisions: vec![],
+            outcomes: vec![],
             metrics: Default::default(),
             frame: Frame::default(),
+            closing: None,
         }
     }
 

@@ -7,7 +7,7 @@ use rusqlite::{Connection, OptionalExtension};
 use thiserror::Error;
 
 use crate::config::SimConfig;
-use crate::ledger::sqlite::{OpenError, open_bytes, open_existing};
+use crate::ledger::sqlite::{OpenError, open_bytes, open_existing, schema_version};
 use crate::ledger::{AgentRow, DiscardSink, FeedEntry, Frame};
 use crate::sim::consensus::Outcome;
 use crate::sim::metrics::TickMetrics;
@@ -24,6 +24,8 @@ pub enum ReplayError {
     CorruptFrame(u32),
     #[error("cannot read the recording: {0}")]
     Read(#[from] rusqlite::Error),
+    #[error("decision at tick {tick}: unknown outcome {word:?}")]
+    UnknownOutcome { tick: u32, word: String },
     #[error(
         "replay diverged at tick {tick}: recorded state hash {recorded}, re-simulated {resimulated}"
     )]
@@ -41,6 +43,7 @@ pub struct ReplaySource {
     conn: Connection,
     config: SimConfig,
     ticks: u32,
+    schema: i64,
 }
 
 impl ReplaySource {
@@ -60,12 +63,24 @@ impl ReplaySource {
             ron::from_str(&config_ron).map_err(|e| ReplayError::Config(e.to_string()))?;
         let ticks: u32 =
             conn.query_row("SELECT coalesce(max(tick), 0) FROM ticks", [], |r| r.get(0))?;
+        let schema = schema_version(&conn)?;
         Ok(Self {
             name,
             conn,
             config,
             ticks,
+            schema,
         })
+    }
+
+    /// The ledger schema the recording was written with.
+    pub fn schema(&self) -> i64 {
+        self.schema
+    }
+
+    /// The open, read-only database (for `ledger verify` of the same file).
+    pub fn connection(&self) -> &Connection {
+        &self.conn
     }
 
     /// The file's path or name.
@@ -164,29 +179,42 @@ impl ReplaySource {
         Ok(agents)
     }
 
-    /// Every decision of the recording with its signature's id, in ledger order.
+    /// Every decision of the recording with its signature's id, in ledger order. An outcome word this dais does
+    /// not know is an error, never read as some other outcome.
     pub fn decisions(&self) -> Result<Vec<FeedEntry>, ReplayError> {
-        let mut stmt = self.conn.prepare(
+        // Schema 1 stored the claim and a validity flag; schema 2 the claim and the verdict ("refused").
+        let judged = if self.schema >= 2 {
+            "d.outcome <> 'refused'"
+        } else {
+            "d.valid"
+        };
+        let claimed = if self.schema >= 2 {
+            "d.claimed"
+        } else {
+            "d.outcome"
+        };
+        let mut stmt = self.conn.prepare(&format!(
             "SELECT d.tick, coalesce((SELECT s.sig_id FROM signatures s WHERE s.sig = d.sig LIMIT 1), '?'),
-                    d.outcome, d.yes, d.no, d.valid
-             FROM decisions d ORDER BY d.seq",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            let outcome: String = r.get(2)?;
-            Ok(FeedEntry {
-                tick: r.get(0)?,
+                    {claimed}, d.yes, d.no, {judged}
+             FROM decisions d ORDER BY d.seq"
+        ))?;
+        let mut rows = stmt.query([])?;
+        let mut entries = Vec::new();
+        while let Some(r) = rows.next()? {
+            let tick: u32 = r.get(0)?;
+            let word: String = r.get(2)?;
+            let outcome =
+                Outcome::parse(&word).ok_or(ReplayError::UnknownOutcome { tick, word })?;
+            entries.push(FeedEntry {
+                tick,
                 sig_id: r.get(1)?,
-                outcome: match outcome.as_str() {
-                    "accepted" => Outcome::Accepted,
-                    "rejected" => Outcome::Rejected,
-                    _ => Outcome::Expired,
-                },
+                outcome,
                 yes: r.get(3)?,
                 no: r.get(4)?,
                 valid: r.get(5)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            });
+        }
+        Ok(entries)
     }
 
     /// An agent's latest ballots up to `tick`, newest first: (tick, signature id, yes).

@@ -286,15 +286,53 @@ pub struct Inbox {
 }
 
 /// Per-tick counts against ground truth, reset in Traffic.
-#[derive(Component, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Component, Clone, Debug, Default, PartialEq, Eq)]
 pub struct TickCounts {
+    /// Forest flagged an attack sample the blacklist let through.
     pub true_positive: u32,
+    /// Forest flagged a normal sample the blacklist let through.
     pub false_positive: u32,
+    /// Forest missed an attack sample the blacklist let through.
     pub false_negative: u32,
+    /// Forest passed a normal sample the blacklist let through.
     pub true_negative: u32,
     pub attack_blocked: u32,
     pub normal_blocked: u32,
-    /// Attack samples that were not blocked (the agent was compromised this tick if > 0).
+    /// Attack samples the blacklist let through, flagged by the forest or not (the agent was compromised this tick
+    /// if > 0).
     pub attack_through: u32,
     pub attack_samples: u32,
+    /// Per campaign: this tick's samples of it and how many the blacklist blocked.
+    pub by_campaign: Vec<CampaignCounts>,
+}
+
+/// One campaign's samples at one agent in one tick.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CampaignCounts {
+    pub samples: u32,
+    pub blocked: u32,
+}
+
+impl CampaignCounts {
+    pub fn through(&self) -> u32 {
+        self.samples - self.blocked
+    }
+}
+
+impl TickCounts {
+    /// Zeroes every count for a new tick, keeping the per-campaign buffer.
+    pub fn reset(&mut self, campaigns: usize) {
+        let mut by_campaign = std::mem::take(&mut self.by_campaign);
+        by_campaign.clear();
+        by_campaign.resize(campaigns, CampaignCounts::default());
+        *self = TickCounts {
+            by_campaign,
+            ..Default::default()
+        };
+    }
+
+    /// Whether campaign `c`'s traffic got past the blacklist this tick.
+    pub fn leaked(&self, c: usize) -> bool {
+        self.by_campaign.get(c).is_some_and(|k| k.through() > 0)
+    }
 }

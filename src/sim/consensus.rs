@@ -1,14 +1,15 @@
 //! Consensus: each tallier (the proposer, or the single authority under the central rule) counts the ballots that
 //! reached it under the configured rule, within the voting window. A decision carries the ballots that justify it
 //! (its certificate); it is checked under the rule before anyone acts on it, so a byzantine tallier cannot fake an
-//! acceptance by inventing ballots. Every signature ends accepted, rejected or expired.
+//! acceptance by inventing ballots. Every signature ends accepted, rejected, expired or refused (its tallier's
+//! certificate failed the check), and each of those endings is a ledger row.
 
 use bevy::prelude::*;
 
 use super::clock::SimClock;
 use super::components::*;
 use super::signature::SignatureRegistry;
-use super::{AgentDirectory, Pipeline, SimSettings, TickEvents};
+use super::{AgentDirectory, Pipeline, Settlement, SimSettings, TickEvents};
 use crate::config::{ConsensusConfig, ConsensusRule};
 
 #[derive(
@@ -17,16 +18,33 @@ use crate::config::{ConsensusConfig, ConsensusRule};
 pub enum Outcome {
     Accepted,
     Rejected,
+    /// No decision within the window, or none at all long after it (the tallier crashed or stayed silent).
     Expired,
+    /// The tallier published a decision whose certificate fails the check (a forgery padded with invented
+    /// ballots), so honest agents refused it. Only the tallier tallies a signature, so this is final.
+    Refused,
 }
 
 impl Outcome {
+    pub const ALL: [Outcome; 4] = [
+        Outcome::Accepted,
+        Outcome::Rejected,
+        Outcome::Expired,
+        Outcome::Refused,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Accepted => "accepted",
             Outcome::Rejected => "rejected",
             Outcome::Expired => "expired",
+            Outcome::Refused => "refused",
         }
+    }
+
+    /// The inverse of [`Outcome::as_str`]; an unknown word is `None`, never silently some outcome.
+    pub fn parse(text: &str) -> Option<Outcome> {
+        Outcome::ALL.into_iter().find(|o| o.as_str() == text)
     }
 }
 
@@ -187,6 +205,14 @@ impl DecisionRecord {
     pub fn certified_acceptance(&self) -> bool {
         self.valid && self.outcome == Outcome::Accepted
     }
+    /// What honest agents take the decision as: its claim when the certificate holds, `Refused` otherwise.
+    pub fn verdict(&self) -> Outcome {
+        if self.valid {
+            self.outcome
+        } else {
+            Outcome::Refused
+        }
+    }
 }
 
 /// All decisions; messages refer to them by index.
@@ -319,20 +345,27 @@ fn publish_decisions(
                 &trust.trust,
             )
             .is_ok();
-            if valid && record.outcome.is_none() {
-                record.outcome = Some((draft.outcome, now));
-                events.settled.push((draft.sig, draft.outcome));
-            }
             let decision = decisions.records.len() as u32;
-            let signature = record.signature.clone();
-            decisions.records.push(DecisionRecord {
+            let published = DecisionRecord {
                 sig: draft.sig,
                 tallier: index as AgentIdx,
                 tick: now,
                 outcome: draft.outcome,
                 certificate: draft.certificate,
                 valid,
-            });
+            };
+            // The first decision settles the signature, whatever honest agents make of it: a refused forgery has
+            // no other tallier to wait for.
+            if record.outcome.is_none() {
+                record.outcome = Some((published.verdict(), now));
+                events.settled.push(Settlement {
+                    sig: draft.sig,
+                    outcome: published.verdict(),
+                    decision: Some(decision),
+                });
+            }
+            let signature = record.signature.clone();
+            decisions.records.push(published);
             events.decisions.push(decision);
             if valid && draft.outcome != Outcome::Expired {
                 settled.push(decision);
@@ -378,12 +411,12 @@ fn publish_decisions(
     );
 }
 
-/// A signature with no valid decision long after its window (its tallier crashed, or cheated) has expired.
+/// A signature with no decision long after its window (its tallier crashed or stayed silent) has expired.
 fn expire_unanswered(
     registry: &mut SignatureRegistry,
     voting_window: u32,
     now: u32,
-    settled: &mut Vec<(SigIdx, Outcome)>,
+    settled: &mut Vec<Settlement>,
 ) {
     let SignatureRegistry {
         records,
@@ -392,7 +425,11 @@ fn expire_unanswered(
     for (sig, record) in records.iter_mut().enumerate().skip(*first_open) {
         if record.outcome.is_none() && record.signature.tick + 2 * voting_window < now {
             record.outcome = Some((Outcome::Expired, now));
-            settled.push((sig as SigIdx, Outcome::Expired));
+            settled.push(Settlement {
+                sig: sig as SigIdx,
+                outcome: Outcome::Expired,
+                decision: None,
+            });
         }
     }
     while *first_open < records.len() && records[*first_open].outcome.is_some() {

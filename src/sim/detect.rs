@@ -31,7 +31,19 @@ pub fn detect_batch(
     for (i, (sample, &label)) in batch.samples.iter().zip(&batch.labels).enumerate() {
         let attack = label != NORMAL;
         counts.attack_samples += u32::from(attack);
+        let campaign = (label as usize).checked_sub(1);
+        if let Some(c) = campaign
+            && c >= counts.by_campaign.len()
+        {
+            counts.by_campaign.resize(c + 1, CampaignCounts::default());
+        }
+        if let Some(c) = campaign {
+            counts.by_campaign[c].samples += 1;
+        }
         if blacklist.blocks(sample, radius, min_spread) {
+            if let Some(c) = campaign {
+                counts.by_campaign[c].blocked += 1;
+            }
             if attack {
                 counts.attack_blocked += 1;
             } else {

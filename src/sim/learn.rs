@@ -53,21 +53,31 @@ pub fn apply_decisions(
     grew
 }
 
-/// Which campaigns this blacklist blocks at an agent with this profile, as a bit mask.
+/// Which campaigns this agent is immune to, as a bit mask: campaign c's bit is set when the blacklist blocks at
+/// least `immunity.block_share` of c's probe samples at this agent's profile. The probes come from the campaign's
+/// own distribution, noise included, so "immune" means the agent really blocks that campaign's traffic, not just
+/// its centre.
 pub fn immunity_mask(
     blacklist: &Blacklist,
     profile: &NormalProfile,
     campaigns: &Campaigns,
     config: &SimConfig,
 ) -> u64 {
+    if blacklist.signatures.is_empty() {
+        return 0;
+    }
     let (radius, min_spread) = (config.signatures.match_radius, config.signatures.min_spread);
-    campaigns
-        .list
-        .iter()
-        .enumerate()
-        .take(64)
-        .filter(|(_, c)| blacklist.blocks(&c.probe(profile), radius, min_spread))
-        .fold(0, |mask, (i, _)| mask | (1 << i))
+    let probes = campaigns.probe_draws.len();
+    let needed = (config.immunity.block_share * probes as f64).ceil() as usize;
+    (0..campaigns.list.len().min(64))
+        .filter(|&c| {
+            let blocked = campaigns
+                .probes(c, profile)
+                .filter(|probe| blacklist.blocks(probe, radius, min_spread))
+                .count();
+            blocked >= needed.max(1)
+        })
+        .fold(0, |mask, c| mask | (1 << c))
 }
 
 /// Whether the agent fits or refits its forest this tick.

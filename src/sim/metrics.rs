@@ -11,10 +11,7 @@ use super::consensus::Outcome;
 use super::gossip::InFlight;
 use super::signature::SignatureRegistry;
 use super::traffic::Campaigns;
-use super::{Pipeline, TickEvents};
-
-/// An agent counts a campaign as beaten network-wide once this share of honest live agents block it.
-pub const IMMUNITY_LEVEL: f64 = 0.9;
+use super::{Pipeline, SimSettings, TickEvents};
 
 /// One tick's figures. Counts are for this tick; ratios are `None` where undefined.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -36,6 +33,9 @@ pub struct TickMetrics {
     pub signatures_accepted_false: u64,
     pub signatures_rejected: u64,
     pub signatures_expired: u64,
+    pub signatures_refused: u64,
+    /// Signatures proposed so far and not yet settled, at the end of this tick (a level, not a count of events).
+    pub signatures_pending: u64,
     pub ballots_cast: u64,
     pub messages_sent: u64,
     pub messages_announce: u64,
@@ -47,10 +47,18 @@ pub struct TickMetrics {
     pub compromised_agents: u64,
     /// Honest agents whose blacklist holds a signature of normal traffic.
     pub false_blacklist_agents: u64,
-    /// Per campaign: share of honest live agents whose blacklist blocks it.
+    /// Per campaign: share of honest live agents immune to it (their blacklist blocks at least
+    /// `immunity.block_share` of its probe samples).
     pub immune_fraction: Vec<f64>,
     /// Per campaign: share of all agents it has reached.
     pub reached_fraction: Vec<f64>,
+    /// Per campaign: share of this tick's samples of it, at honest live agents, that blacklists blocked; `None`
+    /// when it sent none.
+    pub blocked_fraction: Vec<Option<f64>>,
+    /// Per campaign: honest live agents with at least one of its samples past their blacklist this tick.
+    pub compromised_by: Vec<u64>,
+    /// Per campaign: of those, the agents counted immune to it (immune, yet still leaking).
+    pub immune_leaking: Vec<u64>,
 }
 
 impl TickMetrics {
@@ -74,15 +82,28 @@ pub struct RunTotals {
     pub caught: u64,
     pub flagged: u64,
     pub attack_through: u64,
+    /// Attack samples past the blacklist that the forest flagged.
+    pub attack_through_flagged: u64,
     pub signatures_proposed: u64,
     pub signatures_accepted_true: u64,
     pub signatures_accepted_false: u64,
     pub signatures_rejected: u64,
     pub signatures_expired: u64,
+    pub signatures_refused: u64,
+    pub ballots: u64,
+    pub decisions: u64,
     pub messages: u64,
     pub messages_lost: u64,
-    /// Per campaign: the first tick at which `IMMUNITY_LEVEL` of honest live agents blocked it.
+    /// Per campaign: the first tick at which `immunity.level` of honest live agents were immune to it.
     pub time_to_immunity: Vec<Option<u32>>,
+    /// Per campaign: its samples at honest live agents and how many were blocked, over the whole run.
+    pub campaign_samples: Vec<u64>,
+    pub campaign_blocked: Vec<u64>,
+    /// Per campaign, from its time to immunity on: agent-ticks of compromise (an honest agent with one of its
+    /// samples past the blacklist in a tick), and its samples and blocked samples.
+    pub compromised_after_immunity: Vec<u64>,
+    pub samples_after_immunity: Vec<u64>,
+    pub blocked_after_immunity: Vec<u64>,
 }
 
 impl RunTotals {
@@ -95,27 +116,74 @@ impl RunTotals {
     pub fn accepted(&self) -> u64 {
         self.signatures_accepted_true + self.signatures_accepted_false
     }
+    pub fn settled(&self) -> u64 {
+        self.accepted()
+            + self.signatures_rejected
+            + self.signatures_expired
+            + self.signatures_refused
+    }
+    /// Proposed but not settled yet: proposed = accepted + rejected + expired + refused + pending, always.
+    pub fn pending(&self) -> u64 {
+        self.signatures_proposed - self.settled()
+    }
+    /// Share of campaign c's samples blocked over the run.
+    pub fn blocked_fraction(&self, c: usize) -> Option<f64> {
+        ratio(self.campaign_blocked[c], self.campaign_samples[c])
+    }
+    pub fn blocked_fraction_after_immunity(&self, c: usize) -> Option<f64> {
+        ratio(
+            self.blocked_after_immunity[c],
+            self.samples_after_immunity[c],
+        )
+    }
 
-    fn add(&mut self, m: &TickMetrics, campaigns: &Campaigns) {
+    fn add(
+        &mut self,
+        m: &TickMetrics,
+        campaigns: &Campaigns,
+        level: f64,
+        per_campaign: &[CampaignCounts],
+    ) {
         self.ticks = m.tick;
         self.attack_samples += m.attack_samples;
         self.caught += m.caught();
         self.flagged += m.flagged();
         self.attack_through += m.attack_through;
+        self.attack_through_flagged += m.true_positive;
         self.signatures_proposed += m.signatures_proposed;
         self.signatures_accepted_true += m.signatures_accepted_true;
         self.signatures_accepted_false += m.signatures_accepted_false;
         self.signatures_rejected += m.signatures_rejected;
         self.signatures_expired += m.signatures_expired;
+        self.signatures_refused += m.signatures_refused;
+        self.ballots += m.ballots_cast;
         self.messages += m.messages_sent;
         self.messages_lost += m.messages_lost;
-        self.time_to_immunity.resize(campaigns.list.len(), None);
+        let n = campaigns.list.len();
+        for v in [
+            &mut self.campaign_samples,
+            &mut self.campaign_blocked,
+            &mut self.compromised_after_immunity,
+            &mut self.samples_after_immunity,
+            &mut self.blocked_after_immunity,
+        ] {
+            v.resize(n, 0);
+        }
+        self.time_to_immunity.resize(n, None);
         for (c, campaign) in campaigns.list.iter().enumerate() {
             if self.time_to_immunity[c].is_none()
                 && m.tick >= campaign.start_tick
-                && m.immune_fraction[c] >= IMMUNITY_LEVEL
+                && m.immune_fraction[c] >= level
             {
                 self.time_to_immunity[c] = Some(m.tick);
+            }
+            let counts = per_campaign[c];
+            self.campaign_samples[c] += u64::from(counts.samples);
+            self.campaign_blocked[c] += u64::from(counts.blocked);
+            if self.time_to_immunity[c].is_some() {
+                self.compromised_after_immunity[c] += m.compromised_by[c];
+                self.samples_after_immunity[c] += u64::from(counts.samples);
+                self.blocked_after_immunity[c] += u64::from(counts.blocked);
             }
         }
     }
@@ -129,6 +197,7 @@ pub struct MetricsHistory {
 
 fn measure(
     clock: Res<SimClock>,
+    settings: Res<SimSettings>,
     campaigns: Res<Campaigns>,
     registry: Res<SignatureRegistry>,
     in_flight: Res<InFlight>,
@@ -137,12 +206,16 @@ fn measure(
     mut history: ResMut<MetricsHistory>,
     agents: Query<(&Role, &Liveness, &TickCounts, &Blacklist)>,
 ) {
+    let campaign_count = campaigns.list.len();
     let mut m = TickMetrics {
         tick: clock.tick,
-        immune_fraction: vec![0.0; campaigns.list.len()],
+        immune_fraction: vec![0.0; campaign_count],
+        compromised_by: vec![0; campaign_count],
+        immune_leaking: vec![0; campaign_count],
         ..Default::default()
     };
-    let mut immune = vec![0u64; campaigns.list.len()];
+    let mut immune = vec![0u64; campaign_count];
+    let mut per_campaign = vec![CampaignCounts::default(); campaign_count];
     for (role, liveness, counts, blacklist) in &agents {
         if !role.is_honest() || !liveness.is_up() {
             continue;
@@ -159,8 +232,17 @@ fn measure(
         m.compromised_agents += u64::from(counts.attack_through > 0);
         m.false_blacklist_agents +=
             u64::from(blacklist.signatures.iter().any(|s| s.truth == NORMAL));
-        for (c, count) in immune.iter_mut().enumerate() {
-            *count += (blacklist.immune_to >> c) & 1;
+        for c in 0..campaign_count {
+            let is_immune = c < 64 && (blacklist.immune_to >> c) & 1 == 1;
+            immune[c] += u64::from(is_immune);
+            if let Some(k) = counts.by_campaign.get(c) {
+                per_campaign[c].samples += k.samples;
+                per_campaign[c].blocked += k.blocked;
+            }
+            if counts.leaked(c) {
+                m.compromised_by[c] += 1;
+                m.immune_leaking[c] += u64::from(is_immune);
+            }
         }
     }
     m.detection_precision = ratio(m.caught(), m.flagged());
@@ -168,18 +250,23 @@ fn measure(
     for (c, count) in immune.iter().enumerate() {
         m.immune_fraction[c] = *count as f64 / m.honest_live_agents.max(1) as f64;
     }
-    m.reached_fraction = (0..campaigns.list.len())
+    m.blocked_fraction = per_campaign
+        .iter()
+        .map(|k| ratio(u64::from(k.blocked), u64::from(k.samples)))
+        .collect();
+    m.reached_fraction = (0..campaign_count)
         .map(|c| campaigns.reached_count(c) as f64 / campaigns.reached[c].len().max(1) as f64)
         .collect();
     m.signatures_proposed = events.proposals.len() as u64;
     m.ballots_cast = events.ballots.len() as u64;
-    for &(sig, outcome) in &events.settled {
-        let truthful = registry.get(sig).signature.truth != NORMAL;
-        match (outcome, truthful) {
+    for settlement in &events.settled {
+        let truthful = registry.get(settlement.sig).signature.truth != NORMAL;
+        match (settlement.outcome, truthful) {
             (Outcome::Accepted, true) => m.signatures_accepted_true += 1,
             (Outcome::Accepted, false) => m.signatures_accepted_false += 1,
             (Outcome::Rejected, _) => m.signatures_rejected += 1,
             (Outcome::Expired, _) => m.signatures_expired += 1,
+            (Outcome::Refused, _) => m.signatures_refused += 1,
         }
     }
     let [announce, ballot, decision] = in_flight.sent;
@@ -189,7 +276,14 @@ fn measure(
     m.messages_sent = announce + ballot + decision;
     m.messages_lost = in_flight.lost;
     m.messages_in_flight = in_flight.pending_count() as u64;
-    totals.add(&m, &campaigns);
+    totals.add(
+        &m,
+        &campaigns,
+        settings.config.immunity.level,
+        &per_campaign,
+    );
+    totals.decisions += events.decisions.len() as u64;
+    m.signatures_pending = totals.pending();
     history.ticks.push(m);
 }
 

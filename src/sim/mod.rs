@@ -62,7 +62,17 @@ pub struct TickEvents {
     pub ballots: Vec<(SigIdx, AgentIdx, bool)>,
     pub decisions: Vec<u32>,
     /// Signatures whose fate was settled this tick.
-    pub settled: Vec<(SigIdx, consensus::Outcome)>,
+    pub settled: Vec<Settlement>,
+}
+
+/// How and when a signature's fate was settled: by a decision (accepted, rejected, expired in its window, or
+/// refused for a false certificate), or by timing out with no decision at all.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Settlement {
+    pub sig: SigIdx,
+    pub outcome: consensus::Outcome,
+    /// The decision that settled it; `None` when it expired without one.
+    pub decision: Option<u32>,
 }
 
 impl TickEvents {
@@ -149,8 +159,13 @@ pub fn populate(world: &mut World, config: SimConfig, mut sink: Box<dyn LedgerSi
         &mut rng::stream(seed, rng::STREAM_TOPOLOGY),
     );
     let plan = faults::assign(&config.faults, n, &mut rng::stream(seed, rng::STREAM_ROLES));
-    let campaigns =
-        traffic::Campaigns::new(&config.traffic, n, rng::stream(seed, rng::STREAM_CAMPAIGNS));
+    let campaigns = traffic::Campaigns::new(
+        &config.traffic,
+        n,
+        rng::stream(seed, rng::STREAM_CAMPAIGNS),
+        config.immunity.probes,
+        &mut rng::stream(seed, rng::STREAM_IMMUNITY_PROBES),
+    );
 
     let mut directory = AgentDirectory::default();
     let mut agent_rows = Vec::with_capacity(n);

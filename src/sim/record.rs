@@ -10,11 +10,13 @@ use super::components::*;
 use super::consensus::Decisions;
 use super::gossip::InFlight;
 use super::metrics::MetricsHistory;
+use super::metrics::RunTotals;
 use super::signature::SignatureRegistry;
 use super::traffic::Campaigns;
 use super::{AgentDirectory, Pipeline, TickEvents};
 use crate::ledger::{
-    AgentState, BallotRow, DecisionRow, Frame, FrameMessage, LedgerSink, SignatureRow, TickRecord,
+    AgentState, BallotRow, ClosingRow, DecisionRow, Frame, FrameMessage, LedgerSink, LedgerTotals,
+    OutcomeRow, SignatureRow, TickRecord,
 };
 
 /// The ledger the run writes to, the latest state hash, and the first storage failure if any.
@@ -64,9 +66,10 @@ fn digest_agent(
     hasher.update(reputation.beta.to_le_bytes());
 }
 
-/// How an agent looks this tick; the first matching state wins. Immunity outranks "compromised": a blacklist
-/// that blocks a campaign still lets the odd sample far from the campaign's centre through, and painting those
-/// agents red would contradict the immunity the class just watched spread (the metrics still count every leak).
+/// How an agent looks this tick; the first matching state wins. "Immune" uses the metrics' definition (the
+/// blacklist blocks nearly all of each started campaign's probe samples), so the picture and the immunity plot
+/// agree. An immune agent that still let some attack traffic through this tick is drawn as its own state, so a
+/// class sees both that immunity spread and that it is not perfect.
 pub fn visual_state(
     index: usize,
     role: Role,
@@ -87,7 +90,11 @@ pub fn visual_state(
         .filter(|&c| campaigns.list[c].start_tick <= now)
         .fold(0, |mask, c| mask | (1 << c));
     if active != 0 && active & !blacklist.immune_to == 0 {
-        return AgentState::Immune;
+        return if counts.attack_through > 0 {
+            AgentState::ImmuneLeaking
+        } else {
+            AgentState::Immune
+        };
     }
     if counts.attack_through > 0 {
         return AgentState::Compromised;
@@ -101,12 +108,28 @@ pub fn visual_state(
     }
 }
 
+/// The totals a closing row states, from the run's own counters.
+pub fn ledger_totals(totals: &RunTotals) -> LedgerTotals {
+    LedgerTotals {
+        signatures_proposed: totals.signatures_proposed,
+        signatures_accepted_true: totals.signatures_accepted_true,
+        signatures_accepted_false: totals.signatures_accepted_false,
+        signatures_rejected: totals.signatures_rejected,
+        signatures_expired: totals.signatures_expired,
+        signatures_refused: totals.signatures_refused,
+        signatures_pending: totals.pending(),
+        ballots: totals.ballots,
+        decisions: totals.decisions,
+    }
+}
+
 fn record_tick(
     clock: Res<SimClock>,
     directory: Res<AgentDirectory>,
     registry: Res<SignatureRegistry>,
     decisions: Res<Decisions>,
     history: Res<MetricsHistory>,
+    totals: Res<RunTotals>,
     mut events: ResMut<TickEvents>,
     mut ledger: ResMut<Ledger>,
     campaigns: Res<Campaigns>,
@@ -160,6 +183,15 @@ fn record_tick(
             }
         })
         .collect();
+    let outcomes: Vec<OutcomeRow> = events
+        .settled
+        .iter()
+        .map(|s| OutcomeRow {
+            sig: s.sig,
+            outcome: s.outcome,
+            decision: s.decision,
+        })
+        .collect();
     let metrics = history.ticks.last().cloned().unwrap_or_default();
 
     let mut hasher = Sha256::new();
@@ -167,7 +199,7 @@ fn record_tick(
     hasher.update(clock.tick.to_le_bytes());
     // serde_json of plain data is deterministic: fields in declaration order, floats printed exactly.
     hasher.update(
-        serde_json::to_vec(&(&signatures, &ballots, &decision_rows, &metrics))
+        serde_json::to_vec(&(&signatures, &ballots, &decision_rows, &outcomes, &metrics))
             .expect("plain data serialises"),
     );
     let mut frame = Frame {
@@ -207,14 +239,23 @@ fn record_tick(
     }
     ledger.state_hash = hasher.finalize().into();
 
+    // The run's last configured tick closes the ledger; a run stopped early leaves it without a closing row,
+    // which `ledger verify` reports as incomplete.
+    let closing = (clock.tick == clock.steps).then(|| ClosingRow {
+        ticks: clock.tick,
+        steps: clock.steps,
+        totals: ledger_totals(&totals),
+    });
     let record = TickRecord {
         tick: clock.tick,
         state_hash: ledger.state_hash_hex(),
         signatures,
         ballots,
         decisions: decision_rows,
+        outcomes,
         metrics,
         frame,
+        closing,
     };
     if ledger.failure.is_none()
         && let Err(e) = ledger.sink.append(record)

@@ -103,23 +103,30 @@ pub fn absorb_anomalies(
     }
 }
 
-/// Whether the agent already has this pattern in hand: accepted into its blacklist, or still being voted on.
+/// Whether the agent already has this pattern in hand: still being voted on (a signature pointing the same way),
+/// or accepted and covering it. An accepted signature covers a cluster only if it would block the cluster's
+/// centre: anomalies that got past the blacklist to form a cluster are, by construction, traffic it does not
+/// block, so pointing the same way is not enough. (Without this, one accepted signature from one origin silenced
+/// every agent whose share of the campaign sat outside its radius, and the campaign kept leaking.)
 fn already_known(
-    centroid: &[f32],
+    centroid: &Features,
     book: &VoteBook,
     registry: &SignatureRegistry,
     config: &SimConfig,
     now: u32,
 ) -> bool {
     let pending_for = 2 * config.consensus.voting_window;
+    let (radius, min_spread) = (config.signatures.match_radius, config.signatures.min_spread);
     book.known.iter().any(|(&sig, known)| {
         let record = registry.get(sig);
-        let live = if known.decided {
+        let signature = &record.signature;
+        if known.decided {
             record.outcome.is_some_and(|(o, _)| o == Outcome::Accepted)
+                && signature.matches(centroid, radius, min_spread)
         } else {
-            record.signature.tick + pending_for >= now
-        };
-        live && cosine(&record.signature.centroid, centroid) >= config.signatures.merge_similarity
+            signature.tick + pending_for >= now
+                && cosine(&signature.centroid, centroid) >= config.signatures.merge_similarity
+        }
     })
 }
 
@@ -137,7 +144,10 @@ pub fn take_ready_cluster(
         .iter()
         .enumerate()
         .filter(|(_, c)| c.stats.count >= min_support)
-        .filter(|(_, c)| !already_known(&c.stats.mean, book, registry, config, now))
+        .filter(|(_, c)| {
+            let centre: Features = std::array::from_fn(|i| c.stats.mean[i]);
+            !already_known(&centre, book, registry, config, now)
+        })
         .max_by_key(|(_, c)| c.stats.count)
         .map(|(i, _)| i)?;
     let cluster = evidence.clusters.swap_remove(index);

@@ -65,9 +65,10 @@ impl Campaign {
         }
     }
 
-    /// The centre of this campaign's traffic at an agent with the given profile.
-    pub fn probe(&self, profile: &NormalProfile) -> Features {
-        std::array::from_fn(|i| profile.mean[i] + self.shift[i])
+    /// One of this campaign's samples at an agent with the given profile, for a given standard-normal draw: the
+    /// same formula `fill_batch` draws attack traffic with.
+    pub fn sample_at(&self, profile: &NormalProfile, noise: f32, draw: &Features) -> Features {
+        std::array::from_fn(|i| profile.mean[i] + self.shift[i] + noise * draw[i])
     }
 }
 
@@ -78,19 +79,45 @@ pub struct Campaigns {
     /// `reached[c][agent]`: the tick campaign c reached the agent.
     pub reached: Vec<Vec<Option<u32>>>,
     pub attack_noise: f32,
+    /// Standard-normal draws, fixed for the run, that turn into each campaign's probe samples at an agent
+    /// (`Campaign::sample_at`). Immunity is measured on them, so it tracks the campaign's whole distribution, not
+    /// its centre alone.
+    pub probe_draws: Vec<Features>,
     rng: ChaCha8Rng,
 }
 
 impl Campaigns {
-    pub fn new(config: &TrafficConfig, agents: usize, rng: ChaCha8Rng) -> Self {
+    pub fn new(
+        config: &TrafficConfig,
+        agents: usize,
+        rng: ChaCha8Rng,
+        probes: usize,
+        probe_rng: &mut ChaCha8Rng,
+    ) -> Self {
         let list: Vec<Campaign> = config.campaigns.iter().map(Campaign::from_config).collect();
         let reached = vec![vec![None; agents]; list.len()];
+        let probe_draws = (0..probes)
+            .map(|_| std::array::from_fn(|_| probe_rng.sample::<f32, _>(StandardNormal)))
+            .collect();
         Self {
             list,
             reached,
             attack_noise: config.attack_noise,
+            probe_draws,
             rng,
         }
+    }
+
+    /// Campaign c's probe samples at an agent with this profile.
+    pub fn probes<'a>(
+        &'a self,
+        c: usize,
+        profile: &'a NormalProfile,
+    ) -> impl Iterator<Item = Features> + 'a {
+        let campaign = &self.list[c];
+        self.probe_draws
+            .iter()
+            .map(move |draw| campaign.sample_at(profile, self.attack_noise, draw))
     }
 
     pub fn reached_count(&self, campaign: usize) -> usize {
@@ -183,11 +210,9 @@ pub fn fill_batch(
                 profile.mean[i] + profile.std[i] * rng.sample::<f32, _>(StandardNormal)
             })
         } else {
-            let shift =
-                &active[(active_labels.iter().position(|&l| l == label)).unwrap_or(0)].shift;
-            std::array::from_fn(|i| {
-                profile.mean[i] + shift[i] + attack_noise * rng.sample::<f32, _>(StandardNormal)
-            })
+            let campaign = active[(active_labels.iter().position(|&l| l == label)).unwrap_or(0)];
+            let draw: Features = std::array::from_fn(|_| rng.sample::<f32, _>(StandardNormal));
+            campaign.sample_at(profile, attack_noise, &draw)
         };
         batch.samples.push(sample);
         batch.labels.push(label);
@@ -209,9 +234,10 @@ fn draw_traffic(
 ) {
     let now = clock.tick;
     let samples = settings.config.simulation.samples_per_tick;
+    let campaign_count = campaigns.list.len();
     agents.par_iter_mut().for_each(
         |(agent, liveness, profile, mut rng, mut batch, mut counts)| {
-            *counts = TickCounts::default();
+            counts.reset(campaign_count);
             if !liveness.is_up() {
                 batch.samples.clear();
                 batch.labels.clear();
