@@ -70,14 +70,9 @@ pub fn agent_label(state: AgentState) -> (&'static str, &'static str) {
         AgentState::Healthy => ("Healthy", "no attack has reached it"),
         AgentState::UnderAttack => ("Under attack", "a campaign has reached it"),
         AgentState::Compromised => ("Compromised", "attack traffic got through this tick"),
-        AgentState::Immune => (
-            "Immune",
-            "its blacklist blocks at least immunity.block_share (95%) of each active campaign's samples",
-        ),
-        AgentState::ImmuneLeaking => (
-            "Immune, leaking",
-            "immune by that test, yet attack traffic got through this tick",
-        ),
+        // The default immunity.block_share; the README's Metrics section has the full definition.
+        AgentState::Immune => ("Immune", "blocks ≥95% of each active campaign"),
+        AgentState::ImmuneLeaking => ("Immune, leaking", "immune, yet attack got through"),
         AgentState::Byzantine => ("Byzantine", "lies in votes by its strategy"),
         AgentState::Crashed => ("Crashed", "silent: sends and votes nothing"),
     }

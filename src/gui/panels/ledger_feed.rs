@@ -27,17 +27,26 @@ pub fn show(ui: &mut egui::Ui, data: &ViewData) {
                 ui.monospace(entry.tick.to_string());
                 ui.monospace(&entry.sig_id[..entry.sig_id.len().min(8)])
                     .on_hover_text(&entry.sig_id);
-                let (text, colour) = match entry.outcome {
-                    Outcome::Accepted => ("accepted", egui::Color32::from_rgb(48, 196, 141)),
-                    Outcome::Rejected => ("rejected", egui::Color32::from_rgb(229, 72, 77)),
-                    Outcome::Expired => ("expired", egui::Color32::GRAY),
-                };
-                let text = if entry.valid {
-                    text.to_string()
+                // A decision whose certificate fails the check is refused by honest agents: that is its outcome,
+                // whatever the tallier claimed.
+                let verdict = if entry.valid {
+                    entry.outcome
                 } else {
-                    format!("{text} (forged certificate)")
+                    Outcome::Refused
                 };
-                ui.colored_label(colour, text);
+                let colour = match verdict {
+                    Outcome::Accepted => egui::Color32::from_rgb(48, 196, 141),
+                    Outcome::Rejected => egui::Color32::from_rgb(229, 72, 77),
+                    Outcome::Expired => egui::Color32::GRAY,
+                    Outcome::Refused => egui::Color32::from_rgb(245, 166, 35),
+                };
+                let label = ui.colored_label(colour, verdict.as_str());
+                if !entry.valid {
+                    label.on_hover_text(format!(
+                        "forged certificate: the tallier claimed {} with ballots that were never cast",
+                        entry.outcome.as_str()
+                    ));
+                }
                 ui.monospace(format!("{} / {}", entry.yes, entry.no));
                 ui.end_row();
             }
