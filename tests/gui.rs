@@ -32,6 +32,10 @@ fn screenshot(args: &[&str], path: &std::path::Path) -> RgbImage {
         "dais {all:?} failed: {}",
         stderr(&out)
     );
+    // A screenshot is a command-line job: one line, without the renderer's warnings or Mesa's XDG complaint.
+    let err = stderr(&out);
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines, [format!("dais: saved {path_text}")], "{err}");
     image::open(path).expect("a PNG was written").to_rgb8()
 }
 
