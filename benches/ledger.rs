@@ -27,8 +27,10 @@ fn tick(tick: u32) -> TickRecord {
             })
             .collect(),
         decisions: vec![],
+        outcomes: vec![],
         metrics: Default::default(),
         frame: Frame::default(),
+        closing: None,
     }
 }
 

@@ -763,6 +763,17 @@ mod tests {
         let mut c = SimConfig::default();
         c.traffic.campaigns[0].origins.clear();
         assert_eq!(field_of(&c), "traffic.campaigns[0].origins");
+        // One spelling everywhere: a campaign's name is a metrics.csv column suffix as it stands.
+        let mut c = SimConfig::default();
+        c.traffic.campaigns[0].name = "port-scan".into();
+        assert_eq!(field_of(&c), "traffic.campaigns[0].name");
+        let mut c = SimConfig::default();
+        c.traffic.campaigns.push(c.traffic.campaigns[0].clone());
+        c.traffic.campaigns[1].start_tick = 50;
+        assert_eq!(field_of(&c), "traffic.campaigns[1].name");
+        let mut c = SimConfig::default();
+        c.immunity.block_share = 0.0;
+        assert_eq!(field_of(&c), "immunity.block_share");
 
         let mut c = SimConfig::default();
         c.consensus.min_turnout = 1.5;

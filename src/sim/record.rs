@@ -268,3 +268,55 @@ fn record_tick(
 pub(super) fn plugin(app: &mut App) {
     app.add_systems(FixedUpdate, record_tick.in_set(Pipeline::Record));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::TrafficConfig;
+    use crate::sim::rng::stream;
+
+    #[test]
+    fn an_immune_agent_that_still_leaks_is_drawn_as_its_own_state() {
+        let campaigns = Campaigns::new(
+            &TrafficConfig::default(),
+            1,
+            stream(1, 1),
+            8,
+            &mut stream(1, 2),
+        );
+        let immune = Blacklist {
+            immune_to: 1,
+            ..Default::default()
+        };
+        let mut counts = TickCounts::default();
+        let draw = |counts: &TickCounts, blacklist: &Blacklist| {
+            visual_state(
+                0,
+                Role::Honest,
+                Liveness::Up,
+                counts,
+                blacklist,
+                &campaigns,
+                100,
+            )
+        };
+        assert_eq!(draw(&counts, &immune), AgentState::Immune);
+        counts.attack_through = 1;
+        assert_eq!(draw(&counts, &immune), AgentState::ImmuneLeaking);
+        assert_eq!(
+            draw(&counts, &Blacklist::default()),
+            AgentState::Compromised
+        );
+        // Before the campaign starts nobody is immune to it.
+        let before = visual_state(
+            0,
+            Role::Honest,
+            Liveness::Up,
+            &TickCounts::default(),
+            &immune,
+            &campaigns,
+            10,
+        );
+        assert_eq!(before, AgentState::Healthy);
+    }
+}
