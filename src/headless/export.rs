@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::run::RunError;
 use crate::config::SimConfig;
+use crate::ledger::LedgerTotals;
 use crate::sim::metrics::{RunTotals, TickMetrics};
 
 /// One scalar column of `metrics.csv`: its name and how a tick's value is written.
@@ -165,15 +166,11 @@ pub struct Summary {
     pub ledger_head_hash: Option<String>,
     pub detection_precision: Option<f64>,
     pub detection_recall: Option<f64>,
-    pub signatures_proposed: u64,
-    pub signatures_accepted_true: u64,
-    pub signatures_accepted_false: u64,
-    pub signatures_rejected: u64,
-    pub signatures_expired: u64,
-    pub signatures_refused: u64,
-    pub signatures_pending: u64,
-    pub ballots: u64,
-    pub decisions: u64,
+    /// Signature and message totals, as the ledger's closing row states them: `signatures_proposed`,
+    /// `signatures_accepted_true`, `signatures_accepted_false`, `signatures_rejected`, `signatures_expired`,
+    /// `signatures_refused`, `signatures_pending`, `ballots`, `decisions`.
+    #[serde(flatten)]
+    pub counts: LedgerTotals,
     /// Campaign name -> first tick of immunity (see `campaigns` for the rest), or null if never reached.
     pub time_to_immunity: serde_json::Map<String, serde_json::Value>,
     /// Per campaign, in config order.
@@ -258,15 +255,7 @@ impl Summary {
             ledger_head_hash,
             detection_precision: totals.detection_precision(),
             detection_recall: totals.detection_recall(),
-            signatures_proposed: totals.signatures_proposed,
-            signatures_accepted_true: totals.signatures_accepted_true,
-            signatures_accepted_false: totals.signatures_accepted_false,
-            signatures_rejected: totals.signatures_rejected,
-            signatures_expired: totals.signatures_expired,
-            signatures_refused: totals.signatures_refused,
-            signatures_pending: totals.pending(),
-            ballots: totals.ballots,
-            decisions: totals.decisions,
+            counts: crate::sim::record::ledger_totals(totals),
             time_to_immunity,
             campaigns,
             attack_samples_through: totals.attack_through,
@@ -308,25 +297,27 @@ impl Summary {
             ("detection recall".into(), pct(self.detection_recall)),
             (
                 "signatures proposed".into(),
-                self.signatures_proposed.to_string(),
+                self.counts.signatures_proposed.to_string(),
             ),
             (
                 "accepted (true / false)".into(),
                 format!(
                     "{} / {}",
-                    self.signatures_accepted_true, self.signatures_accepted_false
+                    self.counts.signatures_accepted_true, self.counts.signatures_accepted_false
                 ),
             ),
             (
                 "rejected / expired / refused".into(),
                 format!(
                     "{} / {} / {}",
-                    self.signatures_rejected, self.signatures_expired, self.signatures_refused
+                    self.counts.signatures_rejected,
+                    self.counts.signatures_expired,
+                    self.counts.signatures_refused
                 ),
             ),
             (
                 "pending at the end".into(),
-                self.signatures_pending.to_string(),
+                self.counts.signatures_pending.to_string(),
             ),
         ];
         let level = self.config["immunity"]["level"].as_f64().unwrap_or(0.9);

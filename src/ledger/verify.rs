@@ -474,14 +474,11 @@ fn verify_chain(conn: &Connection) -> Result<VerifyReport, Problem> {
     let mut head = vec![0u8; 32];
     let mut story = Story::default();
     let mut rows = 0i64;
-    loop {
-        // The lowest seq among the tables' next rows is the next link of the chain.
-        let Some(at) = (0..next.len())
-            .filter(|&i| next[i].is_some())
-            .min_by_key(|&i| next[i].as_ref().map(StoredRow::seq))
-        else {
-            break;
-        };
+    // The lowest seq among the tables' next rows is the next link of the chain.
+    while let Some(at) = (0..next.len())
+        .filter(|&i| next[i].is_some())
+        .min_by_key(|&i| next[i].as_ref().map(StoredRow::seq))
+    {
         let row = next[at].take().expect("chosen above");
         rows += 1;
         if row.seq() != rows {
