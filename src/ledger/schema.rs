@@ -238,7 +238,18 @@ pub fn trigger_names(schema: i64) -> Vec<String> {
 /// length, so that no two different rows (or tables) share bytes.
 pub fn canonical<'a>(table: &str, values: impl IntoIterator<Item = ValueRef<'a>>) -> Vec<u8> {
     let mut out = Vec::with_capacity(64);
-    put_bytes(&mut out, b'T', table.as_bytes());
+    canonical_into(&mut out, table, values);
+    out
+}
+
+/// [`canonical`] into a buffer the caller reuses (the writer, row after row).
+pub fn canonical_into<'a>(
+    out: &mut Vec<u8>,
+    table: &str,
+    values: impl IntoIterator<Item = ValueRef<'a>>,
+) {
+    out.clear();
+    put_bytes(out, b'T', table.as_bytes());
     for value in values {
         match value {
             ValueRef::Null => out.push(b'n'),
@@ -250,11 +261,10 @@ pub fn canonical<'a>(table: &str, values: impl IntoIterator<Item = ValueRef<'a>>
                 out.push(b'r');
                 out.extend_from_slice(&f.to_bits().to_le_bytes());
             }
-            ValueRef::Text(t) => put_bytes(&mut out, b't', t),
-            ValueRef::Blob(b) => put_bytes(&mut out, b'b', b),
+            ValueRef::Text(t) => put_bytes(out, b't', t),
+            ValueRef::Blob(b) => put_bytes(out, b'b', b),
         }
     }
-    out
 }
 
 fn put_bytes(out: &mut Vec<u8>, tag: u8, bytes: &[u8]) {

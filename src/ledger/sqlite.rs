@@ -67,16 +67,76 @@ fn text(v: impl Into<String>) -> Value {
 /// The writer side: owns the connection and the chain head.
 struct Writer {
     conn: Connection,
+    chain: Chain,
+}
+
+/// Where the chain stands: the last seq written and its hash.
+struct Chain {
     seq: i64,
     head: [u8; 32],
+}
+
+/// Appends rows to one table within a transaction: the insert is prepared once, and the row and canonical-bytes
+/// buffers are reused, so a tick's hundred thousand ballots allocate nothing per row.
+struct Appender<'t> {
+    table: &'static Table,
+    insert: rusqlite::CachedStatement<'t>,
+    seq_at: usize,
+    row: Vec<Value>,
+    canonical: Vec<u8>,
+}
+
+impl<'t> Appender<'t> {
+    fn new(tx: &'t rusqlite::Transaction<'_>, name: &str) -> rusqlite::Result<Self> {
+        let table = schema::table(name);
+        Ok(Self {
+            table,
+            insert: tx.prepare_cached(&schema::insert_sql(table))?,
+            seq_at: table
+                .column_names()
+                .position(|c| c == "seq")
+                .expect("every table has a seq"),
+            row: Vec::with_capacity(table.columns.len()),
+            canonical: Vec::with_capacity(128),
+        })
+    }
+
+    /// Appends one row: `values` are the table's columns except `seq`, in schema order; `seq` is filled in here.
+    fn append(
+        &mut self,
+        chain: &mut Chain,
+        values: impl IntoIterator<Item = Value>,
+    ) -> rusqlite::Result<()> {
+        chain.seq += 1;
+        self.row.clear();
+        self.row.extend(values);
+        self.row.insert(self.seq_at, Value::Integer(chain.seq));
+        schema::canonical_into(
+            &mut self.canonical,
+            self.table.name,
+            self.row.iter().map(ValueRef::from),
+        );
+        let hash = schema::chain_hash(&chain.head, &self.canonical);
+        for (i, value) in self.row.iter().enumerate() {
+            self.insert.raw_bind_parameter(i + 1, value)?;
+        }
+        let width = self.row.len();
+        self.insert.raw_bind_parameter(width + 1, &chain.head[..])?;
+        self.insert.raw_bind_parameter(width + 2, &hash[..])?;
+        self.insert.raw_execute()?;
+        chain.head = hash;
+        Ok(())
+    }
 }
 
 impl Writer {
     fn new(conn: Connection) -> Self {
         Self {
             conn,
-            seq: 0,
-            head: [0; 32],
+            chain: Chain {
+                seq: 0,
+                head: [0; 32],
+            },
         }
     }
 
@@ -87,42 +147,12 @@ impl Writer {
         }
     }
 
-    /// Appends one row to the chain: `values` are the table's columns except `seq`, in schema order; `seq` is
-    /// filled in here.
-    fn chain(
-        seq: &mut i64,
-        head: &mut [u8; 32],
-        tx: &rusqlite::Transaction<'_>,
-        table: &Table,
-        mut values: Vec<Value>,
-    ) -> rusqlite::Result<()> {
-        *seq += 1;
-        let at = table
-            .column_names()
-            .position(|c| c == "seq")
-            .expect("every table has a seq");
-        values.insert(at, Value::Integer(*seq));
-        let hash = schema::chain_hash(
-            head,
-            &schema::canonical(table.name, values.iter().map(ValueRef::from)),
-        );
-        values.push(Value::Blob(head.to_vec()));
-        values.push(Value::Blob(hash.to_vec()));
-        tx.prepare_cached(&schema::insert_sql(table))?
-            .execute(rusqlite::params_from_iter(values))?;
-        *head = hash;
-        Ok(())
-    }
-
     fn write_run(&mut self, run: &RunInfo) -> rusqlite::Result<()> {
         let tx = self.conn.transaction()?;
-        let (seq, head) = (&mut self.seq, &mut self.head);
-        Self::chain(
-            seq,
-            head,
-            &tx,
-            schema::table("run"),
-            vec![
+        let chain = &mut self.chain;
+        Appender::new(&tx, "run")?.append(
+            chain,
+            [
                 int(1),
                 text(run.config_ron.clone()),
                 text(run.config_hash.clone()),
@@ -132,7 +162,7 @@ impl Writer {
                 int(run.agents.len() as i64),
             ],
         )?;
-        let agents = schema::table("agents");
+        let mut agents = Appender::new(&tx, "agents")?;
         for a in &run.agents {
             let neighbours = a
                 .neighbours
@@ -140,80 +170,89 @@ impl Writer {
                 .map(u32::to_string)
                 .collect::<Vec<_>>()
                 .join(" ");
-            Self::chain(
-                seq,
-                head,
-                &tx,
-                agents,
-                vec![int(a.index), text(a.role.clone()), text(neighbours)],
+            agents.append(
+                chain,
+                [int(a.index), text(a.role.clone()), text(neighbours)],
             )?;
         }
+        drop(agents);
         tx.commit()
     }
 
     fn write_tick(&mut self, record: &TickRecord) -> rusqlite::Result<()> {
         let tx = self.conn.transaction()?;
-        let (seq, head) = (&mut self.seq, &mut self.head);
+        let chain = &mut self.chain;
         let tick = || int(record.tick);
-        let table = schema::table("signatures");
-        for s in &record.signatures {
-            let row = vec![
-                tick(),
-                int(s.sig),
-                text(super::sig_id_hex(s.id)),
-                int(s.origin),
-                int(s.count),
-                text(floats(&s.centroid)),
-                text(floats(&s.spread)),
-                int(s.truth),
-            ];
-            Self::chain(seq, head, &tx, table, row)?;
-        }
-        let table = schema::table("ballots");
-        for b in &record.ballots {
-            let row = vec![tick(), int(b.sig), int(b.voter), int(b.yes)];
-            Self::chain(seq, head, &tx, table, row)?;
-        }
-        let table = schema::table("decisions");
-        for d in &record.decisions {
-            let row = vec![
-                tick(),
-                int(d.decision),
-                int(d.sig),
-                int(d.tallier),
-                text(d.outcome.as_str()),
-                text(d.verdict().as_str()),
-                int(d.yes),
-                int(d.no),
-            ];
-            Self::chain(seq, head, &tx, table, row)?;
-        }
-        let table = schema::table("outcomes");
-        for o in &record.outcomes {
-            let decision = o.decision.map_or(Value::Null, int);
-            let row = vec![tick(), int(o.sig), text(o.outcome.as_str()), decision];
-            Self::chain(seq, head, &tx, table, row)?;
-        }
-        let row = vec![
-            tick(),
-            text(record.state_hash.clone()),
-            int(record.signatures.len() as i64),
-            int(record.ballots.len() as i64),
-            int(record.decisions.len() as i64),
-            int(record.outcomes.len() as i64),
-            text(serde_json::to_string(&record.metrics).expect("metrics serialise")),
-        ];
-        Self::chain(seq, head, &tx, schema::table("ticks"), row)?;
-        let row = vec![tick(), Value::Blob(record.frame.to_bytes())];
-        Self::chain(seq, head, &tx, schema::table("frames"), row)?;
-        if let Some(closing) = &record.closing {
-            let row = vec![
-                int(1),
-                int(closing.ticks),
-                int(closing.steps),
-                text(serde_json::to_string(&closing.totals).expect("totals serialise")),
-            ];
-            Self::chain(seq, head, &tx, schema::table("closing"), row)?;
+        {
+            let mut signatures = Appender::new(&tx, "signatures")?;
+            for s in &record.signatures {
+                signatures.append(
+                    chain,
+                    [
+                        tick(),
+                        int(s.sig),
+                        text(super::sig_id_hex(s.id)),
+                        int(s.origin),
+                        int(s.count),
+                        text(floats(&s.centroid)),
+                        text(floats(&s.spread)),
+                        int(s.truth),
+                    ],
+                )?;
+            }
+            let mut ballots = Appender::new(&tx, "ballots")?;
+            for b in &record.ballots {
+                ballots.append(chain, [tick(), int(b.sig), int(b.voter), int(b.yes)])?;
+            }
+            let mut decisions = Appender::new(&tx, "decisions")?;
+            for d in &record.decisions {
+                decisions.append(
+                    chain,
+                    [
+                        tick(),
+                        int(d.decision),
+                        int(d.sig),
+                        int(d.tallier),
+                        text(d.outcome.as_str()),
+                        text(d.verdict().as_str()),
+                        int(d.yes),
+                        int(d.no),
+                    ],
+                )?;
+            }
+            let mut outcomes = Appender::new(&tx, "outcomes")?;
+            for o in &record.outcomes {
+                let decision = o.decision.map_or(Value::Null, int);
+                outcomes.append(
+                    chain,
+                    [tick(), int(o.sig), text(o.outcome.as_str()), decision],
+                )?;
+            }
+            Appender::new(&tx, "ticks")?.append(
+                chain,
+                [
+                    tick(),
+                    text(record.state_hash.clone()),
+                    int(record.signatures.len() as i64),
+                    int(record.ballots.len() as i64),
+                    int(record.decisions.len() as i64),
+                    int(record.outcomes.len() as i64),
+                    text(serde_json::to_string(&record.metrics).expect("metrics serialise")),
+                ],
+            )?;
+            Appender::new(&tx, "frames")?
+                .append(chain, [tick(), Value::Blob(record.frame.to_bytes())])?;
+            if let Some(closing) = &record.closing {
+                Appender::new(&tx, "closing")?.append(
+                    chain,
+                    [
+                        int(1),
+                        int(closing.ticks),
+                        int(closing.steps),
+                        text(serde_json::to_string(&closing.totals).expect("totals serialise")),
+                    ],
+                )?;
+            }
         }
         tx.commit()
     }
@@ -340,7 +379,7 @@ fn write_loop(
             break;
         }
     }
-    writer.head
+    writer.chain.head
 }
 
 impl LedgerSink for SqliteLedger {
@@ -366,7 +405,7 @@ impl LedgerSink for SqliteLedger {
     fn head_hash(&self) -> Option<String> {
         match &self.store {
             Store::File { .. } => self.final_head.map(hex::encode),
-            Store::Memory(writer) => writer.lock().ok().map(|w| hex::encode(w.head)),
+            Store::Memory(writer) => writer.lock().ok().map(|w| hex::encode(w.chain.head)),
         }
     }
     fn snapshot(&mut self) -> Result<Vec<u8>, LedgerError> {
