@@ -104,25 +104,29 @@ pub enum LedgerCommand {
     },
 }
 
+/// A build without the `gui` feature has no window: its `--help` leaves out the flags that only steer one (they are
+/// still accepted, and `--screenshot` says in one line that it needs a window).
+const NO_VIEW: bool = cfg!(not(feature = "gui"));
+
 /// How the window behaves (ignored with --no-render).
 #[derive(Args, Debug, Clone, Default)]
 pub struct ViewArgs {
     /// Save a PNG of the whole window (panels included) and exit: `run` takes it after --steps ticks (which then
     /// sets the picture's tick, not the run's length), `replay` at --at.
-    #[arg(long, value_name = "FILE.png", value_parser = screenshot_from_flag)]
+    #[arg(long, hide = NO_VIEW, value_name = "FILE.png", value_parser = screenshot_from_flag)]
     pub screenshot: Option<PathBuf>,
-    /// How much the window's renderer logs: error, warn, info, debug or trace (default: warn, or error with
-    /// --screenshot, so a screenshot prints one line).
-    #[arg(long, value_name = "LEVEL", value_parser = ["error", "warn", "info", "debug", "trace"])]
+    /// How much the window's libraries log: error, warn, info, debug or trace (default: info with the renderer's
+    /// chatter filtered; errors only with --screenshot, so a screenshot prints one line).
+    #[arg(long, hide = NO_VIEW, value_name = "LEVEL", value_parser = ["error", "warn", "info", "debug", "trace"])]
     pub log_level: Option<String>,
     /// Start playing at once instead of paused.
-    #[arg(long)]
+    #[arg(long, hide = NO_VIEW)]
     pub play: bool,
     /// Playback speed in ticks per second (0.5 to 240).
-    #[arg(long, value_name = "TICKS_PER_S", value_parser = speed_from_flag)]
+    #[arg(long, hide = NO_VIEW, value_name = "TICKS_PER_S", value_parser = speed_from_flag)]
     pub speed: Option<f32>,
     /// Close the window after this many seconds and print the mean frame time (for benchmarks and kiosks).
-    #[arg(long, value_name = "SECONDS", value_parser = seconds_from_flag)]
+    #[arg(long, hide = NO_VIEW, value_name = "SECONDS", value_parser = seconds_from_flag)]
     pub quit_after: Option<f32>,
 }
 

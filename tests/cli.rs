@@ -29,6 +29,25 @@ fn every_command_has_help() {
 }
 
 #[test]
+fn a_build_without_a_view_does_not_offer_window_flags_in_its_help() {
+    let help = String::from_utf8_lossy(&dais(&["run", "--help"]).stdout).into_owned();
+    for flag in [
+        "--screenshot",
+        "--play",
+        "--speed",
+        "--quit-after",
+        "--log-level",
+    ] {
+        assert_eq!(
+            help.contains(flag),
+            cfg!(feature = "gui"),
+            "{flag} in:\n{help}"
+        );
+    }
+    assert!(help.contains("--no-render") && help.contains("--out"));
+}
+
+#[test]
 fn the_default_command_runs_headless_and_prints_a_summary() {
     let out = dais(&["--no-render", "--agents", "20", "--steps", "50"]);
     assert!(out.status.success(), "{}", stderr(&out));

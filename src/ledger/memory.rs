@@ -1,4 +1,6 @@
-//! The in-memory ledger: the browser build's store, and a handy sink for tests.
+//! A ledger kept in plain Rust memory, for tests that want the tick records themselves. (The browser keeps its
+//! recording in SQLite's in-memory database instead: `SqliteLedger::in_memory`, the same tables and chain as a
+//! file.)
 
 use std::sync::{Arc, Mutex};
 

@@ -45,6 +45,8 @@ impl Walk {
     pub fn supported() -> &'static [Self] {
         static SUPPORTED: std::sync::OnceLock<Vec<Walk>> = std::sync::OnceLock::new();
         SUPPORTED.get_or_init(|| {
+            // Only x86-64 adds vector walks; elsewhere (wasm, ARM) the list stays as it starts.
+            #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
             let mut walks = vec![Walk::Scalar];
             #[cfg(target_arch = "x86_64")]
             {
