@@ -8,6 +8,7 @@
 pub mod config;
 pub mod ledger;
 pub mod ml;
+pub mod model;
 pub mod sim;
 
 #[cfg(feature = "gui")]

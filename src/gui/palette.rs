@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 
 use bevy::prelude::*;
 
-use crate::ledger::AgentState;
+use crate::model::{AgentState, MessageKind};
 
 pub const BACKGROUND: Color = Color::srgb(0.059, 0.078, 0.106);
 /// Opaque: a muted blue-grey that reads as a thin line over the background without competing with the nodes.
@@ -78,35 +78,37 @@ pub fn agent_label(state: AgentState) -> (&'static str, &'static str) {
     }
 }
 
-/// Message kinds, in the order of `FrameMessage::kind`.
-pub const MESSAGE_KINDS: [(&str, &str); 3] = [
-    ("Signature", "a proposed threat signature, spreading"),
-    ("Ballot", "a vote on a signature, going back to its tallier"),
-    ("Decision", "the certified outcome, spreading"),
-];
-
-pub fn message_colour(kind: u8) -> Srgba {
+/// A message kind's name and meaning in the legend.
+pub fn message_label(kind: MessageKind) -> (&'static str, &'static str) {
     match kind {
-        0 => Srgba::new(1.0, 0.88, 0.40, 1.0),
-        1 => Srgba::new(0.49, 0.83, 0.99, 1.0),
-        _ => Srgba::new(0.97, 0.97, 0.97, 1.0),
+        MessageKind::Announce => ("Signature", "a proposed threat signature, spreading"),
+        MessageKind::Ballot => ("Ballot", "a vote on a signature, going back to its tallier"),
+        MessageKind::Decision => ("Decision", "the certified outcome, spreading"),
     }
 }
 
-pub fn message_shape(kind: u8) -> Shape {
+pub fn message_colour(kind: MessageKind) -> Srgba {
     match kind {
-        0 => Shape::Dot,
-        1 => Shape::Square,
-        _ => Shape::Diamond,
+        MessageKind::Announce => Srgba::new(1.0, 0.88, 0.40, 1.0),
+        MessageKind::Ballot => Srgba::new(0.49, 0.83, 0.99, 1.0),
+        MessageKind::Decision => Srgba::new(0.97, 0.97, 0.97, 1.0),
+    }
+}
+
+pub fn message_shape(kind: MessageKind) -> Shape {
+    match kind {
+        MessageKind::Announce => Shape::Dot,
+        MessageKind::Ballot => Shape::Square,
+        MessageKind::Decision => Shape::Diamond,
     }
 }
 
 /// Message size relative to a node's radius.
-pub fn message_scale(kind: u8) -> f32 {
+pub fn message_scale(kind: MessageKind) -> f32 {
     match kind {
-        0 => 0.55,
-        1 => 0.38,
-        _ => 0.6,
+        MessageKind::Announce => 0.55,
+        MessageKind::Ballot => 0.38,
+        MessageKind::Decision => 0.6,
     }
 }
 

@@ -73,7 +73,7 @@ fn draw_messages(
             Vec2::from(*from),
             Vec2::from(*to),
             r * 1.6,
-            message.progress(),
+            hop_progress(message),
             playback.phase,
         );
         // No outline: messages are many and small, and their colours already stand out from the dark edges.
@@ -89,9 +89,40 @@ fn draw_messages(
     }
 }
 
+/// Where along the edge (0 sender, 1 receiver) a message is at the start and at the end of this tick. A hop of
+/// latency L is on screen for L + 1 ticks, so it glides across them without stopping.
+pub fn hop_progress(message: &crate::ledger::FrameMessage) -> (f32, f32) {
+    if message.span == 0 {
+        return (0.0, 1.0);
+    }
+    let span = message.span as f32;
+    let elapsed = (message.elapsed as f32).min(span);
+    (elapsed / (span + 1.0), (elapsed + 1.0) / (span + 1.0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ledger::FrameMessage;
+    use crate::model::MessageKind;
+
+    #[test]
+    fn a_hop_glides_from_sender_to_receiver_over_its_ticks() {
+        // Latency 2: on screen for ticks 10, 11 and 12, moving a third of the edge each tick.
+        let at = |now| hop_progress(&FrameMessage::new(0, 1, MessageKind::Announce, 10, 12, now));
+        assert_eq!(at(10), (0.0, 1.0 / 3.0));
+        assert_eq!(at(11), (1.0 / 3.0, 2.0 / 3.0));
+        assert_eq!(at(12), (2.0 / 3.0, 1.0));
+        // Recordings without progress (span 0) animate the whole edge in one tick.
+        let legacy = FrameMessage {
+            from: 0,
+            to: 1,
+            kind: MessageKind::Ballot,
+            elapsed: 0,
+            span: 0,
+        };
+        assert_eq!(hop_progress(&legacy), (0.0, 1.0));
+    }
 
     #[test]
     fn messages_move_from_sender_to_receiver() {

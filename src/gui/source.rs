@@ -11,7 +11,7 @@ use bevy::prelude::*;
 use super::{Opening, ViewOptions, ViewSet};
 use crate::config::SimConfig;
 use crate::ledger::{AgentRow, FeedEntry, Frame, LedgerError, LedgerSink, RunInfo, TickRecord};
-use crate::sim::metrics::TickMetrics;
+use crate::model::TickMetrics;
 
 /// The slowest and fastest playback speeds, in ticks per second.
 pub const SPEED_RANGE: (f32, f32) = (0.5, 240.0);
@@ -351,7 +351,7 @@ fn open_view(data: &mut ViewData, config: SimConfig, agents: Vec<AgentRow>, last
     *data = ViewData {
         edges: edges_of(&agents),
         frame: Frame {
-            agents: vec![crate::ledger::AgentState::Healthy; agents.len()],
+            agents: vec![crate::model::AgentState::Healthy; agents.len()],
             messages: Vec::new(),
         },
         agents,

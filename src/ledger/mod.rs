@@ -14,9 +14,8 @@ mod verify_v1;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::sim::components::{AgentIdx, Features, SigIdx};
-use crate::sim::consensus::Outcome;
-use crate::sim::metrics::TickMetrics;
+pub use crate::model::AgentState;
+use crate::model::{AgentIdx, Features, MessageKind, Outcome, SigIdx, TickMetrics};
 
 #[derive(Debug, Error)]
 pub enum LedgerError {
@@ -134,47 +133,12 @@ pub struct FeedEntry {
     pub valid: bool,
 }
 
-/// How the view draws an agent in a frame.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[repr(u8)]
-pub enum AgentState {
-    Healthy = 0,
-    /// A campaign has reached it.
-    UnderAttack = 1,
-    /// Attack traffic got through its blacklist this tick.
-    Compromised = 2,
-    /// Immune to every campaign that has started: its blacklist blocks at least `immunity.block_share` of each
-    /// one's probe samples.
-    Immune = 3,
-    Byzantine = 4,
-    Crashed = 5,
-    /// Immune as above, yet some attack traffic still got through this tick.
-    ImmuneLeaking = 6,
-}
-
-impl AgentState {
-    pub fn from_u8(v: u8) -> Option<Self> {
-        [
-            Self::Healthy,
-            Self::UnderAttack,
-            Self::Compromised,
-            Self::Immune,
-            Self::Byzantine,
-            Self::Crashed,
-            Self::ImmuneLeaking,
-        ]
-        .get(v as usize)
-        .copied()
-    }
-}
-
 /// One message on the wire during a tick, with how far along its hop it is, so the view can animate it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct FrameMessage {
     pub from: AgentIdx,
     pub to: AgentIdx,
-    /// 0 announce, 1 ballot, 2 decision.
-    pub kind: u8,
+    pub kind: MessageKind,
     /// Ticks since it was sent (0 on the tick it leaves, `span` on the tick it arrives).
     pub elapsed: u8,
     /// Ticks the hop takes. 0 in recordings made before progress was stored: read as one tick.
@@ -185,7 +149,14 @@ pub struct FrameMessage {
 const PROGRESS_STEPS: u32 = 7;
 
 impl FrameMessage {
-    pub fn new(from: AgentIdx, to: AgentIdx, kind: u8, sent: u32, deliver: u32, now: u32) -> Self {
+    pub fn new(
+        from: AgentIdx,
+        to: AgentIdx,
+        kind: MessageKind,
+        sent: u32,
+        deliver: u32,
+        now: u32,
+    ) -> Self {
         let span = deliver.saturating_sub(sent).max(1);
         let elapsed = now.saturating_sub(sent).min(span);
         let (elapsed, span) = if span > PROGRESS_STEPS {
@@ -203,28 +174,18 @@ impl FrameMessage {
     }
 
     fn packed(&self) -> u8 {
-        (self.kind & 0b11) | ((self.elapsed & 0b111) << 2) | ((self.span & 0b111) << 5)
+        (self.kind.code() & 0b11) | ((self.elapsed & 0b111) << 2) | ((self.span & 0b111) << 5)
     }
 
-    fn unpack(from: AgentIdx, to: AgentIdx, byte: u8) -> Self {
-        Self {
+    /// The inverse of `packed`; `None` for a kind code no message has (a corrupt frame).
+    fn unpack(from: AgentIdx, to: AgentIdx, byte: u8) -> Option<Self> {
+        Some(Self {
             from,
             to,
-            kind: byte & 0b11,
+            kind: MessageKind::from_code(byte & 0b11)?,
             elapsed: (byte >> 2) & 0b111,
             span: byte >> 5,
-        }
-    }
-
-    /// Where along the edge (0 sender, 1 receiver) the message is at the start and at the end of this tick. A hop of
-    /// latency L is on screen for L + 1 ticks, so it glides across them without stopping.
-    pub fn progress(&self) -> (f32, f32) {
-        if self.span == 0 {
-            return (0.0, 1.0);
-        }
-        let span = self.span as f32;
-        let elapsed = (self.elapsed as f32).min(span);
-        (elapsed / (span + 1.0), (elapsed + 1.0) / (span + 1.0))
+        })
     }
 }
 
@@ -268,7 +229,7 @@ impl Frame {
                 let to = u32::from_le_bytes(c[4..8].try_into().expect("4 bytes"));
                 FrameMessage::unpack(from, to, c[8])
             })
-            .collect();
+            .collect::<Option<Vec<_>>>()?;
         Some(Self { agents, messages })
     }
 }
@@ -333,25 +294,18 @@ mod tests {
         let frame = Frame {
             agents: vec![AgentState::Healthy, AgentState::Immune, AgentState::Crashed],
             messages: vec![
-                FrameMessage::new(0, 1, 0, 10, 12, 10),
-                FrameMessage::new(1, 2, 1, 10, 12, 12),
-                FrameMessage::new(2, 0, 2, 5, 25, 15),
+                FrameMessage::new(0, 1, MessageKind::Announce, 10, 12, 10),
+                FrameMessage::new(1, 2, MessageKind::Ballot, 10, 12, 12),
+                FrameMessage::new(2, 0, MessageKind::Decision, 5, 25, 15),
             ],
         };
         let back = Frame::from_bytes(&frame.to_bytes()).expect("decodes");
         assert_eq!(back, frame);
         assert_eq!((back.messages[2].elapsed, back.messages[2].span), (3, 7));
-    }
-
-    #[test]
-    fn a_hop_glides_from_sender_to_receiver_over_its_ticks() {
-        // Latency 2: on screen for ticks 10, 11 and 12, moving a third of the edge each tick.
-        let at = |now| FrameMessage::new(0, 1, 0, 10, 12, now).progress();
-        assert_eq!(at(10), (0.0, 1.0 / 3.0));
-        assert_eq!(at(11), (1.0 / 3.0, 2.0 / 3.0));
-        assert_eq!(at(12), (2.0 / 3.0, 1.0));
-        // Recordings without progress (span 0) animate the whole edge in one tick.
-        let legacy = FrameMessage::unpack(0, 1, 1);
-        assert_eq!((legacy.kind, legacy.progress()), (1, (0.0, 1.0)));
+        // A kind code no message has makes the frame corrupt, not some other kind.
+        let mut bytes = frame.to_bytes();
+        let last = bytes.len() - 1;
+        bytes[last] |= 0b11;
+        assert_eq!(Frame::from_bytes(&bytes), None);
     }
 }

@@ -13,7 +13,7 @@ use rusqlite::types::{Value, ValueRef};
 use super::schema::{self, TABLES, Table};
 use super::sqlite::schema_version;
 use super::{Frame, LedgerTotals};
-use crate::sim::consensus::Outcome;
+use crate::model::Outcome;
 
 /// What a verification found when the chain and every check held.
 #[derive(Debug, Clone, PartialEq)]

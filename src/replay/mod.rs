@@ -9,8 +9,8 @@ use thiserror::Error;
 use crate::config::SimConfig;
 use crate::ledger::sqlite::{OpenError, open_bytes, open_existing, schema_version};
 use crate::ledger::{AgentRow, DiscardSink, FeedEntry, Frame};
-use crate::sim::consensus::Outcome;
-use crate::sim::metrics::TickMetrics;
+use crate::model::Outcome;
+use crate::model::TickMetrics;
 
 #[derive(Debug, Error)]
 pub enum ReplayError {

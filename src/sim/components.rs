@@ -6,23 +6,12 @@ use std::collections::{BTreeMap, VecDeque};
 use bevy::prelude::*;
 use rand::rngs::ChaCha8Rng;
 
-use crate::config::{ByzantineStrategy, FEATURE_COUNT};
+use crate::config::ByzantineStrategy;
 use crate::ml::IsolationForest;
 use crate::ml::iforest::FitScratch;
 use crate::ml::similarity::{RunningStats, scaled_distance};
 
-/// One traffic sample: the named features of `traffic::FEATURE_NAMES`, in standard deviations of the network
-/// baseline.
-pub type Features = [f32; FEATURE_COUNT];
-
-/// Index of a signature in `SignatureRegistry`.
-pub type SigIdx = u32;
-/// Index of an agent (its position in `AgentDirectory`).
-pub type AgentIdx = u32;
-
-/// Ground truth of a sample: 0 is normal traffic, c + 1 is attack campaign c. Only metrics may read it.
-pub type Label = u16;
-pub const NORMAL: Label = 0;
+pub use crate::model::{AgentIdx, Ballot, Cast, Features, Label, NORMAL, SigIdx};
 
 /// Marks an entity as an agent and gives its stable index.
 #[derive(Component, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -165,8 +154,8 @@ pub struct KnownSignature {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Tally {
     pub opened: u32,
-    /// (voter, vote), in arrival order.
-    pub ballots: Vec<(AgentIdx, bool)>,
+    /// In arrival order.
+    pub ballots: Vec<Ballot>,
 }
 
 /// Signatures the agent has heard of, ballots it cast, and the tallies it runs as a proposer.
@@ -266,7 +255,7 @@ pub struct Proposal {
 pub struct DecisionDraft {
     pub sig: SigIdx,
     pub outcome: super::consensus::Outcome,
-    pub certificate: Vec<(AgentIdx, bool)>,
+    pub certificate: Vec<Ballot>,
 }
 
 /// Everything the agent produced this tick, drained in agent order by the serial stages.

@@ -34,12 +34,7 @@ impl Message {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum MessageKind {
-    Announce,
-    Ballot,
-    Decision,
-}
+pub use crate::model::MessageKind;
 
 /// Messages on the wire, by delivery tick, plus this tick's traffic counts.
 #[derive(Resource, Debug)]
@@ -134,7 +129,7 @@ fn dispatch_outboxes(
                     to,
                     payload: outgoing.payload,
                 };
-                in_flight.sent[message.kind() as usize] += 1;
+                in_flight.sent[usize::from(message.kind().code())] += 1;
                 if net.loss > 0.0 && in_flight.rng.random_bool(net.loss) {
                     in_flight.lost += 1;
                     continue;

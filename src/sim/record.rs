@@ -210,7 +210,7 @@ fn record_tick(
                 FrameMessage::new(
                     m.from,
                     m.to,
-                    m.kind() as u8,
+                    m.kind(),
                     m.sent_tick,
                     m.deliver_tick,
                     clock.tick,

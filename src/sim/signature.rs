@@ -38,9 +38,8 @@ pub struct SignatureRecord {
     pub forged: bool,
     /// The agent that tallies ballots for it.
     pub tallier: AgentIdx,
-    /// Ballots actually cast, by voter: 0 none, 1 yes, 2 no. Stands in for unforgeable digital signatures when a
-    /// certificate is checked.
-    pub cast: Vec<u8>,
+    /// Ballots actually cast, by voter. Stands in for unforgeable digital signatures when a certificate is checked.
+    pub cast: Vec<Cast>,
     pub outcome: Option<(Outcome, u32)>,
 }
 
@@ -270,7 +269,7 @@ fn publish_proposals(
             },
             forged: role.forges(),
             tallier,
-            cast: vec![0; directory.agents.len()],
+            cast: vec![Cast::Nothing; directory.agents.len()],
             outcome: None,
         };
         book.known.insert(
@@ -282,13 +281,16 @@ fn publish_proposals(
             },
         );
         if tallier == origin {
-            record.cast[index] = 1;
+            record.cast[index] = Cast::Yes;
             book.known.get_mut(&sig).expect("inserted").my_vote = Some(true);
             book.tallies.insert(
                 sig,
                 Tally {
                     opened: now,
-                    ballots: vec![(origin, true)],
+                    ballots: vec![Ballot {
+                        voter: origin,
+                        yes: true,
+                    }],
                 },
             );
             events.ballots.push((sig, origin, true));

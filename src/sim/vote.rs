@@ -123,7 +123,7 @@ pub fn handle_inbox(
                             ballots: Vec::new(),
                         })
                         .ballots
-                        .push((me, yes));
+                        .push(Ballot { voter: me, yes });
                 } else {
                     outbox.messages.push(Outgoing {
                         made_at: now,
@@ -138,8 +138,8 @@ pub fn handle_inbox(
             }
             Payload::Ballot { sig, voter, yes } => {
                 if let Some(tally) = book.tallies.get_mut(&sig) {
-                    if !tally.ballots.iter().any(|&(v, _)| v == voter) {
-                        tally.ballots.push((voter, yes));
+                    if !tally.ballots.iter().any(|b| b.voter == voter) {
+                        tally.ballots.push(Ballot { voter, yes });
                     }
                 } else if let Some(parent) = book.known.get(&sig).and_then(|k| k.parent) {
                     outbox.messages.push(Outgoing {
@@ -202,7 +202,7 @@ fn register_ballots(
             continue;
         };
         for (sig, yes) in outbox.cast.drain(..) {
-            registry.records[sig as usize].cast[index] = if yes { 1 } else { 2 };
+            registry.records[sig as usize].cast[index] = Cast::of(yes);
             events.ballots.push((sig, index as AgentIdx, yes));
         }
     }

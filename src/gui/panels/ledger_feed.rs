@@ -3,7 +3,7 @@
 use bevy_egui::egui;
 
 use crate::gui::source::ViewData;
-use crate::sim::consensus::Outcome;
+use crate::model::Outcome;
 
 const SHOWN: usize = 12;
 

@@ -71,8 +71,8 @@ pub fn show(ui: &mut egui::Ui) {
         });
     }
     ui.strong("Messages on the wire");
-    for (kind, (name, meaning)) in palette::MESSAGE_KINDS.iter().enumerate() {
-        let kind = kind as u8;
+    for kind in crate::model::MessageKind::ALL {
+        let (name, meaning) = palette::message_label(kind);
         ui.horizontal(|ui| {
             paint(
                 ui,
@@ -80,8 +80,8 @@ pub fn show(ui: &mut egui::Ui) {
                 palette::message_colour(kind),
                 false,
             );
-            ui.label(egui::RichText::new(*name).strong());
-            ui.label(egui::RichText::new(*meaning).small().weak());
+            ui.label(egui::RichText::new(name).strong());
+            ui.label(egui::RichText::new(meaning).small().weak());
         });
     }
     ui.label(

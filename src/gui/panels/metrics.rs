@@ -6,7 +6,7 @@ use bevy_egui::egui;
 use egui_plot::{Legend, Line, Plot, PlotPoint};
 
 use crate::gui::source::ViewData;
-use crate::sim::metrics::TickMetrics;
+use crate::model::TickMetrics;
 
 /// Precision and recall are taken over this many ticks: one tick holds too few samples to read.
 pub const DETECTION_WINDOW: usize = 10;

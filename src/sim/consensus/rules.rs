@@ -1,0 +1,341 @@
+//! The consensus rules as pure functions of plain data: deciding a signature from its ballots under each rule,
+//! checking a decision's certificate, and a tallier's draft (honest, or a forger padding its certificate). Tested
+//! here without an `App`; `consensus.rs` runs them in the tick.
+
+use crate::config::{ConsensusConfig, ConsensusRule};
+use crate::model::{AgentIdx, Ballot, Cast, Outcome, SigIdx};
+use crate::sim::components::{DecisionDraft, Role, Tally};
+
+/// Decides a signature from the ballots cast so far; None while undecided. `trust` is each agent's Beta trust
+/// (used by the reputation-weighted rule); `window_closed` says the voting window is over.
+pub fn decide(
+    rules: &ConsensusConfig,
+    ballots: &[Ballot],
+    electorate: usize,
+    trust: &[f64],
+    window_closed: bool,
+) -> Option<Outcome> {
+    let n = electorate;
+    let yes = ballots.iter().filter(|b| b.yes).count();
+    let no = ballots.len() - yes;
+    let turnout_met = ballots.len() as f64 >= rules.min_turnout * n as f64;
+    let closed = |o: Option<Outcome>| {
+        if window_closed {
+            Some(o.unwrap_or(Outcome::Expired))
+        } else {
+            o
+        }
+    };
+    match rules.rule {
+        ConsensusRule::Majority => {
+            if 2 * yes > n {
+                Some(Outcome::Accepted)
+            } else if 2 * no >= n {
+                Some(Outcome::Rejected)
+            } else if window_closed && turnout_met && !ballots.is_empty() {
+                Some(if yes > no {
+                    Outcome::Accepted
+                } else {
+                    Outcome::Rejected
+                })
+            } else {
+                closed(None)
+            }
+        }
+        ConsensusRule::Quorum => {
+            let k = rules.quorum;
+            if yes >= k {
+                Some(Outcome::Accepted)
+            } else if no > n.saturating_sub(k) {
+                Some(Outcome::Rejected)
+            } else {
+                closed(None)
+            }
+        }
+        ConsensusRule::Bft => {
+            let f = n.saturating_sub(1) / 3;
+            if yes > 2 * f {
+                Some(Outcome::Accepted)
+            } else if no >= n - 2 * f {
+                Some(Outcome::Rejected)
+            } else {
+                closed(None)
+            }
+        }
+        ConsensusRule::ReputationWeighted => {
+            let weight = |want: bool| -> f64 {
+                ballots
+                    .iter()
+                    .filter(|b| b.yes == want)
+                    .map(|b| trust.get(b.voter as usize).copied().unwrap_or(0.5))
+                    .sum()
+            };
+            let (wy, wn) = (weight(true), weight(false));
+            let total: f64 = trust.iter().take(n).sum();
+            let t = rules.reputation_threshold;
+            if wy > t * total {
+                Some(Outcome::Accepted)
+            } else if wn >= (1.0 - t) * total {
+                Some(Outcome::Rejected)
+            } else if window_closed && turnout_met && wy + wn > 0.0 {
+                Some(if wy > t * (wy + wn) {
+                    Outcome::Accepted
+                } else {
+                    Outcome::Rejected
+                })
+            } else {
+                closed(None)
+            }
+        }
+        ConsensusRule::CentralAuthority => {
+            match ballots.iter().find(|b| b.voter as usize == rules.authority) {
+                Some(Ballot { yes: true, .. }) => Some(Outcome::Accepted),
+                Some(Ballot { yes: false, .. }) => Some(Outcome::Rejected),
+                None => closed(None),
+            }
+        }
+    }
+}
+
+/// Why a certificate does not justify its decision.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CertificateFault {
+    /// A ballot in the certificate was never cast that way by that voter.
+    ForgedBallot {
+        voter: AgentIdx,
+    },
+    DuplicateVoter {
+        voter: AgentIdx,
+    },
+    /// The ballots do not support the claimed outcome under the rule.
+    Unsupported {
+        claimed: Outcome,
+        supported: Outcome,
+    },
+}
+
+/// Re-checks a decision: every ballot must be one its voter really cast, each voter once, and the rule applied to
+/// those ballots must give the claimed outcome.
+pub fn verify_certificate(
+    rules: &ConsensusConfig,
+    claimed: Outcome,
+    certificate: &[Ballot],
+    cast: &[Cast],
+    trust: &[f64],
+) -> Result<(), CertificateFault> {
+    let mut seen = vec![false; cast.len()];
+    for &Ballot { voter, yes } in certificate {
+        let recorded = cast.get(voter as usize).copied().unwrap_or_default();
+        if recorded != Cast::of(yes) {
+            return Err(CertificateFault::ForgedBallot { voter });
+        }
+        if std::mem::replace(&mut seen[voter as usize], true) {
+            return Err(CertificateFault::DuplicateVoter { voter });
+        }
+    }
+    let supported = decide(rules, certificate, cast.len(), trust, true).unwrap_or(Outcome::Expired);
+    if supported == claimed {
+        Ok(())
+    } else {
+        Err(CertificateFault::Unsupported { claimed, supported })
+    }
+}
+
+/// The tallier's draft for one open tally. A byzantine tallier claims acceptance for its group's forgeries at the
+/// close of the window, padding the certificate with invented yes ballots; the certificate check exposes that.
+pub fn draft_decision(
+    rules: &ConsensusConfig,
+    role: Role,
+    forged: bool,
+    sig: SigIdx,
+    tally: &Tally,
+    electorate: usize,
+    trust: &[f64],
+    now: u32,
+) -> Option<DecisionDraft> {
+    let window_closed = now >= tally.opened + rules.voting_window;
+    if role.forges() && forged {
+        if !window_closed {
+            return None;
+        }
+        let mut certificate: Vec<Ballot> =
+            tally.ballots.iter().copied().filter(|b| b.yes).collect();
+        let mut candidate = 0;
+        while decide(rules, &certificate, electorate, trust, true) != Some(Outcome::Accepted)
+            && candidate < electorate
+        {
+            if !certificate.iter().any(|b| b.voter as usize == candidate) {
+                certificate.push(Ballot {
+                    voter: candidate as AgentIdx,
+                    yes: true,
+                });
+            }
+            candidate += 1;
+        }
+        return Some(DecisionDraft {
+            sig,
+            outcome: Outcome::Accepted,
+            certificate,
+        });
+    }
+    let outcome = decide(rules, &tally.ballots, electorate, trust, window_closed)?;
+    Some(DecisionDraft {
+        sig,
+        outcome,
+        certificate: tally.ballots.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::components::Tally;
+
+    fn rules(rule: ConsensusRule) -> ConsensusConfig {
+        ConsensusConfig {
+            rule,
+            quorum: 3,
+            ..Default::default()
+        }
+    }
+
+    fn ballot(voter: AgentIdx, yes: bool) -> Ballot {
+        Ballot { voter, yes }
+    }
+
+    fn ballots(yes: u32, no: u32) -> Vec<Ballot> {
+        (0..yes)
+            .map(|v| ballot(v, true))
+            .chain((yes..yes + no).map(|v| ballot(v, false)))
+            .collect()
+    }
+
+    #[test]
+    fn bft_needs_two_f_plus_one() {
+        let r = rules(ConsensusRule::Bft);
+        // n = 10: f = 3, so 7 yes accept and 4 no make 7 yes impossible.
+        assert_eq!(decide(&r, &ballots(6, 0), 10, &[], false), None);
+        assert_eq!(
+            decide(&r, &ballots(7, 0), 10, &[], false),
+            Some(Outcome::Accepted)
+        );
+        assert_eq!(
+            decide(&r, &ballots(3, 4), 10, &[], false),
+            Some(Outcome::Rejected)
+        );
+        assert_eq!(
+            decide(&r, &ballots(6, 3), 10, &[], true),
+            Some(Outcome::Expired)
+        );
+    }
+
+    #[test]
+    fn majority_counts_received_ballots_with_turnout() {
+        let r = rules(ConsensusRule::Majority);
+        assert_eq!(
+            decide(&r, &ballots(6, 0), 10, &[], false),
+            Some(Outcome::Accepted)
+        );
+        assert_eq!(decide(&r, &ballots(3, 2), 10, &[], false), None);
+        assert_eq!(
+            decide(&r, &ballots(3, 2), 10, &[], true),
+            Some(Outcome::Accepted)
+        );
+        assert_eq!(
+            decide(&r, &ballots(3, 3), 10, &[], true),
+            Some(Outcome::Rejected)
+        );
+        // Below the 50% turnout, nothing is decided.
+        assert_eq!(
+            decide(&r, &ballots(3, 1), 10, &[], true),
+            Some(Outcome::Expired)
+        );
+    }
+
+    #[test]
+    fn quorum_and_central_authority() {
+        let r = rules(ConsensusRule::Quorum);
+        assert_eq!(
+            decide(&r, &ballots(3, 0), 10, &[], false),
+            Some(Outcome::Accepted)
+        );
+        assert_eq!(
+            decide(&r, &ballots(0, 8), 10, &[], false),
+            Some(Outcome::Rejected)
+        );
+        let c = ConsensusConfig {
+            rule: ConsensusRule::CentralAuthority,
+            authority: 1,
+            ..Default::default()
+        };
+        assert_eq!(decide(&c, &ballots(1, 0), 10, &[], false), None);
+        assert_eq!(
+            decide(&c, &ballots(2, 0), 10, &[], false),
+            Some(Outcome::Accepted)
+        );
+        assert_eq!(
+            decide(&c, &ballots(1, 0), 10, &[], true),
+            Some(Outcome::Expired)
+        );
+    }
+
+    #[test]
+    fn reputation_weights_trusted_voters() {
+        let r = ConsensusConfig {
+            rule: ConsensusRule::ReputationWeighted,
+            ..Default::default()
+        };
+        // Two trusted voters outweigh three distrusted ones.
+        let trust = [0.9, 0.9, 0.1, 0.1, 0.1];
+        let b: Vec<_> = [(0, true), (1, true), (2, false), (3, false), (4, false)]
+            .map(|(v, y)| ballot(v, y))
+            .into();
+        assert_eq!(decide(&r, &b, 5, &trust, false), Some(Outcome::Accepted));
+        let flipped: Vec<_> = b.iter().map(|x| ballot(x.voter, !x.yes)).collect();
+        assert_eq!(
+            decide(&r, &flipped, 5, &trust, true),
+            Some(Outcome::Rejected)
+        );
+    }
+
+    #[test]
+    fn a_certificate_with_an_invented_ballot_is_refused() {
+        let r = rules(ConsensusRule::Bft);
+        let mut cast = vec![Cast::Nothing; 10];
+        cast[..3].fill(Cast::Yes);
+        let padded: Vec<_> = (0..7).map(|v| ballot(v, true)).collect();
+        assert_eq!(
+            verify_certificate(&r, Outcome::Accepted, &padded, &cast, &[]),
+            Err(CertificateFault::ForgedBallot { voter: 3 })
+        );
+        let honest: Vec<_> = (0..3).map(|v| ballot(v, true)).collect();
+        assert!(matches!(
+            verify_certificate(&r, Outcome::Accepted, &honest, &cast, &[]),
+            Err(CertificateFault::Unsupported { .. })
+        ));
+        cast[3..7].fill(Cast::Yes);
+        assert_eq!(
+            verify_certificate(&r, Outcome::Accepted, &padded, &cast, &[]),
+            Ok(())
+        );
+        let twice = vec![ballot(0, true), ballot(0, true)];
+        assert_eq!(
+            verify_certificate(&r, Outcome::Accepted, &twice, &cast, &[]),
+            Err(CertificateFault::DuplicateVoter { voter: 0 })
+        );
+    }
+
+    #[test]
+    fn a_cheating_tallier_pads_its_certificate() {
+        let r = rules(ConsensusRule::Bft);
+        let tally = Tally {
+            opened: 0,
+            ballots: ballots(2, 5),
+        };
+        let role = Role::Byzantine(crate::config::ByzantineStrategy::Collude);
+        assert!(draft_decision(&r, role, true, 0, &tally, 10, &[], 5).is_none());
+        let draft = draft_decision(&r, role, true, 0, &tally, 10, &[], 30).unwrap();
+        assert_eq!(draft.outcome, Outcome::Accepted);
+        assert_eq!(draft.certificate.iter().filter(|b| b.yes).count(), 7);
+    }
+}
