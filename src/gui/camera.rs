@@ -10,6 +10,18 @@ use super::layout::EXTENT;
 use super::source::ViewData;
 use super::{LEFT_PANEL, RIGHT_PANEL, TOP_BAR, ViewSet};
 
+pub(super) fn plugin(app: &mut App) {
+    app.init_resource::<Selection>();
+    app.init_resource::<Fitted>();
+    app.add_systems(Startup, spawn_cameras);
+    app.add_systems(
+        Update,
+        (fit_viewport, pan_and_zoom, pick_node)
+            .chain()
+            .in_set(ViewSet::Input),
+    );
+}
+
 /// The camera that draws the graph (the egui camera is separate).
 #[derive(Component)]
 pub struct SceneCamera;
@@ -30,18 +42,6 @@ struct DragState {
 struct Fitted {
     generation: u64,
     size: UVec2,
-}
-
-pub(super) fn plugin(app: &mut App) {
-    app.init_resource::<Selection>();
-    app.init_resource::<Fitted>();
-    app.add_systems(Startup, spawn_cameras);
-    app.add_systems(
-        Update,
-        (fit_viewport, pan_and_zoom, pick_node)
-            .chain()
-            .in_set(ViewSet::Input),
-    );
 }
 
 /// One camera for the scene and the panels: in a software renderer every full-window pass costs milliseconds, and

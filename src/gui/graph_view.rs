@@ -10,6 +10,15 @@ use super::palette::{self, ShapeBatch};
 use super::source::ViewData;
 use super::{ViewSet, layout};
 
+pub(super) fn plugin(app: &mut App) {
+    app.init_resource::<SceneLayout>();
+    app.add_systems(Startup, spawn_graph);
+    app.add_systems(
+        Update,
+        (lay_out_run, draw_nodes).chain().in_set(ViewSet::Scene),
+    );
+}
+
 /// Where the nodes are and how big they are drawn, for the current run.
 #[derive(Resource, Default)]
 pub struct SceneLayout {
@@ -28,15 +37,6 @@ struct GraphMeshes {
 pub const EDGE_Z: f32 = 0.0;
 pub const NODE_Z: f32 = 1.0;
 pub const MESSAGE_Z: f32 = 2.0;
-
-pub(super) fn plugin(app: &mut App) {
-    app.init_resource::<SceneLayout>();
-    app.add_systems(Startup, spawn_graph);
-    app.add_systems(
-        Update,
-        (lay_out_run, draw_nodes).chain().in_set(ViewSet::Scene),
-    );
-}
 
 /// A mesh entity whose contents are replaced in place; it spans the whole scene, so it is never culled.
 pub fn spawn_batch(

@@ -37,9 +37,13 @@ pub const WINDOW_SIZE: (u32, u32) = (1280, 800);
 /// The per-frame order of the view, declared once.
 #[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ViewSet {
+    /// Keys, mouse and the panels' requests from the last frame.
     Input,
+    /// The live run steps, or the replay seeks, and `ViewData` is refilled.
     Advance,
+    /// Meshes are refilled from `ViewData`: nodes, edges, messages.
     Scene,
+    /// Screenshots, frame timing and quitting.
     Capture,
 }
 

@@ -8,16 +8,16 @@ use super::graph_view::{MESSAGE_Z, SceneLayout, spawn_batch, vertex_colour_mater
 use super::palette::{self, ShapeBatch};
 use super::source::{Playback, ViewData};
 
+pub(super) fn plugin(app: &mut App) {
+    app.add_systems(Startup, spawn_message_mesh);
+    app.add_systems(Update, draw_messages.in_set(ViewSet::Scene));
+}
+
 /// Beyond this many messages a frame draws an even sample of them: a flood of a million is a blur anyway.
 pub const MAX_DRAWN_MESSAGES: usize = 40_000;
 
 #[derive(Resource)]
 struct MessageMesh(Handle<Mesh>);
-
-pub(super) fn plugin(app: &mut App) {
-    app.add_systems(Startup, spawn_message_mesh);
-    app.add_systems(Update, draw_messages.in_set(ViewSet::Scene));
-}
 
 fn spawn_message_mesh(
     mut commands: Commands,

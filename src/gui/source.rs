@@ -13,6 +13,27 @@ use crate::config::SimConfig;
 use crate::ledger::{AgentRow, FeedEntry, Frame, LedgerError, LedgerSink, RunInfo, TickRecord};
 use crate::model::TickMetrics;
 
+pub(super) fn plugin(app: &mut App) {
+    app.init_resource::<ViewData>();
+    app.init_resource::<PendingRestart>();
+    app.init_resource::<PendingOpen>();
+    app.init_resource::<RecordingRequests>();
+    app.add_systems(Startup, load_opening);
+    app.add_systems(Last, finish_ledger_on_exit);
+    app.add_systems(
+        Update,
+        (
+            restart_run,
+            open_recording,
+            advance,
+            pull_live_ticks,
+            show_replay_tick,
+        )
+            .chain()
+            .in_set(ViewSet::Advance),
+    );
+}
+
 /// The slowest and fastest playback speeds, in ticks per second.
 pub const SPEED_RANGE: (f32, f32) = (0.5, 240.0);
 /// At most this long per frame goes to simulating, so the window stays responsive when a tick is slow.
@@ -307,27 +328,6 @@ pub struct RecordingRequests {
     pub download: bool,
     /// Let the user pick a recording to open.
     pub pick: bool,
-}
-
-pub(super) fn plugin(app: &mut App) {
-    app.init_resource::<ViewData>();
-    app.init_resource::<PendingRestart>();
-    app.init_resource::<PendingOpen>();
-    app.init_resource::<RecordingRequests>();
-    app.add_systems(Startup, load_opening);
-    app.add_systems(Last, finish_ledger_on_exit);
-    app.add_systems(
-        Update,
-        (
-            restart_run,
-            open_recording,
-            advance,
-            pull_live_ticks,
-            show_replay_tick,
-        )
-            .chain()
-            .in_set(ViewSet::Advance),
-    );
 }
 
 fn edges_of(agents: &[AgentRow]) -> Vec<(u32, u32)> {

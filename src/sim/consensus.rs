@@ -11,6 +11,16 @@ use super::components::*;
 use super::signature::SignatureRegistry;
 use super::{AgentDirectory, Pipeline, Settlement, SimSettings, TickEvents};
 
+pub(super) fn plugin(app: &mut App) {
+    app.init_resource::<Decisions>();
+    app.add_systems(
+        FixedUpdate,
+        (tally_ballots, publish_decisions)
+            .chain()
+            .in_set(Pipeline::Consensus),
+    );
+}
+
 mod rules;
 
 pub use crate::model::Outcome;
@@ -226,14 +236,4 @@ fn expire_unanswered(
     while *first_open < records.len() && records[*first_open].outcome.is_some() {
         *first_open += 1;
     }
-}
-
-pub(super) fn plugin(app: &mut App) {
-    app.init_resource::<Decisions>();
-    app.add_systems(
-        FixedUpdate,
-        (tally_ballots, publish_decisions)
-            .chain()
-            .in_set(Pipeline::Consensus),
-    );
 }

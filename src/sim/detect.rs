@@ -9,6 +9,10 @@ use super::components::*;
 use super::{Pipeline, SimSettings};
 use crate::config::SimConfig;
 
+pub(super) fn plugin(app: &mut App) {
+    app.add_systems(FixedUpdate, score_traffic.in_set(Pipeline::Detect));
+}
+
 /// Blocks, scores and sorts one agent's batch.
 pub fn detect_batch(
     config: &SimConfig,
@@ -102,10 +106,6 @@ fn score_traffic(
             }
         },
     );
-}
-
-pub(super) fn plugin(app: &mut App) {
-    app.add_systems(FixedUpdate, score_traffic.in_set(Pipeline::Detect));
 }
 
 #[cfg(test)]

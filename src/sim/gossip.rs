@@ -14,9 +14,18 @@ use super::components::*;
 use super::network::Network;
 use super::{AgentDirectory, Pipeline, SimSettings};
 
+pub(super) fn plugin(app: &mut App) {
+    app.add_systems(
+        FixedUpdate,
+        (dispatch_outboxes, deliver_due)
+            .chain()
+            .in_set(Pipeline::Gossip),
+    );
+}
+
 /// One transmission over one edge.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Message {
+pub struct Transmission {
     pub sent_tick: u32,
     pub deliver_tick: u32,
     pub from: AgentIdx,
@@ -24,7 +33,7 @@ pub struct Message {
     pub payload: Payload,
 }
 
-impl Message {
+impl Transmission {
     pub fn kind(&self) -> MessageKind {
         match self.payload {
             Payload::Announce { .. } => MessageKind::Announce,
@@ -39,9 +48,9 @@ pub use crate::model::MessageKind;
 /// Messages on the wire, by delivery tick, plus this tick's traffic counts.
 #[derive(Resource, Debug)]
 pub struct InFlight {
-    pub pending: BTreeMap<u32, Vec<Message>>,
+    pub pending: BTreeMap<u32, Vec<Transmission>>,
     /// Messages that arrived this tick (the view animates them along their edge).
-    pub delivered: Vec<Message>,
+    pub delivered: Vec<Transmission>,
     /// Transmissions this tick, by kind (announce, ballot, decision), lost ones included.
     pub sent: [u64; 3],
     pub lost: u64,
@@ -64,7 +73,7 @@ impl InFlight {
     }
 
     /// Everything the view should draw for this tick: arrivals and messages still travelling.
-    pub fn visible(&self) -> impl Iterator<Item = &Message> {
+    pub fn visible(&self) -> impl Iterator<Item = &Transmission> {
         self.delivered.iter().chain(self.pending.values().flatten())
     }
 }
@@ -122,7 +131,7 @@ fn dispatch_outboxes(
                 ),
             }
             for &to in &receivers {
-                let message = Message {
+                let message = Transmission {
                     sent_tick: clock.tick,
                     deliver_tick: outgoing.made_at + net.latency,
                     from,
@@ -171,15 +180,6 @@ fn deliver_due(
             }
         }
     }
-}
-
-pub(super) fn plugin(app: &mut App) {
-    app.add_systems(
-        FixedUpdate,
-        (dispatch_outboxes, deliver_due)
-            .chain()
-            .in_set(Pipeline::Gossip),
-    );
 }
 
 #[cfg(test)]

@@ -14,6 +14,10 @@ use super::{Pipeline, SimSettings};
 use crate::config::SimConfig;
 use crate::ml::IsolationForest;
 
+pub(super) fn plugin(app: &mut App) {
+    app.add_systems(FixedUpdate, learn_from_decisions.in_set(Pipeline::Learn));
+}
+
 /// Handles the decisions in one agent's inbox; returns whether its blacklist grew.
 pub fn apply_decisions(
     now: u32,
@@ -193,10 +197,6 @@ fn learn_from_decisions(
             }
         },
     );
-}
-
-pub(super) fn plugin(app: &mut App) {
-    app.add_systems(FixedUpdate, learn_from_decisions.in_set(Pipeline::Learn));
 }
 
 #[cfg(test)]

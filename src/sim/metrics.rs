@@ -14,6 +14,12 @@ use super::traffic::Campaigns;
 use super::{Pipeline, SimSettings, TickEvents};
 use crate::model::Outcome;
 
+pub(super) fn plugin(app: &mut App) {
+    app.init_resource::<RunTotals>()
+        .init_resource::<MetricsHistory>();
+    app.add_systems(FixedUpdate, measure.in_set(Pipeline::Measure));
+}
+
 pub use crate::model::TickMetrics;
 
 fn ratio(num: u64, den: u64) -> Option<f64> {
@@ -231,10 +237,4 @@ fn measure(
     totals.decisions += events.decisions.len() as u64;
     m.signatures_pending = totals.pending();
     history.ticks.push(m);
-}
-
-pub(super) fn plugin(app: &mut App) {
-    app.init_resource::<RunTotals>()
-        .init_resource::<MetricsHistory>();
-    app.add_systems(FixedUpdate, measure.in_set(Pipeline::Measure));
 }

@@ -31,14 +31,23 @@ use components::*;
 /// The tick pipeline.
 #[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Pipeline {
+    /// The clock advances, crashes take effect, campaigns spread, and each live agent draws its labelled batch.
     Traffic,
+    /// Blacklists drop what they match; each agent's forest scores the rest.
     Detect,
+    /// Anomaly clusters become proposed signatures (and forgers forge).
     Sign,
+    /// Messages travel one hop: outboxes drain, inboxes fill, in a sorted order.
     Gossip,
+    /// Receivers judge signatures against their own evidence and cast ballots.
     Vote,
+    /// Talliers decide under the rule; certificates are checked; signatures settle or expire.
     Consensus,
+    /// Certified acceptances enter blacklists, immunity is re-measured, forests retrain.
     Learn,
+    /// The tick's figures against ground truth.
     Measure,
+    /// Everything the tick produced goes to the ledger, with the state hash.
     Record,
 }
 

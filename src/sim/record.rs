@@ -19,6 +19,10 @@ use crate::ledger::{
     OutcomeRow, SignatureRow, TickRecord,
 };
 
+pub(super) fn plugin(app: &mut App) {
+    app.add_systems(FixedUpdate, record_tick.in_set(Pipeline::Record));
+}
+
 /// The ledger the run writes to, the latest state hash, and the first storage failure if any.
 #[derive(Resource)]
 pub struct Ledger {
@@ -263,10 +267,6 @@ fn record_tick(
         ledger.failure = Some(e.to_string());
     }
     events.clear();
-}
-
-pub(super) fn plugin(app: &mut App) {
-    app.add_systems(FixedUpdate, record_tick.in_set(Pipeline::Record));
 }
 
 #[cfg(test)]

@@ -16,6 +16,16 @@ use super::{Pipeline, SimSettings, TickEvents};
 use crate::config::{ConsensusRule, SimConfig};
 use crate::ml::similarity::{RunningStats, cosine};
 
+pub(super) fn plugin(app: &mut App) {
+    app.init_resource::<SignatureRegistry>();
+    app.add_systems(
+        FixedUpdate,
+        (build_signatures, publish_proposals)
+            .chain()
+            .in_set(Pipeline::Sign),
+    );
+}
+
 /// Clusters an agent keeps at once; the stalest is dropped for a new direction.
 const MAX_CLUSTERS: usize = 8;
 /// A forger publishes on average once per this many cooldowns.
@@ -308,16 +318,6 @@ fn publish_proposals(
             });
         }
     }
-}
-
-pub(super) fn plugin(app: &mut App) {
-    app.init_resource::<SignatureRegistry>();
-    app.add_systems(
-        FixedUpdate,
-        (build_signatures, publish_proposals)
-            .chain()
-            .in_set(Pipeline::Sign),
-    );
 }
 
 #[cfg(test)]

@@ -14,6 +14,20 @@ use super::components::*;
 use super::network::Network;
 use crate::config::{CampaignConfig, CampaignKind, FEATURE_COUNT, TrafficConfig};
 
+pub(super) fn plugin(app: &mut App) {
+    app.add_systems(
+        FixedUpdate,
+        (
+            advance_clock,
+            super::faults::crash_agents,
+            spread_campaigns,
+            draw_traffic,
+        )
+            .chain()
+            .in_set(Pipeline::Traffic),
+    );
+}
+
 /// Names of the traffic features, in vector order. Values are in standard deviations of the network baseline.
 pub const FEATURE_NAMES: [&str; FEATURE_COUNT] = [
     "packet_size",
@@ -263,20 +277,6 @@ fn draw_traffic(
                 &mut rng.0,
             );
         },
-    );
-}
-
-pub(super) fn plugin(app: &mut App) {
-    app.add_systems(
-        FixedUpdate,
-        (
-            advance_clock,
-            super::faults::crash_agents,
-            spread_campaigns,
-            draw_traffic,
-        )
-            .chain()
-            .in_set(Pipeline::Traffic),
     );
 }
 

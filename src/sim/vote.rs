@@ -15,6 +15,15 @@ use crate::config::{ByzantineStrategy, ConsensusRule, SimConfig, VoteRule};
 use crate::ml::IsolationForest;
 use crate::ml::similarity::cosine;
 
+pub(super) fn plugin(app: &mut App) {
+    app.add_systems(
+        FixedUpdate,
+        (cast_ballots, register_ballots)
+            .chain()
+            .in_set(Pipeline::Vote),
+    );
+}
+
 /// Ballots kept per agent for the inspector.
 const RECENT_BALLOTS: usize = 16;
 
@@ -206,15 +215,6 @@ fn register_ballots(
             events.ballots.push((sig, index as AgentIdx, yes));
         }
     }
-}
-
-pub(super) fn plugin(app: &mut App) {
-    app.add_systems(
-        FixedUpdate,
-        (cast_ballots, register_ballots)
-            .chain()
-            .in_set(Pipeline::Vote),
-    );
 }
 
 #[cfg(test)]
