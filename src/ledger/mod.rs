@@ -4,6 +4,7 @@
 #[cfg(not(target_arch = "wasm32"))]
 pub mod inspect;
 pub mod memory;
+pub mod open;
 pub mod schema;
 pub mod sqlite;
 #[cfg(not(target_arch = "wasm32"))]
