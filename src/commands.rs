@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use crate::cli::{
     Cli, Command, ConfigArgs, ConfigCommand, DetectArgs, LedgerCommand, ReplayArgs, RunArgs,
 };
+use crate::error::CommandError;
 use dais::config::{SimConfig, load};
 use dais::ledger::sqlite::SqliteLedger;
 
@@ -43,15 +44,17 @@ fn env_vars() -> Vec<(String, String)> {
 
 /// The config from all layers. A `DAIS_` variable that names no key is a warning with the closest key, or an
 /// error with `--strict-env`: a typo must not silently leave a setting at its default.
-fn effective_config(args: &ConfigArgs) -> Result<SimConfig, String> {
+fn effective_config(args: &ConfigArgs) -> Result<SimConfig, CommandError> {
     let vars = env_vars();
     for unknown in load::unknown_env_vars(&vars) {
         if args.strict_env {
-            return Err(format!("{unknown} (--strict-env)"));
+            return Err(CommandError::StrictEnv {
+                var: unknown.to_string(),
+            });
         }
         eprintln!("warning: {unknown}; it is ignored (--strict-env makes this an error)");
     }
-    load::load_config(&args.source(), &vars, &args.flags()).map_err(|e| e.to_string())
+    Ok(load::load_config(&args.source(), &vars, &args.flags())?)
 }
 
 /// The files a run writes into `--out DIR`.
@@ -66,7 +69,7 @@ const RUN_FILES: &[&str] = &[
 
 /// Refuses a `--out` directory that holds an earlier run, unless `--force`, which clears that run's files first
 /// (so nothing of the old run survives beside the new one).
-fn prepare_out_dir(dir: &Path, force: bool) -> Result<(), String> {
+fn prepare_out_dir(dir: &Path, force: bool) -> Result<(), CommandError> {
     let earlier: Vec<&str> = RUN_FILES
         .iter()
         .copied()
@@ -76,16 +79,14 @@ fn prepare_out_dir(dir: &Path, force: bool) -> Result<(), String> {
         return Ok(());
     }
     if !force {
-        return Err(format!(
-            "--out {} holds an earlier run ({}); choose a new directory, or add --force to replace it",
-            dir.display(),
-            earlier.join(", ")
-        ));
+        return Err(CommandError::EarlierRun {
+            dir: dir.to_path_buf(),
+            files: earlier.iter().map(|f| f.to_string()).collect(),
+        });
     }
     for file in earlier {
         let path = dir.join(file);
-        std::fs::remove_file(&path)
-            .map_err(|e| format!("cannot replace {}: {e}", path.display()))?;
+        std::fs::remove_file(&path).map_err(|source| CommandError::Replace { path, source })?;
     }
     Ok(())
 }
@@ -106,7 +107,7 @@ fn install_interrupt_handler() -> Arc<AtomicBool> {
 }
 
 /// Whether to open a window: not with --no-render, and not where none can open (said in one line).
-fn window_wanted(no_render: bool, screenshot: bool) -> Result<bool, String> {
+fn window_wanted(no_render: bool, screenshot: bool) -> Result<bool, CommandError> {
     if no_render {
         return Ok(false);
     }
@@ -114,7 +115,7 @@ fn window_wanted(no_render: bool, screenshot: bool) -> Result<bool, String> {
     {
         match dais::gui::display_problem() {
             None => Ok(true),
-            Some(reason) if screenshot => Err(format!("--screenshot needs a window, but {reason}")),
+            Some(reason) if screenshot => Err(CommandError::NeedsWindow(reason)),
             Some(reason) => {
                 eprintln!(
                     "dais: {reason}; running headless instead (--no-render skips this check)"
@@ -126,10 +127,9 @@ fn window_wanted(no_render: bool, screenshot: bool) -> Result<bool, String> {
     #[cfg(not(feature = "gui"))]
     {
         if screenshot {
-            return Err(
-                "--screenshot needs a window, but this dais was built without the gui feature"
-                    .into(),
-            );
+            return Err(CommandError::NeedsWindow(
+                "this dais was built without the gui feature".into(),
+            ));
         }
         eprintln!("dais: this dais was built without the gui feature; running headless");
         Ok(false)
@@ -143,7 +143,7 @@ fn open_window(
     // The tick a replay opens at, and the tick a screenshot shows.
     screenshot_tick: u32,
     ledger: Option<PathBuf>,
-) -> Result<(), String> {
+) -> Result<(), CommandError> {
     let options = dais::gui::ViewOptions {
         play: view.play,
         speed: view.speed,
@@ -154,27 +154,30 @@ fn open_window(
         ledger,
     };
     let stats = dais::gui::SharedFrameStats::default();
-    let mut app = dais::gui::build_app(opening, options, stats.clone())?;
+    let mut app =
+        dais::gui::build_app(opening, options, stats.clone()).map_err(CommandError::View)?;
     let exit = app.run();
     if let Some(report) = stats.lock().ok().and_then(|s| s.report()) {
         eprintln!("dais: {report}");
     }
     if let Some(path) = &view.screenshot {
         if !path.exists() {
-            return Err(format!(
+            return Err(CommandError::View(format!(
                 "the window closed before the screenshot {} was saved",
                 path.display()
-            ));
+            )));
         }
         eprintln!("dais: saved {}", path.display());
     }
     match exit {
         bevy::app::AppExit::Success => Ok(()),
-        bevy::app::AppExit::Error(code) => Err(format!("the window exited with code {code}")),
+        bevy::app::AppExit::Error(code) => Err(CommandError::View(format!(
+            "the window exited with code {code}"
+        ))),
     }
 }
 
-fn run(args: &RunArgs) -> Result<Finished, String> {
+fn run(args: &RunArgs) -> Result<Finished, CommandError> {
     let screenshot = args.view.screenshot.is_some();
     // With --screenshot, --steps is the tick to photograph; the run keeps its configured length, so a scenario's
     // later campaigns stay valid.
@@ -216,11 +219,11 @@ fn run(args: &RunArgs) -> Result<Finished, String> {
     };
     let ledger_path = ledger_path(args, options.out.as_deref())?;
     let sink: Box<dyn dais::ledger::LedgerSink> = match &ledger_path {
-        Some(path) => Box::new(SqliteLedger::create(path).map_err(|e| e.to_string())?),
+        Some(path) => Box::new(SqliteLedger::create(path)?),
         None => Box::new(dais::ledger::DiscardSink),
     };
     let stop = install_interrupt_handler();
-    let outcome = dais::headless::run(config, sink, &options, stop).map_err(|e| e.to_string())?;
+    let outcome = dais::headless::run(config, sink, &options, stop)?;
     if !args.quiet {
         println!("DAIS run summary ({threads} threads)");
         print!("{}", outcome.summary.table());
@@ -240,18 +243,20 @@ fn run(args: &RunArgs) -> Result<Finished, String> {
 
 /// `--ledger PATH` wins; otherwise `--out DIR` records to DIR/ledger.db (which `prepare_out_dir` has cleared or
 /// refused). An existing ledger file is never overwritten.
-fn ledger_path(args: &RunArgs, out: Option<&Path>) -> Result<Option<PathBuf>, String> {
+fn ledger_path(args: &RunArgs, out: Option<&Path>) -> Result<Option<PathBuf>, CommandError> {
     if let Some(path) = &args.ledger {
         return Ok(Some(path.clone()));
     }
     let Some(dir) = out else { return Ok(None) };
-    std::fs::create_dir_all(dir)
-        .map_err(|e| format!("cannot create output directory {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(dir).map_err(|source| CommandError::OutputDir {
+        dir: dir.to_path_buf(),
+        source,
+    })?;
     Ok(Some(dir.join("ledger.db")))
 }
 
-fn open_ledger(path: &Path) -> Result<rusqlite::Connection, String> {
-    dais::ledger::sqlite::open_existing(path).map_err(|e| e.to_string())
+fn open_ledger(path: &Path) -> Result<rusqlite::Connection, CommandError> {
+    Ok(dais::ledger::sqlite::open_existing(path)?)
 }
 
 /// The note a schema-1 ledger gets wherever it is opened: it is read, but its chain proves less.
@@ -267,22 +272,24 @@ fn old_schema_note(conn: &rusqlite::Connection, path: &Path) {
     }
 }
 
-fn ledger_command(command: &LedgerCommand) -> Result<Finished, String> {
+fn ledger_command(command: &LedgerCommand) -> Result<Finished, CommandError> {
     use dais::ledger::{inspect, verify};
     match command {
         LedgerCommand::Verify { path, expect_head } => {
             let conn = open_ledger(path)?;
             old_schema_note(&conn, path);
-            let report = verify::verify(&conn)
-                .map_err(|problem| format!("{}: {problem}", path.display()))?;
+            let report = verify::verify(&conn).map_err(|problem| CommandError::Verify {
+                path: path.clone(),
+                problem,
+            })?;
             if let Some(expected) = expect_head
                 && !expected.eq_ignore_ascii_case(&report.head_hash)
             {
-                return Err(format!(
-                    "{}: head hash {} is not the expected {expected} (the file is not the run it claims to be)",
-                    path.display(),
-                    report.head_hash
-                ));
+                return Err(CommandError::UnexpectedHead {
+                    path: path.clone(),
+                    found: report.head_hash,
+                    expected: expected.clone(),
+                });
             }
             if report.schema >= 2 && !report.closed {
                 println!(
@@ -309,18 +316,20 @@ fn ledger_command(command: &LedgerCommand) -> Result<Finished, String> {
             let conn = open_ledger(path)?;
             let rows = match output {
                 Some(file) => {
-                    let f = std::fs::File::create(file)
-                        .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+                    let cannot_write = |source| CommandError::Write {
+                        path: file.clone(),
+                        source,
+                    };
+                    let f = std::fs::File::create(file).map_err(cannot_write)?;
                     let mut w = std::io::BufWriter::new(f);
                     let rows = inspect::export(&conn, table, *format, &mut w)?;
-                    w.flush()
-                        .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+                    w.flush().map_err(cannot_write)?;
                     rows
                 }
                 // A closed pipe (`| head`) is the reader saying it has seen enough, not an error.
                 None => {
                     match inspect::export(&conn, table, *format, &mut std::io::stdout().lock()) {
-                        Err(e) if e.contains("Broken pipe") => return Ok(Finished::Done),
+                        Err(e) if e.is_broken_pipe() => return Ok(Finished::Done),
                         other => other?,
                     }
                 }
@@ -336,7 +345,10 @@ fn ledger_command(command: &LedgerCommand) -> Result<Finished, String> {
         }
         LedgerCommand::Stats { path } => {
             let conn = open_ledger(path)?;
-            let stats = inspect::stats(&conn).map_err(|e| format!("{}: {e}", path.display()))?;
+            let stats = inspect::stats(&conn).map_err(|source| CommandError::Stats {
+                path: path.clone(),
+                source,
+            })?;
             let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
             println!("ledger {} (schema {})", path.display(), stats.schema);
             for (table, rows) in &stats.rows {
@@ -353,7 +365,7 @@ fn ledger_command(command: &LedgerCommand) -> Result<Finished, String> {
     Ok(Finished::Done)
 }
 
-fn detect(args: &DetectArgs) -> Result<Finished, String> {
+fn detect(args: &DetectArgs) -> Result<Finished, CommandError> {
     use dais::headless::detect;
     let options = detect::DetectOptions {
         train: args.train.clone(),
@@ -366,15 +378,21 @@ fn detect(args: &DetectArgs) -> Result<Finished, String> {
         seed: args.seed,
         label_column: args.label_column.clone(),
     };
-    let outcome = detect::detect(&options).map_err(|e| e.to_string())?;
+    let outcome = detect::detect(&options)?;
     let written = match &args.output {
         Some(path) => std::fs::File::create(path)
             .map(std::io::BufWriter::new)
             .and_then(|mut w| detect::write_scores(&outcome, &mut w).and_then(|()| w.flush()))
-            .map_err(|e| format!("cannot write {}: {e}", path.display())),
+            .map_err(|source| CommandError::Write {
+                path: path.clone(),
+                source,
+            }),
         None => match detect::write_scores(&outcome, &mut std::io::stdout().lock()) {
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-            other => other.map_err(|e| e.to_string()),
+            other => other.map_err(|source| CommandError::Write {
+                path: PathBuf::from("standard output"),
+                source,
+            }),
         },
     };
     written?;
@@ -400,18 +418,18 @@ fn detect(args: &DetectArgs) -> Result<Finished, String> {
     Ok(Finished::Done)
 }
 
-fn replay(args: &ReplayArgs) -> Result<Finished, String> {
-    let source = dais::replay::ReplaySource::open(&args.path).map_err(|e| e.to_string())?;
+fn replay(args: &ReplayArgs) -> Result<Finished, CommandError> {
+    let source = dais::replay::ReplaySource::open(&args.path)?;
     if source.schema() < dais::ledger::schema::SCHEMA_VERSION {
         old_schema_note(source.connection(), &args.path);
     }
     if let Some(at) = args.at
         && (at == 0 || at > source.ticks())
     {
-        return Err(format!(
-            "--at {at}: the recording holds ticks 1 to {}",
-            source.ticks()
-        ));
+        return Err(CommandError::NoSuchTick {
+            at,
+            last: source.ticks(),
+        });
     }
     if !args.verify && window_wanted(args.no_render, args.view.screenshot.is_some())? {
         #[cfg(feature = "gui")]
@@ -430,12 +448,15 @@ fn replay(args: &ReplayArgs) -> Result<Finished, String> {
     if args.verify {
         // A re-simulation proves the recorded state hashes; the chain proves every other byte of the file (seed,
         // roles, metrics, frames), so both must hold.
-        let report = dais::ledger::verify::verify(source.connection())
-            .map_err(|problem| format!("{}: {problem}", args.path.display()))?;
+        let report = dais::ledger::verify::verify(source.connection()).map_err(|problem| {
+            CommandError::Verify {
+                path: args.path.clone(),
+                problem,
+            }
+        })?;
         dais::headless::init_threads(None);
         let bar = dais::headless::run::progress_bar(source.ticks(), args.quiet);
-        let verified = dais::replay::verify_by_resimulation(&source, |_| bar.inc(1))
-            .map_err(|e| e.to_string())?;
+        let verified = dais::replay::verify_by_resimulation(&source, |_| bar.inc(1))?;
         bar.finish_and_clear();
         println!(
             "replay verified: {verified} ticks re-simulated with the recorded state hashes; ledger chain ok, head hash {}{}",
@@ -459,16 +480,19 @@ fn replay(args: &ReplayArgs) -> Result<Finished, String> {
     Ok(Finished::Done)
 }
 
-fn config_command(command: &ConfigCommand) -> Result<Finished, String> {
+fn config_command(command: &ConfigCommand) -> Result<Finished, CommandError> {
     match command {
         ConfigCommand::Show(args) => {
             println!("{}", effective_config(args)?.to_ron());
         }
         ConfigCommand::Check { file } => {
-            let config = load::read_config_file(file).map_err(|e| e.to_string())?;
+            let config = load::read_config_file(file)?;
             config
                 .validate()
-                .map_err(|e| format!("{}: {e}", file.display()))?;
+                .map_err(|source| CommandError::InvalidFile {
+                    file: file.clone(),
+                    source,
+                })?;
             println!(
                 "{}: ok ({} agents, {} steps)",
                 file.display(),

@@ -174,7 +174,7 @@ impl LedgerSink for ViewSink {
     fn snapshot(&mut self) -> Result<Vec<u8>, LedgerError> {
         match &mut self.inner {
             Some(inner) => inner.snapshot(),
-            None => Err(LedgerError::Storage("this run is not recorded".into())),
+            None => Err(LedgerError::NoRecording("this run is not recorded".into())),
         }
     }
 }

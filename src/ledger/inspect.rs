@@ -91,20 +91,47 @@ fn json_field(value: ValueRef<'_>) -> serde_json::Value {
     }
 }
 
+/// Why an export or a backup failed.
+#[derive(Debug, thiserror::Error)]
+pub enum InspectError {
+    #[error("unknown table {table:?}: expected one of {expected}")]
+    UnknownTable { table: String, expected: String },
+    #[error("{0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// Writing the output failed; a closed pipe (`| head`) is `ErrorKind::BrokenPipe` here.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("{} already exists; choose a new backup path", .0.display())]
+    BackupExists(std::path::PathBuf),
+    #[error("backup to {} failed: {source}", path.display())]
+    Backup {
+        path: std::path::PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+}
+
+impl InspectError {
+    /// The reader closed the pipe: it has seen enough, which is no error.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, InspectError::Io(e) if e.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+}
+
 /// Writes one table as CSV (header row, blobs as hex) or as a JSON array of objects.
 pub fn export(
     conn: &Connection,
     table: &str,
     format: ExportFormat,
     out: &mut dyn Write,
-) -> Result<u64, String> {
-    let version = schema_version(conn).map_err(|e| e.to_string())?;
+) -> Result<u64, InspectError> {
+    let version = schema_version(conn)?;
     let tables = schema::table_names(version);
     if !tables.contains(&table) {
-        return Err(format!(
-            "unknown table {table:?}: expected one of {}",
-            tables.join(", ")
-        ));
+        return Err(InspectError::UnknownTable {
+            table: table.to_string(),
+            expected: tables.join(", "),
+        });
     }
     // Schema 2 orders every table by its place in the chain; schema 1 by each table's own key.
     let order = if version >= 2 || schema::CHAINED_V1.contains(&table) {
@@ -116,24 +143,21 @@ pub fn export(
             _ => "tick",
         }
     };
-    let mut stmt = conn
-        .prepare(&format!("SELECT * FROM {table} ORDER BY {order}"))
-        .map_err(|e| e.to_string())?;
+    let mut stmt = conn.prepare(&format!("SELECT * FROM {table} ORDER BY {order}"))?;
     let names: Vec<String> = stmt.column_names().map(|s| s.to_string()).collect();
-    let mut query = stmt.query([]).map_err(|e| e.to_string())?;
-    let io = |e: std::io::Error| e.to_string();
+    let mut query = stmt.query([])?;
     let mut count = 0u64;
     match format {
-        ExportFormat::Csv => writeln!(out, "{}", names.join(",")).map_err(io)?,
-        ExportFormat::Json => write!(out, "[").map_err(io)?,
+        ExportFormat::Csv => writeln!(out, "{}", names.join(","))?,
+        ExportFormat::Json => write!(out, "[")?,
     }
-    while let Some(row) = query.next().map_err(|e| e.to_string())? {
+    while let Some(row) = query.next()? {
         match format {
             ExportFormat::Csv => {
                 let fields: Vec<String> = (0..names.len())
                     .map(|i| row.get_ref(i).map(csv_field).unwrap_or_default())
                     .collect();
-                writeln!(out, "{}", fields.join(",")).map_err(io)?;
+                writeln!(out, "{}", fields.join(","))?;
             }
             ExportFormat::Json => {
                 let object: serde_json::Map<String, serde_json::Value> = names
@@ -149,29 +173,29 @@ pub fn export(
                     })
                     .collect();
                 let sep = if count == 0 { "\n" } else { ",\n" };
-                write!(out, "{sep}{}", serde_json::Value::Object(object)).map_err(io)?;
+                write!(out, "{sep}{}", serde_json::Value::Object(object))?;
             }
         }
         count += 1;
     }
     if format == ExportFormat::Json {
-        writeln!(out, "\n]").map_err(io)?;
+        writeln!(out, "\n]")?;
     }
     Ok(count)
 }
 
 /// A consistent copy through SQLite's online backup API, safe while a run is still writing the source.
-pub fn backup(conn: &Connection, dest: &Path) -> Result<(), String> {
+pub fn backup(conn: &Connection, dest: &Path) -> Result<(), InspectError> {
     if dest.exists() {
-        return Err(format!(
-            "{} already exists; choose a new backup path",
-            dest.display()
-        ));
+        return Err(InspectError::BackupExists(dest.to_path_buf()));
     }
     conn.backup(
         rusqlite::MAIN_DB,
         dest,
         None::<fn(rusqlite::backup::Progress)>,
     )
-    .map_err(|e| format!("backup to {} failed: {e}", dest.display()))
+    .map_err(|source| InspectError::Backup {
+        path: dest.to_path_buf(),
+        source,
+    })
 }

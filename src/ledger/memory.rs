@@ -26,16 +26,13 @@ impl MemoryLedger {
 
 impl LedgerSink for MemoryLedger {
     fn begin(&mut self, run: &RunInfo) -> Result<(), LedgerError> {
-        self.inner
-            .lock()
-            .map_err(|e| LedgerError::Storage(e.to_string()))?
-            .run = Some(run.clone());
+        self.inner.lock().map_err(|_| LedgerError::Poisoned)?.run = Some(run.clone());
         Ok(())
     }
     fn append(&mut self, record: TickRecord) -> Result<(), LedgerError> {
         self.inner
             .lock()
-            .map_err(|e| LedgerError::Storage(e.to_string()))?
+            .map_err(|_| LedgerError::Poisoned)?
             .ticks
             .push(record);
         Ok(())

@@ -18,10 +18,39 @@ use thiserror::Error;
 pub use crate::model::AgentState;
 use crate::model::{AgentIdx, Features, MessageKind, Outcome, SigIdx, TickMetrics};
 
+/// Why recording failed. Every message starts with the words the user has always seen ("ledger storage failed:"),
+/// and the underlying SQLite or I/O error stays reachable as the source.
 #[derive(Debug, Error)]
 pub enum LedgerError {
+    #[error("ledger storage failed: {} already exists; a ledger records one run (choose a new path)", .0.display())]
+    Exists(std::path::PathBuf),
+    #[error("ledger storage failed: cannot create {}: {source}", path.display())]
+    Create {
+        path: std::path::PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
     #[error("ledger storage failed: {0}")]
-    Storage(String),
+    Sqlite(#[from] rusqlite::Error),
+    #[error("ledger storage failed: cannot start the ledger writer: {0}")]
+    Thread(#[source] std::io::Error),
+    /// The writer failed earlier (on its own thread, so only its message survives the trip back).
+    #[error("ledger storage failed: writing {}: {message}", path.display())]
+    Write {
+        path: std::path::PathBuf,
+        message: String,
+    },
+    #[error("ledger storage failed: the ledger is already closed")]
+    Closed,
+    #[error("ledger storage failed: the ledger writer stopped")]
+    WriterStopped,
+    #[error("ledger storage failed: the ledger writer panicked")]
+    WriterPanicked,
+    #[error("ledger storage failed: a lock was poisoned by a panic")]
+    Poisoned,
+    /// This sink keeps no recording the caller could save.
+    #[error("ledger storage failed: {0}")]
+    NoRecording(String),
 }
 
 /// What is known of the run before its first tick.
@@ -263,7 +292,7 @@ pub trait LedgerSink: Send + Sync {
     /// The recording so far as the bytes of a ledger file, where the store can give them (the browser's in-memory
     /// SQLite ledger; a file ledger is its own file).
     fn snapshot(&mut self) -> Result<Vec<u8>, LedgerError> {
-        Err(LedgerError::Storage(
+        Err(LedgerError::NoRecording(
             "this run keeps no recording to save".into(),
         ))
     }

@@ -31,30 +31,23 @@ fn floats(values: &[f32]) -> String {
         .join(" ")
 }
 
-fn storage(e: impl std::fmt::Display) -> LedgerError {
-    LedgerError::Storage(e.to_string())
-}
-
 /// Opens (creating) a ledger file for writing and sets it up.
 fn open_for_writing(path: &Path) -> Result<Connection, LedgerError> {
     if path.exists() {
-        return Err(LedgerError::Storage(format!(
-            "{} already exists; a ledger records one run (choose a new path)",
-            path.display()
-        )));
+        return Err(LedgerError::Exists(path.to_path_buf()));
     }
-    let conn = Connection::open(path)
-        .map_err(|e| storage(format!("cannot create {}: {e}", path.display())))?;
-    conn.pragma_update(None, "journal_mode", "WAL")
-        .map_err(storage)?;
-    conn.pragma_update(None, "synchronous", "NORMAL")
-        .map_err(storage)?;
+    let conn = Connection::open(path).map_err(|source| LedgerError::Create {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
     create_schema(&conn)?;
     Ok(conn)
 }
 
 fn create_schema(conn: &Connection) -> Result<(), LedgerError> {
-    conn.execute_batch(&schema::create_sql()).map_err(storage)
+    Ok(conn.execute_batch(&schema::create_sql())?)
 }
 
 fn int(v: impl Into<i64>) -> Value {
@@ -307,7 +300,7 @@ impl SqliteLedger {
         let worker = std::thread::Builder::new()
             .name("dais-ledger".into())
             .spawn(move || write_loop(Writer::new(conn), receiver, worker_failure))
-            .map_err(storage)?;
+            .map_err(LedgerError::Thread)?;
         Ok(Self {
             path: path.to_path_buf(),
             store: Store::File {
@@ -322,7 +315,7 @@ impl SqliteLedger {
     /// A ledger held in memory, with the same tables, triggers and hash chain as a file; [`LedgerSink::snapshot`]
     /// turns it into a file's bytes that `dais replay` and `dais ledger verify` read.
     pub fn in_memory() -> Result<Self, LedgerError> {
-        let conn = Connection::open_in_memory().map_err(storage)?;
+        let conn = Connection::open_in_memory()?;
         create_schema(&conn)?;
         Ok(Self {
             path: PathBuf::from("the in-memory ledger"),
@@ -333,11 +326,16 @@ impl SqliteLedger {
     }
 
     fn check(&self) -> Result<(), LedgerError> {
-        match self.failure.lock().map_err(storage)?.as_ref() {
-            Some(e) => Err(LedgerError::Storage(format!(
-                "writing {}: {e}",
-                self.path.display()
-            ))),
+        match self
+            .failure
+            .lock()
+            .map_err(|_| LedgerError::Poisoned)?
+            .as_ref()
+        {
+            Some(message) => Err(LedgerError::Write {
+                path: self.path.clone(),
+                message: message.clone(),
+            }),
             None => Ok(()),
         }
     }
@@ -346,18 +344,17 @@ impl SqliteLedger {
         self.check()?;
         match &mut self.store {
             Store::File { sender, .. } => {
-                let sender = sender
-                    .as_ref()
-                    .ok_or_else(|| storage("the ledger is already closed"))?;
+                let sender = sender.as_ref().ok_or(LedgerError::Closed)?;
                 // A send fails only when the writer stopped, which it does after recording its failure.
                 if sender.send(job).is_err() {
                     self.check()?;
-                    return Err(storage("the ledger writer stopped"));
+                    return Err(LedgerError::WriterStopped);
                 }
             }
             Store::Memory(writer) => {
-                if let Err(e) = writer.get_mut().map_err(storage)?.write(&job) {
-                    *self.failure.lock().map_err(storage)? = Some(e.to_string());
+                let writer = writer.get_mut().map_err(|_| LedgerError::Poisoned)?;
+                if let Err(e) = writer.write(&job) {
+                    *self.failure.lock().map_err(|_| LedgerError::Poisoned)? = Some(e.to_string());
                     self.check()?;
                 }
             }
@@ -394,11 +391,7 @@ impl LedgerSink for SqliteLedger {
         if let Store::File { sender, worker } = &mut self.store {
             sender.take();
             if let Some(worker) = worker.take() {
-                self.final_head = Some(
-                    worker
-                        .join()
-                        .map_err(|_| storage("the ledger writer panicked"))?,
-                );
+                self.final_head = Some(worker.join().map_err(|_| LedgerError::WriterPanicked)?);
             }
         }
         self.check()
@@ -413,14 +406,10 @@ impl LedgerSink for SqliteLedger {
         self.check()?;
         match &mut self.store {
             Store::Memory(writer) => {
-                let writer = writer.get_mut().map_err(storage)?;
-                Ok(writer
-                    .conn
-                    .serialize(rusqlite::MAIN_DB)
-                    .map_err(storage)?
-                    .to_vec())
+                let writer = writer.get_mut().map_err(|_| LedgerError::Poisoned)?;
+                Ok(writer.conn.serialize(rusqlite::MAIN_DB)?.to_vec())
             }
-            Store::File { .. } => Err(storage(format!(
+            Store::File { .. } => Err(LedgerError::NoRecording(format!(
                 "{} is the recording; open the file itself",
                 self.path.display()
             ))),
@@ -494,7 +483,7 @@ mod tests {
         }
         let bytes = memory.snapshot().unwrap();
         assert!(
-            file.snapshot().is_err(),
+            matches!(file.snapshot(), Err(LedgerError::NoRecording(_))),
             "a file ledger is its own recording"
         );
         file.finish().unwrap();
@@ -562,7 +551,7 @@ mod tests {
         assert!(err.to_string().contains("append-only"), "{err}");
         assert!(conn.execute("DELETE FROM ticks", []).is_err());
         assert!(
-            SqliteLedger::create(&path).is_err(),
+            matches!(SqliteLedger::create(&path), Err(LedgerError::Exists(p)) if p == path),
             "an existing ledger is never overwritten"
         );
     }
