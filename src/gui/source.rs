@@ -10,8 +10,8 @@ use bevy::prelude::*;
 
 use super::{Opening, ViewOptions, ViewSet};
 use crate::config::SimConfig;
-use crate::ledger::{AgentRow, FeedEntry, Frame, LedgerError, LedgerSink, RunInfo, TickRecord};
-use crate::model::TickMetrics;
+use crate::ledger::{AgentRow, DecisionRow, Frame, LedgerError, LedgerSink, RunInfo, TickRecord};
+use crate::model::{Outcome, TickMetrics};
 
 pub(super) fn plugin(app: &mut App) {
     app.init_resource::<ViewData>();
@@ -104,6 +104,33 @@ impl Playback {
     }
 }
 
+/// A decision as the ledger feed shows it, built in one place for a live run and a replay alike.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FeedEntry {
+    pub tick: u32,
+    /// The signature's stable id, as hex.
+    pub sig_id: String,
+    /// What the tallier claimed.
+    pub outcome: Outcome,
+    pub yes: u32,
+    pub no: u32,
+    /// The certificate check passed (otherwise honest agents refused the decision).
+    pub valid: bool,
+}
+
+impl FeedEntry {
+    pub fn new(tick: u32, sig_id: String, row: &DecisionRow) -> Self {
+        Self {
+            tick,
+            sig_id,
+            outcome: row.outcome,
+            yes: row.yes,
+            no: row.no,
+            valid: row.valid,
+        }
+    }
+}
+
 /// The view's copy of what the simulation records each tick.
 #[derive(Default)]
 struct Feed {
@@ -141,14 +168,7 @@ impl LedgerSink for ViewSink {
                     .sig_ids
                     .get(&d.sig)
                     .map_or_else(|| "?".to_string(), |&id| crate::ledger::sig_id_hex(id));
-                feed.decisions.push(FeedEntry {
-                    tick: record.tick,
-                    sig_id,
-                    outcome: d.outcome,
-                    yes: d.yes,
-                    no: d.no,
-                    valid: d.valid,
-                });
+                feed.decisions.push(FeedEntry::new(record.tick, sig_id, d));
             }
             feed.metrics.push(record.metrics.clone());
             feed.last_tick = record.tick;
@@ -381,7 +401,11 @@ fn show_new_replay(
 ) -> Result<(), crate::replay::ReplayError> {
     let agents = source.agents()?;
     let metrics = source.metrics_history()?;
-    let feed = source.decisions()?;
+    let feed = source
+        .decisions()?
+        .into_iter()
+        .map(|d| FeedEntry::new(d.tick, d.sig_id, &d.row))
+        .collect();
     open_view(data, source.config().clone(), agents, source.ticks());
     data.metrics = metrics;
     data.feed = feed;

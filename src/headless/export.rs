@@ -216,20 +216,11 @@ impl Summary {
             .enumerate()
             .map(|(c, name)| {
                 let figure = |v: &Vec<u64>| v.get(c).copied().unwrap_or(0);
-                let share = |blocked: u64, samples: u64| {
-                    (samples > 0).then(|| blocked as f64 / samples as f64)
-                };
                 CampaignSummary {
                     name: name.to_string(),
                     time_to_immunity: tti(c),
-                    blocked_fraction: share(
-                        figure(&totals.campaign_blocked),
-                        figure(&totals.campaign_samples),
-                    ),
-                    blocked_fraction_after_immunity: share(
-                        figure(&totals.blocked_after_immunity),
-                        figure(&totals.samples_after_immunity),
-                    ),
+                    blocked_fraction: totals.blocked_fraction(c),
+                    blocked_fraction_after_immunity: totals.blocked_fraction_after_immunity(c),
                     compromised_agent_ticks_after_immunity: figure(
                         &totals.compromised_after_immunity,
                     ),

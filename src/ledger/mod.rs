@@ -150,19 +150,6 @@ pub fn sig_id_hex(id: u64) -> String {
     format!("{id:016x}")
 }
 
-/// A decision as the ledger feed shows it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct FeedEntry {
-    pub tick: u32,
-    /// The signature's stable id, as hex.
-    pub sig_id: String,
-    pub outcome: Outcome,
-    pub yes: u32,
-    pub no: u32,
-    /// The certificate check passed.
-    pub valid: bool,
-}
-
 /// One message on the wire during a tick, with how far along its hop it is, so the view can animate it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct FrameMessage {

@@ -8,7 +8,7 @@ use thiserror::Error;
 
 use crate::config::SimConfig;
 use crate::ledger::sqlite::{OpenError, open_bytes, open_existing, schema_version};
-use crate::ledger::{AgentRow, DiscardSink, FeedEntry, Frame};
+use crate::ledger::{AgentRow, DecisionRow, DiscardSink, Frame};
 use crate::model::Outcome;
 use crate::model::TickMetrics;
 
@@ -34,6 +34,14 @@ pub enum ReplayError {
         recorded: String,
         resimulated: String,
     },
+}
+
+/// A decision as a recording holds it: the tick it was published at, its signature's id (hex), and the row.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecordedDecision {
+    pub tick: u32,
+    pub sig_id: String,
+    pub row: DecisionRow,
 }
 
 /// A recording opened for viewing.
@@ -179,39 +187,39 @@ impl ReplaySource {
         Ok(agents)
     }
 
-    /// Every decision of the recording with its signature's id, in ledger order. An outcome word this dais does
-    /// not know is an error, never read as some other outcome.
-    pub fn decisions(&self) -> Result<Vec<FeedEntry>, ReplayError> {
+    /// Every decision of the recording, in ledger order, with its tick and its signature's id. An outcome word
+    /// this dais does not know is an error, never read as some other outcome.
+    pub fn decisions(&self) -> Result<Vec<RecordedDecision>, ReplayError> {
         // Schema 1 stored the claim and a validity flag; schema 2 the claim and the verdict ("refused").
-        let judged = if self.schema >= 2 {
-            "d.outcome <> 'refused'"
+        let (claimed, valid) = if self.schema >= 2 {
+            ("d.claimed", "d.outcome <> 'refused'")
         } else {
-            "d.valid"
-        };
-        let claimed = if self.schema >= 2 {
-            "d.claimed"
-        } else {
-            "d.outcome"
+            ("d.outcome", "d.valid")
         };
         let mut stmt = self.conn.prepare(&format!(
             "SELECT d.tick, coalesce((SELECT s.sig_id FROM signatures s WHERE s.sig = d.sig LIMIT 1), '?'),
-                    {claimed}, d.yes, d.no, {judged}
+                    d.decision, d.sig, d.tallier, {claimed}, d.yes, d.no, {valid}
              FROM decisions d ORDER BY d.seq"
         ))?;
         let mut rows = stmt.query([])?;
         let mut entries = Vec::new();
         while let Some(r) = rows.next()? {
             let tick: u32 = r.get(0)?;
-            let word: String = r.get(2)?;
+            let word: String = r.get(5)?;
             let outcome =
                 Outcome::parse(&word).ok_or(ReplayError::UnknownOutcome { tick, word })?;
-            entries.push(FeedEntry {
+            entries.push(RecordedDecision {
                 tick,
                 sig_id: r.get(1)?,
-                outcome,
-                yes: r.get(3)?,
-                no: r.get(4)?,
-                valid: r.get(5)?,
+                row: DecisionRow {
+                    decision: r.get(2)?,
+                    sig: r.get(3)?,
+                    tallier: r.get(4)?,
+                    outcome,
+                    yes: r.get(6)?,
+                    no: r.get(7)?,
+                    valid: r.get(8)?,
+                },
             });
         }
         Ok(entries)

@@ -78,14 +78,17 @@ impl RunTotals {
     pub fn pending(&self) -> u64 {
         self.signatures_proposed - self.settled()
     }
-    /// Share of campaign c's samples blocked over the run.
+    /// Share of campaign c's samples blocked over the run; `None` before it sent any.
     pub fn blocked_fraction(&self, c: usize) -> Option<f64> {
-        ratio(self.campaign_blocked[c], self.campaign_samples[c])
+        let at = |v: &[u64]| v.get(c).copied().unwrap_or(0);
+        ratio(at(&self.campaign_blocked), at(&self.campaign_samples))
     }
+    /// The same share from the campaign's time to immunity on.
     pub fn blocked_fraction_after_immunity(&self, c: usize) -> Option<f64> {
+        let at = |v: &[u64]| v.get(c).copied().unwrap_or(0);
         ratio(
-            self.blocked_after_immunity[c],
-            self.samples_after_immunity[c],
+            at(&self.blocked_after_immunity),
+            at(&self.samples_after_immunity),
         )
     }
 
