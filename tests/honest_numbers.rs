@@ -229,16 +229,19 @@ fn every_signature_is_accounted_for_on_every_preset_and_under_every_fault() {
             );
         }
         assert_eq!(
-            totals.signatures_proposed,
+            totals.counts.signatures_proposed,
             totals.accepted()
-                + totals.signatures_rejected
-                + totals.signatures_expired
-                + totals.signatures_refused
+                + totals.counts.signatures_rejected
+                + totals.counts.signatures_expired
+                + totals.counts.signatures_refused
                 + totals.pending(),
             "{name}"
         );
-        assert!(totals.signatures_proposed > 0, "{name}: nothing proposed");
-        refused_seen += totals.signatures_refused;
+        assert!(
+            totals.counts.signatures_proposed > 0,
+            "{name}: nothing proposed"
+        );
+        refused_seen += totals.counts.signatures_refused;
         // The ledger's rows say the same: one outcome row per settled signature, refusals included.
         let conn =
             dais::ledger::sqlite::open_existing(&dir.path().join(format!("case-{i}.db"))).unwrap();
@@ -250,12 +253,12 @@ fn every_signature_is_accounted_for_on_every_preset_and_under_every_fault() {
         );
         assert_eq!(
             count("SELECT count(*) FROM outcomes WHERE outcome = 'refused'"),
-            totals.signatures_refused,
+            totals.counts.signatures_refused,
             "{name}"
         );
         assert_eq!(
             count("SELECT count(*) FROM outcomes WHERE outcome = 'expired'"),
-            totals.signatures_expired,
+            totals.counts.signatures_expired,
             "{name}"
         );
         // A forged certificate is never "accepted" in the decisions honest agents act on.

@@ -27,7 +27,7 @@ fn honest_agents_detect_agree_and_become_immune() {
     let accepted = totals.accepted();
     assert!(accepted > 0);
     assert!(
-        totals.signatures_accepted_true as f64 >= 0.9 * accepted as f64,
+        totals.counts.signatures_accepted_true as f64 >= 0.9 * accepted as f64,
         "{totals:?}"
     );
     let immune_at = totals.time_to_immunity[0].expect("the campaign should reach 90% immunity");

@@ -12,6 +12,7 @@ use super::gossip::InFlight;
 use super::signature::SignatureRegistry;
 use super::traffic::Campaigns;
 use super::{Pipeline, SimSettings, TickEvents};
+use crate::ledger::LedgerTotals;
 use crate::model::Outcome;
 
 pub(super) fn plugin(app: &mut App) {
@@ -36,14 +37,8 @@ pub struct RunTotals {
     pub attack_through: u64,
     /// Attack samples past the blacklist that the forest flagged.
     pub attack_through_flagged: u64,
-    pub signatures_proposed: u64,
-    pub signatures_accepted_true: u64,
-    pub signatures_accepted_false: u64,
-    pub signatures_rejected: u64,
-    pub signatures_expired: u64,
-    pub signatures_refused: u64,
-    pub ballots: u64,
-    pub decisions: u64,
+    /// Signatures by outcome, pending ones, ballots and decisions: what the ledger's closing row states.
+    pub counts: LedgerTotals,
     pub messages: u64,
     pub messages_lost: u64,
     /// Per campaign: the first tick at which `immunity.level` of honest live agents were immune to it.
@@ -66,17 +61,15 @@ impl RunTotals {
         ratio(self.caught, self.attack_samples)
     }
     pub fn accepted(&self) -> u64 {
-        self.signatures_accepted_true + self.signatures_accepted_false
+        self.counts.signatures_accepted_true + self.counts.signatures_accepted_false
     }
     pub fn settled(&self) -> u64 {
-        self.accepted()
-            + self.signatures_rejected
-            + self.signatures_expired
-            + self.signatures_refused
+        let c = &self.counts;
+        self.accepted() + c.signatures_rejected + c.signatures_expired + c.signatures_refused
     }
     /// Proposed but not settled yet: proposed = accepted + rejected + expired + refused + pending, always.
     pub fn pending(&self) -> u64 {
-        self.signatures_proposed - self.settled()
+        self.counts.signatures_proposed - self.settled()
     }
     /// Share of campaign c's samples blocked over the run; `None` before it sent any.
     pub fn blocked_fraction(&self, c: usize) -> Option<f64> {
@@ -105,13 +98,15 @@ impl RunTotals {
         self.flagged += m.flagged();
         self.attack_through += m.attack_through;
         self.attack_through_flagged += m.true_positive;
-        self.signatures_proposed += m.signatures_proposed;
-        self.signatures_accepted_true += m.signatures_accepted_true;
-        self.signatures_accepted_false += m.signatures_accepted_false;
-        self.signatures_rejected += m.signatures_rejected;
-        self.signatures_expired += m.signatures_expired;
-        self.signatures_refused += m.signatures_refused;
-        self.ballots += m.ballots_cast;
+        let c = &mut self.counts;
+        c.signatures_proposed += m.signatures_proposed;
+        c.signatures_accepted_true += m.signatures_accepted_true;
+        c.signatures_accepted_false += m.signatures_accepted_false;
+        c.signatures_rejected += m.signatures_rejected;
+        c.signatures_expired += m.signatures_expired;
+        c.signatures_refused += m.signatures_refused;
+        c.ballots += m.ballots_cast;
+        self.counts.signatures_pending = self.pending();
         self.messages += m.messages_sent;
         self.messages_lost += m.messages_lost;
         let n = campaigns.list.len();
@@ -237,7 +232,7 @@ fn measure(
         settings.config.immunity.level,
         &per_campaign,
     );
-    totals.decisions += events.decisions.len() as u64;
+    totals.counts.decisions += events.decisions.len() as u64;
     m.signatures_pending = totals.pending();
     history.ticks.push(m);
 }

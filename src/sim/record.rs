@@ -112,19 +112,9 @@ pub fn visual_state(
     }
 }
 
-/// The totals a closing row states, from the run's own counters.
+/// The totals a closing row states: the run's own counters.
 pub fn ledger_totals(totals: &RunTotals) -> LedgerTotals {
-    LedgerTotals {
-        signatures_proposed: totals.signatures_proposed,
-        signatures_accepted_true: totals.signatures_accepted_true,
-        signatures_accepted_false: totals.signatures_accepted_false,
-        signatures_rejected: totals.signatures_rejected,
-        signatures_expired: totals.signatures_expired,
-        signatures_refused: totals.signatures_refused,
-        signatures_pending: totals.pending(),
-        ballots: totals.ballots,
-        decisions: totals.decisions,
-    }
+    totals.counts.clone()
 }
 
 fn record_tick(
