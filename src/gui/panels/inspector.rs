@@ -89,3 +89,74 @@ pub fn show(ui: &mut egui::Ui, data: &ViewData, source: &ViewSource, selection: 
         });
     }
 }
+
+/// What the inspector shows about one agent. Fields the recording does not hold are `None`.
+#[derive(Debug, Default)]
+pub struct AgentDetails {
+    pub role: String,
+    pub neighbours: usize,
+    pub liveness: Option<String>,
+    pub threshold: Option<f64>,
+    /// Blacklisted signature ids.
+    pub blacklist: Option<Vec<String>>,
+    /// Latest ballots, newest first: (signature id, yes).
+    pub recent_ballots: Vec<(String, bool)>,
+    pub reputation: Option<f64>,
+}
+
+const INSPECTED_BALLOTS: usize = 6;
+
+impl ViewSource {
+    pub fn inspect(&self, agent: u32, data: &ViewData) -> Option<AgentDetails> {
+        let row = data.agents.get(agent as usize)?;
+        let mut details = AgentDetails {
+            role: row.role.clone(),
+            neighbours: row.neighbours.len(),
+            ..Default::default()
+        };
+        match self {
+            ViewSource::Live(run) => {
+                use crate::sim::components::{Blacklist, Detector, Liveness, Reputation, VoteBook};
+                let world = &run.world;
+                let entity = *world
+                    .resource::<crate::sim::AgentDirectory>()
+                    .agents
+                    .get(agent as usize)?;
+                let registry = world.resource::<crate::sim::signature::SignatureRegistry>();
+                let sig_id = |sig: u32| crate::ledger::sig_id_hex(registry.get(sig).signature.id);
+                details.liveness = world.get::<Liveness>(entity).map(|l| match l {
+                    Liveness::Up => "up".to_string(),
+                    Liveness::Crashed { since } => format!("crashed at tick {since}"),
+                });
+                details.threshold = world.get::<Detector>(entity).and_then(Detector::threshold);
+                details.blacklist = world
+                    .get::<Blacklist>(entity)
+                    .map(|b| b.entries.iter().map(|&s| sig_id(s)).collect());
+                if let Some(book) = world.get::<VoteBook>(entity) {
+                    details.recent_ballots = book
+                        .recent_ballots
+                        .iter()
+                        .rev()
+                        .take(INSPECTED_BALLOTS)
+                        .map(|&(sig, yes)| (sig_id(sig), yes))
+                        .collect();
+                }
+                details.reputation = world.get::<Reputation>(entity).map(Reputation::trust);
+            }
+            ViewSource::Replay(replay) => {
+                let ballots =
+                    replay
+                        .source
+                        .lock()
+                        .ok()?
+                        .recent_ballots(agent, data.tick, INSPECTED_BALLOTS);
+                details.recent_ballots = ballots
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(_, sig, yes)| (sig, yes))
+                    .collect();
+            }
+        }
+        Some(details)
+    }
+}
