@@ -114,13 +114,8 @@ impl DecisionRow {
     }
 }
 
-/// How a signature's fate was settled, and by which decision (none for an expiry without any decision).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
-pub struct OutcomeRow {
-    pub sig: SigIdx,
-    pub outcome: Outcome,
-    pub decision: Option<u32>,
-}
+/// An `outcomes` row: a signature's settlement, as the simulation reported it.
+pub type OutcomeRow = crate::model::Settlement;
 
 /// The run's signature and message totals as the closing row states them; `ledger verify` recomputes every one
 /// from the rows.

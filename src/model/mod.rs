@@ -84,6 +84,17 @@ impl Outcome {
     }
 }
 
+/// How a signature's fate was settled: by a decision (accepted, rejected, expired in its window, or refused for a
+/// false certificate), or by timing out with no decision at all. The simulation emits it and the ledger stores it
+/// as an `outcomes` row.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Settlement {
+    pub sig: SigIdx,
+    pub outcome: Outcome,
+    /// The decision that settled it; `None` when it expired without one.
+    pub decision: Option<DecisionIdx>,
+}
+
 /// The three kinds of message on the wire. Their byte codes are defined here once: frames store them, and the
 /// view's palette and the traffic counters index by them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

@@ -74,15 +74,7 @@ pub struct TickEvents {
     pub settled: Vec<Settlement>,
 }
 
-/// How and when a signature's fate was settled: by a decision (accepted, rejected, expired in its window, or
-/// refused for a false certificate), or by timing out with no decision at all.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Settlement {
-    pub sig: SigIdx,
-    pub outcome: consensus::Outcome,
-    /// The decision that settled it; `None` when it expired without one.
-    pub decision: Option<u32>,
-}
+pub use crate::model::Settlement;
 
 impl TickEvents {
     pub fn clear(&mut self) {

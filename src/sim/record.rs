@@ -177,15 +177,7 @@ fn record_tick(
             }
         })
         .collect();
-    let outcomes: Vec<OutcomeRow> = events
-        .settled
-        .iter()
-        .map(|s| OutcomeRow {
-            sig: s.sig,
-            outcome: s.outcome,
-            decision: s.decision,
-        })
-        .collect();
+    let outcomes: Vec<OutcomeRow> = std::mem::take(&mut events.settled);
     let metrics = history.ticks.last().cloned().unwrap_or_default();
 
     let mut hasher = Sha256::new();
