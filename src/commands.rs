@@ -420,9 +420,7 @@ fn detect(args: &DetectArgs) -> Result<Finished, CommandError> {
 
 fn replay(args: &ReplayArgs) -> Result<Finished, CommandError> {
     let source = dais::replay::ReplaySource::open(&args.path)?;
-    if source.schema() < dais::ledger::schema::SCHEMA_VERSION {
-        old_schema_note(source.connection(), &args.path);
-    }
+    old_schema_note(source.connection(), &args.path);
     if let Some(at) = args.at
         && (at == 0 || at > source.ticks())
     {

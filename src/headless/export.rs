@@ -246,7 +246,7 @@ impl Summary {
             ledger_head_hash,
             detection_precision: totals.detection_precision(),
             detection_recall: totals.detection_recall(),
-            counts: crate::sim::record::ledger_totals(totals),
+            counts: totals.counts.clone(),
             time_to_immunity,
             campaigns,
             attack_samples_through: totals.attack_through,

@@ -133,6 +133,22 @@ pub struct LedgerTotals {
     pub decisions: u64,
 }
 
+impl LedgerTotals {
+    pub fn accepted(&self) -> u64 {
+        self.signatures_accepted_true + self.signatures_accepted_false
+    }
+    pub fn settled(&self) -> u64 {
+        self.accepted()
+            + self.signatures_rejected
+            + self.signatures_expired
+            + self.signatures_refused
+    }
+    /// Proposed but not settled: proposed = accepted + rejected + expired + refused + pending, always.
+    pub fn unsettled(&self) -> u64 {
+        self.signatures_proposed - self.settled()
+    }
+}
+
 /// The last row of a finished run: how many ticks it ran of how many configured, and its totals.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ClosingRow {

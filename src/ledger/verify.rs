@@ -62,7 +62,7 @@ pub enum Problem {
     Read(String),
 }
 
-fn read(e: rusqlite::Error) -> Problem {
+pub(super) fn read(e: rusqlite::Error) -> Problem {
     Problem::Read(e.to_string())
 }
 
@@ -371,7 +371,7 @@ impl Story {
         t.signatures_refused += b.signatures_refused;
         t.ballots += tally.ballots as u64;
         t.decisions += tally.decisions as u64;
-        t.signatures_pending = pending(t);
+        t.signatures_pending = t.unsettled();
         let metrics: serde_json::Value = serde_json::from_str(row.text("metrics")?)
             .map_err(|e| row.broken(format!("metrics do not parse: {e}")))?;
         for (metric, found) in [
@@ -442,15 +442,6 @@ impl Story {
         self.closed = true;
         Ok(())
     }
-}
-
-fn pending(t: &LedgerTotals) -> u64 {
-    t.signatures_proposed
-        - t.signatures_accepted_true
-        - t.signatures_accepted_false
-        - t.signatures_rejected
-        - t.signatures_expired
-        - t.signatures_refused
 }
 
 fn verify_chain(conn: &Connection) -> Result<VerifyReport, Problem> {

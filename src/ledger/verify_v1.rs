@@ -6,11 +6,7 @@ use std::collections::BTreeMap;
 use rusqlite::Connection;
 
 use super::schema::{CHAINED_V1 as CHAINED, canonical_v1 as canonical, chain_hash, trigger_names};
-use super::verify::{Problem, VerifyReport};
-
-fn read(e: rusqlite::Error) -> Problem {
-    Problem::Read(e.to_string())
-}
+use super::verify::{Problem, VerifyReport, read};
 
 struct ChainRow {
     seq: i64,

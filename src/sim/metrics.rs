@@ -61,15 +61,14 @@ impl RunTotals {
         ratio(self.caught, self.attack_samples)
     }
     pub fn accepted(&self) -> u64 {
-        self.counts.signatures_accepted_true + self.counts.signatures_accepted_false
+        self.counts.accepted()
     }
     pub fn settled(&self) -> u64 {
-        let c = &self.counts;
-        self.accepted() + c.signatures_rejected + c.signatures_expired + c.signatures_refused
+        self.counts.settled()
     }
     /// Proposed but not settled yet: proposed = accepted + rejected + expired + refused + pending, always.
     pub fn pending(&self) -> u64 {
-        self.counts.signatures_proposed - self.settled()
+        self.counts.unsettled()
     }
     /// Share of campaign c's samples blocked over the run; `None` before it sent any.
     pub fn blocked_fraction(&self, c: usize) -> Option<f64> {

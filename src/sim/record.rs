@@ -15,8 +15,8 @@ use super::signature::SignatureRegistry;
 use super::traffic::Campaigns;
 use super::{AgentDirectory, Pipeline, TickEvents};
 use crate::ledger::{
-    AgentState, BallotRow, ClosingRow, DecisionRow, Frame, FrameMessage, LedgerSink, LedgerTotals,
-    OutcomeRow, SignatureRow, TickRecord,
+    AgentState, BallotRow, ClosingRow, DecisionRow, Frame, FrameMessage, LedgerSink, OutcomeRow,
+    SignatureRow, TickRecord,
 };
 
 pub(super) fn plugin(app: &mut App) {
@@ -110,11 +110,6 @@ pub fn visual_state(
     } else {
         AgentState::Healthy
     }
-}
-
-/// The totals a closing row states: the run's own counters.
-pub fn ledger_totals(totals: &RunTotals) -> LedgerTotals {
-    totals.counts.clone()
 }
 
 fn record_tick(
@@ -230,7 +225,7 @@ fn record_tick(
     let closing = (clock.tick == clock.steps).then(|| ClosingRow {
         ticks: clock.tick,
         steps: clock.steps,
-        totals: ledger_totals(&totals),
+        totals: totals.counts.clone(),
     });
     let record = TickRecord {
         tick: clock.tick,
