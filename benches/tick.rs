@@ -1,5 +1,5 @@
 //! Tick throughput of the default scenario at 100, 1,000 and 10,000 agents (release, all cores).
-//! Each app is warmed up past the detector warm-up and the campaign start, so the measured ticks do the full
+//! Each simulation is warmed up past the detector warm-up and the campaign start, so the measured ticks do the full
 //! work: scoring, signing, gossip, voting and retraining.
 
 use std::time::Duration;
@@ -7,16 +7,17 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use dais::config::SimConfig;
 use dais::ledger::DiscardSink;
+use dais::sim::Simulation;
 
-fn warmed_app(agents: usize, warm_ticks: u32) -> bevy::app::App {
+fn warmed_simulation(agents: usize, warm_ticks: u32) -> Simulation {
     let mut config = SimConfig::default();
     config.simulation.agents = agents;
     config.simulation.steps = 1_000_000;
-    let mut app = dais::sim::headless_app(config, Box::new(DiscardSink));
+    let mut simulation = Simulation::new(config, Box::new(DiscardSink));
     for _ in 0..warm_ticks {
-        dais::sim::step(&mut app);
+        simulation.step();
     }
-    app
+    simulation
 }
 
 fn tick_throughput(c: &mut Criterion) {
@@ -28,12 +29,12 @@ fn tick_throughput(c: &mut Criterion) {
         group
             .sample_size(samples)
             .measurement_time(Duration::from_secs(seconds));
-        let mut app = warmed_app(agents, 60);
+        let mut simulation = warmed_simulation(agents, 60);
         group.bench_with_input(
             BenchmarkId::new("default_scenario", agents),
             &agents,
             |b, _| {
-                b.iter(|| dais::sim::step(&mut app));
+                b.iter(|| simulation.step());
             },
         );
     }

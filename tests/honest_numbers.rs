@@ -4,43 +4,40 @@
 
 use dais::config::{ByzantineStrategy, SimConfig};
 use dais::ledger::sqlite::SqliteLedger;
+use dais::sim::Simulation;
 use dais::sim::components::{Agent, Blacklist, NormalProfile, Role};
 use dais::sim::metrics::{MetricsHistory, RunTotals};
 use dais::sim::traffic::Campaigns;
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 
-/// Runs `config` to its end, recording to a real SQLite file; returns the app and the verification report.
+/// Runs `config` to its end, recording to a real SQLite file; returns the simulation and the verification report.
 fn run_recorded(
     config: SimConfig,
     dir: &std::path::Path,
     name: &str,
-) -> (bevy::app::App, dais::ledger::verify::VerifyReport) {
+) -> (Simulation, dais::ledger::verify::VerifyReport) {
     let path = dir.join(name);
     let steps = config.simulation.steps;
-    let mut app = dais::sim::headless_app(config, Box::new(SqliteLedger::create(&path).unwrap()));
+    let mut simulation = Simulation::new(config, Box::new(SqliteLedger::create(&path).unwrap()));
     for _ in 0..steps {
-        dais::sim::step(&mut app);
+        simulation.step();
     }
-    app.world_mut()
-        .resource_mut::<dais::sim::record::Ledger>()
-        .sink
-        .finish()
-        .unwrap();
+    simulation.finish_ledger().unwrap();
     let conn = dais::ledger::sqlite::open_existing(&path).unwrap();
     let report = dais::ledger::verify::verify(&conn).unwrap_or_else(|p| panic!("{name}: {p}"));
-    (app, report)
+    (simulation, report)
 }
 
 #[test]
 fn an_immune_agent_blocks_that_campaigns_fresh_samples() {
     let config = dais::config::load::scenario("classroom").unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let (mut app, report) = run_recorded(config.clone(), dir.path(), "classroom.db");
+    let (mut simulation, report) = run_recorded(config.clone(), dir.path(), "classroom.db");
     assert!(report.closed);
-    let world = app.world_mut();
+    let world = simulation.world_mut();
     let mut query = world.query::<(&Agent, &Role, &NormalProfile, &Blacklist)>();
-    let world = app.world();
+    let world = simulation.world();
     let campaigns = world.resource::<Campaigns>();
     let (radius, min_spread) = (config.signatures.match_radius, config.signatures.min_spread);
     // Fresh draws, never seen by the simulation or its probes.
@@ -207,9 +204,10 @@ fn every_signature_is_accounted_for_on_every_preset_and_under_every_fault() {
     let mut refused_seen = 0;
     for (i, (name, config)) in cases.into_iter().enumerate() {
         config.validate().unwrap_or_else(|e| panic!("{name}: {e}"));
-        let (app, report) = run_recorded(config.clone(), dir.path(), &format!("case-{i}.db"));
+        let (simulation, report) =
+            run_recorded(config.clone(), dir.path(), &format!("case-{i}.db"));
         assert!(report.closed, "{name}: the finished run has a closing row");
-        let world = app.world();
+        let world = simulation.world();
         let totals = world.resource::<RunTotals>();
         // Every tick, cumulatively: proposed = accepted + rejected + expired + refused + pending.
         let mut proposed = 0;

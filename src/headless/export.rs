@@ -10,80 +10,17 @@ use serde::Serialize;
 use super::run::RunError;
 use crate::config::SimConfig;
 use crate::ledger::LedgerTotals;
-use crate::sim::metrics::{RunTotals, TickMetrics};
+use crate::model::TickMetrics;
+use crate::sim::metrics::RunTotals;
 
-/// One scalar column of `metrics.csv`: its name and how a tick's value is written.
-type Column = (&'static str, fn(&TickMetrics) -> String);
-
-fn ratio_text(v: Option<f64>) -> String {
-    v.map(|x| format!("{x:.6}")).unwrap_or_default()
-}
-
-/// The scalar columns of `metrics.csv`, in order; per-campaign columns follow (see [`csv_header`]). The README's
-/// "Metrics" section defines each one.
-const SCALAR_COLUMNS: &[Column] = &[
-    ("tick", |m| m.tick.to_string()),
-    ("attack_samples", |m| m.attack_samples.to_string()),
-    ("true_positive", |m| m.true_positive.to_string()),
-    ("false_positive", |m| m.false_positive.to_string()),
-    ("false_negative", |m| m.false_negative.to_string()),
-    ("true_negative", |m| m.true_negative.to_string()),
-    ("attack_blocked", |m| m.attack_blocked.to_string()),
-    ("normal_blocked", |m| m.normal_blocked.to_string()),
-    ("attack_through", |m| m.attack_through.to_string()),
-    ("detection_precision", |m| ratio_text(m.detection_precision)),
-    ("detection_recall", |m| ratio_text(m.detection_recall)),
-    ("signatures_proposed", |m| m.signatures_proposed.to_string()),
-    ("signatures_accepted_true", |m| {
-        m.signatures_accepted_true.to_string()
-    }),
-    ("signatures_accepted_false", |m| {
-        m.signatures_accepted_false.to_string()
-    }),
-    ("signatures_rejected", |m| m.signatures_rejected.to_string()),
-    ("signatures_expired", |m| m.signatures_expired.to_string()),
-    ("signatures_refused", |m| m.signatures_refused.to_string()),
-    ("signatures_pending", |m| m.signatures_pending.to_string()),
-    ("ballots_cast", |m| m.ballots_cast.to_string()),
-    ("messages_sent", |m| m.messages_sent.to_string()),
-    ("messages_announce", |m| m.messages_announce.to_string()),
-    ("messages_ballot", |m| m.messages_ballot.to_string()),
-    ("messages_decision", |m| m.messages_decision.to_string()),
-    ("messages_lost", |m| m.messages_lost.to_string()),
-    ("messages_in_flight", |m| m.messages_in_flight.to_string()),
-    ("honest_live_agents", |m| m.honest_live_agents.to_string()),
-    ("compromised_agents", |m| m.compromised_agents.to_string()),
-    ("false_blacklist_agents", |m| {
-        m.false_blacklist_agents.to_string()
-    }),
-];
-
-/// The per-campaign column groups, in order: each is `<prefix>_<campaign name>` for every campaign.
-const CAMPAIGN_COLUMNS: &[&str] = &[
-    "immune_fraction",
-    "reached_fraction",
-    "blocked_fraction",
-    "compromised",
-    "immune_leaking",
-];
-
-/// The header row of `metrics.csv` for these campaigns.
+/// The header row of `metrics.csv` for these campaigns. The columns come from [`TickMetrics`]' own declaration;
+/// the README's "Metrics" section defines each one.
 pub fn csv_header(campaigns: &[String]) -> String {
-    let mut columns: Vec<String> = SCALAR_COLUMNS.iter().map(|c| c.0.to_string()).collect();
-    for prefix in CAMPAIGN_COLUMNS {
-        columns.extend(campaigns.iter().map(|name| format!("{prefix}_{name}")));
-    }
-    columns.join(",")
+    TickMetrics::column_names(campaigns).join(",")
 }
 
 pub fn csv_row(m: &TickMetrics) -> String {
-    let mut values: Vec<String> = SCALAR_COLUMNS.iter().map(|c| (c.1)(m)).collect();
-    values.extend(m.immune_fraction.iter().map(|v| format!("{v:.6}")));
-    values.extend(m.reached_fraction.iter().map(|v| format!("{v:.6}")));
-    values.extend(m.blocked_fraction.iter().map(|v| ratio_text(*v)));
-    values.extend(m.compromised_by.iter().map(u64::to_string));
-    values.extend(m.immune_leaking.iter().map(u64::to_string));
-    values.join(",")
+    m.cells().join(",")
 }
 
 /// `metrics.csv`, written row by row.
@@ -372,19 +309,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn header_and_rows_have_the_same_width() {
-        let campaigns = vec!["port_scan".to_string(), "ddos".to_string()];
-        let header = csv_header(&campaigns);
-        assert!(header.contains("immune_fraction_port_scan,immune_fraction_ddos,reached_fraction_port_scan,reached_fraction_ddos,blocked_fraction_port_scan"));
-        let m = TickMetrics {
-            tick: 3,
-            immune_fraction: vec![0.5, 0.0],
-            reached_fraction: vec![1.0, 0.0],
-            blocked_fraction: vec![Some(0.5), None],
-            compromised_by: vec![2, 0],
-            immune_leaking: vec![1, 0],
-            ..Default::default()
-        };
-        assert_eq!(header.split(',').count(), csv_row(&m).split(',').count());
+    fn the_readme_defines_every_summary_key() {
+        let config = SimConfig::default();
+        let totals = RunTotals::default();
+        let summary = Summary::new(&config, &totals, None, (String::new(), None), 1.0, false, 1);
+        let readme = include_str!("../../README.md");
+        let keys = serde_json::to_value(&summary).unwrap();
+        for key in keys.as_object().unwrap().keys() {
+            assert!(
+                readme.contains(&format!("`{key}`")),
+                "README's Metrics section does not define summary key `{key}`"
+            );
+        }
     }
 }

@@ -14,7 +14,7 @@ use thiserror::Error;
 use super::export::{MetricsCsv, Summary, write_summary};
 use crate::config::SimConfig;
 use crate::ledger::LedgerSink;
-use crate::sim::{self, metrics::RunTotals, record::Ledger};
+use crate::sim::{Simulation, metrics::RunTotals};
 
 #[derive(Debug, Error)]
 pub enum RunError {
@@ -111,7 +111,7 @@ pub fn run(
     };
     let steps = config.simulation.steps;
     let started = Instant::now();
-    let mut app = sim::headless_app(config.clone(), sink);
+    let mut simulation = Simulation::new(config.clone(), sink);
     let bar = progress_bar(steps, options.quiet);
     let mut interrupted = false;
     for _ in 0..steps {
@@ -119,37 +119,26 @@ pub fn run(
             interrupted = true;
             break;
         }
-        sim::step(&mut app);
-        let world = app.world();
-        if let Some(failure) = &world.resource::<Ledger>().failure {
-            return Err(RunError::Ledger(failure.clone()));
+        simulation.step();
+        if let Some(failure) = simulation.storage_failure() {
+            return Err(RunError::Ledger(failure.to_string()));
         }
         if let Some(csv) = &mut csv {
-            let latest = world
-                .resource::<sim::metrics::MetricsHistory>()
-                .ticks
-                .last()
-                .expect("a tick was measured");
-            csv.append(latest)?;
+            csv.append(simulation.latest_metrics().expect("a tick was measured"))?;
         }
         bar.inc(1);
     }
     bar.finish_and_clear();
     let wall_seconds = started.elapsed().as_secs_f64();
-    let world = app.world_mut();
-    let ledger_result = world.resource_mut::<Ledger>().sink.finish();
-    let ledger_head = world.resource::<Ledger>().sink.head_hash();
+    let ledger_result = simulation.finish_ledger();
+    let ledger_head = simulation.ledger_head_hash();
     if let Some(csv) = &mut csv {
         csv.flush()?;
     }
-    let totals = world.resource::<RunTotals>().clone();
-    let state_hash = world.resource::<Ledger>().state_hash_hex();
+    let totals = simulation.totals().clone();
+    let state_hash = simulation.state_hash_hex();
     let threads = bevy::tasks::ComputeTaskPool::get().thread_num();
-    let last = world
-        .resource::<sim::metrics::MetricsHistory>()
-        .ticks
-        .last()
-        .cloned();
+    let last = simulation.latest_metrics().cloned();
     let summary = Summary::new(
         &config,
         &totals,

@@ -261,13 +261,11 @@ pub fn verify_by_resimulation(
     mut progress: impl FnMut(u32),
 ) -> Result<u32, ReplayError> {
     let recorded = source.state_hashes()?;
-    let mut app = crate::sim::headless_app(source.config().clone(), Box::new(DiscardSink));
+    let mut simulation =
+        crate::sim::Simulation::new(source.config().clone(), Box::new(DiscardSink));
     for (i, recorded_hash) in recorded.iter().enumerate() {
-        crate::sim::step(&mut app);
-        let resimulated = app
-            .world()
-            .resource::<crate::sim::record::Ledger>()
-            .state_hash_hex();
+        simulation.step();
+        let resimulated = simulation.state_hash_hex();
         if &resimulated != recorded_hash {
             return Err(ReplayError::Diverged {
                 tick: i as u32 + 1,

@@ -19,6 +19,7 @@ pub mod network;
 pub mod record;
 pub mod rng;
 pub mod signature;
+pub mod simulation;
 pub mod traffic;
 pub mod vote;
 
@@ -27,6 +28,7 @@ use bevy::prelude::*;
 use crate::config::SimConfig;
 use crate::ledger::{AgentRow, LedgerSink, RunInfo};
 use components::*;
+pub use simulation::{AgentSnapshot, Simulation};
 
 /// The tick pipeline.
 #[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -240,22 +242,12 @@ pub fn populate(world: &mut World, config: SimConfig, mut sink: Box<dyn LedgerSi
     world.insert_resource(SimSettings { config });
 }
 
-/// A bare app around the simulation: no window, no time; call [`step`] to advance one tick.
-pub fn headless_app(config: SimConfig, sink: Box<dyn LedgerSink>) -> App {
+/// A bare app around the simulation: no window, no time. [`Simulation::new`] takes its world.
+fn headless_app(config: SimConfig, sink: Box<dyn LedgerSink>) -> App {
     let mut app = App::new();
     app.add_plugins(bevy::app::TaskPoolPlugin::default());
     app.add_plugins(SimPlugin::new(config, sink));
     app.finish();
     app.cleanup();
     app
-}
-
-/// Runs exactly one tick.
-pub fn step(app: &mut App) {
-    step_world(app.world_mut());
-}
-
-/// Runs exactly one tick of a simulation world taken out of its app (the view keeps one beside its own).
-pub fn step_world(world: &mut World) {
-    world.run_schedule(FixedUpdate);
 }

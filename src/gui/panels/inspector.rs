@@ -116,32 +116,20 @@ impl ViewSource {
         };
         match self {
             ViewSource::Live(run) => {
-                use crate::sim::components::{Blacklist, Detector, Liveness, Reputation, VoteBook};
-                let world = &run.world;
-                let entity = *world
-                    .resource::<crate::sim::AgentDirectory>()
-                    .agents
-                    .get(agent as usize)?;
-                let registry = world.resource::<crate::sim::signature::SignatureRegistry>();
-                let sig_id = |sig: u32| crate::ledger::sig_id_hex(registry.get(sig).signature.id);
-                details.liveness = world.get::<Liveness>(entity).map(|l| match l {
-                    Liveness::Up => "up".to_string(),
-                    Liveness::Crashed { since } => format!("crashed at tick {since}"),
+                let agent = run.simulation.agent(agent, INSPECTED_BALLOTS)?;
+                let hex = crate::ledger::sig_id_hex;
+                details.liveness = Some(match agent.crashed_since {
+                    None => "up".to_string(),
+                    Some(since) => format!("crashed at tick {since}"),
                 });
-                details.threshold = world.get::<Detector>(entity).and_then(Detector::threshold);
-                details.blacklist = world
-                    .get::<Blacklist>(entity)
-                    .map(|b| b.entries.iter().map(|&s| sig_id(s)).collect());
-                if let Some(book) = world.get::<VoteBook>(entity) {
-                    details.recent_ballots = book
-                        .recent_ballots
-                        .iter()
-                        .rev()
-                        .take(INSPECTED_BALLOTS)
-                        .map(|&(sig, yes)| (sig_id(sig), yes))
-                        .collect();
-                }
-                details.reputation = world.get::<Reputation>(entity).map(Reputation::trust);
+                details.threshold = agent.threshold;
+                details.blacklist = Some(agent.blacklist.into_iter().map(hex).collect());
+                details.recent_ballots = agent
+                    .recent_ballots
+                    .into_iter()
+                    .map(|(sig, yes)| (hex(sig), yes))
+                    .collect();
+                details.reputation = Some(agent.reputation);
             }
             ViewSource::Replay(replay) => {
                 let ballots =
