@@ -1,0 +1,376 @@
+//! Isolation Forest (Liu, Ting & Zhou 2008) with scikit-learn's semantics.
+//!
+//! t trees, each grown on a subsample of ψ rows drawn without replacement, to a height limit of ceil(log2 ψ).
+//! A node splits on a uniformly chosen non-constant feature at a threshold drawn uniformly between that feature's
+//! minimum and maximum in the node. The anomaly score of x is s = 2^(-E[h(x)] / c(ψ)), where h is the depth of the
+//! leaf x lands in plus c(n) for the n training rows that reached it. With contamination 'auto' a row is anomalous
+//! when s > 0.5; with a fraction p, when s exceeds the (1 - p) quantile of the training rows' scores.
+//!
+//! Trees are grown in pre-order, then laid out for scoring as complete binary trees of the forest's depth D in
+//! flat arrays: node i's children are 2i+1 and 2i+2, a leaf above depth D becomes splits that always go left
+//! (threshold +inf) with its path length copied to every bottom slot beneath it. A walk is then exactly D
+//! branch-free steps `i = 2i + 1 + (x > threshold)`, with no leaf test and no child pointers to load.
+
+mod grow;
+mod layout;
+mod sklearn;
+mod walk;
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+
+pub use grow::FitScratch;
+pub use sklearn::SklearnTree;
+pub use walk::{Walk, WalkNode, f32_at_or_below};
+// The vector walks share the batch walk's block shape.
+use walk::{BLOCK_ROWS, LANES};
+
+use rand::Rng;
+
+/// How the anomaly threshold is chosen, as in scikit-learn's `contamination`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Contamination {
+    /// s > 0.5 is anomalous (the original paper's offset).
+    Auto,
+    /// This fraction of the training rows is expected to be anomalous.
+    Fraction(f64),
+}
+
+/// Fitting parameters.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ForestParams {
+    pub trees: usize,
+    pub subsample: usize,
+    pub contamination: Contamination,
+}
+
+impl Default for ForestParams {
+    fn default() -> Self {
+        Self {
+            trees: 100,
+            subsample: 256,
+            contamination: Contamination::Auto,
+        }
+    }
+}
+
+/// A fitted forest.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IsolationForest {
+    /// Per tree, 2^depth - 1 splits in heap order.
+    splits: Vec<WalkNode>,
+    /// Per tree, 2^depth path lengths, one per bottom slot.
+    leaves: Vec<f64>,
+    trees: usize,
+    /// D: every walk takes exactly this many steps.
+    depth: usize,
+    features: usize,
+    /// ψ actually used (min of the requested subsample and the training rows), scikit-learn's `max_samples_`.
+    max_samples: usize,
+    /// s above this is anomalous; scikit-learn's `-offset_`.
+    threshold: f64,
+}
+
+/// Average path length of an unsuccessful search in a binary search tree of n items: c(n) in the paper,
+/// `_average_path_length` in scikit-learn.
+pub fn average_path_length(n: usize) -> f64 {
+    const EULER_GAMMA: f64 = 0.577_215_664_901_532_9;
+    match n {
+        0 | 1 => 0.0,
+        2 => 1.0,
+        _ => {
+            let n = n as f64;
+            2.0 * ((n - 1.0).ln() + EULER_GAMMA) - 2.0 * (n - 1.0) / n
+        }
+    }
+}
+
+impl IsolationForest {
+    /// Fits on `rows` (row-major, `features` columns). `rows` must hold at least one row.
+    pub fn fit<R: Rng + ?Sized>(
+        rows: &[f32],
+        features: usize,
+        params: ForestParams,
+        rng: &mut R,
+    ) -> Self {
+        let mut forest = Self::empty(features);
+        forest.refit(rows, features, params, rng, &mut FitScratch::default());
+        forest
+    }
+
+    fn empty(features: usize) -> Self {
+        Self {
+            splits: Vec::new(),
+            leaves: Vec::new(),
+            trees: 0,
+            depth: 0,
+            features,
+            max_samples: 1,
+            threshold: 0.5,
+        }
+    }
+
+    pub fn features(&self) -> usize {
+        self.features
+    }
+    pub fn trees(&self) -> usize {
+        self.trees
+    }
+    /// Split slots in the scoring layout (2^depth - 1 per tree).
+    pub fn node_count(&self) -> usize {
+        self.splits.len()
+    }
+    /// Real splits, without the always-left padding that completes each tree to depth D.
+    pub fn real_split_count(&self) -> usize {
+        self.splits
+            .iter()
+            .filter(|split| split.threshold != f32::INFINITY)
+            .count()
+    }
+    /// Steps of every walk: the depth of the deepest leaf.
+    pub fn depth(&self) -> usize {
+        self.depth
+    }
+    pub fn max_samples(&self) -> usize {
+        self.max_samples
+    }
+    /// Scores above this are anomalous.
+    pub fn threshold(&self) -> f64 {
+        self.threshold
+    }
+    /// Heap bytes held by the fitted forest.
+    pub fn heap_bytes(&self) -> usize {
+        self.splits.capacity() * size_of::<WalkNode>() + self.leaves.capacity() * size_of::<f64>()
+    }
+
+    /// Mean path length E[h(x)] over the trees.
+    pub fn mean_path_length(&self, row: &[f32]) -> f64 {
+        self.total_path_length(row) / self.trees as f64
+    }
+
+    /// The paper's anomaly score s in (0, 1]; higher is more anomalous. Computed as scikit-learn does,
+    /// 2^(-sum of path lengths / (trees * c(psi))), so the two agree to the last bits.
+    pub fn score(&self, row: &[f32]) -> f64 {
+        self.score_from_total(self.total_path_length(row))
+    }
+
+    fn score_from_total(&self, total: f64) -> f64 {
+        let denominator = self.trees as f64 * average_path_length(self.max_samples);
+        if denominator == 0.0 {
+            return 1.0;
+        }
+        2f64.powf(-total / denominator)
+    }
+
+    pub fn is_anomaly(&self, row: &[f32]) -> bool {
+        self.score(row) > self.threshold
+    }
+
+    pub fn score_rows(&self, rows: &[f32]) -> Vec<f64> {
+        let mut out = Vec::with_capacity(rows.len() / self.features.max(1));
+        self.score_into(rows, &mut out);
+        out
+    }
+}
+
+/// numpy's default ('linear') percentile; sorts `values` in place.
+pub fn percentile_linear(values: &mut [f64], q: f64) -> f64 {
+    assert!(!values.is_empty());
+    values.sort_by(f64::total_cmp);
+    let rank = (q / 100.0).clamp(0.0, 1.0) * (values.len() - 1) as f64;
+    let lo = rank.floor() as usize;
+    let hi = rank.ceil() as usize;
+    let frac = rank - lo as f64;
+    values[lo] + (values[hi] - values[lo]) * frac
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::rngs::ChaCha8Rng;
+    use rand::{RngExt, SeedableRng};
+    use rand_distr::StandardNormal;
+
+    fn gaussian(rows: usize, features: usize, seed: u64) -> Vec<f32> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        (0..rows * features)
+            .map(|_| rng.sample::<f32, _>(StandardNormal))
+            .collect()
+    }
+
+    #[test]
+    fn batch_scores_equal_single_scores_exactly() {
+        let data = gaussian(300, 5, 11);
+        let forest = IsolationForest::fit(
+            &data,
+            5,
+            ForestParams::default(),
+            &mut ChaCha8Rng::seed_from_u64(2),
+        );
+        let probe = gaussian(37, 5, 12);
+        let batch = forest.score_rows(&probe);
+        let single: Vec<f64> = probe.chunks_exact(5).map(|r| forest.score(r)).collect();
+        assert_eq!(batch, single);
+    }
+
+    /// Every walk this CPU runs gives the single-row scores bit for bit: across partial chunks and blocks, one to
+    /// many features, shallow and deep trees, and NaN and infinite inputs.
+    #[test]
+    fn every_walk_matches_single_row_scores_exactly() {
+        let walks = Walk::supported();
+        assert_eq!(walks[0], Walk::Scalar);
+        for (features, train_rows, subsample, probe_rows) in [
+            (1, 50, 256, 1),
+            (3, 2, 256, 17),
+            (5, 300, 256, 129),
+            (10, 1000, 64, 300),
+            (30, 500, 256, 16),
+            (70, 400, 1000, 45),
+        ] {
+            let data = gaussian(train_rows, features, 21);
+            let params = ForestParams {
+                trees: 13,
+                subsample,
+                contamination: Contamination::Auto,
+            };
+            let forest =
+                IsolationForest::fit(&data, features, params, &mut ChaCha8Rng::seed_from_u64(4));
+            let mut probe = gaussian(probe_rows, features, 22);
+            for (i, x) in probe.iter_mut().enumerate() {
+                match i % 23 {
+                    0 => *x = f32::NAN,
+                    5 => *x = f32::INFINITY,
+                    9 => *x = f32::NEG_INFINITY,
+                    13 => *x *= 40.0,
+                    _ => {}
+                }
+            }
+            let single: Vec<f64> = probe
+                .chunks_exact(features)
+                .map(|r| forest.score(r))
+                .collect();
+            for &walk in walks {
+                let mut batch = vec![f64::NAN; 3];
+                forest.score_into_with(&probe, &mut batch, walk);
+                assert_eq!(
+                    batch,
+                    single,
+                    "{walk:?} walk, {features} features, depth {}",
+                    forest.depth()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn f32_thresholds_keep_f64_comparisons_exact() {
+        for t in [0.1f64, -0.3, 1.0 / 3.0, 12_345.678_9, 0.0, -1e-30] {
+            let r = f32_at_or_below(t);
+            assert!(f64::from(r) <= t);
+            assert!(f64::from(r.next_up()) > t);
+        }
+    }
+
+    #[test]
+    fn c_matches_the_paper() {
+        assert_eq!(average_path_length(1), 0.0);
+        assert_eq!(average_path_length(2), 1.0);
+        // c(256) from scikit-learn's _average_path_length([256]).
+        assert!((average_path_length(256) - 10.244_770_920_119_917).abs() < 1e-12);
+    }
+
+    #[test]
+    fn outliers_score_higher_than_inliers() {
+        let data = gaussian(512, 4, 1);
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let forest = IsolationForest::fit(&data, 4, ForestParams::default(), &mut rng);
+        let inlier = forest.score(&[0.0, 0.0, 0.0, 0.0]);
+        let outlier = forest.score(&[6.0, -6.0, 6.0, 0.0]);
+        assert!(outlier > 0.6, "outlier scored {outlier}");
+        assert!(inlier < 0.5, "inlier scored {inlier}");
+        assert!(forest.is_anomaly(&[6.0, -6.0, 6.0, 0.0]));
+    }
+
+    #[test]
+    fn fitting_is_deterministic_per_seed() {
+        let data = gaussian(300, 3, 2);
+        let a = IsolationForest::fit(
+            &data,
+            3,
+            ForestParams::default(),
+            &mut ChaCha8Rng::seed_from_u64(3),
+        );
+        let b = IsolationForest::fit(
+            &data,
+            3,
+            ForestParams::default(),
+            &mut ChaCha8Rng::seed_from_u64(3),
+        );
+        let c = IsolationForest::fit(
+            &data,
+            3,
+            ForestParams::default(),
+            &mut ChaCha8Rng::seed_from_u64(4),
+        );
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+    }
+
+    #[test]
+    fn height_is_limited_and_subsample_clamped() {
+        let data = gaussian(40, 2, 5);
+        let forest = IsolationForest::fit(
+            &data,
+            2,
+            ForestParams {
+                trees: 10,
+                subsample: 256,
+                contamination: Contamination::Auto,
+            },
+            &mut ChaCha8Rng::seed_from_u64(1),
+        );
+        assert_eq!(forest.max_samples(), 40);
+        // ceil(log2 40) = 6: a full tree of height 6 has at most 127 nodes.
+        assert!(forest.node_count() <= 10 * 127);
+    }
+
+    #[test]
+    fn contamination_sets_the_flagged_fraction_of_training_rows() {
+        let data = gaussian(1000, 5, 9);
+        let params = ForestParams {
+            trees: 50,
+            subsample: 256,
+            contamination: Contamination::Fraction(0.1),
+        };
+        let forest = IsolationForest::fit(&data, 5, params, &mut ChaCha8Rng::seed_from_u64(1));
+        let flagged = data
+            .chunks_exact(5)
+            .filter(|r| forest.is_anomaly(r))
+            .count();
+        assert!((95..=105).contains(&flagged), "flagged {flagged} of 1000");
+    }
+
+    #[test]
+    fn constant_data_gives_leaves_only() {
+        let data = vec![1.0f32; 20];
+        let forest = IsolationForest::fit(
+            &data,
+            2,
+            ForestParams::default(),
+            &mut ChaCha8Rng::seed_from_u64(1),
+        );
+        assert_eq!((forest.depth(), forest.node_count()), (0, 0));
+        // No split: every row gets c(10) from each root leaf.
+        assert!((forest.score(&[5.0, -5.0]) - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn percentile_matches_numpy_linear() {
+        let mut v = vec![4.0, 1.0, 3.0, 2.0];
+        assert_eq!(percentile_linear(&mut v, 50.0), 2.5);
+        assert_eq!(percentile_linear(&mut v, 0.0), 1.0);
+        assert_eq!(percentile_linear(&mut v, 100.0), 4.0);
+    }
+}

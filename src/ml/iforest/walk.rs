@@ -1,0 +1,214 @@
+//! How a batch walks a laid-out forest: the single-row walk, and the blocked batch walk that transposes rows to
+//! feature-major and walks 16 lanes at a time in scalar code, or in AVX2 / AVX-512 vectors where the CPU has them.
+//! Every walk adds each row's path lengths in tree order, so all of them give bit-identical scores.
+
+use std::cell::RefCell;
+
+use serde::{Deserialize, Serialize};
+
+use super::IsolationForest;
+#[cfg(target_arch = "x86_64")]
+use super::{avx2, avx512};
+
+/// How a batch walks the trees.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Walk {
+    /// 16 rows at a time in scalar code, on any CPU.
+    Scalar,
+    /// 8 rows per AVX2 vector (x86-64 CPUs that have AVX2).
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    /// 16 rows per AVX-512 vector (x86-64 CPUs that have AVX-512F).
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
+}
+
+impl Walk {
+    /// The fastest walk this CPU supports; `score_into` uses it.
+    pub fn fastest() -> Self {
+        *Self::supported().last().unwrap_or(&Walk::Scalar)
+    }
+
+    /// Every walk this CPU runs, slowest first. Detected once: it is asked for every batch, so once per agent per
+    /// tick.
+    pub fn supported() -> &'static [Self] {
+        static SUPPORTED: std::sync::OnceLock<Vec<Walk>> = std::sync::OnceLock::new();
+        SUPPORTED.get_or_init(|| {
+            // Only x86-64 adds vector walks; elsewhere (wasm, ARM) the list stays as it starts.
+            #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
+            let mut walks = vec![Walk::Scalar];
+            #[cfg(target_arch = "x86_64")]
+            {
+                if std::is_x86_feature_detected!("avx2") {
+                    walks.push(Walk::Avx2);
+                }
+                if std::is_x86_feature_detected!("avx512f") {
+                    walks.push(Walk::Avx512);
+                }
+            }
+            walks
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Walk::Scalar => "scalar",
+            #[cfg(target_arch = "x86_64")]
+            Walk::Avx2 => "avx2",
+            #[cfg(target_arch = "x86_64")]
+            Walk::Avx512 => "avx512",
+        }
+    }
+}
+
+/// Rows walked through a tree together: their independent load chains overlap.
+pub(super) const LANES: usize = 16;
+/// Rows that walk one tree before the next tree is loaded, so the tree stays in L1.
+pub(super) const BLOCK_ROWS: usize = 128;
+
+/// A split in the scoring layout: rows with `x[feature] <= threshold` go to 2i+1, the others to 2i+2.
+///
+/// Inputs are f32, so an f64 threshold t (as scikit-learn stores it) is kept as the largest f32 not above t: for
+/// every f32 x, `x <= t` and `x <= that f32` agree, which keeps scoring exact.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WalkNode {
+    pub threshold: f32,
+    pub feature: u32,
+}
+
+/// The largest f32 that is not above `t`.
+pub fn f32_at_or_below(t: f64) -> f32 {
+    let r = t as f32;
+    if f64::from(r) > t { r.next_down() } else { r }
+}
+
+impl IsolationForest {
+    /// Sum of the path lengths over the trees, in tree order.
+    pub(super) fn total_path_length(&self, row: &[f32]) -> f64 {
+        debug_assert_eq!(row.len(), self.features);
+        let (per_splits, per_leaves) = ((1usize << self.depth) - 1, 1usize << self.depth);
+        let mut total = 0.0;
+        for t in 0..self.trees {
+            let splits = &self.splits[t * per_splits..(t + 1) * per_splits];
+            let mut at = 0;
+            for _ in 0..self.depth {
+                let node = splits[at];
+                // `!(x <= t)`: a NaN goes right, as in scikit-learn.
+                #[allow(clippy::neg_cmp_op_on_partial_ord)]
+                let go_right = usize::from(!(row[node.feature as usize] <= node.threshold));
+                at = 2 * at + 1 + go_right;
+            }
+            total += self.leaves[t * per_leaves + at - per_splits];
+        }
+        total
+    }
+
+    /// Scores every row of a row-major batch into `out` (cleared first); allocates only if `out` or this thread's
+    /// block buffer must grow, never per row. Uses the fastest walk this CPU supports; all walks give
+    /// bit-identical scores.
+    pub fn score_into(&self, rows: &[f32], out: &mut Vec<f64>) {
+        self.score_into_with(rows, out, Walk::fastest());
+    }
+
+    /// `score_into` with a chosen walk, to compare walks. Panics if this CPU cannot run `walk`.
+    pub fn score_into_with(&self, rows: &[f32], out: &mut Vec<f64>, walk: Walk) {
+        assert!(
+            Walk::supported().contains(&walk),
+            "this CPU cannot run the {} walk",
+            walk.name()
+        );
+        let f = self.features;
+        let n = rows.len() / f;
+        out.clear();
+        out.resize(n, 0.0);
+        // Each chunk of LANES rows is transposed to feature-major ([feature][lane]), so a lane's read of feature k
+        // is at `k * LANES + lane`: a constant offset per lane in the unrolled scalar walk, one vector load at the
+        // root and a simple gather index below it in the vector walks.
+        let chunks_per_block = n.min(BLOCK_ROWS).div_ceil(LANES);
+        // One block buffer per thread, reused: agents score small batches every tick.
+        thread_local! {
+            static TRANSPOSED: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+        }
+        TRANSPOSED.with_borrow_mut(|transposed| {
+            transposed.clear();
+            transposed.resize(chunks_per_block * LANES * f, 0.0);
+            // Tree-major within a block of rows: one tree stays in L1 while the block walks it, and each row's
+            // path lengths are still added in tree order, as scikit-learn does.
+            for (block, block_totals) in rows.chunks(BLOCK_ROWS * f).zip(out.chunks_mut(BLOCK_ROWS))
+            {
+                for (chunk, chunk_t) in block
+                    .chunks(LANES * f)
+                    .zip(transposed.chunks_mut(LANES * f))
+                {
+                    for (lane, row) in chunk.chunks(f).enumerate() {
+                        for (feature, &x) in row.iter().enumerate() {
+                            chunk_t[feature * LANES + lane] = x;
+                        }
+                    }
+                }
+                match walk {
+                    Walk::Scalar => {}
+                    // SAFETY: the CPU has AVX2 (asserted above).
+                    #[cfg(target_arch = "x86_64")]
+                    Walk::Avx2 => {
+                        unsafe { avx2::add_block_path_lengths(self, transposed, block_totals) };
+                        continue;
+                    }
+                    // SAFETY: the CPU has AVX-512F (asserted above).
+                    #[cfg(target_arch = "x86_64")]
+                    Walk::Avx512 => {
+                        unsafe { avx512::add_block_path_lengths(self, transposed, block_totals) };
+                        continue;
+                    }
+                }
+                for tree in 0..self.trees {
+                    for (chunk_t, totals) in transposed
+                        .chunks(LANES * f)
+                        .zip(block_totals.chunks_mut(LANES))
+                    {
+                        self.add_tree_path_lengths(tree, chunk_t, totals);
+                    }
+                }
+            }
+        });
+        for s in out.iter_mut() {
+            *s = self.score_from_total(*s);
+        }
+    }
+
+    /// Adds each row's path length in one tree into `totals` (one entry per row, at most `LANES`). `chunk_t` holds
+    /// `LANES` rows feature-major; lanes past `totals.len()` hold stale values and are walked but not added.
+    fn add_tree_path_lengths(&self, tree: usize, chunk_t: &[f32], totals: &mut [f64]) {
+        let per_splits = (1usize << self.depth) - 1;
+        let splits = &self.splits[tree * per_splits..(tree + 1) * per_splits];
+        assert_eq!(chunk_t.len(), self.features * LANES);
+        let mut at = [0usize; LANES];
+        if let Some(root) = splits.first() {
+            // Every lane starts at the root, so its row of values is read straight, with no index chain.
+            let values = &chunk_t[root.feature as usize * LANES..][..LANES];
+            for (at_lane, &x) in at.iter_mut().zip(values) {
+                #[allow(clippy::neg_cmp_op_on_partial_ord)]
+                let go_right = usize::from(!(x <= root.threshold));
+                *at_lane = 1 + go_right;
+            }
+        }
+        for _ in 1..self.depth {
+            for (lane, at_lane) in at.iter_mut().enumerate() {
+                // SAFETY: after k < depth steps `*at_lane` is below 2^(k+1) - 1 <= 2^depth - 1 = splits.len(); every
+                // split's `feature` is below `self.features` (padding uses 0; real splits are checked when grown or
+                // loaded), so `feature * LANES + lane` is below `chunk_t.len()`, checked above.
+                let node = unsafe { *splits.get_unchecked(*at_lane) };
+                let x = unsafe { *chunk_t.get_unchecked(node.feature as usize * LANES + lane) };
+                // Arithmetic, not `if`: the direction is a coin flip per row, and a mispredicted branch per step
+                // would serialise the lanes. `!(x <= t)`: a NaN goes right, as in scikit-learn.
+                #[allow(clippy::neg_cmp_op_on_partial_ord)]
+                let go_right = usize::from(!(x <= node.threshold));
+                *at_lane = 2 * *at_lane + 1 + go_right;
+            }
+        }
+        let leaves = &self.leaves[tree << self.depth..(tree + 1) << self.depth];
+        for (total, &slot) in totals.iter_mut().zip(&at) {
+            *total += leaves[slot - per_splits];
+        }
+    }
+}
