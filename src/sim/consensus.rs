@@ -9,7 +9,7 @@ use bevy::prelude::*;
 use super::clock::SimClock;
 use super::components::*;
 use super::signature::SignatureRegistry;
-use super::{AgentDirectory, Pipeline, Settlement, SimSettings, TickEvents};
+use super::{AgentDirectory, Pipeline, Settlement, SimSettings, TickContext, TickEvents};
 
 pub(super) fn plugin(app: &mut App) {
     app.init_resource::<Decisions>();
@@ -24,7 +24,7 @@ pub(super) fn plugin(app: &mut App) {
 mod rules;
 
 pub use crate::model::Outcome;
-pub use rules::{CertificateFault, decide, draft_decision, verify_certificate};
+pub use rules::{CertificateFault, Electorate, decide, draft_decision, verify_certificate};
 
 /// A decision as published: what the tallier claims, its certificate, and whether the certificate holds.
 #[derive(Clone, Debug, PartialEq)]
@@ -64,6 +64,13 @@ pub struct Decisions {
     pub records: Vec<DecisionRecord>,
 }
 
+/// The public record every agent can read: the signatures proposed and the decisions published on them.
+#[derive(Clone, Copy)]
+pub struct Published<'a> {
+    pub registry: &'a SignatureRegistry,
+    pub decisions: &'a Decisions,
+}
+
 /// Each agent's Beta trust, by agent index, refreshed when reputations change. Talliers read it in parallel.
 #[derive(Resource, Clone, Debug, Default)]
 pub struct TrustSnapshot {
@@ -78,8 +85,11 @@ fn tally_ballots(
     mut agents: Query<(&Role, &Liveness, &mut VoteBook, &mut Outbox)>,
 ) {
     let now = clock.tick;
-    let rules = &settings.config.consensus;
-    let electorate = settings.config.simulation.agents;
+    let electorate = Electorate {
+        rules: &settings.config.consensus,
+        size: settings.config.simulation.agents,
+        trust: &trust.trust,
+    };
     agents
         .par_iter_mut()
         .for_each(|(role, liveness, mut book, mut outbox)| {
@@ -89,16 +99,7 @@ fn tally_ballots(
             let book = &mut *book;
             book.tallies.retain(|&sig, tally| {
                 let forged = registry.get(sig).forged;
-                match draft_decision(
-                    rules,
-                    *role,
-                    forged,
-                    sig,
-                    tally,
-                    electorate,
-                    &trust.trust,
-                    now,
-                ) {
+                match draft_decision(&electorate, *role, forged, sig, tally, now) {
                     Some(draft) => {
                         outbox.decisions.push(draft);
                         false
@@ -112,8 +113,7 @@ fn tally_ballots(
 /// Publishes this tick's decisions in agent order: checks each certificate, settles the signature, updates the
 /// voters' reputations and starts the decision's flood from its tallier.
 fn publish_decisions(
-    clock: Res<SimClock>,
-    settings: Res<SimSettings>,
+    context: TickContext,
     directory: Res<AgentDirectory>,
     mut registry: ResMut<SignatureRegistry>,
     mut decisions: ResMut<Decisions>,
@@ -127,8 +127,8 @@ fn publish_decisions(
         &mut Reputation,
     )>,
 ) {
-    let now = clock.tick;
-    let config = &settings.config;
+    let now = context.now();
+    let config = context.config();
     let mut settled = Vec::new();
     for (index, &entity) in directory.agents.iter().enumerate() {
         let Ok((role, mut book, mut outbox, mut blacklist, _)) = agents.get_mut(entity) else {

@@ -7,12 +7,13 @@ use bevy::prelude::*;
 
 use super::clock::SimClock;
 use super::components::*;
-use super::consensus::Decisions;
+use super::consensus::{Decisions, Published};
 use super::signature::SignatureRegistry;
 use super::traffic::Campaigns;
 use super::{Pipeline, SimSettings};
 use crate::config::SimConfig;
 use crate::ml::IsolationForest;
+use bevy::ecs::query::QueryData;
 
 pub(super) fn plugin(app: &mut App) {
     app.add_systems(FixedUpdate, learn_from_decisions.in_set(Pipeline::Learn));
@@ -23,8 +24,7 @@ pub fn apply_decisions(
     now: u32,
     role: Role,
     inbox: &Inbox,
-    decisions: &Decisions,
-    registry: &SignatureRegistry,
+    published: Published,
     book: &mut VoteBook,
     blacklist: &mut Blacklist,
     outbox: &mut Outbox,
@@ -34,7 +34,7 @@ pub fn apply_decisions(
         let Payload::Decision { decision, ttl } = payload else {
             continue;
         };
-        let record = &decisions.records[decision as usize];
+        let record = &published.decisions.records[decision as usize];
         let known = book.known.entry(record.sig).or_default();
         if known.decided {
             continue;
@@ -51,7 +51,7 @@ pub fn apply_decisions(
             });
         }
         if role.is_honest() && record.certified_acceptance() {
-            grew |= blacklist.insert(record.sig, &registry.get(record.sig).signature);
+            grew |= blacklist.insert(record.sig, &published.registry.get(record.sig).signature);
         }
     }
     grew
@@ -146,57 +146,59 @@ fn learn_from_decisions(
     decisions: Res<Decisions>,
     registry: Res<SignatureRegistry>,
     campaigns: Res<Campaigns>,
-    mut agents: Query<(
-        &Agent,
-        &Role,
-        &Liveness,
-        &Inbox,
-        &NormalProfile,
-        &mut VoteBook,
-        &mut Blacklist,
-        &mut Outbox,
-        &mut Detector,
-        &mut AgentRng,
-    )>,
+    mut agents: Query<Learner>,
 ) {
     let now = clock.tick;
     let config = &settings.config;
-    agents.par_iter_mut().for_each(
-        |(
-            agent,
-            role,
-            liveness,
-            inbox,
-            profile,
-            mut book,
-            mut blacklist,
-            mut outbox,
-            mut detector,
-            mut rng,
-        )| {
-            if !liveness.is_up() {
-                return;
-            }
-            apply_decisions(
+    let published = Published {
+        registry: &registry,
+        decisions: &decisions,
+    };
+    agents.par_iter_mut().for_each(|mut learner| {
+        if !learner.liveness.is_up() {
+            return;
+        }
+        apply_decisions(
+            now,
+            *learner.role,
+            learner.inbox,
+            published,
+            &mut learner.book,
+            &mut learner.blacklist,
+            &mut learner.outbox,
+        );
+        // Also covers a tallier that blacklisted its own decision in Consensus.
+        let blacklist = &mut *learner.blacklist;
+        if blacklist.immunity_stale {
+            blacklist.immune_to = immunity_mask(blacklist, learner.profile, &campaigns, config);
+            blacklist.immunity_stale = false;
+        }
+        if retrain_due(&learner.detector, config, learner.agent.index, now) {
+            retrain(
+                &mut learner.detector,
+                &learner.blacklist,
+                config,
+                &mut learner.rng,
                 now,
-                *role,
-                inbox,
-                &decisions,
-                &registry,
-                &mut book,
-                &mut blacklist,
-                &mut outbox,
             );
-            // Also covers a tallier that blacklisted its own decision in Consensus.
-            if blacklist.immunity_stale {
-                blacklist.immune_to = immunity_mask(&blacklist, profile, &campaigns, config);
-                blacklist.immunity_stale = false;
-            }
-            if retrain_due(&detector, config, agent.index, now) {
-                retrain(&mut detector, &blacklist, config, &mut rng, now);
-            }
-        },
-    );
+        }
+    });
+}
+
+/// What Learn reads and changes of one agent.
+#[derive(QueryData)]
+#[query_data(mutable)]
+struct Learner {
+    agent: &'static Agent,
+    role: &'static Role,
+    liveness: &'static Liveness,
+    inbox: &'static Inbox,
+    profile: &'static NormalProfile,
+    book: &'static mut VoteBook,
+    blacklist: &'static mut Blacklist,
+    outbox: &'static mut Outbox,
+    detector: &'static mut Detector,
+    rng: &'static mut AgentRng,
 }
 
 #[cfg(test)]
@@ -262,8 +264,10 @@ mod tests {
             3,
             Role::Honest,
             &inbox,
-            &decisions,
-            &registry,
+            Published {
+                registry: &registry,
+                decisions: &decisions,
+            },
             &mut book,
             &mut blacklist,
             &mut outbox
@@ -276,8 +280,10 @@ mod tests {
             4,
             Role::Honest,
             &inbox,
-            &decisions,
-            &registry,
+            Published {
+                registry: &registry,
+                decisions: &decisions,
+            },
             &mut book,
             &mut blacklist,
             &mut outbox

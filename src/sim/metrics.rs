@@ -6,12 +6,11 @@
 use bevy::prelude::*;
 use serde::Serialize;
 
-use super::clock::SimClock;
 use super::components::*;
 use super::gossip::InFlight;
 use super::signature::SignatureRegistry;
 use super::traffic::Campaigns;
-use super::{Pipeline, SimSettings, TickEvents};
+use super::{Pipeline, TickContext, TickEvents};
 use crate::ledger::LedgerTotals;
 use crate::model::Outcome;
 
@@ -144,20 +143,29 @@ pub struct MetricsHistory {
     pub ticks: Vec<TickMetrics>,
 }
 
+/// The run's figures so far, which Measure adds each tick to.
+#[derive(bevy::ecs::system::SystemParam)]
+struct Figures<'w> {
+    totals: ResMut<'w, RunTotals>,
+    history: ResMut<'w, MetricsHistory>,
+}
+
 fn measure(
-    clock: Res<SimClock>,
-    settings: Res<SimSettings>,
+    context: TickContext,
     campaigns: Res<Campaigns>,
     registry: Res<SignatureRegistry>,
     in_flight: Res<InFlight>,
     events: Res<TickEvents>,
-    mut totals: ResMut<RunTotals>,
-    mut history: ResMut<MetricsHistory>,
+    mut figures: Figures,
     agents: Query<(&Role, &Liveness, &TickCounts, &Blacklist)>,
 ) {
+    let Figures {
+        ref mut totals,
+        ref mut history,
+    } = figures;
     let campaign_count = campaigns.list.len();
     let mut m = TickMetrics {
-        tick: clock.tick,
+        tick: context.now(),
         immune_fraction: vec![0.0; campaign_count],
         compromised_by: vec![0; campaign_count],
         immune_leaking: vec![0; campaign_count],
@@ -228,7 +236,7 @@ fn measure(
     totals.add(
         &m,
         &campaigns,
-        settings.config.immunity.level,
+        context.config().immunity.level,
         &per_campaign,
     );
     totals.counts.decisions += events.decisions.len() as u64;

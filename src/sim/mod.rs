@@ -4,9 +4,6 @@
 //! only its own components and its own RNG), and the few serial steps walk agents in index order, so the outcome
 //! is the same on any number of threads.
 
-// Bevy systems take their data as parameters and queries as tuples; long lists of both are the idiom here.
-#![allow(clippy::too_many_arguments, clippy::type_complexity)]
-
 pub mod clock;
 pub mod components;
 pub mod consensus;
@@ -59,6 +56,24 @@ pub struct SimSettings {
     pub config: SimConfig,
 }
 
+/// The tick being run and the run's config: what most stages read first.
+#[derive(bevy::ecs::system::SystemParam)]
+pub struct TickContext<'w> {
+    clock: Res<'w, clock::SimClock>,
+    settings: Res<'w, SimSettings>,
+}
+
+impl TickContext<'_> {
+    /// The tick being run.
+    pub fn now(&self) -> u32 {
+        self.clock.tick
+    }
+
+    pub fn config(&self) -> &SimConfig {
+        &self.settings.config
+    }
+}
+
 /// Agent entities by index: serial stages walk this so that their order never depends on the ECS's storage order.
 #[derive(Resource, Clone, Debug, Default)]
 pub struct AgentDirectory {
@@ -69,8 +84,8 @@ pub struct AgentDirectory {
 #[derive(Resource, Clone, Debug, Default)]
 pub struct TickEvents {
     pub proposals: Vec<SigIdx>,
-    /// (signature, voter, yes)
-    pub ballots: Vec<(SigIdx, AgentIdx, bool)>,
+    /// Ballots cast this tick, with the signature each is on.
+    pub ballots: Vec<(SigIdx, Ballot)>,
     pub decisions: Vec<u32>,
     /// Signatures whose fate was settled this tick.
     pub settled: Vec<Settlement>,

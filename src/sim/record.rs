@@ -2,6 +2,8 @@
 //! chains the previous hash, this tick's events and metrics, and a digest of every agent's state (including how far
 //! its random stream has advanced), so two runs that diverge anywhere differ from that tick on.
 
+use bevy::ecs::query::QueryData;
+use bevy::ecs::system::SystemParam;
 use bevy::prelude::*;
 use sha2::{Digest, Sha256};
 
@@ -44,16 +46,17 @@ impl Ledger {
     }
 }
 
-fn digest_agent(
-    hasher: &mut Sha256,
-    liveness: &Liveness,
-    detector: &Detector,
-    blacklist: &Blacklist,
-    book: &VoteBook,
-    rng: &AgentRng,
-    counts: &TickCounts,
-    reputation: &Reputation,
-) {
+fn digest_agent(hasher: &mut Sha256, agent: &RecordedAgentItem) {
+    let RecordedAgentItem {
+        liveness,
+        detector,
+        blacklist,
+        book,
+        rng,
+        counts,
+        reputation,
+        role: _,
+    } = agent;
     let crashed = match liveness {
         Liveness::Up => 0u32,
         Liveness::Crashed { since } => *since,
@@ -112,28 +115,54 @@ pub fn visual_state(
     }
 }
 
+/// What of one agent its frame state and the state hash cover.
+#[derive(QueryData)]
+struct RecordedAgent {
+    liveness: &'static Liveness,
+    detector: &'static Detector,
+    blacklist: &'static Blacklist,
+    book: &'static VoteBook,
+    rng: &'static AgentRng,
+    counts: &'static TickCounts,
+    reputation: &'static Reputation,
+    role: &'static Role,
+}
+
+/// The network's state after the tick, as the frame draws it and the state hash covers it.
+#[derive(SystemParam)]
+struct NetworkState<'w, 's> {
+    directory: Res<'w, AgentDirectory>,
+    campaigns: Res<'w, Campaigns>,
+    in_flight: Res<'w, InFlight>,
+    agents: Query<'w, 's, RecordedAgent>,
+}
+
+/// The signatures and decisions published so far.
+#[derive(SystemParam)]
+struct PublicRecord<'w> {
+    registry: Res<'w, SignatureRegistry>,
+    decisions: Res<'w, Decisions>,
+}
+
 fn record_tick(
     clock: Res<SimClock>,
-    directory: Res<AgentDirectory>,
-    registry: Res<SignatureRegistry>,
-    decisions: Res<Decisions>,
+    record: PublicRecord,
     history: Res<MetricsHistory>,
     totals: Res<RunTotals>,
     mut events: ResMut<TickEvents>,
     mut ledger: ResMut<Ledger>,
-    campaigns: Res<Campaigns>,
-    in_flight: Res<InFlight>,
-    agents: Query<(
-        &Liveness,
-        &Detector,
-        &Blacklist,
-        &VoteBook,
-        &AgentRng,
-        &TickCounts,
-        &Reputation,
-        &Role,
-    )>,
+    network: NetworkState,
 ) {
+    let PublicRecord {
+        registry,
+        decisions,
+    } = record;
+    let NetworkState {
+        directory,
+        campaigns,
+        in_flight,
+        agents,
+    } = network;
     let signatures: Vec<SignatureRow> = events
         .proposals
         .iter()
@@ -154,7 +183,7 @@ fn record_tick(
     let ballots: Vec<BallotRow> = events
         .ballots
         .iter()
-        .map(|&(sig, voter, yes)| BallotRow { sig, voter, yes })
+        .map(|&(sig, Ballot { voter, yes })| BallotRow { sig, voter, yes })
         .collect();
     let decision_rows: Vec<DecisionRow> = events
         .decisions
@@ -200,22 +229,17 @@ fn record_tick(
             .collect(),
     };
     for (index, &entity) in directory.agents.iter().enumerate() {
-        if let Ok((liveness, detector, blacklist, book, rng, counts, reputation, role)) =
-            agents.get(entity)
-        {
+        if let Ok(agent) = agents.get(entity) {
             frame.agents.push(visual_state(
-                index, *role, *liveness, counts, blacklist, &campaigns, clock.tick,
+                index,
+                *agent.role,
+                *agent.liveness,
+                agent.counts,
+                agent.blacklist,
+                &campaigns,
+                clock.tick,
             ));
-            digest_agent(
-                &mut hasher,
-                liveness,
-                detector,
-                blacklist,
-                book,
-                rng,
-                counts,
-                reputation,
-            );
+            digest_agent(&mut hasher, &agent);
         }
     }
     ledger.state_hash = hasher.finalize().into();

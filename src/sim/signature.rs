@@ -3,6 +3,7 @@
 //! tick and a stable id (hash of the quantised centroid). Byzantine forgers instead publish signatures made from
 //! their normal traffic. Proposals are then registered in agent order and announced to the proposer's neighbours.
 
+use bevy::ecs::query::QueryData;
 use bevy::prelude::*;
 use rand::RngExt;
 use rand::rngs::ChaCha8Rng;
@@ -200,43 +201,55 @@ fn build_signatures(
     settings: Res<SimSettings>,
     registry: Res<SignatureRegistry>,
     campaigns: Res<super::traffic::Campaigns>,
-    mut agents: Query<(
-        &Role,
-        &Liveness,
-        &TrafficBatch,
-        &NormalProfile,
-        &mut Evidence,
-        &VoteBook,
-        &mut AgentRng,
-        &mut Outbox,
-    )>,
+    mut agents: Query<Signer>,
 ) {
     let now = clock.tick;
     let config = &settings.config;
     let labels = campaigns.list.len() + 1;
-    agents.par_iter_mut().for_each(
-        |(role, liveness, batch, profile, mut evidence, book, mut rng, mut outbox)| {
-            if !liveness.is_up() || now <= config.detector.warmup {
-                return;
-            }
-            if role.forges() {
-                let rate = 1.0 / f64::from((config.signatures.cooldown * FORGERY_RARITY).max(1));
-                if now >= evidence.next_proposal && rng.0.random_bool(rate) {
-                    outbox.proposal = Some(forge(profile, &mut rng.0));
-                    evidence.next_proposal = now + config.signatures.cooldown;
-                }
-                return;
-            }
-            absorb_anomalies(&mut evidence, batch, config, labels, now);
-            if now >= evidence.next_proposal
-                && let Some(proposal) =
-                    take_ready_cluster(&mut evidence, book, &registry, config, now)
-            {
-                outbox.proposal = Some(proposal);
+    agents.par_iter_mut().for_each(|signer| {
+        let SignerItem {
+            role,
+            liveness,
+            batch,
+            profile,
+            mut evidence,
+            book,
+            mut rng,
+            mut outbox,
+        } = signer;
+        if !liveness.is_up() || now <= config.detector.warmup {
+            return;
+        }
+        if role.forges() {
+            let rate = 1.0 / f64::from((config.signatures.cooldown * FORGERY_RARITY).max(1));
+            if now >= evidence.next_proposal && rng.0.random_bool(rate) {
+                outbox.proposal = Some(forge(profile, &mut rng.0));
                 evidence.next_proposal = now + config.signatures.cooldown;
             }
-        },
-    );
+            return;
+        }
+        absorb_anomalies(&mut evidence, batch, config, labels, now);
+        if now >= evidence.next_proposal
+            && let Some(proposal) = take_ready_cluster(&mut evidence, book, &registry, config, now)
+        {
+            outbox.proposal = Some(proposal);
+            evidence.next_proposal = now + config.signatures.cooldown;
+        }
+    });
+}
+
+/// What Sign reads and changes of one agent.
+#[derive(QueryData)]
+#[query_data(mutable)]
+struct Signer {
+    role: &'static Role,
+    liveness: &'static Liveness,
+    batch: &'static TrafficBatch,
+    profile: &'static NormalProfile,
+    evidence: &'static mut Evidence,
+    book: &'static VoteBook,
+    rng: &'static mut AgentRng,
+    outbox: &'static mut Outbox,
 }
 
 /// Registers this tick's proposals in agent order, so signature indices are the same on any thread count, and
@@ -303,7 +316,13 @@ fn publish_proposals(
                     }],
                 },
             );
-            events.ballots.push((sig, origin, true));
+            events.ballots.push((
+                sig,
+                Ballot {
+                    voter: origin,
+                    yes: true,
+                },
+            ));
         }
         registry.records.push(record);
         events.proposals.push(sig);

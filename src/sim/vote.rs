@@ -5,6 +5,7 @@
 
 use std::collections::VecDeque;
 
+use bevy::ecs::query::QueryData;
 use bevy::prelude::*;
 
 use super::clock::SimClock;
@@ -72,19 +73,31 @@ fn cast(book: &mut VoteBook, outbox: &mut Outbox, sig: SigIdx, yes: bool) {
     outbox.cast.push((sig, yes));
 }
 
+/// An agent as it judges a signature: who it is, its role, and the forest and evidence its ballot rests on.
+#[derive(Clone, Copy)]
+pub struct Juror<'a> {
+    pub me: AgentIdx,
+    pub role: Role,
+    pub detector: &'a Detector,
+    pub evidence: &'a Evidence,
+}
+
 /// Handles one agent's announcements and ballots for this tick.
 pub fn handle_inbox(
     config: &SimConfig,
     registry: &SignatureRegistry,
     now: u32,
-    me: AgentIdx,
-    role: Role,
-    detector: &Detector,
-    evidence: &Evidence,
+    juror: Juror,
     inbox: &Inbox,
     book: &mut VoteBook,
     outbox: &mut Outbox,
 ) {
+    let Juror {
+        me,
+        role,
+        detector,
+        evidence,
+    } = juror;
     let central = config.consensus.rule == ConsensusRule::CentralAuthority;
     for &(from, payload) in &inbox.messages {
         match payload {
@@ -167,36 +180,42 @@ fn cast_ballots(
     clock: Res<SimClock>,
     settings: Res<SimSettings>,
     registry: Res<SignatureRegistry>,
-    mut agents: Query<(
-        &Agent,
-        &Role,
-        &Liveness,
-        &Detector,
-        &Evidence,
-        &Inbox,
-        &mut VoteBook,
-        &mut Outbox,
-    )>,
+    mut agents: Query<Voter>,
 ) {
     let now = clock.tick;
-    agents.par_iter_mut().for_each(
-        |(agent, role, liveness, detector, evidence, inbox, mut book, mut outbox)| {
-            if liveness.is_up() && !inbox.messages.is_empty() {
-                handle_inbox(
-                    &settings.config,
-                    &registry,
-                    now,
-                    agent.index,
-                    *role,
-                    detector,
-                    evidence,
-                    inbox,
-                    &mut book,
-                    &mut outbox,
-                );
-            }
-        },
-    );
+    agents.par_iter_mut().for_each(|mut voter| {
+        if voter.liveness.is_up() && !voter.inbox.messages.is_empty() {
+            let juror = Juror {
+                me: voter.agent.index,
+                role: *voter.role,
+                detector: voter.detector,
+                evidence: voter.evidence,
+            };
+            handle_inbox(
+                &settings.config,
+                &registry,
+                now,
+                juror,
+                voter.inbox,
+                &mut voter.book,
+                &mut voter.outbox,
+            );
+        }
+    });
+}
+
+/// What Vote reads and changes of one agent.
+#[derive(QueryData)]
+#[query_data(mutable)]
+struct Voter {
+    agent: &'static Agent,
+    role: &'static Role,
+    liveness: &'static Liveness,
+    detector: &'static Detector,
+    evidence: &'static Evidence,
+    inbox: &'static Inbox,
+    book: &'static mut VoteBook,
+    outbox: &'static mut Outbox,
 }
 
 /// Records this tick's ballots in the registry (the stand-in for signed ballots) in agent order.
@@ -212,7 +231,13 @@ fn register_ballots(
         };
         for (sig, yes) in outbox.cast.drain(..) {
             registry.records[sig as usize].cast[index] = Cast::of(yes);
-            events.ballots.push((sig, index as AgentIdx, yes));
+            events.ballots.push((
+                sig,
+                Ballot {
+                    voter: index as AgentIdx,
+                    yes,
+                },
+            ));
         }
     }
 }

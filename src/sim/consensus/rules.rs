@@ -141,18 +141,29 @@ pub fn verify_certificate(
     }
 }
 
+/// What every tally is decided against: the rule, how many agents may vote, and each one's trust.
+#[derive(Clone, Copy, Debug)]
+pub struct Electorate<'a> {
+    pub rules: &'a ConsensusConfig,
+    pub size: usize,
+    pub trust: &'a [f64],
+}
+
 /// The tallier's draft for one open tally. A byzantine tallier claims acceptance for its group's forgeries at the
 /// close of the window, padding the certificate with invented yes ballots; the certificate check exposes that.
 pub fn draft_decision(
-    rules: &ConsensusConfig,
+    electorate: &Electorate,
     role: Role,
     forged: bool,
     sig: SigIdx,
     tally: &Tally,
-    electorate: usize,
-    trust: &[f64],
     now: u32,
 ) -> Option<DecisionDraft> {
+    let Electorate {
+        rules,
+        size: electorate,
+        trust,
+    } = *electorate;
     let window_closed = now >= tally.opened + rules.voting_window;
     if role.forges() && forged {
         if !window_closed {
@@ -333,8 +344,13 @@ mod tests {
             ballots: ballots(2, 5),
         };
         let role = Role::Byzantine(crate::config::ByzantineStrategy::Collude);
-        assert!(draft_decision(&r, role, true, 0, &tally, 10, &[], 5).is_none());
-        let draft = draft_decision(&r, role, true, 0, &tally, 10, &[], 30).unwrap();
+        let electorate = Electorate {
+            rules: &r,
+            size: 10,
+            trust: &[],
+        };
+        assert!(draft_decision(&electorate, role, true, 0, &tally, 5).is_none());
+        let draft = draft_decision(&electorate, role, true, 0, &tally, 30).unwrap();
         assert_eq!(draft.outcome, Outcome::Accepted);
         assert_eq!(draft.certificate.iter().filter(|b| b.yes).count(), 7);
     }
