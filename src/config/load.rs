@@ -17,14 +17,36 @@ pub const SCENARIOS: &[(&str, &str)] = &[
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {path}: {reason}")]
-    Read { path: PathBuf, reason: String },
-    #[error("malformed config file {path}: {reason}")]
-    Parse { path: PathBuf, reason: String },
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("malformed config file {path}: {source}")]
+    Parse {
+        path: PathBuf,
+        // Boxed: a RON error carries its span and message, and a config error travels up through every caller.
+        #[source]
+        source: Box<ron::error::SpannedError>,
+    },
     #[error("unknown scenario {name:?}: expected one of {expected}")]
     UnknownScenario { name: String, expected: String },
-    #[error("environment variable {var}: {reason}")]
-    Env { var: String, reason: String },
+    #[error("environment variable {var}: unknown section {section:?}")]
+    EnvSection { var: String, section: String },
+    #[error("environment variable {var}: unknown key {key:?} in section {section:?}")]
+    EnvKey {
+        var: String,
+        section: String,
+        key: String,
+    },
+    #[error("environment variable {var}: bad value {value:?}: {source}")]
+    EnvValue {
+        var: String,
+        value: String,
+        #[source]
+        source: serde_json::Error,
+    },
     #[error(transparent)]
     Invalid(#[from] InvalidField),
 }
@@ -48,16 +70,16 @@ pub struct FlagOverrides {
 
 /// Parses a RON config text; `origin` names it in errors.
 pub fn parse_config(text: &str, origin: &Path) -> Result<SimConfig, ConfigError> {
-    ron::from_str(text).map_err(|e| ConfigError::Parse {
+    ron::from_str(text).map_err(|source| ConfigError::Parse {
         path: origin.to_path_buf(),
-        reason: e.to_string(),
+        source: Box::new(source),
     })
 }
 
 pub fn read_config_file(path: &Path) -> Result<SimConfig, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),
-        reason: e.to_string(),
+        source,
     })?;
     parse_config(&text, path)
 }
@@ -151,22 +173,30 @@ pub fn apply_env(config: SimConfig, vars: &[(String, String)]) -> Result<SimConf
     vars.sort();
     let mut tree = serde_json::to_value(&config).expect("SimConfig always serialises");
     for (var, raw) in &vars {
-        let err = |reason: String| ConfigError::Env {
-            var: var.clone(),
-            reason,
-        };
         let path = var["DAIS_".len()..].to_ascii_lowercase();
         let (section, key) = path.split_once("__").expect("filtered above");
         let section_value = tree
             .get_mut(section)
             .and_then(|s| s.as_object_mut())
-            .ok_or_else(|| err(format!("unknown section {section:?}")))?;
+            .ok_or_else(|| ConfigError::EnvSection {
+                var: var.clone(),
+                section: section.to_string(),
+            })?;
         let slot = section_value
             .get_mut(key)
-            .ok_or_else(|| err(format!("unknown key {key:?} in section {section:?}")))?;
+            .ok_or_else(|| ConfigError::EnvKey {
+                var: var.clone(),
+                section: section.to_string(),
+                key: key.to_string(),
+            })?;
         *slot = parse_env_value(raw);
-        serde_json::from_value::<SimConfig>(tree.clone())
-            .map_err(|e| err(format!("bad value {raw:?}: {e}")))?;
+        serde_json::from_value::<SimConfig>(tree.clone()).map_err(|source| {
+            ConfigError::EnvValue {
+                var: var.clone(),
+                value: raw.clone(),
+                source,
+            }
+        })?;
     }
     Ok(serde_json::from_value(tree).expect("checked after each variable"))
 }
@@ -277,6 +307,11 @@ mod tests {
         )
         .unwrap_err();
         assert!(
+            matches!(&e, ConfigError::EnvValue { var, value, .. }
+                if var == "DAIS_NETWORK__TOPOLOGY" && value == "hypercube"),
+            "{e:?}"
+        );
+        assert!(
             e.to_string()
                 .starts_with("environment variable DAIS_NETWORK__TOPOLOGY: bad value"),
             "{e}"
@@ -310,11 +345,16 @@ mod tests {
     fn file_errors_name_the_file() {
         let e = read_config_file(Path::new("/no/such/file.ron")).unwrap_err();
         assert!(
+            matches!(&e, ConfigError::Read { source, .. } if source.kind() == std::io::ErrorKind::NotFound),
+            "{e:?}"
+        );
+        assert!(
             e.to_string()
                 .starts_with("cannot read config file /no/such/file.ron"),
             "{e}"
         );
         let e = parse_config("(simulation: (agents: \"x\"))", Path::new("bad.ron")).unwrap_err();
+        assert!(matches!(&e, ConfigError::Parse { source, .. } if source.span.start.line == 1));
         assert!(
             e.to_string()
                 .starts_with("malformed config file bad.ron: 1:"),

@@ -11,10 +11,14 @@ use thiserror::Error;
 use crate::ml::evaluate::{average_precision, roc_auc};
 use crate::ml::{Contamination, ForestParams, IsolationForest};
 
-#[derive(Debug, Error, PartialEq)]
+#[derive(Debug, Error)]
 pub enum DetectError {
-    #[error("cannot read {path}: {reason}")]
-    Read { path: PathBuf, reason: String },
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("{path} is empty")]
     Empty { path: PathBuf },
     #[error("{path} has a header but no data rows")]
@@ -44,8 +48,6 @@ pub enum DetectError {
         column: String,
         value: String,
     },
-    #[error("cannot write {path}: {reason}")]
-    Write { path: String, reason: String },
 }
 
 /// A CSV file: header and rows, with the line number of each row.
@@ -63,9 +65,9 @@ fn split(line: &str) -> Vec<String> {
 
 impl Table {
     pub fn read(path: &Path) -> Result<Self, DetectError> {
-        let text = std::fs::read_to_string(path).map_err(|e| DetectError::Read {
+        let text = std::fs::read_to_string(path).map_err(|source| DetectError::Read {
             path: path.to_path_buf(),
-            reason: e.to_string(),
+            source,
         })?;
         let mut lines = text
             .lines()

@@ -32,9 +32,9 @@ pub struct MetricsCsv {
 
 impl MetricsCsv {
     pub fn create(path: &Path, campaigns: &[String]) -> Result<Self, RunError> {
-        let err = |e: std::io::Error| RunError::Write {
+        let err = |source: std::io::Error| RunError::Write {
             path: path.to_path_buf(),
-            reason: e.to_string(),
+            source,
         };
         let mut writer = BufWriter::new(File::create(path).map_err(err)?);
         writeln!(writer, "{}", csv_header(campaigns)).map_err(err)?;
@@ -60,10 +60,10 @@ impl MetricsCsv {
         self.writer.flush().map_err(|e| self.error(e))
     }
 
-    fn error(&self, e: std::io::Error) -> RunError {
+    fn error(&self, source: std::io::Error) -> RunError {
         RunError::Write {
             path: self.path.clone(),
-            reason: e.to_string(),
+            source,
         }
     }
 }
@@ -294,9 +294,9 @@ impl Summary {
 
 /// Writes `summary.json` atomically (a temporary file renamed into place), so a reader never sees half of it.
 pub fn write_summary(path: &Path, summary: &Summary) -> Result<(), RunError> {
-    let err = |e: std::io::Error| RunError::Write {
+    let err = |source: std::io::Error| RunError::Write {
         path: path.to_path_buf(),
-        reason: e.to_string(),
+        source,
     };
     let tmp = path.with_extension("json.tmp");
     let text = serde_json::to_string_pretty(summary).expect("summary serialises");

@@ -18,12 +18,24 @@ use crate::sim::{Simulation, metrics::RunTotals};
 
 #[derive(Debug, Error)]
 pub enum RunError {
-    #[error("cannot create output directory {path}: {reason}")]
-    OutputDir { path: PathBuf, reason: String },
-    #[error("cannot write {path}: {reason}")]
-    Write { path: PathBuf, reason: String },
+    #[error("cannot create output directory {path}: {source}")]
+    OutputDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The ledger failed while the run recorded into it (its first error, as the run reported it).
     #[error("{0}")]
-    Ledger(String),
+    Recording(String),
+    /// The ledger failed to close.
+    #[error(transparent)]
+    Ledger(#[from] crate::ledger::LedgerError),
 }
 
 #[derive(Clone, Debug, Default)]
@@ -86,15 +98,13 @@ pub fn run(
     stop: Arc<AtomicBool>,
 ) -> Result<RunOutcome, RunError> {
     if let Some(dir) = &options.out {
-        std::fs::create_dir_all(dir).map_err(|e| RunError::OutputDir {
+        std::fs::create_dir_all(dir).map_err(|source| RunError::OutputDir {
             path: dir.clone(),
-            reason: e.to_string(),
+            source,
         })?;
         let path = dir.join("config.ron");
-        std::fs::write(&path, config.to_ron()).map_err(|e| RunError::Write {
-            path,
-            reason: e.to_string(),
-        })?;
+        std::fs::write(&path, config.to_ron())
+            .map_err(|source| RunError::Write { path, source })?;
     }
     let campaign_names: Vec<String> = config
         .traffic
@@ -121,7 +131,7 @@ pub fn run(
         }
         simulation.step();
         if let Some(failure) = simulation.storage_failure() {
-            return Err(RunError::Ledger(failure.to_string()));
+            return Err(RunError::Recording(failure.to_string()));
         }
         if let Some(csv) = &mut csv {
             csv.append(simulation.latest_metrics().expect("a tick was measured"))?;
@@ -151,6 +161,6 @@ pub fn run(
     if let Some(dir) = &options.out {
         write_summary(&dir.join("summary.json"), &summary)?;
     }
-    ledger_result.map_err(|e| RunError::Ledger(e.to_string()))?;
+    ledger_result?;
     Ok(RunOutcome { summary, totals })
 }

@@ -12,8 +12,16 @@ use super::schema::{self, OLDEST_READABLE, SCHEMA_VERSION};
 pub enum OpenError {
     #[error("no such ledger file: {0}")]
     Missing(PathBuf),
-    #[error("{path} is not a DAIS ledger: {reason}")]
-    NotALedger { path: PathBuf, reason: String },
+    #[error("{path} is not a DAIS ledger: it is not an SQLite database")]
+    NotSqlite { path: PathBuf },
+    #[error("{path} is not a DAIS ledger: it lacks the ledger tables")]
+    LacksTables { path: PathBuf },
+    #[error("{path} is not a DAIS ledger: {source}")]
+    Unreadable {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
     #[error(
         "{path} has ledger schema version {found}; this dais reads version {SCHEMA_VERSION} (upgrade dais)"
     )]
@@ -21,10 +29,10 @@ pub enum OpenError {
 }
 
 impl OpenError {
-    fn not_ledger(path: &Path, reason: impl std::fmt::Display) -> Self {
-        OpenError::NotALedger {
+    fn unreadable(path: &Path, source: rusqlite::Error) -> Self {
+        OpenError::Unreadable {
             path: path.to_path_buf(),
-            reason: reason.to_string(),
+            source,
         }
     }
 }
@@ -38,7 +46,7 @@ pub fn open_existing(path: &Path) -> Result<Connection, OpenError> {
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
-    .map_err(|e| OpenError::not_ledger(path, e))?;
+    .map_err(|e| OpenError::unreadable(path, e))?;
     check_ledger(&conn, path)?;
     Ok(conn)
 }
@@ -47,10 +55,10 @@ pub fn open_existing(path: &Path) -> Result<Connection, OpenError> {
 /// [`open_existing`]. `name` is the file's name, for messages.
 pub fn open_bytes(name: &str, bytes: &[u8]) -> Result<Connection, OpenError> {
     let path = PathBuf::from(name);
-    let not_ledger = |reason: String| OpenError::not_ledger(&path, reason);
+    let unreadable = |e| OpenError::unreadable(&path, e);
     const MAGIC: &[u8] = b"SQLite format 3\0";
     if bytes.len() < 100 || !bytes.starts_with(MAGIC) {
-        return Err(not_ledger("it is not an SQLite database".into()));
+        return Err(OpenError::NotSqlite { path });
     }
     let mut data = bytes.to_vec();
     // A desktop ledger is written in WAL mode, which its header records (bytes 18 and 19 are 2), and SQLite will
@@ -58,10 +66,10 @@ pub fn open_bytes(name: &str, bytes: &[u8]) -> Result<Connection, OpenError> {
     // it with the rollback journal's header values is exact.
     data[18] = 1;
     data[19] = 1;
-    let mut conn = Connection::open_in_memory().map_err(|e| not_ledger(e.to_string()))?;
+    let mut conn = Connection::open_in_memory().map_err(unreadable)?;
     let size = data.len();
     conn.deserialize_read_exact(rusqlite::MAIN_DB, &data[..], size, true)
-        .map_err(|e| not_ledger(e.to_string()))?;
+        .map_err(unreadable)?;
     check_ledger(&conn, &path)?;
     Ok(conn)
 }
@@ -72,8 +80,8 @@ pub fn schema_version(conn: &Connection) -> rusqlite::Result<i64> {
 }
 
 fn check_ledger(conn: &Connection, path: &Path) -> Result<(), OpenError> {
-    let not_ledger = |reason: String| OpenError::not_ledger(path, reason);
-    let version = schema_version(conn).map_err(|e| not_ledger(e.to_string()))?;
+    let unreadable = |e| OpenError::unreadable(path, e);
+    let version = schema_version(conn).map_err(unreadable)?;
     if version > SCHEMA_VERSION {
         return Err(OpenError::NewerSchema {
             path: path.to_path_buf(),
@@ -94,9 +102,11 @@ fn check_ledger(conn: &Connection, path: &Path) -> Result<(), OpenError> {
             [],
             |r| r.get(0),
         )
-        .map_err(|e| not_ledger(e.to_string()))?;
+        .map_err(unreadable)?;
     if version < OLDEST_READABLE || tables != expected.len() as i64 {
-        return Err(not_ledger("it lacks the ledger tables".into()));
+        return Err(OpenError::LacksTables {
+            path: path.to_path_buf(),
+        });
     }
     Ok(())
 }

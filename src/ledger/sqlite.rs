@@ -509,6 +509,7 @@ mod tests {
     #[test]
     fn bytes_that_are_no_ledger_are_refused_by_name() {
         let err = open_bytes("photo.png", b"\x89PNG not a database").unwrap_err();
+        assert!(matches!(err, OpenError::NotSqlite { .. }), "{err:?}");
         assert_eq!(
             err.to_string(),
             "photo.png is not a DAIS ledger: it is not an SQLite database"
@@ -517,6 +518,7 @@ mod tests {
         other.execute_batch("CREATE TABLE t (x)").unwrap();
         let bytes = other.serialize(rusqlite::MAIN_DB).unwrap().to_vec();
         let err = open_bytes("other.sqlite", &bytes).unwrap_err();
+        assert!(matches!(err, OpenError::LacksTables { .. }), "{err:?}");
         assert!(err.to_string().contains("lacks the ledger tables"), "{err}");
         let mut truncated = open_bytes_source_for_truncation();
         truncated.truncate(truncated.len() / 2);

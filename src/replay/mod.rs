@@ -17,7 +17,13 @@ pub enum ReplayError {
     #[error(transparent)]
     Open(#[from] OpenError),
     #[error("the recording's config cannot be read: {0}")]
-    Config(String),
+    Config(#[source] Box<ron::error::SpannedError>),
+    #[error("the recording's config cannot be read: agent {agent}'s neighbours: {source}")]
+    Neighbours {
+        agent: u32,
+        #[source]
+        source: std::num::ParseIntError,
+    },
     #[error("the recording has no tick {tick} (it holds ticks 1 to {last})")]
     NoSuchTick { tick: u32, last: u32 },
     #[error("tick {0}: the recorded frame is corrupt")]
@@ -68,7 +74,7 @@ impl ReplaySource {
         let config_ron: String =
             conn.query_row("SELECT config_ron FROM run WHERE id = 1", [], |r| r.get(0))?;
         let config: SimConfig =
-            ron::from_str(&config_ron).map_err(|e| ReplayError::Config(e.to_string()))?;
+            ron::from_str(&config_ron).map_err(|e| ReplayError::Config(Box::new(e)))?;
         let ticks: u32 =
             conn.query_row("SELECT coalesce(max(tick), 0) FROM ticks", [], |r| r.get(0))?;
         let schema = schema_version(&conn)?;
@@ -177,7 +183,10 @@ impl ReplaySource {
                 .split_whitespace()
                 .map(str::parse)
                 .collect::<Result<Vec<u32>, _>>()
-                .map_err(|e| ReplayError::Config(format!("agent {index}'s neighbours: {e}")))?;
+                .map_err(|source| ReplayError::Neighbours {
+                    agent: index,
+                    source,
+                })?;
             agents.push(AgentRow {
                 index,
                 role,

@@ -16,7 +16,7 @@ pub use replay::ReplayRun;
 
 use super::{Opening, ViewOptions, ViewSet};
 use crate::config::SimConfig;
-use crate::ledger::{AgentRow, DecisionRow, Frame, LedgerSink};
+use crate::ledger::{AgentRow, DecisionRow, Frame};
 use crate::model::{Outcome, TickMetrics};
 use live::{pull_live_ticks, restart_run, show_new_live_run};
 use playback::advance;
@@ -113,7 +113,7 @@ impl ViewSource {
         Ok(match opening {
             Opening::Live(config) => {
                 #[cfg(not(target_arch = "wasm32"))]
-                let inner: Option<Box<dyn LedgerSink>> = match &options.ledger {
+                let inner: Option<Box<dyn crate::ledger::LedgerSink>> = match &options.ledger {
                     Some(path) => Some(Box::new(
                         crate::ledger::sqlite::SqliteLedger::create(path)
                             .map_err(|e| e.to_string())?,

@@ -25,6 +25,7 @@ pub use grow::FitScratch;
 pub use sklearn::SklearnTree;
 pub use walk::{Walk, WalkNode, f32_at_or_below};
 // The vector walks share the batch walk's block shape.
+#[cfg(target_arch = "x86_64")]
 use walk::{BLOCK_ROWS, LANES};
 
 use rand::Rng;
