@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use dais::config::load::{ConfigSource, FlagOverrides};
+use dais::config::set::Setting;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -192,7 +193,7 @@ pub struct ReplayArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum ConfigCommand {
-    /// Print the effective config (defaults <- file or scenario <- DAIS_* env <- flags) as RON.
+    /// Print the effective config (defaults <- file or scenario <- DAIS_* env <- --set <- flags) as RON.
     Show(ConfigArgs),
     /// Validate a config file; prints the first problem and exits non-zero if there is one.
     Check {
@@ -210,6 +211,10 @@ pub struct ConfigArgs {
     /// A shipped preset: default, classroom, research or stress.
     #[arg(long, value_name = "NAME")]
     pub scenario: Option<String>,
+    /// Set any config key: its dotted path and a RON value, e.g. consensus.rule=bft or
+    /// traffic.campaigns[0].intensity=0.6. Repeatable; a later one wins; --agents, --steps and --seed win over it.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<Setting>,
     /// Number of agents (overrides simulation.agents).
     #[arg(long)]
     pub agents: Option<usize>,
@@ -234,6 +239,7 @@ impl ConfigArgs {
     }
     pub fn flags(&self) -> FlagOverrides {
         FlagOverrides {
+            settings: self.set.clone(),
             agents: self.agents,
             steps: self.steps,
             seed: self.seed,

@@ -218,6 +218,52 @@ fn config_show_layers_file_env_and_flags() {
 }
 
 #[test]
+fn set_reaches_any_key_between_the_environment_and_the_flags() {
+    let out = dais_env(
+        &[
+            "config",
+            "show",
+            "--set",
+            "simulation.agents=40",
+            "--set",
+            "traffic.campaigns[0].intensity=0.6",
+            "--set",
+            "consensus.rule=bft",
+            "--set",
+            "simulation.seed=3",
+            "--seed",
+            "8",
+        ],
+        &[("DAIS_CONSENSUS__RULE", "majority")],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    // --set beats the environment (rule); --seed beats --set (seed).
+    assert!(
+        text.contains("agents: 40,")
+            && text.contains("intensity: 0.6,")
+            && text.contains("rule: bft,")
+            && text.contains("seed: 8,"),
+        "{text}"
+    );
+    assert_one_line_error(
+        &dais(&["config", "show", "--set", "consensus.rul=bft"]),
+        "--set consensus.rul: unknown key \"rul\" in consensus; valid keys: rule,",
+    );
+    let no_value = dais(&["config", "show", "--set", "consensus.rule"]);
+    assert_eq!(
+        no_value.status.code(),
+        Some(2),
+        "a malformed --set is a bad flag"
+    );
+    assert!(stderr(&no_value).contains("--set"));
+    assert_one_line_error(
+        &dais(&["run", "--no-render", "--set", "simulation.agents=0"]),
+        "simulation.agents = 0",
+    );
+}
+
+#[test]
 fn out_dir_holds_metrics_summary_and_config() {
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("run");

@@ -23,9 +23,11 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
-    #[error("malformed config file {path}: {source}")]
+    #[error("malformed config file {path}: {}", describe_parse_error(field.as_deref(), source))]
     Parse {
         path: PathBuf,
+        /// The dotted path of the field whose value is wrong, when the text parsed that far.
+        field: Option<String>,
         // Boxed: a RON error carries its span and message, and a config error travels up through every caller.
         #[source]
         source: Box<ron::error::SpannedError>,
@@ -48,6 +50,8 @@ pub enum ConfigError {
         source: serde_json::Error,
     },
     #[error(transparent)]
+    Set(#[from] super::set::SetError),
+    #[error(transparent)]
     Invalid(#[from] InvalidField),
 }
 
@@ -60,9 +64,10 @@ pub enum ConfigSource {
     Scenario(String),
 }
 
-/// The last layer: values given as flags.
+/// The last layers: `--set KEY=VALUE` in order, then the dedicated flags, which win.
 #[derive(Clone, Debug, Default)]
 pub struct FlagOverrides {
+    pub settings: Vec<super::set::Setting>,
     pub agents: Option<usize>,
     pub steps: Option<u32>,
     pub seed: Option<u64>,
@@ -70,10 +75,38 @@ pub struct FlagOverrides {
 
 /// Parses a RON config text; `origin` names it in errors.
 pub fn parse_config(text: &str, origin: &Path) -> Result<SimConfig, ConfigError> {
-    ron::from_str(text).map_err(|source| ConfigError::Parse {
+    let error = |field: Option<String>, source| ConfigError::Parse {
         path: origin.to_path_buf(),
+        field,
         source: Box::new(source),
-    })
+    };
+    let mut deserializer = ron::Deserializer::from_str(text).map_err(|e| error(None, e))?;
+    // serde_path_to_error tracks where in the config the deserializer was, so a wrong value names its field.
+    let config = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        // A syntax error inside a section has no field name yet ("?"): name the section.
+        let path = e.path().to_string();
+        let field = path
+            .trim_end_matches(".?")
+            .trim_end_matches('?')
+            .to_string();
+        let spanned = deserializer.span_error(e.into_inner());
+        error(
+            (!field.is_empty() && field != ".").then_some(field),
+            spanned,
+        )
+    })?;
+    deserializer
+        .end()
+        .map_err(|e| error(None, deserializer.span_error(e)))?;
+    Ok(config)
+}
+
+/// `line:column: field: what is wrong`, or without the field when the text did not parse that far.
+fn describe_parse_error(field: Option<&str>, source: &ron::error::SpannedError) -> String {
+    match field {
+        Some(field) => format!("{}: {field}: {}", source.span.start, source.code),
+        None => source.to_string(),
+    }
 }
 
 pub fn read_config_file(path: &Path) -> Result<SimConfig, ConfigError> {
@@ -189,7 +222,7 @@ pub fn apply_env(config: SimConfig, vars: &[(String, String)]) -> Result<SimConf
                 section: section.to_string(),
                 key: key.to_string(),
             })?;
-        *slot = parse_env_value(raw);
+        *slot = ron_value(raw);
         serde_json::from_value::<SimConfig>(tree.clone()).map_err(|source| {
             ConfigError::EnvValue {
                 var: var.clone(),
@@ -203,7 +236,7 @@ pub fn apply_env(config: SimConfig, vars: &[(String, String)]) -> Result<SimConf
 
 /// RON where the text is RON (numbers, booleans, lists, structs, `None`), a plain string otherwise. A bare word
 /// such as `ring` or `auto` parses as a RON unit value, so only an explicit `None` or `()` means "nothing".
-fn parse_env_value(raw: &str) -> serde_json::Value {
+pub(super) fn ron_value(raw: &str) -> serde_json::Value {
     match ron::from_str::<serde_json::Value>(raw) {
         Ok(serde_json::Value::Null) if !matches!(raw.trim(), "None" | "()") => {
             serde_json::Value::String(raw.to_string())
@@ -237,7 +270,8 @@ pub fn load_config(
         ConfigSource::File(path) => read_config_file(path)?,
         ConfigSource::Scenario(name) => scenario(name)?,
     };
-    let config = apply_flags(apply_env(base, env)?, flags);
+    let config = apply_env(base, env)?;
+    let config = apply_flags(super::set::apply_settings(config, &flags.settings)?, flags);
     config.validate()?;
     Ok(config)
 }
@@ -354,12 +388,18 @@ mod tests {
             "{e}"
         );
         let e = parse_config("(simulation: (agents: \"x\"))", Path::new("bad.ron")).unwrap_err();
-        assert!(matches!(&e, ConfigError::Parse { source, .. } if source.span.start.line == 1));
+        assert!(
+            matches!(&e, ConfigError::Parse { field: Some(field), source, .. }
+                if field == "simulation.agents" && source.span.start.line == 1),
+            "{e:?}"
+        );
         assert!(
             e.to_string()
-                .starts_with("malformed config file bad.ron: 1:"),
+                .starts_with("malformed config file bad.ron: 1:22: simulation.agents: "),
             "{e}"
         );
+        let e = parse_config("(simulation: (agents: 3", Path::new("cut.ron")).unwrap_err();
+        assert!(e.to_string().contains(": simulation: "), "{e}");
         let e = parse_config("(network: (topology: hypercube))", Path::new("t.ron")).unwrap_err();
         assert!(e.to_string().contains("hypercube"), "{e}");
         let e = scenario("nope").unwrap_err();

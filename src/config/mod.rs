@@ -2,6 +2,7 @@
 //! value and the accepted range. No Bevy here; the simulation copies what it needs into resources.
 
 pub mod load;
+pub mod set;
 mod validate;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
