@@ -6,6 +6,7 @@
 //! and `gui` (the window, behind the `gui` feature).
 
 pub mod config;
+pub mod experiment;
 pub mod ledger;
 pub mod ml;
 pub mod model;
