@@ -1,5 +1,6 @@
-//! Experiments: many runs over parameters × seeds, and the statistics that compare them. This first part is the
-//! statistics (`stats`), pure functions checked against scipy.stats; sweep files, the runner and the reports build
-//! on it (issue 14).
+//! Experiments: many runs over parameters × seeds, and the statistics that compare them. Built so far: the
+//! design (`design`: axes, grid / zip / random / Latin-hypercube points, seeds, stable run ids) and the statistics
+//! (`stats`, checked against scipy.stats). The sweep file, its runner and the reports build on them (issue 14).
 
+pub mod design;
 pub mod stats;
