@@ -36,6 +36,25 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Fit an Isolation Forest on a CSV and score another: writes score,is_anomaly per row.
     Detect(DetectArgs),
+    /// Run every run of a sweep file (parameters x seeds) into DIR/runs.csv, --jobs at a time. Rerun the same
+    /// command to resume. Exit status: 0 if every run succeeded, 100 + the number of failed runs (at most 125),
+    /// 130 after Ctrl-C.
+    Sweep(SweepArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SweepArgs {
+    /// The sweep file (RON); see config/sweeps/ for commented examples.
+    pub file: PathBuf,
+    /// Where runs.csv, manifest.json and each run's kept files go.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Simulations at once (default: the number of cores). Results are identical for any value.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub jobs: Option<u16>,
+    /// No progress bar and no closing line.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::{
     Cli, Command, ConfigArgs, ConfigCommand, DetectArgs, LedgerCommand, ReplayArgs, RunArgs,
+    SweepArgs,
 };
 use crate::error::CommandError;
 use dais::config::{SimConfig, load};
@@ -24,6 +25,8 @@ enum Finished {
     Interrupted,
     /// `ledger verify`: the rows present are sound, but the run never closed.
     Incomplete,
+    /// `sweep`: this many runs failed (their errors are in runs.csv).
+    RunsFailed(usize),
 }
 
 impl Finished {
@@ -32,6 +35,7 @@ impl Finished {
             Finished::Done => ExitCode::SUCCESS,
             Finished::Interrupted => ExitCode::from(130),
             Finished::Incomplete => ExitCode::from(3),
+            Finished::RunsFailed(n) => ExitCode::from(100 + n.min(25) as u8),
         }
     }
 }
@@ -365,6 +369,27 @@ fn ledger_command(command: &LedgerCommand) -> Result<Finished, CommandError> {
     Ok(Finished::Done)
 }
 
+fn sweep(args: &SweepArgs) -> Result<Finished, CommandError> {
+    use dais::headless::sweep::{SweepOptions, run_sweep};
+    let stop = install_interrupt_handler();
+    let jobs = args
+        .jobs
+        .map_or_else(bevy::tasks::available_parallelism, usize::from);
+    let options = SweepOptions {
+        out: args.out.clone(),
+        jobs,
+        quiet: args.quiet,
+    };
+    let outcome = run_sweep(&args.file, &options, stop)?;
+    Ok(if outcome.interrupted {
+        Finished::Interrupted
+    } else if outcome.failed > 0 {
+        Finished::RunsFailed(outcome.failed)
+    } else {
+        Finished::Done
+    })
+}
+
 fn detect(args: &DetectArgs) -> Result<Finished, CommandError> {
     use dais::headless::detect;
     let options = detect::DetectOptions {
@@ -513,6 +538,7 @@ pub fn main() -> ExitCode {
         Some(Command::Ledger(command)) => ledger_command(command),
         Some(Command::Replay(args)) => replay(args),
         Some(Command::Detect(args)) => detect(args),
+        Some(Command::Sweep(args)) => sweep(args),
     };
     match result {
         Ok(finished) => finished.exit_code(),

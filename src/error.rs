@@ -38,6 +38,8 @@ pub enum CommandError {
     Detect(#[from] DetectError),
     #[error(transparent)]
     Inspect(#[from] InspectError),
+    #[error(transparent)]
+    Sweep(#[from] dais::headless::sweep::SweepRunError),
     #[error("{}: {problem}", path.display())]
     Verify {
         path: PathBuf,

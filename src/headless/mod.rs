@@ -3,5 +3,6 @@
 pub mod detect;
 pub mod export;
 pub mod run;
+pub mod sweep;
 
 pub use run::{RunError, RunOptions, RunOutcome, init_threads, run};
