@@ -81,8 +81,8 @@ fn replay_seek(c: &mut Criterion) {
     config.simulation.agents = 1_000;
     config.simulation.steps = 1_000;
     let options = dais::headless::RunOptions {
-        out: None,
         quiet: true,
+        ..Default::default()
     };
     let sink = Box::new(SqliteLedger::create(&path).unwrap());
     dais::headless::run(config, sink, &options, Default::default()).unwrap();

@@ -52,6 +52,10 @@ pub struct SweepArgs {
     /// Simulations at once (default: the number of cores). Results are identical for any value.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub jobs: Option<u16>,
+    /// Worker threads shared by the simulations' parallel stages (default: all cores). Results are identical for
+    /// any value.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
     /// No progress bar and no closing line.
     #[arg(long, short)]
     pub quiet: bool,

@@ -220,6 +220,7 @@ fn run(args: &RunArgs) -> Result<Finished, CommandError> {
     let options = dais::headless::RunOptions {
         out: config.output.dir.as_ref().map(Into::into),
         quiet: args.quiet,
+        single_threaded: false,
     };
     let ledger_path = ledger_path(args, options.out.as_deref())?;
     let sink: Box<dyn dais::ledger::LedgerSink> = match &ledger_path {
@@ -371,10 +372,14 @@ fn ledger_command(command: &LedgerCommand) -> Result<Finished, CommandError> {
 
 fn sweep(args: &SweepArgs) -> Result<Finished, CommandError> {
     use dais::headless::sweep::{SweepOptions, run_sweep};
-    let stop = install_interrupt_handler();
     let jobs = args
         .jobs
         .map_or_else(bevy::tasks::available_parallelism, usize::from);
+    // Several runs at once each run on their own thread, so their parallel stages need no pool threads of their
+    // own (a pool of one runs `par_iter` inline); one run at a time uses the pool as `dais run` does.
+    let threads = args.threads.map(usize::from).or((jobs > 1).then_some(1));
+    dais::headless::init_threads(threads);
+    let stop = install_interrupt_handler();
     let options = SweepOptions {
         out: args.out.clone(),
         jobs,

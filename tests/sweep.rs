@@ -18,7 +18,8 @@ const SWEEP: &str = r#"(
     seeds: Count(2),
 )"#;
 
-/// runs.csv's rows without the timing columns (wall time and its ratio), sorted: what must not depend on --jobs.
+/// runs.csv's rows without how they were run (wall time, its ratio, the thread count), sorted: what must not depend
+/// on --jobs. The state hashes are among what is compared.
 fn rows_without_timing(dir: &Path) -> Vec<String> {
     let text = std::fs::read_to_string(dir.join("runs.csv")).unwrap();
     let mut lines = text.lines();
@@ -26,10 +27,10 @@ fn rows_without_timing(dir: &Path) -> Vec<String> {
     let timing: Vec<usize> = header
         .iter()
         .enumerate()
-        .filter(|(_, c)| ["wall_seconds", "ticks_per_second"].contains(c))
+        .filter(|(_, c)| ["wall_seconds", "ticks_per_second", "threads"].contains(c))
         .map(|(i, _)| i)
         .collect();
-    assert_eq!(timing.len(), 2, "{header:?}");
+    assert_eq!(timing.len(), 3, "{header:?}");
     let mut rows: Vec<String> = lines
         .map(|l| {
             l.split(',')

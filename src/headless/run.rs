@@ -43,6 +43,8 @@ pub struct RunOptions {
     pub out: Option<PathBuf>,
     /// Hide the progress bar even on a terminal.
     pub quiet: bool,
+    /// Run every stage on this thread (see [`Simulation::single_threaded`]).
+    pub single_threaded: bool,
 }
 
 /// What a finished (or interrupted) run produced.
@@ -122,6 +124,9 @@ pub fn run(
     let steps = config.simulation.steps;
     let started = Instant::now();
     let mut simulation = Simulation::new(config.clone(), sink);
+    if options.single_threaded {
+        simulation = simulation.single_threaded();
+    }
     let bar = progress_bar(steps, options.quiet);
     let mut interrupted = false;
     for _ in 0..steps {

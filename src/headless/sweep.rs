@@ -191,7 +191,12 @@ fn finished_ids(path: &Path, header_line: &str) -> Result<BTreeSet<String>, Swee
 }
 
 /// One run, keeping what the sweep asks for in `DIR/runs/<id>/`.
-fn run_one(planned: &PlannedRun, keep: &[Keep], out: &Path) -> Result<Summary, String> {
+fn run_one(
+    planned: &PlannedRun,
+    keep: &[Keep],
+    out: &Path,
+    single_threaded: bool,
+) -> Result<Summary, String> {
     let dir = out.join("runs").join(&planned.id);
     let keeps_files = keep.contains(&Keep::Metrics) || keep.contains(&Keep::Ledger);
     if !keep.is_empty() {
@@ -209,6 +214,7 @@ fn run_one(planned: &PlannedRun, keep: &[Keep], out: &Path) -> Result<Summary, S
     let options = RunOptions {
         out: keep.contains(&Keep::Metrics).then(|| dir.clone()),
         quiet: true,
+        single_threaded,
     };
     // Each run finishes once started: Ctrl-C stops the sweep between runs, not inside one.
     let never = Arc::new(AtomicBool::new(false));
@@ -319,6 +325,8 @@ pub fn run_sweep(
     };
     let bar = sweep_bar(runs.len(), outcome.skipped, options.quiet);
     let next = AtomicUsize::new(0);
+    // With several simulations at once, each runs whole on its own thread: parallelism comes from the runs.
+    let single_threaded = options.jobs > 1;
     let started = Instant::now();
     let (send, receive) = mpsc::channel::<(usize, Result<Summary, String>)>();
     std::thread::scope(|scope| -> Result<(), SweepRunError> {
@@ -329,7 +337,7 @@ pub fn run_sweep(
                 while !stop.load(Ordering::Relaxed) {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(planned) = todo.get(i) else { break };
-                    let result = run_one(planned, keep, out);
+                    let result = run_one(planned, keep, out, single_threaded);
                     if send.send((i, result)).is_err() {
                         break;
                     }

@@ -42,6 +42,17 @@ impl Simulation {
         }
     }
 
+    /// Runs every stage on the calling thread, one system after another. A sweep runs many simulations at once,
+    /// one per thread, and there the task pool's hand-offs would cost more than they save. Results are the same:
+    /// the stages' order is fixed, and no two systems of a stage touch the same data.
+    pub fn single_threaded(mut self) -> Self {
+        use bevy::ecs::schedule::{Schedules, SingleThreadedExecutor};
+        if let Some(schedule) = self.world.resource_mut::<Schedules>().get_mut(FixedUpdate) {
+            schedule.set_executor(SingleThreadedExecutor::new());
+        }
+        self
+    }
+
     /// Runs exactly one tick (nothing once the configured steps are done).
     pub fn step(&mut self) {
         self.world.run_schedule(FixedUpdate);
