@@ -14,31 +14,9 @@ use crate::cli::{
     SweepArgs,
 };
 use crate::error::CommandError;
+use crate::exit::Finished;
 use dais::config::{SimConfig, load};
 use dais::ledger::sqlite::SqliteLedger;
-
-/// How a command ended, where success comes in more than one kind; each has its exit status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Finished {
-    Done,
-    /// Ctrl-C stopped a run after it wrote what it had (the shell's 128 + SIGINT).
-    Interrupted,
-    /// `ledger verify`: the rows present are sound, but the run never closed.
-    Incomplete,
-    /// `sweep`: this many runs failed (their errors are in runs.csv).
-    RunsFailed(usize),
-}
-
-impl Finished {
-    fn exit_code(self) -> ExitCode {
-        match self {
-            Finished::Done => ExitCode::SUCCESS,
-            Finished::Interrupted => ExitCode::from(130),
-            Finished::Incomplete => ExitCode::from(3),
-            Finished::RunsFailed(n) => ExitCode::from(100 + n.min(25) as u8),
-        }
-    }
-}
 
 fn env_vars() -> Vec<(String, String)> {
     std::env::vars()
