@@ -18,6 +18,10 @@ fn every_command_has_help() {
         vec!["config", "--help"],
         vec!["config", "show", "--help"],
         vec!["config", "check", "--help"],
+        vec!["sweep", "--help"],
+        vec!["ledger", "--help"],
+        vec!["replay", "--help"],
+        vec!["detect", "--help"],
     ] {
         let out = dais(&args);
         assert!(out.status.success(), "{args:?}");
