@@ -46,6 +46,9 @@ pub enum Command {
 pub struct SweepArgs {
     /// The sweep file (RON); see config/sweeps/ for commented examples.
     pub file: PathBuf,
+    /// Set a config key for every run, after the file's own `set` list (KEY=VALUE as on `run`). Repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<Setting>,
     /// Where runs.csv, manifest.json and each run's kept files go.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,

@@ -362,6 +362,7 @@ fn sweep(args: &SweepArgs) -> Result<Finished, CommandError> {
         out: args.out.clone(),
         jobs,
         quiet: args.quiet,
+        settings: args.set.clone(),
     };
     let outcome = run_sweep(&args.file, &options, stop)?;
     Ok(if outcome.interrupted {

@@ -84,6 +84,39 @@ fn any_number_of_jobs_gives_the_same_rows_and_a_rerun_resumes() {
         serde_json::from_str(&std::fs::read_to_string(two.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["runs"].as_array().unwrap().len(), 8);
 
+    // --set on the command line changes every run, so it is another sweep: its own ids, its own folder.
+    let set = dais(&[
+        "sweep",
+        &file,
+        "--out",
+        dir.path().join("set").to_str().unwrap(),
+        "--set",
+        "simulation.steps=60",
+        "--quiet",
+    ]);
+    assert!(set.status.success());
+    let set_csv = std::fs::read_to_string(dir.path().join("set").join("runs.csv")).unwrap();
+    let header: Vec<&str> = set_csv.lines().next().unwrap().split(',').collect();
+    let ticks = header.iter().position(|c| *c == "ticks").unwrap();
+    assert!(
+        set_csv
+            .lines()
+            .skip(1)
+            .all(|l| l.split(',').nth(ticks) == Some("60"))
+    );
+    let bad = dais(&[
+        "sweep",
+        &file,
+        "--out",
+        dir.path().join("bad").to_str().unwrap(),
+        "--set",
+        "simulation.stepz=4",
+    ]);
+    common::assert_one_line_error(
+        &bad,
+        "sweep set: --set simulation.stepz: unknown key \"stepz\"",
+    );
+
     // A different sweep in the same folder is refused in one line.
     let other = write_file(
         dir.path(),

@@ -49,6 +49,8 @@ pub struct SweepOptions {
     /// Simulations at once.
     pub jobs: usize,
     pub quiet: bool,
+    /// `--set` on the command line: applied to every run after the file's own `set` list.
+    pub settings: Vec<crate::config::set::Setting>,
 }
 
 /// What a sweep did.
@@ -249,7 +251,13 @@ pub fn run_sweep(
     options: &SweepOptions,
     stop: Arc<AtomicBool>,
 ) -> Result<SweepOutcome, SweepRunError> {
-    let sweep = SweepFile::read(file)?;
+    let mut sweep = SweepFile::read(file)?;
+    sweep.set.extend(
+        options
+            .settings
+            .iter()
+            .map(|s| (s.key.clone(), s.value.clone())),
+    );
     let folder = file.parent().unwrap_or(Path::new("."));
     let runs = sweep.expand(folder)?;
     let out = &options.out;
