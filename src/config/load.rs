@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
+use super::set::{self, SetError, Setting};
 use super::{InvalidField, SimConfig};
 
 /// The presets shipped in `config/`, compiled in so the binary finds them from any directory.
@@ -34,14 +35,6 @@ pub enum ConfigError {
     },
     #[error("unknown scenario {name:?}: expected one of {expected}")]
     UnknownScenario { name: String, expected: String },
-    #[error("environment variable {var}: unknown section {section:?}")]
-    EnvSection { var: String, section: String },
-    #[error("environment variable {var}: unknown key {key:?} in section {section:?}")]
-    EnvKey {
-        var: String,
-        section: String,
-        key: String,
-    },
     #[error("environment variable {var}: bad value {value:?}: {source}")]
     EnvValue {
         var: String,
@@ -50,7 +43,7 @@ pub enum ConfigError {
         source: serde_json::Error,
     },
     #[error(transparent)]
-    Set(#[from] super::set::SetError),
+    Set(#[from] SetError),
     #[error(transparent)]
     Invalid(#[from] InvalidField),
 }
@@ -204,34 +197,25 @@ pub fn apply_env(config: SimConfig, vars: &[(String, String)]) -> Result<SimConf
     }
     // Sorted, so that the outcome never depends on the order the OS lists variables in.
     vars.sort();
-    let mut tree = serde_json::to_value(&config).expect("SimConfig always serialises");
-    for (var, raw) in &vars {
+    // Each variable is a `--set` of `section.key`: one mechanism walks the config tree and checks the value.
+    let mut config = config;
+    for (var, raw) in vars {
         let path = var["DAIS_".len()..].to_ascii_lowercase();
-        let (section, key) = path.split_once("__").expect("filtered above");
-        let section_value = tree
-            .get_mut(section)
-            .and_then(|s| s.as_object_mut())
-            .ok_or_else(|| ConfigError::EnvSection {
-                var: var.clone(),
-                section: section.to_string(),
-            })?;
-        let slot = section_value
-            .get_mut(key)
-            .ok_or_else(|| ConfigError::EnvKey {
-                var: var.clone(),
-                section: section.to_string(),
-                key: key.to_string(),
-            })?;
-        *slot = ron_value(raw);
-        serde_json::from_value::<SimConfig>(tree.clone()).map_err(|source| {
-            ConfigError::EnvValue {
+        let setting = Setting {
+            key: path.replacen("__", ".", 1),
+            value: raw.clone(),
+        };
+        config = set::apply_settings(config, &[setting]).map_err(|e| match e {
+            SetError::BadValue { source, .. } => ConfigError::EnvValue {
                 var: var.clone(),
                 value: raw.clone(),
                 source,
-            }
+            },
+            // Unreachable in practice: `vars` holds only variables that name a key.
+            other => ConfigError::Set(other),
         })?;
     }
-    Ok(serde_json::from_value(tree).expect("checked after each variable"))
+    Ok(config)
 }
 
 /// RON where the text is RON (numbers, booleans, lists, structs, `None`), a plain string otherwise. A bare word
