@@ -200,7 +200,6 @@ fn run_one(
     single_threaded: bool,
 ) -> Result<Summary, String> {
     let dir = out.join("runs").join(&planned.id);
-    let keeps_files = keep.contains(&Keep::Metrics) || keep.contains(&Keep::Ledger);
     if !keep.is_empty() {
         std::fs::create_dir_all(&dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
@@ -221,7 +220,8 @@ fn run_one(
     // Each run finishes once started: Ctrl-C stops the sweep between runs, not inside one.
     let never = Arc::new(AtomicBool::new(false));
     let outcome = run(planned.config.clone(), sink, &options, never).map_err(|e| e.to_string())?;
-    if keep.contains(&Keep::Summary) && !keeps_files {
+    // With `Metrics`, the run wrote its own summary.json beside metrics.csv.
+    if keep.contains(&Keep::Summary) && options.out.is_none() {
         write_summary(&dir.join("summary.json"), &outcome.summary).map_err(|e| e.to_string())?;
     }
     Ok(outcome.summary)
