@@ -6,6 +6,7 @@ use clap::{Args, Parser, Subcommand};
 
 use dais::config::load::{ConfigSource, FlagOverrides};
 use dais::config::set::Setting;
+use dais::experiment::shard::ShardFlag;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -36,22 +37,57 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Fit an Isolation Forest on a CSV and score another: writes score,is_anomaly per row.
     Detect(DetectArgs),
-    /// Run every run of a sweep file (parameters x seeds) into DIR/runs.csv, --jobs at a time. Rerun the same
-    /// command to resume. Exit status: 0 if every run succeeded, 100 + the number of failed runs (at most 125),
-    /// 130 after Ctrl-C.
-    Sweep(SweepArgs),
+    /// Run every run of a sweep file (parameters x seeds) into DIR/runs.csv, --jobs at a time; or report on,
+    /// merge, or write a Slurm job for one. Rerun the same command to resume.
+    Sweep(SweepCommand),
+}
+
+/// `dais sweep FILE --out DIR`, or one of its actions.
+#[derive(Args, Debug, Clone)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    after_help = "Exit status of a sweep: 0 if every run succeeded, 100 + the number of failed runs (at most 125), \
+                  130 after Ctrl-C."
+)]
+pub struct SweepCommand {
+    #[command(subcommand)]
+    pub action: Option<SweepAction>,
+    #[command(flatten)]
+    pub run: SweepArgs,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum SweepAction {
+    /// Aggregate runs.csv over seeds (n, mean, sd, 95% CI, median, min, max) into report.csv and a table, compare
+    /// the levels of each factor (Mann-Whitney U with Holm correction, Welch's t, Cliff's delta) into compare.csv,
+    /// and plot each metric as SVG and PNG into DIR/plots/.
+    Report(ReportArgs),
+    /// Join the shards' runs-shard-I.csv into runs.csv, in expansion order. Refuses if a run has no row, unless
+    /// --partial.
+    Merge {
+        /// The sweep's --out folder.
+        dir: PathBuf,
+        /// Merge what is there even if some runs have no row.
+        #[arg(long)]
+        partial: bool,
+    },
+    /// Write DIR/sweep.sbatch: a Slurm job array over the shards, then a merge-and-report job that runs after it
+    /// (afterok). With --submit, submit both with sbatch and print their job ids.
+    Slurm(SlurmArgs),
 }
 
 #[derive(Args, Debug, Clone)]
 pub struct SweepArgs {
     /// The sweep file (RON); see config/sweeps/ for commented examples.
-    pub file: PathBuf,
+    #[arg(required = true)]
+    pub file: Option<PathBuf>,
     /// Set a config key for every run, after the file's own `set` list (KEY=VALUE as on `run`). Repeatable.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<Setting>,
     /// Where runs.csv, manifest.json and each run's kept files go.
-    #[arg(long, value_name = "DIR")]
-    pub out: PathBuf,
+    #[arg(long, value_name = "DIR", required = true)]
+    pub out: Option<PathBuf>,
     /// Simulations at once (default: the number of cores). Results are identical for any value.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub jobs: Option<u16>,
@@ -59,9 +95,63 @@ pub struct SweepArgs {
     /// any value.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub threads: Option<u16>,
+    /// Do only runs I, I+N, I+2N, ... (I from 0) into runs-shard-I.csv; `auto` takes I and N from a Slurm job
+    /// array (SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_COUNT) or a Kubernetes Indexed Job (JOB_COMPLETION_INDEX, with
+    /// --shard-count). Join the shards with `dais sweep merge DIR`.
+    #[arg(long, value_name = "I/N|auto")]
+    pub shard: Option<ShardFlag>,
+    /// The number of shards, for --shard auto in a Kubernetes Indexed Job (its `completions`).
+    #[arg(long, value_name = "N", requires = "shard", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub shard_count: Option<u32>,
     /// No progress bar and no closing line.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ReportArgs {
+    /// The sweep's --out folder (with manifest.json and runs.csv).
+    pub dir: PathBuf,
+    /// Group by these keys (default: every varied key). The first is the x axis of the plots, the second draws one
+    /// line (or bar) per level. Repeatable.
+    #[arg(long = "by", value_name = "KEY")]
+    pub by: Vec<String>,
+    /// Report these runs.csv columns (default: the headline figures). Repeatable.
+    #[arg(long = "metric", value_name = "NAME")]
+    pub metrics: Vec<String>,
+    /// Write report.csv and compare.csv but no plots.
+    #[arg(long)]
+    pub no_plots: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SlurmArgs {
+    /// The sweep file (RON).
+    pub file: PathBuf,
+    /// The sweep's folder, on storage every node shares.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Set a config key for every run, as on `dais sweep`. Repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<Setting>,
+    /// Array tasks (shards). Default: one per 10 runs, at most 100.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub shards: Option<u32>,
+    /// The partition (sbatch --partition); default: the cluster's.
+    #[arg(long, value_name = "P")]
+    pub partition: Option<String>,
+    /// Time limit of each array task (sbatch --time), e.g. 01:00:00.
+    #[arg(long, value_name = "T", default_value = "01:00:00")]
+    pub time: String,
+    /// CPUs per array task; each task runs that many simulations at once.
+    #[arg(long, value_name = "C", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub cpus_per_task: u32,
+    /// At most this many array tasks at once (the array's %K).
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_parallel: Option<u32>,
+    /// Submit with sbatch and print the job ids (otherwise only write the script).
+    #[arg(long)]
+    pub submit: bool,
 }
 
 #[derive(Args, Debug, Clone)]

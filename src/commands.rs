@@ -9,9 +9,10 @@ use clap::Parser;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+mod sweep;
+
 use crate::cli::{
     Cli, Command, ConfigArgs, ConfigCommand, DetectArgs, LedgerCommand, ReplayArgs, RunArgs,
-    SweepArgs,
 };
 use crate::error::CommandError;
 use crate::exit::Finished;
@@ -74,16 +75,14 @@ fn prepare_out_dir(dir: &Path, force: bool) -> Result<(), CommandError> {
 }
 
 /// Ctrl-C asks the run to stop after the current tick and write what it has; a second Ctrl-C exits at once.
-fn install_interrupt_handler() -> Arc<AtomicBool> {
+fn install_interrupt_handler(finishing: &'static str) -> Arc<AtomicBool> {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     let _ = ctrlc::set_handler(move || {
         if flag.swap(true, Ordering::SeqCst) {
             std::process::exit(130);
         }
-        eprintln!(
-            "\ndais: interrupted; finishing the current tick and writing results (Ctrl-C again to abort)"
-        );
+        eprintln!("\ndais: interrupted; {finishing} (Ctrl-C again to abort)");
     });
     stop
 }
@@ -205,7 +204,7 @@ fn run(args: &RunArgs) -> Result<Finished, CommandError> {
         Some(path) => Box::new(SqliteLedger::create(path)?),
         None => Box::new(dais::ledger::DiscardSink),
     };
-    let stop = install_interrupt_handler();
+    let stop = install_interrupt_handler("finishing the current tick and writing results");
     let outcome = dais::headless::run(config, sink, &options, stop)?;
     if !args.quiet {
         println!("DAIS run summary ({threads} threads)");
@@ -346,32 +345,6 @@ fn ledger_command(command: &LedgerCommand) -> Result<Finished, CommandError> {
         }
     }
     Ok(Finished::Done)
-}
-
-fn sweep(args: &SweepArgs) -> Result<Finished, CommandError> {
-    use dais::headless::sweep::{SweepOptions, run_sweep};
-    let jobs = args
-        .jobs
-        .map_or_else(bevy::tasks::available_parallelism, usize::from);
-    // Several runs at once each run on their own thread, so their parallel stages need no pool threads of their
-    // own (a pool of one runs `par_iter` inline); one run at a time uses the pool as `dais run` does.
-    let threads = args.threads.map(usize::from).or((jobs > 1).then_some(1));
-    dais::headless::init_threads(threads);
-    let stop = install_interrupt_handler();
-    let options = SweepOptions {
-        out: args.out.clone(),
-        jobs,
-        quiet: args.quiet,
-        settings: args.set.clone(),
-    };
-    let outcome = run_sweep(&args.file, &options, stop)?;
-    Ok(if outcome.interrupted {
-        Finished::Interrupted
-    } else if outcome.failed > 0 {
-        Finished::RunsFailed(outcome.failed)
-    } else {
-        Finished::Done
-    })
 }
 
 fn detect(args: &DetectArgs) -> Result<Finished, CommandError> {
@@ -522,7 +495,7 @@ pub fn main() -> ExitCode {
         Some(Command::Ledger(command)) => ledger_command(command),
         Some(Command::Replay(args)) => replay(args),
         Some(Command::Detect(args)) => detect(args),
-        Some(Command::Sweep(args)) => sweep(args),
+        Some(Command::Sweep(command)) => sweep::sweep(command),
     };
     match result {
         Ok(finished) => finished.exit_code(),

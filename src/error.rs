@@ -40,6 +40,19 @@ pub enum CommandError {
     Inspect(#[from] InspectError),
     #[error(transparent)]
     Sweep(#[from] dais::headless::sweep::SweepRunError),
+    #[error(transparent)]
+    Shard(#[from] dais::experiment::shard::ShardError),
+    #[error(transparent)]
+    Merge(#[from] dais::headless::sweep::merge::MergeError),
+    #[error(transparent)]
+    SweepReport(#[from] dais::headless::sweep::report::SweepReportError),
+    #[error(transparent)]
+    Slurm(#[from] dais::headless::sweep::slurm::SlurmError),
+    #[error("cannot find this program's own path (the Slurm jobs run it): {source}")]
+    CurrentExe {
+        #[source]
+        source: std::io::Error,
+    },
     #[error("{}: {problem}", path.display())]
     Verify {
         path: PathBuf,

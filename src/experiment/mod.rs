@@ -4,5 +4,7 @@
 //! reports build on them (issue 14).
 
 pub mod design;
+pub mod report;
+pub mod shard;
 pub mod stats;
 pub mod sweep;
