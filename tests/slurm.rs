@@ -10,7 +10,6 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{dais, write_file};
-use dais::headless::sweep::table::{RunsTable, TIMING_COLUMNS};
 
 const SWEEP: &str = r#"(
     base: Scenario("default"),
@@ -27,27 +26,6 @@ fn slurm_answers() -> bool {
         .args(["-h", "-o", "%t"])
         .output()
         .is_ok_and(|o| o.status.success() && !o.stdout.is_empty())
-}
-
-fn rows_without_timing(path: &Path) -> Vec<Vec<String>> {
-    let table = RunsTable::read(path).unwrap();
-    let timing: Vec<usize> = TIMING_COLUMNS
-        .iter()
-        .map(|c| table.column(c).unwrap())
-        .collect();
-    let mut rows: Vec<Vec<String>> = table
-        .rows
-        .into_iter()
-        .map(|row| {
-            row.into_iter()
-                .enumerate()
-                .filter(|(i, _)| !timing.contains(i))
-                .map(|(_, c)| c)
-                .collect()
-        })
-        .collect();
-    rows.sort();
-    rows
 }
 
 /// Whether any of `jobs` is still queued or running.
@@ -141,7 +119,7 @@ fn a_sweep_on_slurm_equals_the_same_sweep_run_here() {
     let here = dir.path().join("here");
     let local = dais(&["sweep", &file, "--out", here.to_str().unwrap(), "--quiet"]);
     assert!(local.status.success(), "{local:?}");
-    let rows = rows_without_timing(&on_slurm.join("runs.csv"));
+    let rows = common::runs_without_timing(&on_slurm.join("runs.csv"));
     assert_eq!(rows.len(), 12);
-    assert_eq!(rows, rows_without_timing(&here.join("runs.csv")));
+    assert_eq!(rows, common::runs_without_timing(&here.join("runs.csv")));
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use common::{dais, write_file};
 use dais::experiment::sweep::SweepFile;
-use dais::headless::sweep::table::{RunsTable, TIMING_COLUMNS};
+use dais::headless::sweep::table::RunsTable;
 
 const SWEEP: &str = r#"(
     base: Scenario("default"),
@@ -19,31 +19,8 @@ const SWEEP: &str = r#"(
     seeds: Count(2),
 )"#;
 
-/// A runs file's rows without how they were run (wall time, its ratio, the thread count), sorted: what must not
-/// depend on --jobs or shards. The state hashes are among what is compared.
-fn rows_of(path: &Path) -> Vec<Vec<String>> {
-    let table = RunsTable::read(path).unwrap();
-    let timing: Vec<usize> = TIMING_COLUMNS
-        .iter()
-        .map(|c| table.column(c).unwrap())
-        .collect();
-    let mut rows: Vec<Vec<String>> = table
-        .rows
-        .into_iter()
-        .map(|row| {
-            row.into_iter()
-                .enumerate()
-                .filter(|(i, _)| !timing.contains(i))
-                .map(|(_, c)| c)
-                .collect()
-        })
-        .collect();
-    rows.sort();
-    rows
-}
-
 fn rows_without_timing(dir: &Path) -> Vec<Vec<String>> {
-    rows_of(&dir.join("runs.csv"))
+    common::runs_without_timing(&dir.join("runs.csv"))
 }
 
 fn sweep(file: &str, out: &Path, jobs: &str) -> std::process::Output {
@@ -179,7 +156,10 @@ fn shards_merged_equal_an_unsharded_sweep() {
         ],
     );
     assert!(auto.status.success(), "{auto:?}");
-    assert_eq!(rows_of(&sharded.join("runs-shard-1.csv")).len(), 3);
+    assert_eq!(
+        common::runs_without_timing(&sharded.join("runs-shard-1.csv")).len(),
+        3
+    );
     let merged = dais(&["sweep", "merge", out]);
     assert!(merged.status.success(), "{merged:?}");
     assert!(String::from_utf8_lossy(&merged.stdout).contains("8 of 8 runs (0 failed, 0 missing)"));
@@ -402,7 +382,7 @@ fn the_kubernetes_job_runs_a_shard_per_completion_index() {
     let shard = common::dais_env(&args, &[("JOB_COMPLETION_INDEX", &last)]);
     assert!(shard.status.success(), "{shard:?}");
     // 8 runs over `completions` shards: the last index has its share.
-    let rows = rows_of(
+    let rows = common::runs_without_timing(
         &dir.path()
             .join("out")
             .join(format!("runs-shard-{last}.csv")),

@@ -148,6 +148,17 @@ impl SweepFile {
     }
 
     /// Every run, design points in order and the seeds within each, checked before any of them runs.
+    /// Reads the sweep in `path`, adds the command line's `--set` after its own `set` list (so it is another sweep,
+    /// with other run ids), and expands it: what `sweep` and `sweep slurm` both start from.
+    pub fn load(path: &Path, settings: &[Setting]) -> Result<(Self, Vec<PlannedRun>), SweepError> {
+        let mut sweep = Self::read(path)?;
+        sweep
+            .set
+            .extend(settings.iter().map(|s| (s.key.clone(), s.value.clone())));
+        let runs = sweep.expand(path.parent().unwrap_or(Path::new(".")))?;
+        Ok((sweep, runs))
+    }
+
     pub fn expand(&self, folder: &Path) -> Result<Vec<PlannedRun>, SweepError> {
         let base = self.base_config(folder)?;
         // Each axis value alone first, so a bad value is named by its axis rather than by a whole point.

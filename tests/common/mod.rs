@@ -98,3 +98,27 @@ pub fn write_file(dir: &std::path::Path, name: &str, text: &str) -> String {
     std::fs::write(&path, text).unwrap();
     path.display().to_string()
 }
+
+/// A sweep's runs file (runs.csv, runs-shard-I.csv) without how its runs were run (wall time, its ratio, the thread
+/// count), rows sorted: what must not depend on --jobs, shards or the machine. The state hashes are compared.
+pub fn runs_without_timing(path: &std::path::Path) -> Vec<Vec<String>> {
+    use dais::headless::sweep::table::{RunsTable, TIMING_COLUMNS};
+    let table = RunsTable::read(path).unwrap();
+    let timing: Vec<usize> = TIMING_COLUMNS
+        .iter()
+        .map(|c| table.column(c).unwrap())
+        .collect();
+    let mut rows: Vec<Vec<String>> = table
+        .rows
+        .into_iter()
+        .map(|row| {
+            row.into_iter()
+                .enumerate()
+                .filter(|(i, _)| !timing.contains(i))
+                .map(|(_, c)| c)
+                .collect()
+        })
+        .collect();
+    rows.sort();
+    rows
+}

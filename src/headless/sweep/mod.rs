@@ -125,14 +125,7 @@ pub fn run_sweep(
     options: &SweepOptions,
     stop: Arc<AtomicBool>,
 ) -> Result<SweepOutcome, SweepRunError> {
-    let mut sweep = SweepFile::read(file)?;
-    sweep.set.extend(
-        options
-            .settings
-            .iter()
-            .map(|s| (s.key.clone(), s.value.clone())),
-    );
-    let runs = sweep.expand(file.parent().unwrap_or(Path::new(".")))?;
+    let (sweep, runs) = SweepFile::load(file, &options.settings)?;
     let out = &options.out;
     std::fs::create_dir_all(out).map_err(|source| SweepRunError::CreateDir {
         path: out.clone(),

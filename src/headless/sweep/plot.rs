@@ -216,6 +216,22 @@ fn series_name(panel: &Panel, s: usize) -> String {
     )
 }
 
+/// The series' legend, boxed and half-opaque over the plot.
+fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(120, 120, 120))
+        .label_font((FONT, 30))
+        .legend_area_size(45)
+        .margin(15)
+        .draw()
+}
+
 fn draw<DB: DrawingBackend>(
     root: DrawingArea<DB, Shift>,
     panel: &Panel,
@@ -294,15 +310,7 @@ fn draw<DB: DrawingBackend>(
                     .map(|(x, (_, m, _))| Circle::new((*x, *m), 7, colour.filled())),
             )?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(120, 120, 120))
-            .label_font((FONT, 30))
-            .legend_area_size(45)
-            .margin(15)
-            .draw()?;
+        legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
     } else {
         let groups = panel.x.levels.len();
         let bars = panel.points.len();
@@ -362,15 +370,7 @@ fn draw<DB: DrawingBackend>(
             }))?;
         }
         if panel.series.is_some() {
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .background_style(WHITE.mix(0.85))
-                .border_style(RGBColor(120, 120, 120))
-                .label_font((FONT, 30))
-                .legend_area_size(45)
-                .margin(15)
-                .draw()?;
+            legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         }
     }
     root.present()?;

@@ -90,14 +90,7 @@ pub fn write_scripts(file: &Path, options: &SlurmOptions) -> Result<SlurmPlan, S
     if !valid_time(&options.time) {
         return Err(SlurmError::BadTime(options.time.clone()));
     }
-    let mut sweep = SweepFile::read(file)?;
-    sweep.set.extend(
-        options
-            .settings
-            .iter()
-            .map(|s| (s.key.clone(), s.value.clone())),
-    );
-    let runs = sweep.expand(file.parent().unwrap_or(Path::new(".")))?.len();
+    let runs = SweepFile::load(file, &options.settings)?.1.len();
     let shards = options
         .shards
         .unwrap_or(runs.div_ceil(10).clamp(1, 100))
