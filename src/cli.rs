@@ -100,6 +100,9 @@ pub struct SweepArgs {
     /// --shard-count). Join the shards with `dais sweep merge DIR`.
     #[arg(long, value_name = "I/N|auto")]
     pub shard: Option<ShardFlag>,
+    /// When every run is done, also write the report (as `dais sweep report DIR` does with its defaults).
+    #[arg(long, conflicts_with = "shard")]
+    pub report: bool,
     /// The number of shards, for --shard auto in a Kubernetes Indexed Job (its `completions`).
     #[arg(long, value_name = "N", requires = "shard", value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub shard_count: Option<u32>,

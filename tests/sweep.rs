@@ -202,8 +202,15 @@ fn a_report_aggregates_compares_and_plots() {
     let dir = tempfile::tempdir().unwrap();
     let file = write_file(dir.path(), "sweep.ron", SWEEP);
     let out = dir.path().join("out");
-    assert!(sweep(&file, &out, "2").status.success());
-    let report = dais(&["sweep", "report", out.to_str().unwrap()]);
+    // --report: the sweep, then its report, in one command (the README's headline command).
+    let report = dais(&[
+        "sweep",
+        &file,
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+        "--report",
+    ]);
     assert!(report.status.success(), "{report:?}");
     let stdout = String::from_utf8_lossy(&report.stdout);
     assert!(stdout.contains("signatures_accepted_false\n"), "{stdout}");
@@ -274,6 +281,13 @@ fn a_report_aggregates_compares_and_plots() {
     assert!(svg.contains("Forged signatures accepted"), "no title");
     assert!(svg.contains("consensus.rule = bft"), "no legend");
 
+    // The table's numbers come from the rows alone: a second report (without plots) prints the same table.
+    let again = dais(&["sweep", "report", out.to_str().unwrap(), "--no-plots"]);
+    let table = |o: &std::process::Output| {
+        let text = String::from_utf8_lossy(&o.stdout).to_string();
+        text[..text.find(" runs reported").unwrap()].to_string()
+    };
+    assert_eq!(table(&again), table(&report));
     let bad = dais(&[
         "sweep",
         "report",

@@ -59,6 +59,13 @@ fn run(args: &SweepArgs) -> Result<Finished, CommandError> {
         shard,
     };
     let outcome = run_sweep(file, &options, stop)?;
+    if args.report && !outcome.interrupted {
+        let options = ReportOptions {
+            plots: true,
+            ..Default::default()
+        };
+        print(&report(out, &options)?);
+    }
     Ok(if outcome.interrupted {
         Finished::Interrupted
     } else if outcome.failed > 0 {
