@@ -1,6 +1,6 @@
 //! The Slurm test: a sweep submitted with `dais sweep slurm --submit` to a real Slurm cluster, four array tasks and
 //! a report job after them, gives the same runs.csv as the same sweep run here. `.ci/run` starts a one-node cluster
-//! on loopback (scripts/slurm-local) and sets DAIS_REQUIRE_SLURM=1, so there a missing cluster fails the test;
+//! on loopback (scripts/slurm-local) and sets CI_REQUIRE_SLURM=1, so there a missing cluster fails the test;
 //! elsewhere the test says it is skipped unless a cluster answers `sinfo`.
 
 mod common;
@@ -58,8 +58,8 @@ fn logs(dir: &Path) -> String {
 fn a_sweep_on_slurm_equals_the_same_sweep_run_here() {
     if !slurm_answers() {
         assert!(
-            std::env::var_os("DAIS_REQUIRE_SLURM").is_none(),
-            "DAIS_REQUIRE_SLURM is set but no Slurm cluster answers sinfo (is SLURM_CONF exported?)"
+            std::env::var_os("CI_REQUIRE_SLURM").is_none(),
+            "CI_REQUIRE_SLURM is set but no Slurm cluster answers sinfo (is SLURM_CONF exported?)"
         );
         eprintln!("skipped: no Slurm cluster answers sinfo (scripts/slurm-local start makes one)");
         return;
