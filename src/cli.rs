@@ -109,6 +109,8 @@ pub struct SweepArgs {
     /// No progress bar and no closing line.
     #[arg(long, short)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub ops: OpsArgs,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -366,6 +368,25 @@ impl ConfigArgs {
     }
 }
 
+/// Monitoring: a Prometheus endpoint with health checks.
+#[derive(Args, Debug, Clone, Default)]
+pub struct OpsArgs {
+    /// Serve Prometheus metrics on http://HOST:PORT/metrics, with /healthz and /readyz (off by default; keep it on
+    /// loopback, e.g. 127.0.0.1:9184, unless a firewall guards the port).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics_addr: Option<dais::ops::server::MetricsAddr>,
+    /// /healthz answers 503 when no tick has completed for this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60.0, value_parser = stall_from_flag)]
+    pub stall_after: f64,
+}
+
+fn stall_from_flag(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
+        _ => Err(format!("{text:?} is not a positive number of seconds")),
+    }
+}
+
 #[derive(Args, Debug, Clone, Default)]
 pub struct RunArgs {
     #[command(flatten)]
@@ -391,4 +412,6 @@ pub struct RunArgs {
     /// No progress bar and no summary table.
     #[arg(long, short)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub ops: OpsArgs,
 }

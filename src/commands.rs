@@ -87,6 +87,11 @@ fn install_interrupt_handler(finishing: &'static str) -> Arc<AtomicBool> {
     stop
 }
 
+/// Where the monitoring endpoint listens: one line on stderr, even with --quiet (with port 0, the port chosen).
+pub(crate) fn announce(addr: std::net::SocketAddr) {
+    eprintln!("dais: serving metrics on http://{addr}/metrics (and /healthz, /readyz)");
+}
+
 /// Whether to open a window: not with --no-render, and not where none can open (said in one line).
 fn window_wanted(no_render: bool, screenshot: bool) -> Result<bool, CommandError> {
     if no_render {
@@ -175,7 +180,11 @@ fn run(args: &RunArgs) -> Result<Finished, CommandError> {
     if let Some(dir) = &config.output.dir {
         prepare_out_dir(Path::new(dir), args.force)?;
     }
-    if window_wanted(args.no_render, screenshot)? {
+    let windowed = window_wanted(args.no_render, screenshot)?;
+    if windowed && args.ops.metrics_addr.is_some() {
+        return Err(CommandError::WindowMetrics);
+    }
+    if windowed {
         #[cfg(feature = "gui")]
         {
             let out = config.output.dir.as_ref().map(PathBuf::from);
@@ -194,10 +203,24 @@ fn run(args: &RunArgs) -> Result<Finished, CommandError> {
     }
     let _ = screenshot_steps;
     let threads = dais::headless::init_threads(args.threads.map(usize::from));
+    // Bound before the run starts, so a port in use is one line and no run.
+    let telemetry = match &args.ops.metrics_addr {
+        Some(addr) => Some(Arc::new(dais::ops::RunTelemetry::start(
+            addr,
+            &config,
+            std::time::Duration::from_secs_f64(args.ops.stall_after),
+        )?)),
+        None => None,
+    };
+    if let Some(telemetry) = &telemetry {
+        announce(telemetry.local_addr());
+    }
     let options = dais::headless::RunOptions {
         out: config.output.dir.as_ref().map(Into::into),
         quiet: args.quiet,
         single_threaded: false,
+        telemetry,
+        on_tick: None,
     };
     let ledger_path = ledger_path(args, options.out.as_deref())?;
     let sink: Box<dyn dais::ledger::LedgerSink> = match &ledger_path {

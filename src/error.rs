@@ -48,6 +48,12 @@ pub enum CommandError {
     SweepReport(#[from] dais::headless::sweep::report::SweepReportError),
     #[error(transparent)]
     Slurm(#[from] dais::headless::sweep::slurm::SlurmError),
+    #[error(transparent)]
+    Serve(#[from] dais::ops::server::ServeError),
+    #[error(
+        "--metrics-addr serves headless runs for now: add --no-render (the window does not report to it yet)"
+    )]
+    WindowMetrics,
     #[error("cannot find this program's own path (the Slurm jobs run it): {source}")]
     CurrentExe {
         #[source]

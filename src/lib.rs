@@ -2,7 +2,7 @@
 //!
 //! Autonomous security agents watch their own traffic, flag anomalies with an Isolation Forest, turn them into
 //! threat signatures, gossip them to their peers, vote, and agree without a central authority. Layers, from the
-//! bottom: `config` and `ml` (no Bevy), `ledger`, `sim` (the ECS tick pipeline), `replay`, `headless` (batch runs)
+//! bottom: `config` and `ml` (no Bevy), `ledger`, `sim` (the ECS tick pipeline), `replay`, `ops` (Prometheus metrics and health), `headless` (batch runs)
 //! and `gui` (the window, behind the `gui` feature).
 
 pub mod config;
@@ -16,4 +16,6 @@ pub mod sim;
 pub mod gui;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod headless;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod ops;
 pub mod replay;

@@ -50,6 +50,16 @@ fn run(args: &SweepArgs) -> Result<Finished, CommandError> {
     // own (a pool of one runs `par_iter` inline); one run at a time uses the pool as `dais run` does.
     let threads = args.threads.map(usize::from).or((jobs > 1).then_some(1));
     dais::headless::init_threads(threads);
+    let telemetry = match &args.ops.metrics_addr {
+        Some(addr) => Some(std::sync::Arc::new(dais::ops::SweepTelemetry::start(
+            addr,
+            std::time::Duration::from_secs_f64(args.ops.stall_after),
+        )?)),
+        None => None,
+    };
+    if let Some(telemetry) = &telemetry {
+        super::announce(telemetry.local_addr());
+    }
     let stop = install_interrupt_handler("finishing the runs in progress and keeping their rows");
     let options = SweepOptions {
         out: out.clone(),
@@ -57,6 +67,7 @@ fn run(args: &SweepArgs) -> Result<Finished, CommandError> {
         quiet: args.quiet,
         settings: args.set.clone(),
         shard,
+        telemetry,
     };
     let outcome = run_sweep(file, &options, stop)?;
     if args.report && !outcome.interrupted {

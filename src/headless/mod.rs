@@ -5,4 +5,4 @@ pub mod export;
 pub mod run;
 pub mod sweep;
 
-pub use run::{RunError, RunOptions, RunOutcome, init_threads, run};
+pub use run::{RunError, RunOptions, RunOutcome, TickHook, init_threads, run};

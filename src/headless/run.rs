@@ -14,6 +14,7 @@ use thiserror::Error;
 use super::export::{MetricsCsv, Summary, write_summary};
 use crate::config::SimConfig;
 use crate::ledger::LedgerSink;
+use crate::ops::RunTelemetry;
 use crate::sim::{Simulation, metrics::RunTotals};
 
 #[derive(Debug, Error)]
@@ -45,6 +46,20 @@ pub struct RunOptions {
     pub quiet: bool,
     /// Run every stage on this thread (see [`Simulation::single_threaded`]).
     pub single_threaded: bool,
+    /// `--metrics-addr`: the Prometheus endpoint and health this run reports to after every tick.
+    pub telemetry: Option<Arc<RunTelemetry>>,
+    /// Told each tick as it completes (a sweep's `dais_sweep_current_run_ticks`).
+    pub on_tick: Option<TickHook>,
+}
+
+/// A callback given each completed tick.
+#[derive(Clone)]
+pub struct TickHook(pub Arc<dyn Fn(u32) + Send + Sync>);
+
+impl std::fmt::Debug for TickHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TickHook")
+    }
 }
 
 /// What a finished (or interrupted) run produced.
@@ -127,6 +142,9 @@ pub fn run(
     if options.single_threaded {
         simulation = simulation.single_threaded();
     }
+    if let Some(telemetry) = &options.telemetry {
+        telemetry.health.set_ready();
+    }
     let bar = progress_bar(steps, options.quiet);
     let mut interrupted = false;
     for _ in 0..steps {
@@ -134,8 +152,21 @@ pub fn run(
             interrupted = true;
             break;
         }
+        let tick_started = Instant::now();
         simulation.step();
-        if let Some(failure) = simulation.storage_failure() {
+        let failure = simulation.storage_failure();
+        if let Some(telemetry) = &options.telemetry {
+            telemetry.ticked(
+                simulation.latest_metrics().expect("a tick was measured"),
+                tick_started.elapsed().as_secs_f64(),
+                simulation.ledger_stats(),
+                failure.is_some(),
+            );
+        }
+        if let Some(TickHook(hook)) = &options.on_tick {
+            hook(simulation.tick());
+        }
+        if let Some(failure) = failure {
             return Err(RunError::Recording(failure.to_string()));
         }
         if let Some(csv) = &mut csv {

@@ -280,6 +280,14 @@ pub struct TickRecord {
 }
 
 /// Where the Record stage sends each tick. One call per tick, so a store can make it one transaction.
+/// How a ledger's writing stands, for monitoring: rows written, ticks queued for the writer, failed writes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LedgerStats {
+    pub rows_written: u64,
+    pub queued_ticks: u64,
+    pub failures: u64,
+}
+
 pub trait LedgerSink: Send + Sync {
     fn begin(&mut self, run: &RunInfo) -> Result<(), LedgerError>;
     fn append(&mut self, record: TickRecord) -> Result<(), LedgerError>;
@@ -297,6 +305,10 @@ pub trait LedgerSink: Send + Sync {
     /// The hash of the last row written (hex), once `finish` has returned; `None` for a store without a chain.
     fn head_hash(&self) -> Option<String> {
         None
+    }
+    /// Rows written, ticks waiting and failures so far (all zero for a store that keeps nothing).
+    fn stats(&self) -> LedgerStats {
+        LedgerStats::default()
     }
 }
 

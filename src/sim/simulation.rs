@@ -102,6 +102,11 @@ impl Simulation {
         self.world.resource_mut::<Ledger>().sink.finish()
     }
 
+    /// How the ledger's writing stands (rows, queue, failures), for monitoring.
+    pub fn ledger_stats(&self) -> crate::ledger::LedgerStats {
+        self.world.resource::<Ledger>().sink.stats()
+    }
+
     /// The hash of the ledger's last row, when the run is recorded.
     pub fn ledger_head_hash(&self) -> Option<String> {
         self.world.resource::<Ledger>().sink.head_hash()

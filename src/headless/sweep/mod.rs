@@ -19,10 +19,11 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::export::{Summary, write_summary};
-use super::run::{RunOptions, run};
+use super::run::{RunOptions, TickHook, run};
 use crate::experiment::shard::Shard;
 use crate::experiment::sweep::{Keep, PlannedRun, SweepError, SweepFile};
 use crate::ledger::{DiscardSink, LedgerSink};
+use crate::ops::SweepTelemetry;
 use manifest::{Manifest, ManifestError};
 use table::{RunsWriter, TableError};
 
@@ -53,6 +54,8 @@ pub struct SweepOptions {
     pub settings: Vec<crate::config::set::Setting>,
     /// Only this slice of the runs, into `runs-shard-I.csv` (None: every run, into `runs.csv`).
     pub shard: Option<Shard>,
+    /// `--metrics-addr`: the sweep's Prometheus endpoint and health.
+    pub telemetry: Option<Arc<SweepTelemetry>>,
 }
 
 /// What a sweep did.
@@ -72,6 +75,7 @@ fn run_one(
     keep: &[Keep],
     out: &Path,
     single_threaded: bool,
+    on_tick: Option<TickHook>,
 ) -> Result<Summary, String> {
     let dir = out.join("runs").join(&planned.id);
     if !keep.is_empty() {
@@ -90,6 +94,8 @@ fn run_one(
         out: keep.contains(&Keep::Metrics).then(|| dir.clone()),
         quiet: true,
         single_threaded,
+        telemetry: None,
+        on_tick,
     };
     // Each run finishes once started: Ctrl-C stops the sweep between runs, not inside one.
     let never = Arc::new(AtomicBool::new(false));
@@ -160,6 +166,9 @@ pub fn run_sweep(
         skipped: mine.len() - todo.len(),
         ..Default::default()
     };
+    if let Some(telemetry) = &options.telemetry {
+        telemetry.metrics.planned(todo.len());
+    }
     let bar = sweep_bar(mine.len(), outcome.skipped, options.quiet);
     let next = AtomicUsize::new(0);
     // With several simulations at once, each runs whole on its own thread: parallelism comes from the runs.
@@ -167,14 +176,21 @@ pub fn run_sweep(
     let started = Instant::now();
     let (send, receive) = mpsc::channel::<(usize, Result<Summary, String>)>();
     std::thread::scope(|scope| -> Result<(), SweepRunError> {
-        for _ in 0..options.jobs.max(1).min(todo.len().max(1)) {
+        for job in 0..options.jobs.max(1).min(todo.len().max(1)) {
             let send = send.clone();
             let (todo, next, stop, keep) = (&todo, &next, &stop, &sweep.keep);
+            // The job slot's run reports its ticks (and keeps the sweep's health fresh within long runs).
+            let on_tick = options.telemetry.clone().map(|telemetry| {
+                TickHook(Arc::new(move |tick| {
+                    telemetry.metrics.tick(job, tick);
+                    telemetry.health.ticked(tick, 0.0, false);
+                }))
+            });
             scope.spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(planned) = todo.get(i) else { break };
-                    let result = run_one(planned, keep, out, single_threaded);
+                    let result = run_one(planned, keep, out, single_threaded, on_tick.clone());
                     if send.send((i, result)).is_err() {
                         break;
                     }
@@ -185,6 +201,9 @@ pub fn run_sweep(
         // Rows are written here, one thread, in the order runs finish; each is flushed before the next.
         for (i, result) in receive {
             csv.append(&table::record(todo[i], &result, columns.len()))?;
+            if let Some(telemetry) = &options.telemetry {
+                telemetry.metrics.finished(result.is_ok());
+            }
             match result {
                 Ok(_) => outcome.finished += 1,
                 Err(_) => outcome.failed += 1,

@@ -8,6 +8,7 @@
 //! every UPDATE and DELETE on the ledger tables.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -16,7 +17,7 @@ use rusqlite::Connection;
 
 pub use super::open::{OpenError, open_bytes, open_existing, schema_version};
 use super::schema;
-use super::{LedgerError, LedgerSink, RunInfo, TickRecord};
+use super::{LedgerError, LedgerSink, LedgerStats, RunInfo, TickRecord};
 use writer::{Job, Writer};
 
 mod writer;
@@ -53,6 +54,15 @@ pub struct SqliteLedger {
     failure: Arc<Mutex<Option<String>>>,
     /// The file writer's chain head, once it has finished.
     final_head: Option<[u8; 32]>,
+    /// Shared with the writer thread, for monitoring (`dais_ledger_*`).
+    progress: Arc<WriterProgress>,
+}
+
+/// What the writer thread has done, read without waiting for it.
+#[derive(Default)]
+struct WriterProgress {
+    rows: AtomicU64,
+    queued: AtomicU64,
 }
 
 enum Store {
@@ -71,9 +81,18 @@ impl SqliteLedger {
         let (sender, receiver) = sync_channel::<Job>(CHANNEL_TICKS);
         let failure = Arc::new(Mutex::new(None));
         let worker_failure = failure.clone();
+        let progress = Arc::new(WriterProgress::default());
+        let worker_progress = progress.clone();
         let worker = std::thread::Builder::new()
             .name("dais-ledger".into())
-            .spawn(move || write_loop(Writer::new(conn), receiver, worker_failure))
+            .spawn(move || {
+                write_loop(
+                    Writer::new(conn),
+                    receiver,
+                    worker_failure,
+                    &worker_progress,
+                )
+            })
             .map_err(LedgerError::Thread)?;
         Ok(Self {
             path: path.to_path_buf(),
@@ -83,6 +102,7 @@ impl SqliteLedger {
             },
             failure,
             final_head: None,
+            progress,
         })
     }
 
@@ -96,6 +116,7 @@ impl SqliteLedger {
             store: Store::Memory(Mutex::new(Writer::new(conn))),
             failure: Arc::new(Mutex::new(None)),
             final_head: None,
+            progress: Arc::default(),
         })
     }
 
@@ -119,6 +140,7 @@ impl SqliteLedger {
         match &mut self.store {
             Store::File { sender, .. } => {
                 let sender = sender.as_ref().ok_or(LedgerError::Closed)?;
+                self.progress.queued.fetch_add(1, Ordering::Relaxed);
                 // A send fails only when the writer stopped, which it does after recording its failure.
                 if sender.send(job).is_err() {
                     self.check()?;
@@ -127,7 +149,11 @@ impl SqliteLedger {
             }
             Store::Memory(writer) => {
                 let writer = writer.get_mut().map_err(|_| LedgerError::Poisoned)?;
-                if let Err(e) = writer.write(&job) {
+                let written = writer.write(&job);
+                self.progress
+                    .rows
+                    .store(writer.chain.rows(), Ordering::Relaxed);
+                if let Err(e) = written {
                     *self.failure.lock().map_err(|_| LedgerError::Poisoned)? = Some(e.to_string());
                     self.check()?;
                 }
@@ -142,9 +168,13 @@ fn write_loop(
     mut writer: Writer,
     jobs: Receiver<Job>,
     failure: Arc<Mutex<Option<String>>>,
+    progress: &WriterProgress,
 ) -> [u8; 32] {
     for job in jobs {
-        if let Err(e) = writer.write(&job) {
+        let written = writer.write(&job);
+        progress.queued.fetch_sub(1, Ordering::Relaxed);
+        progress.rows.store(writer.chain.rows(), Ordering::Relaxed);
+        if let Err(e) = written {
             if let Ok(mut slot) = failure.lock() {
                 *slot = Some(e.to_string());
             }
@@ -169,6 +199,13 @@ impl LedgerSink for SqliteLedger {
             }
         }
         self.check()
+    }
+    fn stats(&self) -> LedgerStats {
+        LedgerStats {
+            rows_written: self.progress.rows.load(Ordering::Relaxed),
+            queued_ticks: self.progress.queued.load(Ordering::Relaxed),
+            failures: u64::from(self.failure.lock().map_or(true, |f| f.is_some())),
+        }
     }
     fn head_hash(&self) -> Option<String> {
         match &self.store {

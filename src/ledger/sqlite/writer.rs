@@ -41,6 +41,13 @@ pub(super) struct Chain {
     pub(super) head: [u8; 32],
 }
 
+impl Chain {
+    /// Rows written so far: every row of every table takes the next seq.
+    pub(super) fn rows(&self) -> u64 {
+        self.seq.max(0) as u64
+    }
+}
+
 /// Appends rows to one table within a transaction: the insert is prepared once, and the row and canonical-bytes
 /// buffers are reused, so a tick's hundred thousand ballots allocate nothing per row.
 struct Appender<'t> {

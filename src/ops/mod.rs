@@ -1,0 +1,103 @@
+//! Operations: what whoever runs DAIS for hours watches. A Prometheus endpoint with the run's metrics (`metrics`),
+//! health and readiness (`health`), served by one small thread (`server`). The run loop only bumps atomics after
+//! each tick; nothing here reads or locks the world.
+
+pub mod health;
+pub mod metrics;
+pub mod server;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus_client::registry::Registry;
+
+use crate::config::SimConfig;
+use crate::ledger::LedgerStats;
+use crate::model::TickMetrics;
+use health::Health;
+use metrics::{RunMetrics, SweepMetrics};
+use server::{MetricsAddr, MetricsServer, ServeError};
+
+/// How long without a completed tick makes `/healthz` answer 503, unless `--stall-after` says otherwise.
+pub const DEFAULT_STALL_AFTER: Duration = Duration::from_secs(60);
+
+/// A run's monitoring: its metrics, its health, and the endpoint serving both.
+pub struct RunTelemetry {
+    metrics: RunMetrics,
+    pub health: Arc<Health>,
+    server: MetricsServer,
+}
+
+impl std::fmt::Debug for RunTelemetry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RunTelemetry({})", self.server.local_addr)
+    }
+}
+
+impl RunTelemetry {
+    /// Registers the run's metrics and starts serving them at `addr`.
+    pub fn start(
+        addr: &MetricsAddr,
+        config: &SimConfig,
+        stall_after: Duration,
+    ) -> Result<Self, ServeError> {
+        let mut registry = Registry::default();
+        let metrics = RunMetrics::register(&mut registry, config);
+        let health = Arc::new(Health::new(stall_after));
+        let server = MetricsServer::start(addr, Arc::new(registry), health.clone())?;
+        Ok(RunTelemetry {
+            metrics,
+            health,
+            server,
+        })
+    }
+
+    /// Where the endpoint listens.
+    pub fn local_addr(&self) -> std::net::SocketAddr {
+        self.server.local_addr
+    }
+
+    /// After a tick: its figures, how long it took, and the ledger's state.
+    pub fn ticked(&self, metrics: &TickMetrics, seconds: f64, ledger: LedgerStats, failed: bool) {
+        // The simulation knows of a failure even from a store that keeps no counts of its own.
+        let ledger = LedgerStats {
+            failures: ledger.failures.max(u64::from(failed)),
+            ..ledger
+        };
+        self.metrics.observe(metrics, seconds, ledger);
+        let per_second = if seconds > 0.0 { 1.0 / seconds } else { 0.0 };
+        self.health.ticked(metrics.tick, per_second, failed);
+    }
+}
+
+/// A sweep's monitoring.
+pub struct SweepTelemetry {
+    pub metrics: SweepMetrics,
+    pub health: Arc<Health>,
+    server: MetricsServer,
+}
+
+impl std::fmt::Debug for SweepTelemetry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SweepTelemetry({})", self.server.local_addr)
+    }
+}
+
+impl SweepTelemetry {
+    pub fn start(addr: &MetricsAddr, stall_after: Duration) -> Result<Self, ServeError> {
+        let mut registry = Registry::default();
+        let metrics = SweepMetrics::register(&mut registry);
+        let health = Arc::new(Health::new(stall_after));
+        let server = MetricsServer::start(addr, Arc::new(registry), health.clone())?;
+        health.set_ready();
+        Ok(SweepTelemetry {
+            metrics,
+            health,
+            server,
+        })
+    }
+
+    pub fn local_addr(&self) -> std::net::SocketAddr {
+        self.server.local_addr
+    }
+}
