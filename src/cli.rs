@@ -21,6 +21,43 @@ pub struct Cli {
     /// With no subcommand, `dais` runs a simulation (as `dais run`).
     #[command(flatten)]
     pub run: RunArgs,
+    #[command(flatten)]
+    pub logs: LogArgs,
+}
+
+/// Logging, for every command.
+#[derive(Args, Debug, Clone)]
+pub struct LogArgs {
+    /// How log lines look: text, or one JSON object per line (timestamp, level, target, message, fields).
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    pub log_format: dais::ops::logs::LogFormat,
+    /// How much DAIS logs: error, warn, info, debug or trace (default: warn; in a window: info, with the
+    /// renderer's chatter filtered, and errors only for a screenshot). RUST_LOG, when set, replaces the filter.
+    #[arg(long, global = true, value_name = "LEVEL", value_parser = ["error", "warn", "info", "debug", "trace"])]
+    pub log_level: Option<String>,
+    /// Write the log here instead of stderr, rotating by size (FILE.1 is the newest rotated file).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
+    /// Rotate --log-file after it passes this many bytes.
+    #[arg(long, global = true, value_name = "BYTES", default_value_t = 10 * 1024 * 1024,
+          value_parser = clap::value_parser!(u64).range(1024..))]
+    pub log_max_bytes: u64,
+    /// Rotated files of --log-file to keep.
+    #[arg(long, global = true, value_name = "N", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub log_keep: u64,
+}
+
+impl LogArgs {
+    pub fn options(&self) -> dais::ops::logs::LogOptions {
+        dais::ops::logs::LogOptions {
+            format: self.log_format,
+            level: self.log_level.clone().unwrap_or_else(|| "warn".into()),
+            file: self.log_file.clone(),
+            max_bytes: self.log_max_bytes,
+            keep: self.log_keep as usize,
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -237,10 +274,6 @@ pub struct ViewArgs {
     /// sets the picture's tick, not the run's length), `replay` at --at.
     #[arg(long, hide = NO_VIEW, value_name = "FILE.png", value_parser = screenshot_from_flag)]
     pub screenshot: Option<PathBuf>,
-    /// How much the window's libraries log: error, warn, info, debug or trace (default: info with the renderer's
-    /// chatter filtered; errors only with --screenshot, so a screenshot prints one line).
-    #[arg(long, hide = NO_VIEW, value_name = "LEVEL", value_parser = ["error", "warn", "info", "debug", "trace"])]
-    pub log_level: Option<String>,
     /// Start playing at once instead of paused.
     #[arg(long, hide = NO_VIEW)]
     pub play: bool,

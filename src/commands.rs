@@ -19,6 +19,19 @@ use crate::exit::Finished;
 use dais::config::{SimConfig, load};
 use dais::ledger::sqlite::SqliteLedger;
 
+/// The command line's log flags, set once in `main`.
+static LOG_ARGS: std::sync::OnceLock<crate::cli::LogArgs> = std::sync::OnceLock::new();
+
+fn log_args() -> &'static crate::cli::LogArgs {
+    LOG_ARGS.get().expect("main sets the log flags first")
+}
+
+/// Headless work logs through our subscriber (a window's LogPlugin sets up its own).
+fn start_logs() -> Result<(), CommandError> {
+    dais::ops::logs::init(&log_args().options())?;
+    Ok(())
+}
+
 fn env_vars() -> Vec<(String, String)> {
     std::env::vars()
         .filter(|(k, _)| k.starts_with("DAIS_"))
@@ -136,7 +149,7 @@ fn open_window(
         start_at: screenshot_tick,
         screenshot: view.screenshot.clone().map(|path| (path, screenshot_tick)),
         quit_after: view.quit_after,
-        log_level: view.log_level.clone(),
+        log_level: log_args().log_level.clone(),
         ledger,
     };
     let stats = dais::gui::SharedFrameStats::default();
@@ -202,6 +215,7 @@ fn run(args: &RunArgs) -> Result<Finished, CommandError> {
         }
     }
     let _ = screenshot_steps;
+    start_logs()?;
     let threads = dais::headless::init_threads(args.threads.map(usize::from));
     // Bound before the run starts, so a port in use is one line and no run.
     let telemetry = match &args.ops.metrics_addr {
@@ -448,6 +462,7 @@ fn replay(args: &ReplayArgs) -> Result<Finished, CommandError> {
             return open_window(opening, &args.view, tick, None).map(|()| Finished::Done);
         }
     }
+    start_logs()?;
     if args.verify {
         // A re-simulation proves the recorded state hashes; the chain proves every other byte of the file (seed,
         // roles, metrics, frames), so both must hold.
@@ -509,6 +524,16 @@ fn config_command(command: &ConfigCommand) -> Result<Finished, CommandError> {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    let _ = LOG_ARGS.set(cli.logs.clone());
+    // Commands that never open a window log through our subscriber from the start.
+    let windowed = matches!(
+        &cli.command,
+        None | Some(Command::Run(_)) | Some(Command::Replay(_))
+    );
+    if !windowed && let Err(message) = start_logs() {
+        eprintln!("error: {message}");
+        return ExitCode::FAILURE;
+    }
     #[cfg(all(feature = "gui", unix))]
     dais::gui::prepare_environment();
     let result = match &cli.command {

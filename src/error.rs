@@ -50,6 +50,8 @@ pub enum CommandError {
     Slurm(#[from] dais::headless::sweep::slurm::SlurmError),
     #[error(transparent)]
     Serve(#[from] dais::ops::server::ServeError),
+    #[error(transparent)]
+    Log(#[from] dais::ops::logs::LogError),
     #[error(
         "--metrics-addr serves headless runs for now: add --no-render (the window does not report to it yet)"
     )]

@@ -40,7 +40,6 @@ fn a_build_without_a_view_does_not_offer_window_flags_in_its_help() {
         "--play",
         "--speed",
         "--quit-after",
-        "--log-level",
     ] {
         assert_eq!(
             help.contains(flag),
@@ -49,6 +48,8 @@ fn a_build_without_a_view_does_not_offer_window_flags_in_its_help() {
         );
     }
     assert!(help.contains("--no-render") && help.contains("--out"));
+    // The log flags are every build's, and every command's.
+    assert!(help.contains("--log-level") && help.contains("--log-format"));
 }
 
 #[test]

@@ -69,6 +69,12 @@ pub struct RunOutcome {
     pub totals: RunTotals,
 }
 
+/// A tick slower than this is logged as a warning (a stall in the making: /healthz says 503 after --stall-after).
+const STALLED_TICK_SECONDS: f64 = 10.0;
+
+/// The SQLite writer's queue holds 8 ticks: full means the simulation waits on the disk.
+const LEDGER_LAG_TICKS: u64 = 8;
+
 /// Sets the size of the compute pool that `par_iter` uses. Only the first call in a process takes effect, which is
 /// why `--threads` is a process-level flag.
 pub fn init_threads(threads: Option<usize>) -> usize {
@@ -137,6 +143,14 @@ pub fn run(
         None => None,
     };
     let steps = config.simulation.steps;
+    tracing::info!(
+        target: "dais::run",
+        seed = config.simulation.seed,
+        config_hash = %config.hash_hex(),
+        agents = config.simulation.agents,
+        steps,
+        "run started"
+    );
     let started = Instant::now();
     let mut simulation = Simulation::new(config.clone(), sink);
     if options.single_threaded {
@@ -146,6 +160,8 @@ pub fn run(
         telemetry.health.set_ready();
     }
     let bar = progress_bar(steps, options.quiet);
+    crate::ops::logs::attach_bar(&bar);
+    let mut next_lag_warning = 0;
     let mut interrupted = false;
     for _ in 0..steps {
         if stop.load(Ordering::Relaxed) {
@@ -154,17 +170,27 @@ pub fn run(
         }
         let tick_started = Instant::now();
         simulation.step();
+        let tick_seconds = tick_started.elapsed().as_secs_f64();
+        let tick = simulation.tick();
+        if tick_seconds > STALLED_TICK_SECONDS {
+            tracing::warn!(target: "dais::run", tick, seconds = tick_seconds, "a tick took over {STALLED_TICK_SECONDS} s");
+        }
+        let ledger = simulation.ledger_stats();
+        if ledger.queued_ticks >= LEDGER_LAG_TICKS && tick >= next_lag_warning {
+            tracing::warn!(target: "dais::run", tick, queued_ticks = ledger.queued_ticks, "the ledger writer lags: the run waits on the disk");
+            next_lag_warning = tick + 100;
+        }
         let failure = simulation.storage_failure();
         if let Some(telemetry) = &options.telemetry {
             telemetry.ticked(
                 simulation.latest_metrics().expect("a tick was measured"),
-                tick_started.elapsed().as_secs_f64(),
-                simulation.ledger_stats(),
+                tick_seconds,
+                ledger,
                 failure.is_some(),
             );
         }
         if let Some(TickHook(hook)) = &options.on_tick {
-            hook(simulation.tick());
+            hook(tick);
         }
         if let Some(failure) = failure {
             return Err(RunError::Recording(failure.to_string()));
@@ -175,6 +201,10 @@ pub fn run(
         bar.inc(1);
     }
     bar.finish_and_clear();
+    crate::ops::logs::detach_bar();
+    if interrupted {
+        tracing::warn!(target: "dais::run", tick = simulation.tick(), "run interrupted: writing what it has");
+    }
     let wall_seconds = started.elapsed().as_secs_f64();
     let ledger_result = simulation.finish_ledger();
     let ledger_head = simulation.ledger_head_hash();
@@ -197,6 +227,19 @@ pub fn run(
     if let Some(dir) = &options.out {
         write_summary(&dir.join("summary.json"), &summary)?;
     }
+    tracing::info!(
+        target: "dais::run",
+        tick = totals.ticks,
+        signatures_accepted_true = summary.counts.signatures_accepted_true,
+        signatures_accepted_false = summary.counts.signatures_accepted_false,
+        detection_precision = summary.detection_precision,
+        detection_recall = summary.detection_recall,
+        messages = summary.messages,
+        wall_seconds,
+        interrupted,
+        final_state_hash = %summary.final_state_hash,
+        "run finished"
+    );
     ledger_result?;
     Ok(RunOutcome { summary, totals })
 }

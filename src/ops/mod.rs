@@ -3,6 +3,7 @@
 //! each tick; nothing here reads or locks the world.
 
 pub mod health;
+pub mod logs;
 pub mod metrics;
 pub mod server;
 

@@ -165,6 +165,15 @@ fn publish_decisions(
                     decision: Some(decision),
                 });
             }
+            bevy::log::debug!(
+                target: "dais::decision",
+                tick = now,
+                signature = draft.sig,
+                tallier = index,
+                outcome = ?draft.outcome,
+                valid,
+                "decision"
+            );
             let signature = record.signature.clone();
             decisions.records.push(published);
             events.decisions.push(decision);

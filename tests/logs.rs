@@ -1,0 +1,116 @@
+//! Logs: JSON lines that parse one by one and carry the run's start, end and decisions; rotation by size that
+//! keeps the configured number of files; bad log flags in one line.
+
+mod common;
+
+use common::dais;
+
+fn json_lines(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+#[test]
+fn json_logs_parse_line_by_line_and_carry_the_run() {
+    let output = dais(&[
+        "run",
+        "--no-render",
+        "--quiet",
+        "--agents",
+        "30",
+        "--steps",
+        "120",
+        "--log-format",
+        "json",
+        "--log-level",
+        "debug",
+    ]);
+    assert!(output.status.success(), "{output:?}");
+    let lines = json_lines(&String::from_utf8_lossy(&output.stderr));
+    let find = |message: &str| {
+        lines
+            .iter()
+            .find(|l| l["message"] == message)
+            .unwrap_or_else(|| panic!("no {message:?} line"))
+    };
+    let started = find("run started");
+    assert_eq!(started["level"], "INFO");
+    assert_eq!(started["target"], "dais::run");
+    assert!(started["timestamp"].is_string());
+    assert_eq!(started["seed"], 42);
+    assert_eq!(started["config_hash"].as_str().unwrap().len(), 64);
+    let finished = find("run finished");
+    assert_eq!(finished["tick"], 120);
+    assert!(finished["final_state_hash"].is_string());
+    let decision = find("decision");
+    assert_eq!(decision["level"], "DEBUG");
+    assert!(decision["tick"].as_u64().unwrap() > 0);
+    assert!(decision["outcome"].is_string());
+}
+
+#[test]
+fn a_log_file_rotates_by_size_and_keeps_the_configured_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("dais.log");
+    let output = dais(&[
+        "run",
+        "--no-render",
+        "--quiet",
+        "--agents",
+        "40",
+        "--steps",
+        "300",
+        // Colluders forge signatures: many decisions to log, far more than three files' worth.
+        "--set",
+        "faults.byzantine_fraction=0.3",
+        "--set",
+        "faults.byzantine_strategy=collude",
+        "--log-format",
+        "json",
+        "--log-level",
+        "debug",
+        "--log-file",
+        log.to_str().unwrap(),
+        "--log-max-bytes",
+        "1024",
+        "--log-keep",
+        "2",
+    ]);
+    assert!(output.status.success(), "{output:?}");
+    assert!(
+        output.stderr.is_empty(),
+        "the log went to the file: {output:?}"
+    );
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["dais.log", "dais.log.1", "dais.log.2"]);
+    for name in &names {
+        let text = std::fs::read_to_string(dir.path().join(name)).unwrap();
+        let lines = json_lines(&text);
+        assert!(!lines.is_empty(), "{name} is empty");
+    }
+    // The newest lines are in the live file: the run's last line is there.
+    let live = std::fs::read_to_string(&log).unwrap();
+    assert!(live.contains("\"run finished\""), "{live}");
+}
+
+#[test]
+fn bad_log_flags_get_one_line() {
+    let format = dais(&["run", "--no-render", "--log-format", "xml"]);
+    assert_eq!(format.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&format.stderr).contains("--log-format"));
+    let file = dais(&[
+        "run",
+        "--no-render",
+        "--log-file",
+        "/nonexistent/folder/dais.log",
+    ]);
+    common::assert_one_line_error(&file, "--log-file /nonexistent/folder/dais.log");
+    let filter = common::dais_env(&["config", "show"], &[("RUST_LOG", "dais=loud")]);
+    common::assert_one_line_error(&filter, "RUST_LOG=\"dais=loud\"");
+}
