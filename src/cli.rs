@@ -340,6 +340,9 @@ pub struct ReplayArgs {
     /// Re-simulate from the recorded config and seed and compare every tick's state hash.
     #[arg(long)]
     pub verify: bool,
+    /// With --verify: serve the re-simulation's metrics and health, as `run --metrics-addr` does.
+    #[command(flatten)]
+    pub ops: OpsArgs,
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,

@@ -100,6 +100,23 @@ fn install_interrupt_handler(finishing: &'static str) -> Arc<AtomicBool> {
     stop
 }
 
+/// `--metrics-addr`: bound before the run starts, so a port in use is one line and no run.
+fn start_telemetry(
+    ops: &crate::cli::OpsArgs,
+    config: &SimConfig,
+) -> Result<Option<dais::ops::RunTelemetry>, CommandError> {
+    let Some(addr) = &ops.metrics_addr else {
+        return Ok(None);
+    };
+    let telemetry = dais::ops::RunTelemetry::start(
+        addr,
+        config,
+        std::time::Duration::from_secs_f64(ops.stall_after),
+    )?;
+    announce(telemetry.local_addr());
+    Ok(Some(telemetry))
+}
+
 /// Where the monitoring endpoint listens: one line on stderr, even with --quiet (with port 0, the port chosen).
 pub(crate) fn announce(addr: std::net::SocketAddr) {
     eprintln!("dais: serving metrics on http://{addr}/metrics (and /healthz, /readyz)");
@@ -217,18 +234,7 @@ fn run(args: &RunArgs) -> Result<Finished, CommandError> {
     let _ = screenshot_steps;
     start_logs()?;
     let threads = dais::headless::init_threads(args.threads.map(usize::from));
-    // Bound before the run starts, so a port in use is one line and no run.
-    let telemetry = match &args.ops.metrics_addr {
-        Some(addr) => Some(Arc::new(dais::ops::RunTelemetry::start(
-            addr,
-            &config,
-            std::time::Duration::from_secs_f64(args.ops.stall_after),
-        )?)),
-        None => None,
-    };
-    if let Some(telemetry) = &telemetry {
-        announce(telemetry.local_addr());
-    }
+    let telemetry = start_telemetry(&args.ops, &config)?.map(Arc::new);
     let options = dais::headless::RunOptions {
         out: config.output.dir.as_ref().map(Into::into),
         quiet: args.quiet,
@@ -463,6 +469,9 @@ fn replay(args: &ReplayArgs) -> Result<Finished, CommandError> {
         }
     }
     start_logs()?;
+    if args.ops.metrics_addr.is_some() && !args.verify {
+        return Err(CommandError::ReplayMetrics);
+    }
     if args.verify {
         // A re-simulation proves the recorded state hashes; the chain proves every other byte of the file (seed,
         // roles, metrics, frames), so both must hold.
@@ -473,8 +482,24 @@ fn replay(args: &ReplayArgs) -> Result<Finished, CommandError> {
             }
         })?;
         dais::headless::init_threads(None);
+        let telemetry = start_telemetry(&args.ops, source.config())?;
+        if let Some(telemetry) = &telemetry {
+            telemetry.health.set_ready();
+        }
         let bar = dais::headless::run::progress_bar(source.ticks(), args.quiet);
-        let verified = dais::replay::verify_by_resimulation(&source, |_| bar.inc(1))?;
+        let mut last_tick = std::time::Instant::now();
+        let verified = dais::replay::verify_by_resimulation(&source, |simulation| {
+            bar.inc(1);
+            if let (Some(telemetry), Some(metrics)) = (&telemetry, simulation.latest_metrics()) {
+                telemetry.ticked(
+                    metrics,
+                    last_tick.elapsed().as_secs_f64(),
+                    Default::default(),
+                    false,
+                );
+            }
+            last_tick = std::time::Instant::now();
+        })?;
         bar.finish_and_clear();
         println!(
             "replay verified: {verified} ticks re-simulated with the recorded state hashes; ledger chain ok, head hash {}{}",

@@ -56,6 +56,8 @@ pub enum CommandError {
         "--metrics-addr serves headless runs for now: add --no-render (the window does not report to it yet)"
     )]
     WindowMetrics,
+    #[error("--metrics-addr on replay serves a re-simulation: add --verify")]
+    ReplayMetrics,
     #[error("cannot find this program's own path (the Slurm jobs run it): {source}")]
     CurrentExe {
         #[source]

@@ -35,12 +35,7 @@ fn every_command_has_help() {
 #[test]
 fn a_build_without_a_view_does_not_offer_window_flags_in_its_help() {
     let help = String::from_utf8_lossy(&dais(&["run", "--help"]).stdout).into_owned();
-    for flag in [
-        "--screenshot",
-        "--play",
-        "--speed",
-        "--quit-after",
-    ] {
+    for flag in ["--screenshot", "--play", "--speed", "--quit-after"] {
         assert_eq!(
             help.contains(flag),
             cfg!(feature = "gui"),

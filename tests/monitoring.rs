@@ -227,3 +227,46 @@ fn bad_metrics_addresses_get_one_line_before_any_run() {
         common::assert_one_line_error(&window, "--metrics-addr serves headless runs for now");
     }
 }
+
+#[test]
+fn replay_verify_serves_the_resimulations_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("run.db");
+    let recorded = common::dais(&[
+        "run",
+        "--no-render",
+        "--quiet",
+        "--agents",
+        "40",
+        "--steps",
+        "1500",
+        "--ledger",
+        ledger.to_str().unwrap(),
+    ]);
+    assert!(recorded.status.success(), "{recorded:?}");
+    let (mut child, addr) = serving(&["replay", ledger.to_str().unwrap(), "--verify", "--quiet"]);
+    let started = Instant::now();
+    let ticks = loop {
+        if let Ok((200, text)) = http_get(&addr, "/metrics")
+            && let Some(ticks) = sample(&text, "dais_ticks_total").filter(|&t| t > 0.0)
+        {
+            break ticks;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no ticks served"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(ticks <= 1500.0);
+    assert!(child.wait().unwrap().success(), "the replay verified");
+
+    let without_verify = common::dais(&[
+        "replay",
+        ledger.to_str().unwrap(),
+        "--no-render",
+        "--metrics-addr",
+        "127.0.0.1:0",
+    ]);
+    common::assert_one_line_error(&without_verify, "add --verify");
+}

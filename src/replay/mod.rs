@@ -267,7 +267,7 @@ impl ReplaySource {
 /// row the tick appended). Returns the number of ticks verified.
 pub fn verify_by_resimulation(
     source: &ReplaySource,
-    mut progress: impl FnMut(u32),
+    mut progress: impl FnMut(&crate::sim::Simulation),
 ) -> Result<u32, ReplayError> {
     let recorded = source.state_hashes()?;
     let mut simulation =
@@ -282,7 +282,7 @@ pub fn verify_by_resimulation(
                 resimulated,
             });
         }
-        progress(i as u32 + 1);
+        progress(&simulation);
     }
     Ok(recorded.len() as u32)
 }
