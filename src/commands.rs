@@ -159,6 +159,7 @@ fn open_window(
     // The tick a replay opens at, and the tick a screenshot shows.
     screenshot_tick: u32,
     ledger: Option<PathBuf>,
+    telemetry: Option<Arc<dais::ops::RunTelemetry>>,
 ) -> Result<(), CommandError> {
     let options = dais::gui::ViewOptions {
         play: view.play,
@@ -168,6 +169,7 @@ fn open_window(
         quit_after: view.quit_after,
         log_level: log_args().log_level.clone(),
         ledger,
+        telemetry,
     };
     let stats = dais::gui::SharedFrameStats::default();
     let mut app =
@@ -210,11 +212,7 @@ fn run(args: &RunArgs) -> Result<Finished, CommandError> {
     if let Some(dir) = &config.output.dir {
         prepare_out_dir(Path::new(dir), args.force)?;
     }
-    let windowed = window_wanted(args.no_render, screenshot)?;
-    if windowed && args.ops.metrics_addr.is_some() {
-        return Err(CommandError::WindowMetrics);
-    }
-    if windowed {
+    if window_wanted(args.no_render, screenshot)? {
         #[cfg(feature = "gui")]
         {
             let out = config.output.dir.as_ref().map(PathBuf::from);
@@ -222,11 +220,13 @@ fn run(args: &RunArgs) -> Result<Finished, CommandError> {
             let tick = screenshot_steps
                 .unwrap_or(config.simulation.steps)
                 .min(config.simulation.steps);
+            let telemetry = start_telemetry(&args.ops, &config)?.map(Arc::new);
             return open_window(
                 dais::gui::Opening::Live(Box::new(config)),
                 &args.view,
                 tick,
                 ledger,
+                telemetry,
             )
             .map(|()| Finished::Done);
         }
@@ -454,6 +454,9 @@ fn replay(args: &ReplayArgs) -> Result<Finished, CommandError> {
             last: source.ticks(),
         });
     }
+    if args.ops.metrics_addr.is_some() && !args.verify {
+        return Err(CommandError::ReplayMetrics);
+    }
     if !args.verify && window_wanted(args.no_render, args.view.screenshot.is_some())? {
         #[cfg(feature = "gui")]
         {
@@ -465,13 +468,10 @@ fn replay(args: &ReplayArgs) -> Result<Finished, CommandError> {
             };
             let tick = args.at.unwrap_or(default_tick).min(source.ticks());
             let opening = dais::gui::Opening::Replay(Box::new(source));
-            return open_window(opening, &args.view, tick, None).map(|()| Finished::Done);
+            return open_window(opening, &args.view, tick, None, None).map(|()| Finished::Done);
         }
     }
     start_logs()?;
-    if args.ops.metrics_addr.is_some() && !args.verify {
-        return Err(CommandError::ReplayMetrics);
-    }
     if args.verify {
         // A re-simulation proves the recorded state hashes; the chain proves every other byte of the file (seed,
         // roles, metrics, frames), so both must hold.

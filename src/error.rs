@@ -52,10 +52,6 @@ pub enum CommandError {
     Serve(#[from] dais::ops::server::ServeError),
     #[error(transparent)]
     Log(#[from] dais::ops::logs::LogError),
-    #[error(
-        "--metrics-addr serves headless runs for now: add --no-render (the window does not report to it yet)"
-    )]
-    WindowMetrics,
     #[error("--metrics-addr on replay serves a re-simulation: add --verify")]
     ReplayMetrics,
     #[error("cannot find this program's own path (the Slurm jobs run it): {source}")]

@@ -213,19 +213,6 @@ fn bad_metrics_addresses_get_one_line_before_any_run() {
         &in_use,
         &format!("--metrics-addr {addr}: cannot listen there"),
     );
-
-    // The window does not report to it yet, and says so rather than serving nothing.
-    #[cfg(feature = "gui")]
-    {
-        let window = common::dais(&[
-            "run",
-            "--metrics-addr",
-            "127.0.0.1:0",
-            "--screenshot",
-            "/tmp/x.png",
-        ]);
-        common::assert_one_line_error(&window, "--metrics-addr serves headless runs for now");
-    }
 }
 
 #[test]
@@ -269,4 +256,42 @@ fn replay_verify_serves_the_resimulations_metrics() {
         "127.0.0.1:0",
     ]);
     common::assert_one_line_error(&without_verify, "add --verify");
+}
+
+/// The desktop app reports to the endpoint too: a real window (under xvfb-run in scripts/test), playing.
+#[cfg(feature = "gui")]
+#[test]
+fn the_desktop_app_serves_its_live_runs_metrics() {
+    assert!(
+        std::env::var_os("DISPLAY").is_some_and(|d| !d.is_empty()),
+        "the window needs an X display: run scripts/test, which starts the tests under xvfb-run"
+    );
+    let (child, addr) = serving(&[
+        "run",
+        "--agents",
+        "30",
+        "--play",
+        "--speed",
+        "240",
+        "--quit-after",
+        "60",
+    ]);
+    let mut child = child;
+    let started = Instant::now();
+    let ticks = loop {
+        if let Ok((200, text)) = http_get(&addr, "/metrics")
+            && let Some(ticks) = sample(&text, "dais_ticks_total").filter(|&t| t > 0.0)
+        {
+            break ticks;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the window served no ticks"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(ticks > 0.0);
+    assert_eq!(http_get(&addr, "/readyz").unwrap().0, 200);
+    child.kill().unwrap();
+    let _ = child.wait();
 }

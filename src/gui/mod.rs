@@ -65,6 +65,9 @@ pub struct ViewOptions {
     /// Record the live run to this SQLite ledger.
     #[cfg(not(target_arch = "wasm32"))]
     pub ledger: Option<PathBuf>,
+    /// `--metrics-addr`: the live run reports each tick to this endpoint, as a headless run does.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub telemetry: Option<std::sync::Arc<crate::ops::RunTelemetry>>,
 }
 
 /// What the window opens on.

@@ -85,6 +85,9 @@ pub struct LiveRun {
     /// The simulation's own world, untouched by the view, which reads it only through the facade.
     pub simulation: Simulation,
     pub(super) feed: Arc<Mutex<Feed>>,
+    /// `--metrics-addr`, told of every tick.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub(super) telemetry: Option<Arc<crate::ops::RunTelemetry>>,
 }
 
 impl LiveRun {
@@ -97,6 +100,8 @@ impl LiveRun {
         Self {
             simulation: Simulation::new(config, Box::new(sink)),
             feed,
+            #[cfg(not(target_arch = "wasm32"))]
+            telemetry: None,
         }
     }
 
@@ -109,7 +114,20 @@ impl LiveRun {
     }
 
     pub fn step(&mut self) {
+        #[cfg(not(target_arch = "wasm32"))]
+        let started = std::time::Instant::now();
         self.simulation.step();
+        #[cfg(not(target_arch = "wasm32"))]
+        if let (Some(telemetry), Some(metrics)) =
+            (&self.telemetry, self.simulation.latest_metrics())
+        {
+            telemetry.ticked(
+                metrics,
+                started.elapsed().as_secs_f64(),
+                self.simulation.ledger_stats(),
+                self.simulation.storage_failure().is_some(),
+            );
+        }
     }
 
     /// Flushes the run's ledger, if it writes one. A failure here was already reported as the run's storage

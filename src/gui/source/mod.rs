@@ -125,7 +125,14 @@ impl ViewSource {
                     let _ = options;
                     in_memory_recording()
                 };
-                ViewSource::Live(Box::new(LiveRun::start(*config, inner)))
+                #[allow(unused_mut)]
+                let mut run = LiveRun::start(*config, inner);
+                #[cfg(not(target_arch = "wasm32"))]
+                if let Some(telemetry) = &options.telemetry {
+                    telemetry.health.set_ready();
+                    run.telemetry = Some(telemetry.clone());
+                }
+                ViewSource::Live(Box::new(run))
             }
             Opening::Replay(source) => ViewSource::Replay(Box::new(ReplayRun {
                 source: Mutex::new(*source),
