@@ -161,6 +161,7 @@ fn open_window(
     ledger: Option<PathBuf>,
     telemetry: Option<Arc<dais::ops::RunTelemetry>>,
 ) -> Result<(), CommandError> {
+    dais::ops::logs::set_window_options(log_args().options())?;
     let options = dais::gui::ViewOptions {
         play: view.play,
         speed: view.speed,

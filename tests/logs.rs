@@ -114,3 +114,39 @@ fn bad_log_flags_get_one_line() {
     let filter = common::dais_env(&["config", "show"], &[("RUST_LOG", "dais=loud")]);
     common::assert_one_line_error(&filter, "RUST_LOG=\"dais=loud\"");
 }
+
+/// The window logs through Bevy's LogPlugin with our formatter: JSON lines in a file, as headless runs write.
+#[cfg(feature = "gui")]
+#[test]
+fn the_window_writes_json_logs_to_a_file() {
+    assert!(
+        std::env::var_os("DISPLAY").is_some_and(|d| !d.is_empty()),
+        "the window needs an X display: run scripts/test, which starts the tests under xvfb-run"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("view.log");
+    let picture = dir.path().join("view.png");
+    let output = dais(&[
+        "run",
+        "--agents",
+        "20",
+        "--steps",
+        "5",
+        "--screenshot",
+        picture.to_str().unwrap(),
+        "--log-format",
+        "json",
+        "--log-level",
+        "info",
+        "--log-file",
+        log.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{output:?}");
+    let lines = json_lines(&std::fs::read_to_string(&log).unwrap());
+    assert!(!lines.is_empty(), "the window logged nothing at info");
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["level"].is_string() && l["target"].is_string())
+    );
+}

@@ -164,6 +164,9 @@ fn log_settings(options: &ViewOptions) -> bevy::log::LogPlugin {
     bevy::log::LogPlugin {
         level,
         filter,
+        // --log-format json / --log-file: our formatter in place of Bevy's (the same as headless runs use).
+        #[cfg(not(target_arch = "wasm32"))]
+        fmt_layer: |_| crate::ops::logs::window_layer(),
         ..default()
     }
 }

@@ -4,11 +4,13 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 
 /// How each line is written.
@@ -123,38 +125,68 @@ fn filter(level: &str) -> Result<EnvFilter, LogError> {
     }
 }
 
-/// Installs the process's log subscriber (headless commands; the window configures Bevy's LogPlugin instead).
-pub fn init(options: &LogOptions) -> Result<(), LogError> {
-    let filter = filter(&options.level)?;
-    let registry = tracing_subscriber::registry().with(filter);
-    let result = match (&options.file, options.format) {
-        (Some(path), format) => {
-            let file = rotating_file(path, options)?;
-            let layer = tracing_subscriber::fmt::layer()
-                .with_writer(Mutex::new(file))
-                .with_ansi(false);
-            match format {
-                LogFormat::Json => registry.with(layer.json().flatten_event(true)).try_init(),
-                LogFormat::Text => registry.with(layer).try_init(),
-            }
+/// The formatting layer for `options`: text or JSON, to stderr (stepping around the progress bar) or to a
+/// rotating file. Generic over the subscriber, so the window's LogPlugin can take it too.
+pub fn layer<S>(options: &LogOptions) -> Result<Box<dyn Layer<S> + Send + Sync + 'static>, LogError>
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+{
+    let base = tracing_subscriber::fmt::layer();
+    Ok(match (&options.file, options.format) {
+        (Some(path), LogFormat::Json) => Box::new(
+            base.with_writer(Mutex::new(rotating_file(path, options)?))
+                .with_ansi(false)
+                .json()
+                .flatten_event(true),
+        ),
+        (Some(path), LogFormat::Text) => Box::new(
+            base.with_writer(Mutex::new(rotating_file(path, options)?))
+                .with_ansi(false),
+        ),
+        (None, LogFormat::Json) => {
+            Box::new(base.with_writer(BarAwareStderr).json().flatten_event(true))
         }
-        (None, LogFormat::Json) => registry
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .with_writer(BarAwareStderr)
-                    .json()
-                    .flatten_event(true),
-            )
-            .try_init(),
-        (None, LogFormat::Text) => registry
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .with_writer(BarAwareStderr)
-                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
-            )
-            .try_init(),
-    };
-    result.map_err(|_| LogError::AlreadySet)
+        (None, LogFormat::Text) => Box::new(
+            base.with_writer(BarAwareStderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
+        ),
+    })
+}
+
+/// Installs the process's log subscriber (headless commands; the window configures Bevy's LogPlugin instead, with
+/// [`window_layer`]).
+pub fn init(options: &LogOptions) -> Result<(), LogError> {
+    let registry = tracing_subscriber::registry().with(filter(&options.level)?);
+    let layer = layer(options)?;
+    registry
+        .with(layer)
+        .try_init()
+        .map_err(|_| LogError::AlreadySet)
+}
+
+/// The window's log options, set before it opens (Bevy's LogPlugin takes a plain function, not a closure).
+static WINDOW: OnceLock<LogOptions> = OnceLock::new();
+
+/// Checks `options` (a bad --log-file is one line before the window opens) and keeps them for the window.
+pub fn set_window_options(options: LogOptions) -> Result<(), LogError> {
+    if let Some(path) = &options.file {
+        rotating_file(path, &options)?;
+    }
+    let _ = WINDOW.set(options);
+    Ok(())
+}
+
+/// For the window's LogPlugin: our layer when `--log-format json` or `--log-file` asks for one, else `None`
+/// (Bevy's own text lines).
+pub fn window_layer<S>() -> Option<Box<dyn Layer<S> + Send + Sync + 'static>>
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+{
+    let options = WINDOW.get()?;
+    if options.file.is_none() && options.format == LogFormat::Text {
+        return None;
+    }
+    layer(options).ok()
 }
 
 fn rotating_file(
