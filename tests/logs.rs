@@ -119,10 +119,7 @@ fn bad_log_flags_get_one_line() {
 #[cfg(feature = "gui")]
 #[test]
 fn the_window_writes_json_logs_to_a_file() {
-    assert!(
-        std::env::var_os("DISPLAY").is_some_and(|d| !d.is_empty()),
-        "the window needs an X display: run scripts/test, which starts the tests under xvfb-run"
-    );
+    common::require_display();
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("view.log");
     let picture = dir.path().join("view.png");

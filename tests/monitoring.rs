@@ -2,8 +2,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,32 +9,9 @@ use common::{http_get, sample};
 use dais::config::SimConfig;
 use dais::ledger::{LedgerError, LedgerSink, RunInfo, TickRecord};
 
-/// Starts `dais` with `--metrics-addr 127.0.0.1:0` and returns it with the address it announced on stderr.
-fn serving(args: &[&str]) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dais"))
-        .args(args)
-        .args(["--metrics-addr", "127.0.0.1:0"])
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let line = lines.next().expect("an announcement").unwrap();
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_string();
-    // Keep draining stderr so the child never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (child, addr)
-}
-
 #[test]
 fn a_runs_counters_rise_between_two_scrapes_and_it_is_healthy() {
-    let (mut child, addr) = serving(&[
+    let (mut child, addr) = common::spawn_serving(&[
         "run",
         "--no-render",
         "--quiet",
@@ -104,7 +79,7 @@ fn a_sweep_reports_its_runs() {
         )"#,
     );
     let out = dir.path().join("out");
-    let (mut child, addr) = serving(&[
+    let (mut child, addr) = common::spawn_serving(&[
         "sweep",
         &file,
         "--out",
@@ -231,20 +206,9 @@ fn replay_verify_serves_the_resimulations_metrics() {
         ledger.to_str().unwrap(),
     ]);
     assert!(recorded.status.success(), "{recorded:?}");
-    let (mut child, addr) = serving(&["replay", ledger.to_str().unwrap(), "--verify", "--quiet"]);
-    let started = Instant::now();
-    let ticks = loop {
-        if let Ok((200, text)) = http_get(&addr, "/metrics")
-            && let Some(ticks) = sample(&text, "dais_ticks_total").filter(|&t| t > 0.0)
-        {
-            break ticks;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "no ticks served"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let (mut child, addr) =
+        common::spawn_serving(&["replay", ledger.to_str().unwrap(), "--verify", "--quiet"]);
+    let ticks = common::wait_for_ticks(&addr);
     assert!(ticks <= 1500.0);
     assert!(child.wait().unwrap().success(), "the replay verified");
 
@@ -262,11 +226,8 @@ fn replay_verify_serves_the_resimulations_metrics() {
 #[cfg(feature = "gui")]
 #[test]
 fn the_desktop_app_serves_its_live_runs_metrics() {
-    assert!(
-        std::env::var_os("DISPLAY").is_some_and(|d| !d.is_empty()),
-        "the window needs an X display: run scripts/test, which starts the tests under xvfb-run"
-    );
-    let (child, addr) = serving(&[
+    common::require_display();
+    let (child, addr) = common::spawn_serving(&[
         "run",
         "--agents",
         "30",
@@ -277,19 +238,7 @@ fn the_desktop_app_serves_its_live_runs_metrics() {
         "60",
     ]);
     let mut child = child;
-    let started = Instant::now();
-    let ticks = loop {
-        if let Ok((200, text)) = http_get(&addr, "/metrics")
-            && let Some(ticks) = sample(&text, "dais_ticks_total").filter(|&t| t > 0.0)
-        {
-            break ticks;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the window served no ticks"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let ticks = common::wait_for_ticks(&addr);
     assert!(ticks > 0.0);
     assert_eq!(http_get(&addr, "/readyz").unwrap().0, 200);
     child.kill().unwrap();

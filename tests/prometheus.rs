@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -71,38 +71,22 @@ fn prometheus_scrapes_a_run_and_fires_the_forgery_alert() {
         return;
     }
     // A run that accepts forgeries: majority rule with half the agents colluding.
-    let mut run = Command::new(env!("CARGO_BIN_EXE_dais"))
-        .args([
-            "run",
-            "--no-render",
-            "--quiet",
-            "--agents",
-            "40",
-            "--steps",
-            "200000",
-            "--set",
-            "consensus.rule=majority",
-            "--set",
-            "faults.byzantine_fraction=0.5",
-            "--set",
-            "faults.byzantine_strategy=collude",
-            "--metrics-addr",
-            "127.0.0.1:0",
-        ])
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(run.stderr.take().unwrap()).lines();
-    let announced = lines.next().unwrap().unwrap();
-    std::thread::spawn(move || for _ in lines {});
+    let (run, dais_addr) = common::spawn_serving(&[
+        "run",
+        "--no-render",
+        "--quiet",
+        "--agents",
+        "40",
+        "--steps",
+        "200000",
+        "--set",
+        "consensus.rule=majority",
+        "--set",
+        "faults.byzantine_fraction=0.5",
+        "--set",
+        "faults.byzantine_strategy=collude",
+    ]);
     let _run = Killed(run);
-    let dais_addr = announced
-        .split("http://")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .unwrap()
-        .to_string();
 
     // The committed config and rules, pointed at this run and scraping every second.
     let dir = tempfile::tempdir().unwrap();

@@ -150,3 +150,52 @@ pub fn sample(exposition: &str, name: &str) -> Option<f64> {
         (key == name).then(|| value.trim().parse().ok()).flatten()
     })
 }
+
+/// Starts `dais ARGS --metrics-addr 127.0.0.1:0` and returns it with the address it announced on its first stderr
+/// line (the rest of stderr is drained, so the child never blocks on a full pipe).
+pub fn spawn_serving(args: &[&str]) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_dais"))
+        .args(args)
+        .args(["--metrics-addr", "127.0.0.1:0"])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    let line = lines.next().expect("an announcement").unwrap();
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    std::thread::spawn(move || for _ in lines {});
+    (child, addr)
+}
+
+/// Scrapes `addr` until `dais_ticks_total` is above zero (a minute at most) and returns it.
+pub fn wait_for_ticks(addr: &str) -> f64 {
+    let started = std::time::Instant::now();
+    loop {
+        if let Ok((200, text)) = http_get(addr, "/metrics")
+            && let Some(ticks) = sample(&text, "dais_ticks_total").filter(|&t| t > 0.0)
+        {
+            return ticks;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "{addr} served no ticks in a minute"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// The window tests open real windows: they need the X display scripts/test starts.
+pub fn require_display() {
+    assert!(
+        std::env::var_os("DISPLAY").is_some_and(|d| !d.is_empty()),
+        "the window needs an X display: run scripts/test, which starts the tests under xvfb-run"
+    );
+}
