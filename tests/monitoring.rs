@@ -108,6 +108,33 @@ fn a_sweep_reports_its_runs() {
     assert_eq!(http_get(&addr, "/healthz").unwrap().0, 200);
     child.kill().unwrap();
     let _ = child.wait();
+
+    // Resumed, the runs already in runs.csv count as skipped from the first scrape.
+    // Whole lines only: a row cut by the kill is redone, not skipped.
+    let rows = std::fs::read_to_string(out.join("runs.csv"))
+        .unwrap()
+        .matches('\n')
+        .count()
+        - 1;
+    assert!(rows >= 1);
+    let (mut child, addr) = common::spawn_serving(&[
+        "sweep",
+        &file,
+        "--out",
+        out.to_str().unwrap(),
+        "--jobs",
+        "1",
+        "--quiet",
+    ]);
+    let (_, resumed) = http_get(&addr, "/metrics").unwrap();
+    assert_eq!(
+        sample(&resumed, "dais_sweep_runs_total{outcome=\"skipped\"}"),
+        Some(rows as f64),
+        "{resumed}"
+    );
+    assert_eq!(sample(&resumed, "dais_sweep_runs_planned"), Some(100.0));
+    child.kill().unwrap();
+    let _ = child.wait();
 }
 
 /// A ledger that fails at its third tick, as a full disk would.

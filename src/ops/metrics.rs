@@ -287,12 +287,12 @@ impl SweepMetrics {
         let metrics = SweepMetrics::default();
         registry.register(
             "dais_sweep_runs",
-            "Runs of the sweep finished in this process, by outcome (done, failed)",
+            "Runs of the sweep, by outcome: done or failed in this process, skipped (already in the runs file from an earlier invocation)",
             metrics.runs.clone(),
         );
         registry.register(
             "dais_sweep_runs_planned",
-            "Runs this process has to do (its shard, less those already in the runs file)",
+            "Runs of the sweep this process is given (its shard, or all): done, failed and skipped add up to it",
             metrics.runs_planned.clone(),
         );
         registry.register(
@@ -301,15 +301,18 @@ impl SweepMetrics {
             metrics.current_ticks.clone(),
         );
         registry.register_collector(Box::new(ProcessMemory));
-        for outcome in ["done", "failed"] {
+        for outcome in ["done", "failed", "skipped"] {
             metrics.runs.get_or_create(&Outcome { outcome }).inc_by(0);
         }
         metrics
     }
 
-    /// The runs this process has to do, once the sweep is expanded and its runs file read.
-    pub fn planned(&self, runs: usize) {
+    /// The runs this process is given, and how many of them an earlier invocation already did.
+    pub fn planned(&self, runs: usize, skipped: usize) {
         self.runs_planned.set(runs as i64);
+        self.runs
+            .get_or_create(&Outcome { outcome: "skipped" })
+            .inc_by(skipped as u64);
     }
 
     pub fn finished(&self, ok: bool) {

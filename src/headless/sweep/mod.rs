@@ -167,7 +167,9 @@ pub fn run_sweep(
         ..Default::default()
     };
     if let Some(telemetry) = &options.telemetry {
-        telemetry.metrics.planned(todo.len());
+        telemetry
+            .metrics
+            .planned(mine.len(), mine.len() - todo.len());
     }
     let bar = sweep_bar(mine.len(), outcome.skipped, options.quiet);
     let next = AtomicUsize::new(0);
