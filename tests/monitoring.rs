@@ -126,7 +126,16 @@ fn a_sweep_reports_its_runs() {
         "1",
         "--quiet",
     ]);
-    let (_, resumed) = http_get(&addr, "/metrics").unwrap();
+    // The endpoint is up before the sweep file is read: wait for the plan.
+    let mut resumed = String::new();
+    while sample(&resumed, "dais_sweep_runs_planned").unwrap_or(0.0) == 0.0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "no plan: {resumed}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+        resumed = http_get(&addr, "/metrics").unwrap().1;
+    }
     assert_eq!(
         sample(&resumed, "dais_sweep_runs_total{outcome=\"skipped\"}"),
         Some(rows as f64),
