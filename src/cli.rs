@@ -21,31 +21,54 @@ pub struct Cli {
     /// With no subcommand, `dais` runs a simulation (as `dais run`).
     #[command(flatten)]
     pub run: RunArgs,
-    #[command(flatten)]
-    pub logs: LogArgs,
 }
 
-/// Logging, for every command.
+impl Cli {
+    /// The log flags of the command given (the commands that take none log at the defaults).
+    pub fn logs(&self) -> LogArgs {
+        match &self.command {
+            None => self.run.logs.clone(),
+            Some(Command::Run(args)) => args.logs.clone(),
+            Some(Command::Replay(args)) => args.logs.clone(),
+            Some(Command::Sweep(command)) => command.run.logs.clone(),
+            Some(_) => LogArgs::default(),
+        }
+    }
+}
+
+/// Logging: on `run`, `replay` and `sweep` (after the command's name, as every flag is).
 #[derive(Args, Debug, Clone)]
 pub struct LogArgs {
     /// How log lines look: text, or one JSON object per line (timestamp, level, target, message, fields).
-    #[arg(long, global = true, value_enum, default_value = "text")]
+    #[arg(long, value_enum, default_value = "text")]
     pub log_format: dais::ops::logs::LogFormat,
     /// How much DAIS logs: error, warn, info, debug or trace (default: warn; in a window: info, with the
     /// renderer's chatter filtered, and errors only for a screenshot). RUST_LOG, when set, replaces the filter.
-    #[arg(long, global = true, value_name = "LEVEL", value_parser = ["error", "warn", "info", "debug", "trace"])]
+    #[arg(long, value_name = "LEVEL", value_parser = ["error", "warn", "info", "debug", "trace"])]
     pub log_level: Option<String>,
     /// Write the log here instead of stderr, rotating by size (FILE.1 is the newest rotated file).
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, value_name = "FILE")]
     pub log_file: Option<PathBuf>,
     /// Rotate --log-file after it passes this many bytes.
-    #[arg(long, global = true, value_name = "BYTES", default_value_t = 10 * 1024 * 1024,
+    #[arg(long, value_name = "BYTES", default_value_t = 10 * 1024 * 1024,
           value_parser = clap::value_parser!(u64).range(1024..))]
     pub log_max_bytes: u64,
     /// Rotated files of --log-file to keep.
-    #[arg(long, global = true, value_name = "N", default_value_t = 5,
+    #[arg(long, value_name = "N", default_value_t = 5,
           value_parser = clap::value_parser!(u64).range(1..=1000))]
     pub log_keep: u64,
+}
+
+impl Default for LogArgs {
+    fn default() -> Self {
+        LogArgs {
+            log_format: dais::ops::logs::LogFormat::Text,
+            log_level: None,
+            log_file: None,
+            log_max_bytes: 10 * 1024 * 1024,
+            log_keep: 5,
+        }
+    }
 }
 
 impl LogArgs {
@@ -148,6 +171,8 @@ pub struct SweepArgs {
     pub quiet: bool,
     #[command(flatten)]
     pub ops: OpsArgs,
+    #[command(flatten)]
+    pub logs: LogArgs,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -343,6 +368,8 @@ pub struct ReplayArgs {
     /// With --verify: serve the re-simulation's metrics and health, as `run --metrics-addr` does.
     #[command(flatten)]
     pub ops: OpsArgs,
+    #[command(flatten)]
+    pub logs: LogArgs,
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
@@ -450,4 +477,6 @@ pub struct RunArgs {
     pub quiet: bool,
     #[command(flatten)]
     pub ops: OpsArgs,
+    #[command(flatten)]
+    pub logs: LogArgs,
 }

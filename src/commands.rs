@@ -550,7 +550,7 @@ fn config_command(command: &ConfigCommand) -> Result<Finished, CommandError> {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let _ = LOG_ARGS.set(cli.logs.clone());
+    let _ = LOG_ARGS.set(cli.logs());
     // Commands that never open a window log through our subscriber from the start.
     let windowed = matches!(
         &cli.command,

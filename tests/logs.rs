@@ -147,3 +147,77 @@ fn the_window_writes_json_logs_to_a_file() {
             .all(|l| l["level"].is_string() && l["target"].is_string())
     );
 }
+
+/// Removes ANSI escape sequences (`ESC [ … letter`), as a terminal would act on them rather than show them.
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' && chars.peek() == Some(&'[') {
+            chars.next();
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// On a terminal the progress bar is drawn, and every log line still comes out whole: the bar is cleared before
+/// each line and redrawn after it. `script` (util-linux) gives the run a pseudo-terminal.
+#[cfg(unix)]
+#[test]
+fn log_lines_and_the_progress_bar_never_interleave_on_a_terminal() {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        panic!("the terminal test needs `script` (util-linux, part of every Debian)");
+    }
+    let args = [
+        "run",
+        "--no-render",
+        "--agents",
+        "40",
+        "--steps",
+        "400",
+        "--set",
+        "faults.byzantine_fraction=0.3",
+        "--set",
+        "faults.byzantine_strategy=collude",
+        "--log-format",
+        "json",
+        "--log-level",
+        "debug",
+    ];
+    let command = format!("{} {}", env!("CARGO_BIN_EXE_dais"), args.join(" "));
+    let on_a_terminal = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .output()
+        .unwrap();
+    assert!(on_a_terminal.status.success(), "{on_a_terminal:?}");
+    let screen = String::from_utf8_lossy(&on_a_terminal.stdout);
+    assert!(screen.contains("ticks/s"), "the bar was drawn: {screen}");
+    let mut whole = 0;
+    for line in screen.split('\n') {
+        let line = line.trim_end_matches('\r');
+        if !line.contains("\"timestamp\"") {
+            continue;
+        }
+        // What stays on the line once the terminal has carried out the bar's carriage returns and clears.
+        let shown = strip_ansi(line.rsplit('\r').next().unwrap_or(""));
+        serde_json::from_str::<serde_json::Value>(shown.trim())
+            .unwrap_or_else(|e| panic!("a log line mixed with the bar ({e}): {line:?}"));
+        whole += 1;
+    }
+    // Every line a pipe gets, the terminal gets whole.
+    let piped = dais(&args);
+    let expected = json_lines(&String::from_utf8_lossy(&piped.stderr)).len();
+    assert!(expected > 20, "{expected} lines");
+    assert_eq!(whole, expected);
+}
