@@ -176,3 +176,40 @@ fn bad_input_names_the_file_and_line() {
     );
     assert!(dais(&["detect", "--help"]).status.success());
 }
+
+/// A quoted field may hold a comma, and blank lines and spaces around fields are skipped: the file is read as CSV,
+/// not split on commas.
+#[test]
+fn quoted_fields_with_commas_are_read_as_one_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("note, a, b\n");
+    for i in 0..40 {
+        text += &format!("\"host {i}, rack 2\", {}.5, {}\n", i % 7, i % 5);
+        if i == 10 {
+            text += "\n";
+        }
+    }
+    let path = write_file(dir.path(), "quoted.csv", &text);
+    let out = dais(&["detect", "--train", &path, "--score", &path]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let scores = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        scores.lines().count(),
+        1 + 40,
+        "a header and a score per row: {scores}"
+    );
+    // The text column is not a feature; a ragged row is still named by its line.
+    let ragged = write_file(
+        dir.path(),
+        "ragged-quoted.csv",
+        "note,a\n\"x, y\",1\n\"x, y\",1,2\n",
+    );
+    assert_one_line_error(
+        &dais(&["detect", "--train", &ragged, "--score", &path]),
+        "ragged-quoted.csv:3: 3 fields, but the header has 2",
+    );
+}

@@ -21,6 +21,8 @@ pub enum DetectError {
     },
     #[error("{path} is empty")]
     Empty { path: PathBuf },
+    #[error("{path}: {message}")]
+    Malformed { path: PathBuf, message: String },
     #[error("{path} has a header but no data rows")]
     NoRows { path: PathBuf },
     #[error("{path}:{line}: {found} fields, but the header has {expected}")]
@@ -57,38 +59,54 @@ pub struct Table {
     rows: Vec<(usize, Vec<String>)>,
 }
 
-fn split(line: &str) -> Vec<String> {
-    line.split(',')
-        .map(|f| f.trim().trim_matches('"').to_string())
-        .collect()
-}
-
 impl Table {
+    /// Reads `path` through the `csv` crate (quoted fields may hold commas), trimming spaces around fields and
+    /// skipping blank lines.
     pub fn read(path: &Path) -> Result<Self, DetectError> {
-        let text = std::fs::read_to_string(path).map_err(|source| DetectError::Read {
+        let file = std::fs::File::open(path).map_err(|source| DetectError::Read {
             path: path.to_path_buf(),
             source,
         })?;
-        let mut lines = text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty());
-        let (_, header) = lines.next().ok_or_else(|| DetectError::Empty {
-            path: path.to_path_buf(),
-        })?;
-        let header = split(header);
+        let bad = |e: csv::Error| {
+            let message = e.to_string();
+            match e.into_kind() {
+                csv::ErrorKind::Io(source) => DetectError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                },
+                _ => DetectError::Malformed {
+                    path: path.to_path_buf(),
+                    message,
+                },
+            }
+        };
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .trim(csv::Trim::All)
+            .from_reader(std::io::BufReader::new(file));
+        let mut records = reader.records();
+        let header: Vec<String> = match records.next() {
+            Some(record) => record.map_err(bad)?.iter().map(str::to_string).collect(),
+            None => {
+                return Err(DetectError::Empty {
+                    path: path.to_path_buf(),
+                });
+            }
+        };
         let mut rows = Vec::new();
-        for (i, line) in lines {
-            let fields = split(line);
-            if fields.len() != header.len() {
+        for record in records {
+            let record = record.map_err(bad)?;
+            let line = record.position().map_or(0, |p| p.line() as usize);
+            if record.len() != header.len() {
                 return Err(DetectError::Ragged {
                     path: path.to_path_buf(),
-                    line: i + 1,
-                    found: fields.len(),
+                    line,
+                    found: record.len(),
                     expected: header.len(),
                 });
             }
-            rows.push((i + 1, fields));
+            rows.push((line, record.iter().map(str::to_string).collect()));
         }
         if rows.is_empty() {
             return Err(DetectError::NoRows {
