@@ -2,7 +2,6 @@
 //! the run goes so an interrupted run keeps its rows) and `summary.json` (written atomically at the end).
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -13,20 +12,11 @@ use crate::ledger::LedgerTotals;
 use crate::model::TickMetrics;
 use crate::sim::metrics::RunTotals;
 
-/// The header row of `metrics.csv` for these campaigns. The columns come from [`TickMetrics`]' own declaration;
-/// the README's "Metrics" section defines each one.
-pub fn csv_header(campaigns: &[String]) -> String {
-    TickMetrics::column_names(campaigns).join(",")
-}
-
-pub fn csv_row(m: &TickMetrics) -> String {
-    m.cells().join(",")
-}
-
-/// `metrics.csv`, written row by row.
+/// `metrics.csv`, written row by row through the `csv` crate. The columns come from [`TickMetrics`]' own
+/// declaration; the README's "Metrics" section defines each one.
 pub struct MetricsCsv {
     path: PathBuf,
-    writer: BufWriter<File>,
+    writer: csv::Writer<File>,
     rows_since_flush: usize,
 }
 
@@ -36,8 +26,10 @@ impl MetricsCsv {
             path: path.to_path_buf(),
             source,
         };
-        let mut writer = BufWriter::new(File::create(path).map_err(err)?);
-        writeln!(writer, "{}", csv_header(campaigns)).map_err(err)?;
+        let mut writer = csv::Writer::from_writer(File::create(path).map_err(err)?);
+        writer
+            .write_record(TickMetrics::column_names(campaigns))
+            .map_err(|e| err(e.into()))?;
         Ok(Self {
             path: path.to_path_buf(),
             writer,
@@ -46,7 +38,9 @@ impl MetricsCsv {
     }
 
     pub fn append(&mut self, metrics: &TickMetrics) -> Result<(), RunError> {
-        writeln!(self.writer, "{}", csv_row(metrics)).map_err(|e| self.error(e))?;
+        self.writer
+            .write_record(metrics.cells())
+            .map_err(|e| self.error(e.into()))?;
         self.rows_since_flush += 1;
         // Flushing every few dozen rows bounds what a hard crash can lose without a syscall per tick.
         if self.rows_since_flush >= 64 {

@@ -69,14 +69,8 @@ fn csv_field(value: ValueRef<'_>) -> String {
         ValueRef::Null => String::new(),
         ValueRef::Integer(i) => i.to_string(),
         ValueRef::Real(f) => f.to_string(),
-        ValueRef::Text(t) => {
-            let s = String::from_utf8_lossy(t);
-            if s.contains([',', '"', '\n']) {
-                format!("\"{}\"", s.replace('"', "\"\""))
-            } else {
-                s.into_owned()
-            }
-        }
+        // The csv writer quotes what needs quoting.
+        ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
         ValueRef::Blob(b) => hex::encode(b),
     }
 }
@@ -147,40 +141,37 @@ pub fn export(
     let names: Vec<String> = stmt.column_names().map(|s| s.to_string()).collect();
     let mut query = stmt.query([])?;
     let mut count = 0u64;
-    match format {
-        ExportFormat::Csv => writeln!(out, "{}", names.join(","))?,
-        ExportFormat::Json => write!(out, "[")?,
-    }
-    while let Some(row) = query.next()? {
-        match format {
-            ExportFormat::Csv => {
-                let fields: Vec<String> = (0..names.len())
-                    .map(|i| row.get_ref(i).map(csv_field).unwrap_or_default())
-                    .collect();
-                writeln!(out, "{}", fields.join(","))?;
-            }
-            ExportFormat::Json => {
-                let object: serde_json::Map<String, serde_json::Value> = names
-                    .iter()
-                    .enumerate()
-                    .map(|(i, n)| {
-                        (
-                            n.clone(),
-                            row.get_ref(i)
-                                .map(json_field)
-                                .unwrap_or(serde_json::Value::Null),
-                        )
-                    })
-                    .collect();
-                let sep = if count == 0 { "\n" } else { ",\n" };
-                write!(out, "{sep}{}", serde_json::Value::Object(object))?;
-            }
+    if format == ExportFormat::Csv {
+        let mut writer = csv::Writer::from_writer(out);
+        writer.write_record(&names).map_err(std::io::Error::from)?;
+        while let Some(row) = query.next()? {
+            let fields =
+                (0..names.len()).map(|i| row.get_ref(i).map(csv_field).unwrap_or_default());
+            writer.write_record(fields).map_err(std::io::Error::from)?;
+            count += 1;
         }
+        writer.flush()?;
+        return Ok(count);
+    }
+    write!(out, "[")?;
+    while let Some(row) = query.next()? {
+        let object: serde_json::Map<String, serde_json::Value> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                (
+                    n.clone(),
+                    row.get_ref(i)
+                        .map(json_field)
+                        .unwrap_or(serde_json::Value::Null),
+                )
+            })
+            .collect();
+        let sep = if count == 0 { "\n" } else { ",\n" };
+        write!(out, "{sep}{}", serde_json::Value::Object(object))?;
         count += 1;
     }
-    if format == ExportFormat::Json {
-        writeln!(out, "\n]")?;
-    }
+    writeln!(out, "\n]")?;
     Ok(count)
 }
 
