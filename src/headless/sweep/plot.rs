@@ -216,6 +216,23 @@ fn series_name(panel: &Panel, s: usize) -> String {
     )
 }
 
+/// Both axes' names and the grid, in projector-sized text.
+fn label_axes<'m, 'a, 'b, X, Y, DB>(
+    mesh: &'m mut plotters::chart::MeshStyle<'a, 'b, X, Y, DB>,
+    panel: &Panel,
+) -> &'m mut plotters::chart::MeshStyle<'a, 'b, X, Y, DB>
+where
+    X: plotters::coord::ranged1d::Ranged<ValueType = f64>,
+    Y: plotters::coord::ranged1d::Ranged<ValueType = f64>,
+    DB: DrawingBackend,
+{
+    mesh.x_desc(&panel.x.key)
+        .y_desc(panel.metric)
+        .label_style((FONT, 30))
+        .axis_desc_style((FONT, 34))
+        .light_line_style(RGBColor(235, 235, 235))
+}
+
 /// The series' legend, boxed and half-opaque over the plot.
 fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
     chart: &mut ChartContext<'a, DB, CT>,
@@ -271,14 +288,8 @@ fn draw<DB: DrawingBackend>(
         let x_pad = ((x_high - x_low) * 0.03).max(if x_high == x_low { 1.0 } else { 0.0 });
         let mut chart =
             builder.build_cartesian_2d((x_low - x_pad)..(x_high + x_pad), y_low..y_high)?;
-        chart
-            .configure_mesh()
-            .x_desc(&panel.x.key)
-            .y_desc(panel.metric)
-            .label_style((FONT, 30))
-            .axis_desc_style((FONT, 34))
-            .light_line_style(RGBColor(235, 235, 235))
-            .draw()?;
+        let mut mesh = chart.configure_mesh();
+        label_axes(&mut mesh, panel).draw()?;
         for (s, points) in panel.points.iter().enumerate() {
             let colour = COLOURS[s % COLOURS.len()];
             let drawn: Vec<(f64, (f64, f64, f64))> = points
@@ -325,17 +336,11 @@ fn draw<DB: DrawingBackend>(
             }
         };
         let mut chart = builder.build_cartesian_2d(-0.5..(groups as f64 - 0.5), y_low..y_high)?;
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
+        let mut mesh = chart.configure_mesh();
+        mesh.disable_x_mesh()
             .x_labels(groups * 2 + 1)
-            .x_label_formatter(&label)
-            .x_desc(&panel.x.key)
-            .y_desc(panel.metric)
-            .label_style((FONT, 30))
-            .axis_desc_style((FONT, 34))
-            .light_line_style(RGBColor(235, 235, 235))
-            .draw()?;
+            .x_label_formatter(&label);
+        label_axes(&mut mesh, panel).draw()?;
         for (s, points) in panel.points.iter().enumerate() {
             let colour = COLOURS[s % COLOURS.len()];
             let left = |g: usize| g as f64 - 0.4 + s as f64 * width;
