@@ -121,7 +121,7 @@ impl RunMetrics {
         );
         r.register(
             "dais_ticks_per_second",
-            "Ticks per second of wall time, over the last tick",
+            "Ticks per second of wall time, smoothed over about the last ten ticks",
             metrics.ticks_per_second.clone(),
         );
         r.register(
@@ -209,12 +209,10 @@ impl RunMetrics {
         metrics
     }
 
-    /// Adds one tick's figures; `seconds` is the tick's wall time.
-    pub fn observe(&self, m: &TickMetrics, seconds: f64, ledger: LedgerStats) {
+    /// Adds one tick's figures, with the run's current rate.
+    pub fn observe(&self, m: &TickMetrics, ticks_per_second: f64, ledger: LedgerStats) {
         self.ticks.inc();
-        if seconds > 0.0 {
-            self.ticks_per_second.set(1.0 / seconds);
-        }
+        self.ticks_per_second.set(ticks_per_second);
         self.add(m, ledger);
     }
 
@@ -407,7 +405,7 @@ mod tests {
         tick.immune_fraction = vec![0.25];
         metrics.observe(
             &tick,
-            0.01,
+            100.0,
             LedgerStats {
                 rows_written: 10,
                 queued_ticks: 2,
@@ -416,7 +414,7 @@ mod tests {
         );
         metrics.observe(
             &tick,
-            0.02,
+            50.0,
             LedgerStats {
                 rows_written: 25,
                 queued_ticks: 1,

@@ -27,6 +27,26 @@ pub struct RunTelemetry {
     metrics: RunMetrics,
     pub health: Arc<Health>,
     server: MetricsServer,
+    /// Ticks per second, smoothed: one tick's rate swings by 2x between scrapes.
+    rate: std::sync::Mutex<TickRate>,
+}
+
+/// An exponentially weighted rate over about the last ten ticks (weight 0.1 for the newest).
+#[derive(Debug, Default)]
+struct TickRate {
+    smoothed: Option<f64>,
+}
+
+impl TickRate {
+    fn add(&mut self, seconds: f64) -> f64 {
+        if seconds <= 0.0 {
+            return self.smoothed.unwrap_or(0.0);
+        }
+        let now = 1.0 / seconds;
+        let smoothed = self.smoothed.map_or(now, |before| 0.9 * before + 0.1 * now);
+        self.smoothed = Some(smoothed);
+        smoothed
+    }
 }
 
 impl std::fmt::Debug for RunTelemetry {
@@ -50,6 +70,7 @@ impl RunTelemetry {
             metrics,
             health,
             server,
+            rate: Default::default(),
         })
     }
 
@@ -65,8 +86,8 @@ impl RunTelemetry {
             failures: ledger.failures.max(u64::from(failed)),
             ..ledger
         };
-        self.metrics.observe(metrics, seconds, ledger);
-        let per_second = if seconds > 0.0 { 1.0 / seconds } else { 0.0 };
+        let per_second = self.rate.lock().map_or(0.0, |mut rate| rate.add(seconds));
+        self.metrics.observe(metrics, per_second, ledger);
         self.health.ticked(metrics.tick, per_second, failed);
     }
 }
@@ -100,5 +121,26 @@ impl SweepTelemetry {
 
     pub fn local_addr(&self) -> std::net::SocketAddr {
         self.server.local_addr
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TickRate;
+
+    #[test]
+    fn the_tick_rate_is_smoothed_not_the_last_ticks() {
+        let mut rate = TickRate::default();
+        assert_eq!(rate.add(0.01), 100.0);
+        // One slow tick moves it a tenth of the way, not to 50.
+        assert!((rate.add(0.02) - 95.0).abs() < 1e-9);
+        assert!(
+            (rate.add(0.0) - 95.0).abs() < 1e-9,
+            "a zero-length tick changes nothing"
+        );
+        for _ in 0..100 {
+            rate.add(0.02);
+        }
+        assert!((rate.add(0.02) - 50.0).abs() < 0.01);
     }
 }
