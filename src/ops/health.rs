@@ -59,10 +59,6 @@ impl Health {
         );
     }
 
-    pub fn ledger_failed(&self) {
-        self.ledger_failed.store(true, Ordering::Relaxed);
-    }
-
     /// The `/healthz` status code and body: 503 when the ledger failed or no tick completed for `stall_after`
     /// (counted from the start before the first tick).
     pub fn report(&self) -> (u16, HealthReport) {
@@ -116,7 +112,7 @@ mod tests {
         assert_eq!((code, report.status), (503, "stalled"));
         health.ticked(4, 100.0, false);
         assert_eq!(health.report().0, 200);
-        health.ledger_failed();
+        health.ticked(5, 100.0, true);
         let (code, report) = health.report();
         assert_eq!(
             (code, report.status, report.ledger),

@@ -81,7 +81,7 @@ impl Collector for ProcessMemory {
 }
 
 /// The resident set in bytes (Linux `/proc/self/statm`); `None` elsewhere.
-pub fn resident_bytes() -> Option<u64> {
+fn resident_bytes() -> Option<u64> {
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
     let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
     Some(pages * 4096)

@@ -22,6 +22,17 @@ use server::{MetricsAddr, MetricsServer, ServeError};
 /// How long without a completed tick makes `/healthz` answer 503, unless `--stall-after` says otherwise.
 pub const DEFAULT_STALL_AFTER: Duration = Duration::from_secs(60);
 
+/// Serves a filled registry at `addr`, with a fresh health record beside it.
+fn serve(
+    addr: &MetricsAddr,
+    registry: Registry,
+    stall_after: Duration,
+) -> Result<(Arc<Health>, MetricsServer), ServeError> {
+    let health = Arc::new(Health::new(stall_after));
+    let server = MetricsServer::start(addr, Arc::new(registry), health.clone())?;
+    Ok((health, server))
+}
+
 /// A run's monitoring: its metrics, its health, and the endpoint serving both.
 pub struct RunTelemetry {
     metrics: RunMetrics,
@@ -64,8 +75,7 @@ impl RunTelemetry {
     ) -> Result<Self, ServeError> {
         let mut registry = Registry::default();
         let metrics = RunMetrics::register(&mut registry, config);
-        let health = Arc::new(Health::new(stall_after));
-        let server = MetricsServer::start(addr, Arc::new(registry), health.clone())?;
+        let (health, server) = serve(addr, registry, stall_after)?;
         Ok(RunTelemetry {
             metrics,
             health,
@@ -109,8 +119,7 @@ impl SweepTelemetry {
     pub fn start(addr: &MetricsAddr, stall_after: Duration) -> Result<Self, ServeError> {
         let mut registry = Registry::default();
         let metrics = SweepMetrics::register(&mut registry);
-        let health = Arc::new(Health::new(stall_after));
-        let server = MetricsServer::start(addr, Arc::new(registry), health.clone())?;
+        let (health, server) = serve(addr, registry, stall_after)?;
         health.set_ready();
         Ok(SweepTelemetry {
             metrics,
