@@ -8,7 +8,6 @@ use rand::rngs::ChaCha8Rng;
 
 use crate::config::ByzantineStrategy;
 use crate::ml::IsolationForest;
-use crate::ml::iforest::FitScratch;
 use crate::ml::similarity::{RunningStats, scaled_distance};
 
 pub use crate::model::{AgentIdx, Ballot, Cast, Features, Label, NORMAL, SigIdx};
@@ -79,7 +78,6 @@ pub struct Detector {
     pub forest: Option<IsolationForest>,
     /// Recent samples that were not blocked, oldest first.
     pub window: VecDeque<Features>,
-    pub scratch: FitScratch,
     pub last_fit_tick: Option<u32>,
 }
 

@@ -127,7 +127,6 @@ mod tests {
         let mut detector = Detector {
             forest: Some(forest),
             window: Default::default(),
-            scratch: Default::default(),
             last_fit_tick: None,
         };
         let attack: Features = [0.0, 0.0, 0.0, 0.0, 6.0, 6.0, 0.0, 6.0];

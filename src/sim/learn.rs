@@ -117,19 +117,10 @@ pub fn retrain(
         subsample: config.detector.subsample,
         contamination: config.detector.contamination.into(),
     };
-    let Detector {
-        forest, scratch, ..
-    } = detector;
-    match forest {
-        Some(forest) => forest.refit(
-            &rows,
-            crate::config::FEATURE_COUNT,
-            params,
-            &mut rng.0,
-            scratch,
-        ),
+    match &mut detector.forest {
+        Some(forest) => forest.refit(&rows, crate::config::FEATURE_COUNT, params, &mut rng.0),
         None => {
-            *forest = Some(IsolationForest::fit(
+            detector.forest = Some(IsolationForest::fit(
                 &rows,
                 crate::config::FEATURE_COUNT,
                 params,

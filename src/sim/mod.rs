@@ -206,7 +206,6 @@ pub fn populate(world: &mut World, config: SimConfig, mut sink: Box<dyn LedgerSi
                     Detector {
                         forest: None,
                         window: std::collections::VecDeque::with_capacity(config.detector.window),
-                        scratch: Default::default(),
                         last_fit_tick: None,
                     },
                     Blacklist::default(),

@@ -151,6 +151,159 @@ pub(super) unsafe fn add_block_path_lengths(
     }
 }
 
+/// Trees walked at once by the small-batch walk: enough independent chains to hide the gathers' latency.
+const VECTORS_IN_FLIGHT: usize = 4;
+/// How many groups of trees ahead the small-batch walk prefetches.
+const PREFETCH_GROUPS: usize = 2;
+
+/// `add_block_path_lengths` for one chunk of at most `LANES` rows, the common case of an agent scoring its traffic
+/// each tick. One chunk through one tree at a time is a single chain of dependent gathers, so this walk fills the
+/// lanes with several trees instead: up to 8 rows give each vector two trees (lanes 0-7 and 8-15), and
+/// `VECTORS_IN_FLIGHT` vectors walk side by side. Every lookup is a gather from the whole forest. The next group's
+/// trees are prefetched while this one walks: an agent's forest is usually out of cache by its next tick.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn add_small_batch_path_lengths(
+    forest: &IsolationForest,
+    transposed: &[f32],
+    totals: &mut [f64],
+) {
+    const { assert!(LANES == 16) };
+    let n = totals.len();
+    assert!(n <= LANES && transposed.len() >= LANES * forest.features);
+    assert!(forest.splits.len() < i32::MAX as usize && forest.leaves.len() < i32::MAX as usize);
+    let (trees, depth) = (forest.trees, forest.depth);
+    let per_splits = (1usize << depth) - 1;
+    let lane_iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    let one = _mm512_set1_epi32(1);
+    let odd = _mm512_add_epi32(even, one);
+    // Each lane's row, and which of its vector's trees it walks.
+    let trees_per_vector = if n <= LANES / 2 { 2 } else { 1 };
+    let rows_per_tree = LANES / trees_per_vector;
+    let row = _mm512_and_si512(lane_iota, _mm512_set1_epi32(rows_per_tree as i32 - 1));
+    let tree_in_vector = if trees_per_vector == 2 {
+        _mm512_srli_epi32::<3>(lane_iota)
+    } else {
+        _mm512_setzero_si512()
+    };
+    // SAFETY: the masks cover only the `n` totals that exist.
+    let mut sums = unsafe {
+        [
+            _mm512_maskz_loadu_pd(lane_mask8(n.min(8)), totals.as_ptr()),
+            _mm512_maskz_loadu_pd(lane_mask8(n.saturating_sub(8)), totals.as_ptr().add(8)),
+        ]
+    };
+    let splits_base = forest.splits.as_ptr().cast::<i64>();
+    let leaves_base = forest.leaves.as_ptr();
+    let trees_per_group = VECTORS_IN_FLIGHT * trees_per_vector;
+    let last_tree = _mm512_set1_epi32(trees as i32 - 1);
+    prefetch_trees(forest, 0, PREFETCH_GROUPS * trees_per_group);
+    let mut first_tree = 0;
+    while first_tree < trees {
+        prefetch_trees(
+            forest,
+            first_tree + PREFETCH_GROUPS * trees_per_group,
+            trees_per_group,
+        );
+        let vectors = (trees - first_tree)
+            .div_ceil(trees_per_vector)
+            .min(VECTORS_IN_FLIGHT);
+        // A lane past the last tree walks the last tree again; its path lengths are never added.
+        let mut tree = [_mm512_setzero_si512(); VECTORS_IN_FLIGHT];
+        let mut base = [_mm512_setzero_si512(); VECTORS_IN_FLIGHT];
+        let mut at = [_mm512_setzero_si512(); VECTORS_IN_FLIGHT];
+        for v in 0..vectors {
+            let first = _mm512_set1_epi32((first_tree + v * trees_per_vector) as i32);
+            tree[v] = _mm512_min_epi32(_mm512_add_epi32(first, tree_in_vector), last_tree);
+            base[v] = _mm512_mullo_epi32(tree[v], _mm512_set1_epi32(per_splits as i32));
+        }
+        for _ in 0..depth {
+            for v in 0..vectors {
+                let index = _mm512_add_epi32(base[v], at[v]);
+                // SAFETY: every lane's index is a split of its tree, inside `splits`; every split's feature is
+                // below `features`, so each value's index is inside the chunk.
+                let (lo, hi) = unsafe {
+                    (
+                        _mm512_castsi512_ps(_mm512_i32gather_epi64::<8>(
+                            _mm512_castsi512_si256(index),
+                            splits_base,
+                        )),
+                        _mm512_castsi512_ps(_mm512_i32gather_epi64::<8>(
+                            _mm512_extracti64x4_epi64::<1>(index),
+                            splits_base,
+                        )),
+                    )
+                };
+                let threshold = _mm512_permutex2var_ps(lo, even, hi);
+                let feature = _mm512_castps_si512(_mm512_permutex2var_ps(lo, odd, hi));
+                // SAFETY: as above.
+                let x = unsafe { gather_values(transposed.as_ptr(), feature, row) };
+                at[v] = step(at[v], x, threshold, one);
+            }
+        }
+        // Path lengths are added per row in tree order: vector by vector, and within one its first tree first.
+        for v in 0..vectors {
+            let slot = _mm512_sub_epi32(at[v], _mm512_set1_epi32(per_splits as i32));
+            let leaf = _mm512_add_epi32(
+                _mm512_sllv_epi32(tree[v], _mm512_set1_epi32(depth as i32)),
+                slot,
+            );
+            let first = first_tree + v * trees_per_vector;
+            // SAFETY: each lane's index is a bottom slot of its own tree, inside `leaves`.
+            unsafe {
+                let lo = _mm512_i32gather_pd::<8>(_mm512_castsi512_si256(leaf), leaves_base);
+                let hi =
+                    _mm512_i32gather_pd::<8>(_mm512_extracti64x4_epi64::<1>(leaf), leaves_base);
+                if trees_per_vector == 2 {
+                    sums[0] = _mm512_add_pd(sums[0], lo);
+                    if first + 1 < trees {
+                        sums[0] = _mm512_add_pd(sums[0], hi);
+                    }
+                } else {
+                    sums[0] = _mm512_add_pd(sums[0], lo);
+                    sums[1] = _mm512_add_pd(sums[1], hi);
+                }
+            }
+        }
+        first_tree += trees_per_group;
+    }
+    // SAFETY: the masks cover only the `n` totals that exist.
+    unsafe {
+        _mm512_mask_storeu_pd(totals.as_mut_ptr(), lane_mask8(n.min(8)), sums[0]);
+        _mm512_mask_storeu_pd(
+            totals.as_mut_ptr().add(8),
+            lane_mask8(n.saturating_sub(8)),
+            sums[1],
+        );
+    }
+}
+
+/// Asks for trees `first..first + count` to be brought into L1, a cache line at a time.
+#[target_feature(enable = "avx512f")]
+fn prefetch_trees(forest: &IsolationForest, first: usize, count: usize) {
+    let end = (first + count).min(forest.trees);
+    if first >= end {
+        return;
+    }
+    let (per_splits, per_leaves) = ((1usize << forest.depth) - 1, 1usize << forest.depth);
+    let splits = forest.splits[first * per_splits..end * per_splits].as_ptr_range();
+    let leaves = forest.leaves[first * per_leaves..end * per_leaves].as_ptr_range();
+    for range in [
+        splits.start.cast::<i8>()..splits.end.cast::<i8>(),
+        leaves.start.cast::<i8>()..leaves.end.cast::<i8>(),
+    ] {
+        let mut line = range.start;
+        while line < range.end {
+            // A prefetch never faults; stepping past the slice's end wraps, not reads.
+            _mm_prefetch::<_MM_HINT_T0>(line);
+            line = line.wrapping_add(64);
+        }
+    }
+}
+
 /// One step down: `at = 2 at + 1 + !(x <= threshold)`; the unordered compare sends a NaN right, as scikit-learn does.
 #[inline]
 #[target_feature(enable = "avx512f")]

@@ -7,18 +7,39 @@ use super::layout::{Node, PreorderForest};
 use super::walk::f32_at_or_below;
 use super::{Contamination, ForestParams, IsolationForest, average_path_length, percentile_linear};
 
-/// Reusable scratch space for fitting, so that periodic retraining does not reallocate.
-#[derive(Default, Clone, Debug)]
-pub struct FitScratch {
+/// Scratch space for fitting, one per thread and reused, so that periodic retraining neither reallocates nor keeps a
+/// copy per forest (a grown pre-order forest of 50 trees is about 150 KB, and every agent owns a forest).
+#[derive(Default, Debug)]
+struct FitScratch {
     indices: Vec<u32>,
     candidate_features: Vec<u32>,
+    /// The node's values of the feature being tried, gathered once so that finding its range and partitioning on it
+    /// read a contiguous array.
+    values: Vec<f32>,
+    /// The rows going right while a node is partitioned.
+    right: Vec<u32>,
     /// The trees in pre-order before they are laid out for scoring.
     grown: PreorderForest,
 }
 
+thread_local! {
+    static FIT_SCRATCH: std::cell::RefCell<FitScratch> = std::cell::RefCell::default();
+}
+
 impl IsolationForest {
-    /// Fits again in place, reusing this forest's storage and the caller's scratch buffers.
+    /// Fits again in place, reusing this forest's storage and this thread's scratch buffers.
     pub fn refit<R: Rng + ?Sized>(
+        &mut self,
+        rows: &[f32],
+        features: usize,
+        params: ForestParams,
+        rng: &mut R,
+    ) {
+        FIT_SCRATCH
+            .with_borrow_mut(|scratch| self.refit_with(rows, features, params, rng, scratch));
+    }
+
+    fn refit_with<R: Rng + ?Sized>(
         &mut self,
         rows: &[f32],
         features: usize,
@@ -59,8 +80,11 @@ impl IsolationForest {
                 features,
                 height_limit,
                 deepest: 0,
+                candidates: &mut scratch.candidate_features,
+                values: &mut scratch.values,
+                right: &mut scratch.right,
             };
-            tree.grow(&mut sample, 0, rng, &mut scratch.candidate_features);
+            tree.grow(&mut sample, 0, rng);
             grown.depth = grown.depth.max(tree.deepest);
             scratch.indices = sample;
         }
@@ -89,6 +113,9 @@ struct TreeBuilder<'a> {
     height_limit: usize,
     /// Depth of the deepest leaf so far.
     deepest: usize,
+    candidates: &'a mut Vec<u32>,
+    values: &'a mut Vec<f32>,
+    right: &'a mut Vec<u32>,
 }
 
 impl TreeBuilder<'_> {
@@ -99,33 +126,24 @@ impl TreeBuilder<'_> {
     }
 
     /// Grows one subtree over `sample` (indices into `rows`) in pre-order: the left child is always the next node.
-    fn grow<R: Rng + ?Sized>(
-        &mut self,
-        sample: &mut [u32],
-        depth: usize,
-        rng: &mut R,
-        candidates: &mut Vec<u32>,
-    ) {
-        let (rows, features) = (self.rows, self.features);
+    /// The order of `sample` within a node does not matter: a node's split and its children's sets depend only on
+    /// which rows reached it.
+    fn grow<R: Rng + ?Sized>(&mut self, sample: &mut [u32], depth: usize, rng: &mut R) {
         let n = sample.len();
         if depth >= self.height_limit || n <= 1 {
             return self.push_leaf(depth, n);
         }
         // Draw features until one is not constant in this node, as scikit-learn's random splitter does.
-        candidates.clear();
-        candidates.extend(0..features as u32);
+        self.candidates.clear();
+        self.candidates.extend(0..self.features as u32);
         let split = loop {
-            if candidates.is_empty() {
+            if self.candidates.is_empty() {
                 break None;
             }
-            let pick = rng.random_range(0..candidates.len());
-            let feature = candidates.swap_remove(pick) as usize;
-            let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
-            for &i in sample.iter() {
-                let v = rows[i as usize * features + feature];
-                lo = lo.min(v);
-                hi = hi.max(v);
-            }
+            let pick = rng.random_range(0..self.candidates.len());
+            let feature = self.candidates.swap_remove(pick) as usize;
+            self.gather_values(sample, feature);
+            let (lo, hi) = value_range(self.values);
             if hi > lo {
                 let (lo, hi) = (f64::from(lo), f64::from(hi));
                 let mut threshold = lo + rng.random::<f64>() * (hi - lo);
@@ -138,14 +156,7 @@ impl TreeBuilder<'_> {
         let Some((feature, threshold)) = split else {
             return self.push_leaf(depth, n);
         };
-        // Partition in place: rows going left first.
-        let mut left_len = 0;
-        for i in 0..n {
-            if rows[sample[i] as usize * features + feature] <= threshold {
-                sample.swap(i, left_len);
-                left_len += 1;
-            }
-        }
+        let left_len = self.partition(sample, threshold);
         let me = self.nodes.len();
         self.nodes.push(Node {
             threshold,
@@ -153,8 +164,66 @@ impl TreeBuilder<'_> {
             right_offset: 0,
         });
         let (left, right) = sample.split_at_mut(left_len);
-        self.grow(left, depth + 1, rng, candidates);
+        self.grow(left, depth + 1, rng);
         self.nodes[me].right_offset = (self.nodes.len() - me) as u16;
-        self.grow(right, depth + 1, rng, candidates);
+        self.grow(right, depth + 1, rng);
     }
+
+    /// `values[k]` = row `sample[k]`'s value of `feature`.
+    fn gather_values(&mut self, sample: &[u32], feature: usize) {
+        let (rows, features) = (self.rows, self.features);
+        self.values.clear();
+        self.values.extend(
+            sample
+                .iter()
+                .map(|&i| rows[i as usize * features + feature]),
+        );
+    }
+
+    /// Moves the rows whose gathered value is at or below `threshold` to the front of `sample`; returns how many.
+    /// Branch-free: whether a row goes left is a coin flip, and a mispredicted branch per row cost more than
+    /// writing every row to both sides and keeping the right one.
+    fn partition(&mut self, sample: &mut [u32], threshold: f32) -> usize {
+        let n = sample.len();
+        self.right.clear();
+        self.right.resize(n, 0);
+        // Local slices of one length: the loop then reloads no vector header and checks no bound.
+        let (values, right) = (&self.values[..n], &mut self.right[..n]);
+        let (mut left_len, mut right_len) = (0, 0);
+        for (k, goes_left) in values.iter().map(|&v| v <= threshold).enumerate() {
+            let row = sample[k];
+            // `left_len <= k` and `right_len <= k`: the writes never overtake the read.
+            sample[left_len] = row;
+            right[right_len] = row;
+            left_len += usize::from(goes_left);
+            right_len += usize::from(!goes_left);
+        }
+        sample[left_len..].copy_from_slice(&right[..right_len]);
+        left_len
+    }
+}
+
+/// The minimum and maximum of `values`, ignoring NaNs as `f32::min` and `f32::max` do. Eight running pairs instead
+/// of one, so the compiler keeps them in vector lanes rather than in one dependency chain.
+fn value_range(values: &[f32]) -> (f32, f32) {
+    const WAYS: usize = 8;
+    let mut lo = [f32::INFINITY; WAYS];
+    let mut hi = [f32::NEG_INFINITY; WAYS];
+    let chunks = values.chunks_exact(WAYS);
+    let tail = chunks.remainder();
+    for chunk in chunks {
+        for k in 0..WAYS {
+            lo[k] = lo[k].min(chunk[k]);
+            hi[k] = hi[k].max(chunk[k]);
+        }
+    }
+    let (mut lo, mut hi) = (
+        lo.into_iter().fold(f32::INFINITY, f32::min),
+        hi.into_iter().fold(f32::NEG_INFINITY, f32::max),
+    );
+    for &v in tail {
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    (lo, hi)
 }

@@ -21,7 +21,6 @@ mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
 
-pub use grow::FitScratch;
 pub use sklearn::SklearnTree;
 pub use walk::{Walk, WalkNode, f32_at_or_below};
 // The vector walks share the batch walk's block shape.
@@ -97,7 +96,7 @@ impl IsolationForest {
         rng: &mut R,
     ) -> Self {
         let mut forest = Self::empty(features);
-        forest.refit(rows, features, params, rng, &mut FitScratch::default());
+        forest.refit(rows, features, params, rng);
         forest
     }
 
@@ -226,6 +225,8 @@ mod tests {
             (1, 50, 256, 1),
             (3, 2, 256, 17),
             (5, 300, 256, 129),
+            (8, 300, 128, 8),
+            (8, 300, 128, 9),
             (10, 1000, 64, 300),
             (30, 500, 256, 16),
             (70, 400, 1000, 45),

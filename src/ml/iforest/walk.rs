@@ -157,6 +157,12 @@ impl IsolationForest {
                     // SAFETY: the CPU has AVX-512F (asserted above).
                     #[cfg(target_arch = "x86_64")]
                     Walk::Avx512 => {
+                        if block_totals.len() <= LANES {
+                            unsafe {
+                                avx512::add_small_batch_path_lengths(self, transposed, block_totals)
+                            };
+                            continue;
+                        }
                         unsafe { avx512::add_block_path_lengths(self, transposed, block_totals) };
                         continue;
                     }
