@@ -1,22 +1,63 @@
 //! The batch walk with AVX2, for x86-64 CPUs without AVX-512: the same plan as `avx512.rs` at half the width.
 //!
 //! 8 rows per vector, two vectors per 16-row chunk, a block level by level through one tree:
-//! - a level of at most 4 splits (the top three levels) is one register of (threshold, feature) pairs, and each
-//!   row's split comes out of it with an in-register permute;
+//! - a level of at most 8 splits (the top four levels) is one register of thresholds and one of features, and each
+//!   row's split comes out of them with in-register permutes;
 //! - at the root every row reads the same feature: one plain vector load from the block's feature-major copy;
 //! - deeper levels gather thresholds and features, and every level below the root gathers the rows' values.
 //!
-//! The leaves' path lengths are gathered as f64 and added per row in tree order, so every total is bit-identical
-//! to the scalar walk's.
+//! Features and leaves are packed indices (see `layout.rs`), gathered as 4 bytes at the entry's byte offset and
+//! masked. Leaves' codes are then looked up in the forest's table of path lengths, as f64, and added per row in tree
+//! order, so every total is bit-identical to the scalar walk's.
 
 use std::arch::x86_64::*;
 
+use super::layout::PackedIndices;
 use super::{BLOCK_ROWS, IsolationForest, LANES};
 
 /// Rows per AVX2 vector.
 const WIDTH: usize = 8;
-/// Levels of up to this many splits are looked up in one register of (threshold, feature) pairs.
-const REGISTER_WIDTH: usize = 4;
+/// Levels of up to this many splits are looked up in one register of thresholds and one of features.
+const REGISTER_WIDTH: usize = 8;
+
+/// A packed index array as this walk reads it: its bytes, the shift from entry to byte offset, and the mask.
+#[derive(Clone, Copy)]
+struct Packed {
+    base: *const u8,
+    shift: __m128i,
+    mask: __m256i,
+}
+
+impl Packed {
+    #[target_feature(enable = "avx2")]
+    fn of(indices: &PackedIndices) -> Self {
+        Self {
+            base: indices.as_ptr(),
+            shift: _mm_cvtsi32_si128(indices.shift() as i32),
+            mask: _mm256_set1_epi32(indices.mask() as i32),
+        }
+    }
+
+    /// Entry `entry` of each lane whose `lanes` element is all ones (others 0).
+    ///
+    /// # Safety
+    /// Every entry read must be inside the array.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn gather(self, entry: __m256i, lanes: __m256i) -> __m256i {
+        let offset = _mm256_sll_epi32(entry, self.shift);
+        // SAFETY: the caller's promise, and the 3 bytes of padding after the last entry cover the 4-byte read.
+        let words = unsafe {
+            _mm256_mask_i32gather_epi32::<1>(
+                _mm256_setzero_si256(),
+                self.base.cast(),
+                offset,
+                lanes,
+            )
+        };
+        _mm256_and_si256(words, self.mask)
+    }
+}
 
 /// Adds every row's path length in every tree, in tree order, into `totals` (at most `BLOCK_ROWS` rows).
 /// `transposed` holds the rows chunk by chunk, `LANES` rows per chunk, feature-major (`[chunk][feature][lane]`);
@@ -36,10 +77,17 @@ pub(super) unsafe fn add_block_path_lengths(
     assert!(
         totals.len() <= BLOCK_ROWS && transposed.len() >= totals.len().div_ceil(LANES) * LANES * f
     );
+    assert!(forest.thresholds.len() < (i32::MAX >> 2) as usize);
     let depth = forest.depth;
     let per_splits = (1usize << depth) - 1;
     let lane_iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     let one = _mm256_set1_epi32(1);
+    let all = _mm256_set1_epi32(-1);
+    let (features, leaves) = (
+        Packed::of(&forest.split_features),
+        Packed::of(&forest.leaves),
+    );
+    let path_lengths = forest.path_lengths.as_ptr();
     // Vector v holds lanes (v % 2) * 8.. of chunk v / 2: its values of feature k start at `vector_base(v) + k * LANES`.
     let vector_base = |v: usize| (v / 2) * LANES * f + (v % 2) * WIDTH;
     let mut at = [_mm256_setzero_si256(); BLOCK_ROWS / WIDTH];
@@ -55,63 +103,75 @@ pub(super) unsafe fn add_block_path_lengths(
         }
     }
     for tree in 0..forest.trees {
-        let splits = &forest.splits[tree * per_splits..(tree + 1) * per_splits];
+        let first_split = tree * per_splits;
+        let thresholds = forest.thresholds[first_split..first_split + per_splits].as_ptr();
+        let tree_base = _mm256_set1_epi32(first_split as i32);
         at[..vectors].fill(_mm256_setzero_si256());
         for level in 0..depth {
             let first = (1usize << level) - 1;
             let width = 1usize << level;
-            let nodes = &splits[first..first + width];
             if width <= REGISTER_WIDTH {
-                let in_level = _mm256_cmpgt_epi32(_mm256_set1_epi32(2 * width as i32), lane_iota);
-                // SAFETY: the mask covers exactly this level's (threshold, feature) pairs.
-                let table = unsafe { _mm256_maskload_ps(nodes.as_ptr().cast::<f32>(), in_level) };
+                let in_level = _mm256_cmpgt_epi32(_mm256_set1_epi32(width as i32), lane_iota);
+                // SAFETY: the mask covers exactly this level's splits.
+                let (threshold_table, feature_table) = unsafe {
+                    (
+                        _mm256_maskload_ps(thresholds.add(first), in_level),
+                        features.gather(
+                            _mm256_add_epi32(
+                                _mm256_add_epi32(tree_base, _mm256_set1_epi32(first as i32)),
+                                lane_iota,
+                            ),
+                            in_level,
+                        ),
+                    )
+                };
                 let first_v = _mm256_set1_epi32(first as i32);
+                let root_feature = forest.split_features.get(first_split);
                 for (v, at_v) in at[..vectors].iter_mut().enumerate() {
                     // SAFETY: vector v's lanes are inside `transposed` (asserted above).
                     let values = unsafe { transposed.as_ptr().add(vector_base(v)) };
-                    // Each lane's (threshold, feature) pair is at 2 * (its index within the level).
-                    let pair = _mm256_slli_epi32::<1>(_mm256_sub_epi32(*at_v, first_v));
-                    let threshold = _mm256_permutevar8x32_ps(table, pair);
+                    let within = _mm256_sub_epi32(*at_v, first_v);
+                    let threshold = _mm256_permutevar8x32_ps(threshold_table, within);
                     let x = if level == 0 {
                         // SAFETY: the root's feature is below `f`, so its row is inside the chunk.
-                        unsafe { _mm256_loadu_ps(values.add(nodes[0].feature as usize * LANES)) }
+                        unsafe { _mm256_loadu_ps(values.add(root_feature * LANES)) }
                     } else {
-                        let feature = _mm256_castps_si256(_mm256_permutevar8x32_ps(
-                            table,
-                            _mm256_add_epi32(pair, one),
-                        ));
+                        let feature = _mm256_permutevar8x32_epi32(feature_table, within);
                         // SAFETY: every split's feature is below `f`.
                         unsafe { gather_values(values, feature, lane_iota) }
                     };
                     *at_v = step(*at_v, x, threshold, one);
                 }
             } else {
-                let thresholds = splits.as_ptr().cast::<f32>();
                 for (v, at_v) in at[..vectors].iter_mut().enumerate() {
-                    // SAFETY: every lane's index is a split of this level, inside `splits`; a split is 8 bytes,
-                    // its threshold first and its feature after.
-                    let (threshold, feature) = unsafe {
+                    // SAFETY: every lane's index is a split of this tree; vector v's lanes are inside
+                    // `transposed`, and every split's feature is below `f`.
+                    let (threshold, x) = unsafe {
+                        let threshold = _mm256_i32gather_ps::<4>(thresholds, *at_v);
+                        let feature = features.gather(_mm256_add_epi32(tree_base, *at_v), all);
                         (
-                            _mm256_i32gather_ps::<8>(thresholds, *at_v),
-                            _mm256_i32gather_epi32::<8>(thresholds.add(1).cast::<i32>(), *at_v),
+                            threshold,
+                            gather_values(
+                                transposed.as_ptr().add(vector_base(v)),
+                                feature,
+                                lane_iota,
+                            ),
                         )
-                    };
-                    // SAFETY: vector v's lanes are inside `transposed`, and every split's feature is below `f`.
-                    let x = unsafe {
-                        gather_values(transposed.as_ptr().add(vector_base(v)), feature, lane_iota)
                     };
                     *at_v = step(*at_v, x, threshold, one);
                 }
             }
         }
-        let leaves = forest.leaves[tree << depth..(tree + 1) << depth].as_ptr();
-        let first_leaf = _mm256_set1_epi32(per_splits as i32);
+        // Each lane's bottom slot, as an entry of the forest's leaves: (tree << depth) + at - per_splits.
+        let to_leaf = _mm256_set1_epi32(((tree << depth) as i32) - per_splits as i32);
         for (at_v, vector_sums) in at[..vectors].iter().zip(&mut sums) {
-            let slot = _mm256_sub_epi32(*at_v, first_leaf);
-            // SAFETY: after `depth` steps every index is a bottom slot, 0 <= slot < 2^depth.
+            // SAFETY: after `depth` steps every index is a bottom slot of this tree, and every code is an index
+            // into the path lengths.
             unsafe {
-                let lo = _mm256_i32gather_pd::<8>(leaves, _mm256_castsi256_si128(slot));
-                let hi = _mm256_i32gather_pd::<8>(leaves, _mm256_extracti128_si256::<1>(slot));
+                let code = leaves.gather(_mm256_add_epi32(*at_v, to_leaf), all);
+                let lo = _mm256_i32gather_pd::<8>(path_lengths, _mm256_castsi256_si128(code));
+                let hi =
+                    _mm256_i32gather_pd::<8>(path_lengths, _mm256_extracti128_si256::<1>(code));
                 vector_sums[0] = _mm256_add_pd(vector_sums[0], lo);
                 vector_sums[1] = _mm256_add_pd(vector_sums[1], hi);
             }

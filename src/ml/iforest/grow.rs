@@ -3,9 +3,9 @@
 
 use rand::{Rng, RngExt};
 
-use super::layout::{Node, PreorderForest};
+use super::layout::{Node, PathLengthCodes, PreorderForest};
 use super::walk::f32_at_or_below;
-use super::{Contamination, ForestParams, IsolationForest, average_path_length, percentile_linear};
+use super::{Contamination, ForestParams, IsolationForest, percentile_linear};
 
 /// Scratch space for fitting, one per thread and reused, so that periodic retraining neither reallocates nor keeps a
 /// copy per forest (a grown pre-order forest of 50 trees is about 150 KB, and every agent owns a forest).
@@ -20,6 +20,7 @@ struct FitScratch {
     right: Vec<u32>,
     /// The trees in pre-order before they are laid out for scoring.
     grown: PreorderForest,
+    codes: PathLengthCodes,
 }
 
 thread_local! {
@@ -62,6 +63,7 @@ impl IsolationForest {
         self.max_samples = psi;
         let mut grown = std::mem::take(&mut scratch.grown);
         grown.clear();
+        scratch.codes.begin(height_limit, psi);
         for _ in 0..params.trees.max(1) {
             // Partial Fisher-Yates: the first ψ entries become a uniform sample without replacement.
             scratch.indices.clear();
@@ -75,7 +77,8 @@ impl IsolationForest {
             sample.truncate(psi);
             let mut tree = TreeBuilder {
                 nodes: &mut grown.nodes,
-                leaf_values: &mut grown.leaf_values,
+                path_lengths: &mut grown.path_lengths,
+                codes: &mut scratch.codes,
                 rows,
                 features,
                 height_limit,
@@ -88,6 +91,7 @@ impl IsolationForest {
             grown.depth = grown.depth.max(tree.deepest);
             scratch.indices = sample;
         }
+        scratch.codes.finish();
         self.lay_out(&grown);
         scratch.grown = grown;
         self.threshold = match params.contamination {
@@ -107,7 +111,8 @@ impl IsolationForest {
 /// Appends one tree to a forest's arrays.
 struct TreeBuilder<'a> {
     nodes: &'a mut Vec<Node>,
-    leaf_values: &'a mut Vec<f64>,
+    path_lengths: &'a mut Vec<f64>,
+    codes: &'a mut PathLengthCodes,
     rows: &'a [f32],
     features: usize,
     height_limit: usize,
@@ -121,8 +126,8 @@ struct TreeBuilder<'a> {
 impl TreeBuilder<'_> {
     fn push_leaf(&mut self, depth: usize, n: usize) {
         self.deepest = self.deepest.max(depth);
-        self.nodes.push(Node::leaf(self.leaf_values.len()));
-        self.leaf_values.push(depth as f64 + average_path_length(n));
+        let code = self.codes.code(depth, n, self.path_lengths);
+        self.nodes.push(Node::leaf(code));
     }
 
     /// Grows one subtree over `sample` (indices into `rows`) in pre-order: the left child is always the next node.

@@ -21,8 +21,9 @@ mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
 
+use layout::PackedIndices;
 pub use sklearn::SklearnTree;
-pub use walk::{Walk, WalkNode, f32_at_or_below};
+pub use walk::{Walk, f32_at_or_below};
 // The vector walks share the batch walk's block shape.
 #[cfg(target_arch = "x86_64")]
 use walk::{BLOCK_ROWS, LANES};
@@ -59,10 +60,15 @@ impl Default for ForestParams {
 /// A fitted forest.
 #[derive(Clone, Debug, PartialEq)]
 pub struct IsolationForest {
-    /// Per tree, 2^depth - 1 splits in heap order.
-    splits: Vec<WalkNode>,
-    /// Per tree, 2^depth path lengths, one per bottom slot.
-    leaves: Vec<f64>,
+    /// Per tree, the thresholds of its 2^depth - 1 splits in heap order; +inf where a leaf above depth D was
+    /// padded with splits that always go left.
+    thresholds: Vec<f32>,
+    /// The feature each of those splits reads (0 in the padding).
+    split_features: PackedIndices,
+    /// Per tree, 2^depth bottom slots, each the index of its path length in `path_lengths`.
+    leaves: PackedIndices,
+    /// The forest's distinct path lengths (depth + c(n)).
+    path_lengths: Vec<f64>,
     trees: usize,
     /// D: every walk takes exactly this many steps.
     depth: usize,
@@ -102,8 +108,10 @@ impl IsolationForest {
 
     fn empty(features: usize) -> Self {
         Self {
-            splits: Vec::new(),
-            leaves: Vec::new(),
+            thresholds: Vec::new(),
+            split_features: PackedIndices::default(),
+            leaves: PackedIndices::default(),
+            path_lengths: Vec::new(),
             trees: 0,
             depth: 0,
             features,
@@ -120,13 +128,13 @@ impl IsolationForest {
     }
     /// Split slots in the scoring layout (2^depth - 1 per tree).
     pub fn node_count(&self) -> usize {
-        self.splits.len()
+        self.thresholds.len()
     }
     /// Real splits, without the always-left padding that completes each tree to depth D.
     pub fn real_split_count(&self) -> usize {
-        self.splits
+        self.thresholds
             .iter()
-            .filter(|split| split.threshold != f32::INFINITY)
+            .filter(|&&threshold| threshold != f32::INFINITY)
             .count()
     }
     /// Steps of every walk: the depth of the deepest leaf.
@@ -142,7 +150,10 @@ impl IsolationForest {
     }
     /// Heap bytes held by the fitted forest.
     pub fn heap_bytes(&self) -> usize {
-        self.splits.capacity() * size_of::<WalkNode>() + self.leaves.capacity() * size_of::<f64>()
+        self.thresholds.capacity() * size_of::<f32>()
+            + self.split_features.heap_bytes()
+            + self.leaves.heap_bytes()
+            + self.path_lengths.capacity() * size_of::<f64>()
     }
 
     /// Mean path length E[h(x)] over the trees.

@@ -2,9 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::layout::{Node, PreorderForest};
+use super::IsolationForest;
+use super::layout::{Node, PathLengthCodes, PreorderForest};
 use super::walk::f32_at_or_below;
-use super::{IsolationForest, average_path_length};
 
 /// One tree as scikit-learn stores it (`tree_.feature`, `threshold`, `children_left`, `children_right`,
 /// `n_node_samples`).
@@ -19,15 +19,19 @@ pub struct SklearnTree {
 
 fn push_sklearn_node(
     nodes: &mut Vec<Node>,
-    leaf_values: &mut Vec<f64>,
+    path_lengths: &mut Vec<f64>,
+    codes: &mut PathLengthCodes,
     tree: &SklearnTree,
     index: usize,
     depth: usize,
     features: usize,
 ) -> usize {
     if tree.children_left[index] < 0 {
-        nodes.push(Node::leaf(leaf_values.len()));
-        leaf_values.push(depth as f64 + average_path_length(tree.n_node_samples[index]));
+        nodes.push(Node::leaf(codes.code(
+            depth,
+            tree.n_node_samples[index],
+            path_lengths,
+        )));
         return depth;
     }
     let feature = tree.feature[index];
@@ -44,7 +48,8 @@ fn push_sklearn_node(
     });
     let left = push_sklearn_node(
         nodes,
-        leaf_values,
+        path_lengths,
+        codes,
         tree,
         tree.children_left[index] as usize,
         depth + 1,
@@ -53,13 +58,28 @@ fn push_sklearn_node(
     nodes[me].right_offset = (nodes.len() - me) as u16;
     let right = push_sklearn_node(
         nodes,
-        leaf_values,
+        path_lengths,
+        codes,
         tree,
         tree.children_right[index] as usize,
         depth + 1,
         features,
     );
     left.max(right)
+}
+
+/// The depth of the tree's deepest leaf.
+fn height(tree: &SklearnTree) -> usize {
+    let mut deepest = 0;
+    let mut stack = vec![(0usize, 0usize)];
+    while let Some((index, depth)) = stack.pop() {
+        deepest = deepest.max(depth);
+        if tree.children_left[index] >= 0 {
+            stack.push((tree.children_left[index] as usize, depth + 1));
+            stack.push((tree.children_right[index] as usize, depth + 1));
+        }
+    }
+    deepest
 }
 
 impl IsolationForest {
@@ -72,11 +92,20 @@ impl IsolationForest {
         offset: f64,
     ) -> Self {
         let mut grown = PreorderForest::default();
+        let mut codes = PathLengthCodes::default();
+        let deepest = trees.iter().map(height).max().unwrap_or(0);
+        let most = trees
+            .iter()
+            .flat_map(|t| t.n_node_samples.iter().copied())
+            .max()
+            .unwrap_or(0);
+        codes.begin(deepest, most);
         for tree in trees {
             grown.roots.push(grown.nodes.len());
             let depth = push_sklearn_node(
                 &mut grown.nodes,
-                &mut grown.leaf_values,
+                &mut grown.path_lengths,
+                &mut codes,
                 tree,
                 0,
                 0,

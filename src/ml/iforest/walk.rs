@@ -4,8 +4,6 @@
 
 use std::cell::RefCell;
 
-use serde::{Deserialize, Serialize};
-
 use super::IsolationForest;
 #[cfg(target_arch = "x86_64")]
 use super::{avx2, avx512};
@@ -66,16 +64,8 @@ pub(super) const LANES: usize = 16;
 /// Rows that walk one tree before the next tree is loaded, so the tree stays in L1.
 pub(super) const BLOCK_ROWS: usize = 128;
 
-/// A split in the scoring layout: rows with `x[feature] <= threshold` go to 2i+1, the others to 2i+2.
-///
 /// Inputs are f32, so an f64 threshold t (as scikit-learn stores it) is kept as the largest f32 not above t: for
 /// every f32 x, `x <= t` and `x <= that f32` agree, which keeps scoring exact.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct WalkNode {
-    pub threshold: f32,
-    pub feature: u32,
-}
-
 /// The largest f32 that is not above `t`.
 pub fn f32_at_or_below(t: f64) -> f32 {
     let r = t as f32;
@@ -89,16 +79,16 @@ impl IsolationForest {
         let (per_splits, per_leaves) = ((1usize << self.depth) - 1, 1usize << self.depth);
         let mut total = 0.0;
         for t in 0..self.trees {
-            let splits = &self.splits[t * per_splits..(t + 1) * per_splits];
+            let first = t * per_splits;
             let mut at = 0;
             for _ in 0..self.depth {
-                let node = splits[at];
+                let x = row[self.split_features.get(first + at)];
                 // `!(x <= t)`: a NaN goes right, as in scikit-learn.
                 #[allow(clippy::neg_cmp_op_on_partial_ord)]
-                let go_right = usize::from(!(row[node.feature as usize] <= node.threshold));
+                let go_right = usize::from(!(x <= self.thresholds[first + at]));
                 at = 2 * at + 1 + go_right;
             }
-            total += self.leaves[t * per_leaves + at - per_splits];
+            total += self.path_lengths[self.leaves.get(t * per_leaves + at - per_splits)];
         }
         total
     }
@@ -185,36 +175,52 @@ impl IsolationForest {
     /// Adds each row's path length in one tree into `totals` (one entry per row, at most `LANES`). `chunk_t` holds
     /// `LANES` rows feature-major; lanes past `totals.len()` hold stale values and are walked but not added.
     fn add_tree_path_lengths(&self, tree: usize, chunk_t: &[f32], totals: &mut [f64]) {
+        match self.split_features.shift() {
+            0 => self.add_tree_path_lengths_at::<0>(tree, chunk_t, totals),
+            1 => self.add_tree_path_lengths_at::<1>(tree, chunk_t, totals),
+            _ => self.add_tree_path_lengths_at::<2>(tree, chunk_t, totals),
+        }
+    }
+
+    /// `add_tree_path_lengths` with features packed `1 << SHIFT` bytes wide.
+    fn add_tree_path_lengths_at<const SHIFT: u32>(
+        &self,
+        tree: usize,
+        chunk_t: &[f32],
+        totals: &mut [f64],
+    ) {
         let per_splits = (1usize << self.depth) - 1;
-        let splits = &self.splits[tree * per_splits..(tree + 1) * per_splits];
+        let first = tree * per_splits;
+        let thresholds = &self.thresholds[first..first + per_splits];
         assert_eq!(chunk_t.len(), self.features * LANES);
         let mut at = [0usize; LANES];
-        if let Some(root) = splits.first() {
+        if let Some(&root) = thresholds.first() {
             // Every lane starts at the root, so its row of values is read straight, with no index chain.
-            let values = &chunk_t[root.feature as usize * LANES..][..LANES];
+            let values = &chunk_t[self.split_features.get(first) * LANES..][..LANES];
             for (at_lane, &x) in at.iter_mut().zip(values) {
                 #[allow(clippy::neg_cmp_op_on_partial_ord)]
-                let go_right = usize::from(!(x <= root.threshold));
+                let go_right = usize::from(!(x <= root));
                 *at_lane = 1 + go_right;
             }
         }
         for _ in 1..self.depth {
             for (lane, at_lane) in at.iter_mut().enumerate() {
-                // SAFETY: after k < depth steps `*at_lane` is below 2^(k+1) - 1 <= 2^depth - 1 = splits.len(); every
-                // split's `feature` is below `self.features` (padding uses 0; real splits are checked when grown or
-                // loaded), so `feature * LANES + lane` is below `chunk_t.len()`, checked above.
-                let node = unsafe { *splits.get_unchecked(*at_lane) };
-                let x = unsafe { *chunk_t.get_unchecked(node.feature as usize * LANES + lane) };
+                // SAFETY: after k < depth steps `*at_lane` is below 2^(k+1) - 1 <= 2^depth - 1 = thresholds.len();
+                // every split's feature is below `self.features` (padding uses 0; real splits are checked when grown
+                // or loaded), so `feature * LANES + lane` is below `chunk_t.len()`, checked above.
+                let threshold = unsafe { *thresholds.get_unchecked(*at_lane) };
+                let feature = self.split_features.get_at_width::<SHIFT>(first + *at_lane);
+                let x = unsafe { *chunk_t.get_unchecked(feature * LANES + lane) };
                 // Arithmetic, not `if`: the direction is a coin flip per row, and a mispredicted branch per step
                 // would serialise the lanes. `!(x <= t)`: a NaN goes right, as in scikit-learn.
                 #[allow(clippy::neg_cmp_op_on_partial_ord)]
-                let go_right = usize::from(!(x <= node.threshold));
+                let go_right = usize::from(!(x <= threshold));
                 *at_lane = 2 * *at_lane + 1 + go_right;
             }
         }
-        let leaves = &self.leaves[tree << self.depth..(tree + 1) << self.depth];
+        let first_leaf = tree << self.depth;
         for (total, &slot) in totals.iter_mut().zip(&at) {
-            *total += leaves[slot - per_splits];
+            *total += self.path_lengths[self.leaves.get(first_leaf + slot - per_splits)];
         }
     }
 }
