@@ -1,6 +1,8 @@
 //! Growing trees as scikit-learn's `IsolationForest` does: a subsample without replacement per tree, a uniformly
 //! drawn non-constant feature per node, a threshold uniform between its minimum and maximum in the node.
 
+use std::ops::Range;
+
 use rand::{Rng, RngExt};
 
 use super::layout::{Node, PathLengthCodes, PreorderForest};
@@ -16,8 +18,9 @@ struct FitScratch {
     /// The node's values of the feature being tried, gathered once so that finding its range and partitioning on it
     /// read a contiguous array.
     values: Vec<f32>,
-    /// The rows going right while a node is partitioned.
-    right: Vec<u32>,
+    /// A node's rows are in `levels[depth % 2]`, at the node's range; partitioning writes its children's rows into
+    /// the other buffer at the same range, so no pass copies them back.
+    levels: [Vec<u32>; 2],
     /// The trees in pre-order before they are laid out for scoring.
     grown: PreorderForest,
     codes: PathLengthCodes,
@@ -73,8 +76,10 @@ impl IsolationForest {
                 scratch.indices.swap(i, j);
             }
             grown.roots.push(grown.nodes.len());
-            let mut sample = std::mem::take(&mut scratch.indices);
-            sample.truncate(psi);
+            for level in &mut scratch.levels {
+                level.resize(psi, 0);
+            }
+            scratch.levels[0].copy_from_slice(&scratch.indices[..psi]);
             let mut tree = TreeBuilder {
                 nodes: &mut grown.nodes,
                 path_lengths: &mut grown.path_lengths,
@@ -85,11 +90,10 @@ impl IsolationForest {
                 deepest: 0,
                 candidates: &mut scratch.candidate_features,
                 values: &mut scratch.values,
-                right: &mut scratch.right,
+                levels: &mut scratch.levels,
             };
-            tree.grow(&mut sample, 0, rng);
+            tree.grow(0..psi, 0, rng);
             grown.depth = grown.depth.max(tree.deepest);
-            scratch.indices = sample;
         }
         scratch.codes.finish();
         self.lay_out(&grown);
@@ -120,7 +124,7 @@ struct TreeBuilder<'a> {
     deepest: usize,
     candidates: &'a mut Vec<u32>,
     values: &'a mut Vec<f32>,
-    right: &'a mut Vec<u32>,
+    levels: &'a mut [Vec<u32>; 2],
 }
 
 impl TreeBuilder<'_> {
@@ -130,11 +134,11 @@ impl TreeBuilder<'_> {
         self.nodes.push(Node::leaf(code));
     }
 
-    /// Grows one subtree over `sample` (indices into `rows`) in pre-order: the left child is always the next node.
-    /// The order of `sample` within a node does not matter: a node's split and its children's sets depend only on
-    /// which rows reached it.
-    fn grow<R: Rng + ?Sized>(&mut self, sample: &mut [u32], depth: usize, rng: &mut R) {
-        let n = sample.len();
+    /// Grows one subtree over the rows at `range` of `levels[depth % 2]` (indices into `rows`) in pre-order: the
+    /// left child is always the next node. The order of rows within a node does not matter: a node's split and its
+    /// children's sets depend only on which rows reached it.
+    fn grow<R: Rng + ?Sized>(&mut self, range: Range<usize>, depth: usize, rng: &mut R) {
+        let n = range.len();
         if depth >= self.height_limit || n <= 1 {
             return self.push_leaf(depth, n);
         }
@@ -147,7 +151,7 @@ impl TreeBuilder<'_> {
             }
             let pick = rng.random_range(0..self.candidates.len());
             let feature = self.candidates.swap_remove(pick) as usize;
-            self.gather_values(sample, feature);
+            self.gather_values(range.clone(), depth, feature);
             let (lo, hi) = value_range(self.values);
             if hi > lo {
                 let (lo, hi) = (f64::from(lo), f64::from(hi));
@@ -161,50 +165,53 @@ impl TreeBuilder<'_> {
         let Some((feature, threshold)) = split else {
             return self.push_leaf(depth, n);
         };
-        let left_len = self.partition(sample, threshold);
+        let left_len = self.partition(range.clone(), depth, threshold);
         let me = self.nodes.len();
         self.nodes.push(Node {
             threshold,
             feature: feature as u16,
             right_offset: 0,
         });
-        let (left, right) = sample.split_at_mut(left_len);
-        self.grow(left, depth + 1, rng);
+        let middle = range.start + left_len;
+        self.grow(range.start..middle, depth + 1, rng);
         self.nodes[me].right_offset = (self.nodes.len() - me) as u16;
-        self.grow(right, depth + 1, rng);
+        self.grow(middle..range.end, depth + 1, rng);
     }
 
-    /// `values[k]` = row `sample[k]`'s value of `feature`.
-    fn gather_values(&mut self, sample: &[u32], feature: usize) {
+    /// `values[k]` = the value of `feature` in the node's k-th row.
+    fn gather_values(&mut self, range: Range<usize>, depth: usize, feature: usize) {
         let (rows, features) = (self.rows, self.features);
         self.values.clear();
         self.values.extend(
-            sample
+            self.levels[depth % 2][range]
                 .iter()
                 .map(|&i| rows[i as usize * features + feature]),
         );
     }
 
-    /// Moves the rows whose gathered value is at or below `threshold` to the front of `sample`; returns how many.
-    /// Branch-free: whether a row goes left is a coin flip, and a mispredicted branch per row cost more than
-    /// writing every row to both sides and keeping the right one.
-    fn partition(&mut self, sample: &mut [u32], threshold: f32) -> usize {
-        let n = sample.len();
-        self.right.clear();
-        self.right.resize(n, 0);
-        // Local slices of one length: the loop then reloads no vector header and checks no bound.
-        let (values, right) = (&self.values[..n], &mut self.right[..n]);
-        let (mut left_len, mut right_len) = (0, 0);
-        for (k, goes_left) in values.iter().map(|&v| v <= threshold).enumerate() {
-            let row = sample[k];
-            // `left_len <= k` and `right_len <= k`: the writes never overtake the read.
-            sample[left_len] = row;
-            right[right_len] = row;
-            left_len += usize::from(goes_left);
-            right_len += usize::from(!goes_left);
+    /// Writes the node's rows into the other level buffer at the same range: those whose gathered value is at or
+    /// below `threshold` from the front, the others from the back. Returns how many go left. Branch-free: whether a
+    /// row goes left is a coin flip, and a mispredicted branch per row costs more than writing each row to both
+    /// ends and advancing one.
+    fn partition(&mut self, range: Range<usize>, depth: usize, threshold: f32) -> usize {
+        let n = range.len();
+        let [even, odd] = &mut *self.levels;
+        let (from, to) = if depth.is_multiple_of(2) {
+            (&even[range.clone()], &mut odd[range])
+        } else {
+            (&odd[range.clone()], &mut even[range])
+        };
+        let values = &self.values[..n];
+        // Rows [0, left) go left and [right, n) go right; a write past either end is overwritten before the two meet.
+        let (mut left, mut right) = (0, n);
+        for (&row, &value) in from.iter().zip(values) {
+            let goes_left = value <= threshold;
+            to[left] = row;
+            to[right - 1] = row;
+            left += usize::from(goes_left);
+            right -= usize::from(!goes_left);
         }
-        sample[left_len..].copy_from_slice(&right[..right_len]);
-        left_len
+        left
     }
 }
 

@@ -57,19 +57,23 @@ impl PreorderForest {
         let node = self.nodes[at];
         if level == depth {
             debug_assert!(node.is_leaf());
-            tree.leaves[slot - ((1 << depth) - 1)] = node.code();
+            tree.leaves
+                .set(tree.first_leaf + slot - ((1 << depth) - 1), node.code());
             return;
         }
         if node.is_leaf() {
             // Always left, down to the bottom (the padding is already +inf on feature 0); every bottom slot beneath
             // carries this leaf's path length.
             let first = ((slot + 1) << (depth - level)) - 1;
-            let bottom = first - ((1 << depth) - 1);
-            tree.leaves[bottom..bottom + (1 << (depth - level))].fill(node.code());
+            let bottom = tree.first_leaf + first - ((1 << depth) - 1);
+            for entry in bottom..bottom + (1 << (depth - level)) {
+                tree.leaves.set(entry, node.code());
+            }
             return;
         }
         tree.thresholds[slot] = node.threshold;
-        tree.features[slot] = u32::from(node.feature);
+        tree.features
+            .set(tree.first_split + slot, u32::from(node.feature));
         self.lay_out(at + 1, 2 * slot + 1, level + 1, depth, tree);
         self.lay_out(
             at + node.right_offset as usize,
@@ -81,11 +85,13 @@ impl PreorderForest {
     }
 }
 
-/// One tree's slots while it is laid out, before the indices are packed.
+/// One tree's slots while it is laid out: its thresholds, and where its entries start in the packed arrays.
 struct TreeSlots<'a> {
     thresholds: &'a mut [f32],
-    features: &'a mut [u32],
-    leaves: &'a mut [u32],
+    features: &'a mut PackedIndices,
+    first_split: usize,
+    leaves: &'a mut PackedIndices,
+    first_leaf: usize,
 }
 
 /// Codes for path lengths `depth + c(n)`: one per distinct (depth, n), handed out in the order first asked for.
@@ -139,20 +145,33 @@ pub(super) struct PackedIndices {
 }
 
 impl PackedIndices {
-    pub(super) fn pack(values: &[u32]) -> Self {
-        let widest = values.iter().copied().max().unwrap_or(0);
-        let shift = match widest {
+    /// `len` zero entries, each wide enough for values up to `widest`; reuses the storage.
+    pub(super) fn reset(&mut self, len: usize, widest: u32) {
+        self.shift = match widest {
             0..=0xFF => 0,
             0x100..=0xFFFF => 1,
             _ => 2,
         };
-        let width = 1usize << shift;
-        let mut bytes = Vec::with_capacity(values.len() * width + 3);
-        for &v in values {
-            bytes.extend_from_slice(&v.to_le_bytes()[..width]);
+        self.bytes.clear();
+        self.bytes.resize((len << self.shift) + 3, 0);
+    }
+
+    #[cfg(test)]
+    fn pack(values: &[u32]) -> Self {
+        let mut packed = Self::default();
+        packed.reset(values.len(), values.iter().copied().max().unwrap_or(0));
+        for (i, &v) in values.iter().enumerate() {
+            packed.set(i, v);
         }
-        bytes.extend_from_slice(&[0; 3]);
-        Self { bytes, shift }
+        packed
+    }
+
+    /// Sets entry `i`, which must fit the width `reset` chose.
+    pub(super) fn set(&mut self, i: usize, value: u32) {
+        let width = 1usize << self.shift;
+        debug_assert!(u64::from(value) <= u64::from(self.mask()));
+        self.bytes[i << self.shift..(i << self.shift) + width]
+            .copy_from_slice(&value.to_le_bytes()[..width]);
     }
 
     /// Entry `i`.
@@ -219,18 +238,24 @@ impl IsolationForest {
         self.thresholds.clear();
         self.thresholds
             .resize(self.trees * per_splits, f32::INFINITY);
-        let mut features = vec![0u32; self.trees * per_splits];
-        let mut leaves = vec![0u32; self.trees * per_leaves];
+        self.split_features.reset(
+            self.trees * per_splits,
+            self.features.saturating_sub(1) as u32,
+        );
+        self.leaves.reset(
+            self.trees * per_leaves,
+            grown.path_lengths.len().saturating_sub(1) as u32,
+        );
         for (t, &root) in grown.roots.iter().enumerate() {
             let mut tree = TreeSlots {
                 thresholds: &mut self.thresholds[t * per_splits..(t + 1) * per_splits],
-                features: &mut features[t * per_splits..(t + 1) * per_splits],
-                leaves: &mut leaves[t * per_leaves..(t + 1) * per_leaves],
+                features: &mut self.split_features,
+                first_split: t * per_splits,
+                leaves: &mut self.leaves,
+                first_leaf: t * per_leaves,
             };
             grown.lay_out(root, 0, 0, depth, &mut tree);
         }
-        self.split_features = PackedIndices::pack(&features);
-        self.leaves = PackedIndices::pack(&leaves);
         self.path_lengths.clone_from(&grown.path_lengths);
     }
 }
