@@ -142,15 +142,12 @@ impl TreeBuilder<'_> {
         if depth >= self.height_limit || n <= 1 {
             return self.push_leaf(depth, n);
         }
-        // Draw features until one is not constant in this node, as scikit-learn's random splitter does.
-        self.candidates.clear();
-        self.candidates.extend(0..self.features as u32);
+        // Draw features until one is not constant in this node, as scikit-learn's random splitter does: uniformly
+        // among those not tried yet, the list kept by swap-remove. The list is built only when the first draw, from
+        // all features, is constant (rarely); the draws are the same as with a list from the start.
+        let mut feature = rng.random_range(0..self.features);
+        let mut listed = false;
         let split = loop {
-            if self.candidates.is_empty() {
-                break None;
-            }
-            let pick = rng.random_range(0..self.candidates.len());
-            let feature = self.candidates.swap_remove(pick) as usize;
             self.gather_values(range.clone(), depth, feature);
             let (lo, hi) = value_range(self.values);
             if hi > lo {
@@ -161,6 +158,17 @@ impl TreeBuilder<'_> {
                 }
                 break Some((feature, f32_at_or_below(threshold)));
             }
+            if !listed {
+                listed = true;
+                self.candidates.clear();
+                self.candidates.extend(0..self.features as u32);
+                self.candidates.swap_remove(feature);
+            }
+            if self.candidates.is_empty() {
+                break None;
+            }
+            let pick = rng.random_range(0..self.candidates.len());
+            feature = self.candidates.swap_remove(pick) as usize;
         };
         let Some((feature, threshold)) = split else {
             return self.push_leaf(depth, n);
@@ -204,10 +212,14 @@ impl TreeBuilder<'_> {
         let values = &self.values[..n];
         // Rows [0, left) go left and [right, n) go right; a write past either end is overwritten before the two meet.
         let (mut left, mut right) = (0, n);
+        assert_eq!((from.len(), to.len()), (n, n));
         for (&row, &value) in from.iter().zip(values) {
             let goes_left = value <= threshold;
-            to[left] = row;
-            to[right - 1] = row;
+            // SAFETY: before each row, left + (n - right) rows are placed, fewer than n, so left < right <= n.
+            unsafe {
+                *to.get_unchecked_mut(left) = row;
+                *to.get_unchecked_mut(right - 1) = row;
+            }
             left += usize::from(goes_left);
             right -= usize::from(!goes_left);
         }

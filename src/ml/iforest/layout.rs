@@ -7,6 +7,8 @@
 //! With 8 features and ψ = 128 a tree takes 763 bytes instead of 2,040 as (threshold, u32 feature) pairs and f64
 //! leaves.
 
+use std::ops::Range;
+
 use super::{IsolationForest, average_path_length};
 
 /// A node of a tree under construction (pre-order: the left child is the next node). A leaf has
@@ -66,9 +68,8 @@ impl PreorderForest {
             // carries this leaf's path length.
             let first = ((slot + 1) << (depth - level)) - 1;
             let bottom = tree.first_leaf + first - ((1 << depth) - 1);
-            for entry in bottom..bottom + (1 << (depth - level)) {
-                tree.leaves.set(entry, node.code());
-            }
+            tree.leaves
+                .fill(bottom..bottom + (1 << (depth - level)), node.code());
             return;
         }
         tree.thresholds[slot] = node.threshold;
@@ -168,10 +169,23 @@ impl PackedIndices {
 
     /// Sets entry `i`, which must fit the width `reset` chose.
     pub(super) fn set(&mut self, i: usize, value: u32) {
-        let width = 1usize << self.shift;
+        self.fill(i..i + 1, value);
+    }
+
+    /// Sets entries `range` to `value`, which must fit the width `reset` chose.
+    pub(super) fn fill(&mut self, range: Range<usize>, value: u32) {
         debug_assert!(u64::from(value) <= u64::from(self.mask()));
-        self.bytes[i << self.shift..(i << self.shift) + width]
-            .copy_from_slice(&value.to_le_bytes()[..width]);
+        let bytes = &mut self.bytes[range.start << self.shift..range.end << self.shift];
+        // One arm per width, each with a fixed-size copy: a copy of a run-time length is a call to memcpy.
+        match self.shift {
+            0 => bytes.fill(value as u8),
+            1 => bytes
+                .chunks_exact_mut(2)
+                .for_each(|entry| entry.copy_from_slice(&(value as u16).to_le_bytes())),
+            _ => bytes
+                .chunks_exact_mut(4)
+                .for_each(|entry| entry.copy_from_slice(&value.to_le_bytes())),
+        }
     }
 
     /// Entry `i`.
