@@ -279,12 +279,28 @@ pub struct TickRecord {
     pub closing: Option<ClosingRow>,
 }
 
+impl TickRecord {
+    /// Bytes the record holds, on the heap and inline: what a tick costs while it waits for the writer.
+    pub fn bytes(&self) -> u64 {
+        let heap = self.state_hash.len()
+            + self.signatures.len() * size_of::<SignatureRow>()
+            + self.ballots.len() * size_of::<BallotRow>()
+            + self.decisions.len() * size_of::<DecisionRow>()
+            + self.outcomes.len() * size_of::<OutcomeRow>()
+            + self.frame.agents.len() * size_of::<AgentState>()
+            + self.frame.messages.len() * size_of::<FrameMessage>();
+        (size_of::<Self>() + heap) as u64
+    }
+}
+
 /// Where the Record stage sends each tick. One call per tick, so a store can make it one transaction.
 /// How a ledger's writing stands, for monitoring: rows written, ticks queued for the writer, failed writes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LedgerStats {
     pub rows_written: u64,
     pub queued_ticks: u64,
+    /// What the queued ticks hold ([`TickRecord::bytes`]); the writer's queue is bounded by this.
+    pub queued_bytes: u64,
     pub failures: u64,
 }
 

@@ -55,6 +55,7 @@ pub struct RunMetrics {
     immune_fraction: Family<Campaign, FloatGauge>,
     ledger_rows: Counter,
     ledger_queue: Gauge,
+    ledger_queue_bytes: Gauge,
     ledger_failures: Counter,
     campaigns: Vec<String>,
     last_ledger: std::sync::Arc<std::sync::Mutex<LedgerStats>>,
@@ -104,6 +105,7 @@ impl RunMetrics {
             immune_fraction: Family::default(),
             ledger_rows: Counter::default(),
             ledger_queue: Gauge::default(),
+            ledger_queue_bytes: Gauge::default(),
             ledger_failures: Counter::default(),
             campaigns: config
                 .traffic
@@ -174,6 +176,11 @@ impl RunMetrics {
             "dais_ledger_queue_ticks",
             "Ticks waiting in the ledger writer's queue",
             metrics.ledger_queue.clone(),
+        );
+        r.register(
+            "dais_ledger_queue_bytes",
+            "Bytes of ticks waiting in the ledger writer's queue, which is bounded in bytes",
+            metrics.ledger_queue_bytes.clone(),
         );
         r.register(
             "dais_ledger_write_failures",
@@ -263,6 +270,7 @@ impl RunMetrics {
         self.ledger_failures
             .inc_by(ledger.failures.saturating_sub(last.failures));
         self.ledger_queue.set(ledger.queued_ticks as i64);
+        self.ledger_queue_bytes.set(ledger.queued_bytes as i64);
         *last = ledger;
     }
 }
@@ -409,6 +417,7 @@ mod tests {
             LedgerStats {
                 rows_written: 10,
                 queued_ticks: 2,
+                queued_bytes: 4096,
                 failures: 0,
             },
         );
@@ -418,6 +427,7 @@ mod tests {
             LedgerStats {
                 rows_written: 25,
                 queued_ticks: 1,
+                queued_bytes: 2048,
                 failures: 0,
             },
         );
@@ -428,6 +438,7 @@ mod tests {
             "dais_signatures_total{outcome=\"accepted_false\"} 4",
             "dais_ledger_rows_total 25",
             "dais_ledger_queue_ticks 1",
+            "dais_ledger_queue_bytes 2048",
             "dais_ticks_per_second 50.0",
             "dais_immune_fraction{campaign=\"port_scan\"} 0.25",
         ] {

@@ -9,8 +9,8 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
 use rusqlite::Connection;
@@ -22,9 +22,10 @@ use writer::{Job, Writer};
 
 mod writer;
 
-/// Ticks that may wait for the writer before the simulation blocks. Small, because one tick of a 10,000-agent
-/// flood can hold a million messages in its frame.
-const CHANNEL_TICKS: usize = 8;
+/// Bytes of ticks that may wait for the writer before the simulation blocks. A bound in bytes, not ticks: one
+/// tick of a 100,000-agent flood can hold millions of ballots and messages, and a few such ticks queued would be
+/// gigabytes, while a thousand small ticks are nothing.
+pub const QUEUE_LIMIT_BYTES: u64 = 256 << 20;
 
 /// Opens (creating) a ledger file for writing and sets it up.
 fn open_for_writing(path: &Path) -> Result<Connection, LedgerError> {
@@ -65,9 +66,67 @@ struct WriterProgress {
     queued: AtomicU64,
 }
 
+/// The bytes waiting for the writer, and the bound the simulation waits on.
+struct QueueBudget {
+    limit: u64,
+    state: Mutex<Queued>,
+    room: Condvar,
+}
+
+#[derive(Default)]
+struct Queued {
+    bytes: u64,
+    /// The writer has stopped: nothing will be released, so nobody may wait.
+    closed: bool,
+}
+
+impl QueueBudget {
+    fn new(limit: u64) -> Self {
+        Self {
+            limit,
+            state: Mutex::default(),
+            room: Condvar::new(),
+        }
+    }
+
+    /// Waits until `bytes` more fit, then counts them. A job larger than the whole bound goes alone, once the
+    /// queue is empty, so that no tick can wait forever.
+    fn acquire(&self, bytes: u64) {
+        let Ok(mut queued) = self.state.lock() else {
+            return;
+        };
+        while !queued.closed && queued.bytes > 0 && queued.bytes + bytes > self.limit {
+            queued = match self.room.wait(queued) {
+                Ok(queued) => queued,
+                Err(_) => return,
+            };
+        }
+        queued.bytes += bytes;
+    }
+
+    fn release(&self, bytes: u64) {
+        if let Ok(mut queued) = self.state.lock() {
+            queued.bytes = queued.bytes.saturating_sub(bytes);
+        }
+        self.room.notify_all();
+    }
+
+    fn close(&self) {
+        if let Ok(mut queued) = self.state.lock() {
+            queued.closed = true;
+        }
+        self.room.notify_all();
+    }
+
+    fn bytes(&self) -> u64 {
+        self.state.lock().map_or(0, |queued| queued.bytes)
+    }
+}
+
 enum Store {
     File {
-        sender: Option<SyncSender<Job>>,
+        sender: Option<Sender<(Job, u64)>>,
+        budget: Arc<QueueBudget>,
         worker: Option<JoinHandle<[u8; 32]>>,
     },
     /// A mutex only because a sink must be `Sync`; one thread writes.
@@ -77,8 +136,15 @@ enum Store {
 impl SqliteLedger {
     /// Creates the file now, so a bad path fails before the run starts.
     pub fn create(path: &Path) -> Result<Self, LedgerError> {
+        Self::create_with_queue_limit(path, QUEUE_LIMIT_BYTES)
+    }
+
+    /// [`SqliteLedger::create`] with the writer's queue bounded at `limit` bytes instead of [`QUEUE_LIMIT_BYTES`].
+    pub fn create_with_queue_limit(path: &Path, limit: u64) -> Result<Self, LedgerError> {
         let conn = open_for_writing(path)?;
-        let (sender, receiver) = sync_channel::<Job>(CHANNEL_TICKS);
+        let (sender, receiver) = channel::<(Job, u64)>();
+        let budget = Arc::new(QueueBudget::new(limit));
+        let worker_budget = budget.clone();
         let failure = Arc::new(Mutex::new(None));
         let worker_failure = failure.clone();
         let progress = Arc::new(WriterProgress::default());
@@ -86,18 +152,22 @@ impl SqliteLedger {
         let worker = std::thread::Builder::new()
             .name("dais-ledger".into())
             .spawn(move || {
-                write_loop(
+                let head = write_loop(
                     Writer::new(conn),
                     receiver,
                     worker_failure,
                     &worker_progress,
-                )
+                    &worker_budget,
+                );
+                worker_budget.close();
+                head
             })
             .map_err(LedgerError::Thread)?;
         Ok(Self {
             path: path.to_path_buf(),
             store: Store::File {
                 sender: Some(sender),
+                budget,
                 worker: Some(worker),
             },
             failure,
@@ -138,11 +208,13 @@ impl SqliteLedger {
     fn send(&mut self, job: Job) -> Result<(), LedgerError> {
         self.check()?;
         match &mut self.store {
-            Store::File { sender, .. } => {
+            Store::File { sender, budget, .. } => {
                 let sender = sender.as_ref().ok_or(LedgerError::Closed)?;
+                let bytes = job.bytes();
+                budget.acquire(bytes);
                 self.progress.queued.fetch_add(1, Ordering::Relaxed);
                 // A send fails only when the writer stopped, which it does after recording its failure.
-                if sender.send(job).is_err() {
+                if sender.send((job, bytes)).is_err() {
                     self.check()?;
                     return Err(LedgerError::WriterStopped);
                 }
@@ -166,12 +238,15 @@ impl SqliteLedger {
 /// Writes jobs until the channel closes; returns the chain head.
 fn write_loop(
     mut writer: Writer,
-    jobs: Receiver<Job>,
+    jobs: Receiver<(Job, u64)>,
     failure: Arc<Mutex<Option<String>>>,
     progress: &WriterProgress,
+    budget: &QueueBudget,
 ) -> [u8; 32] {
-    for job in jobs {
+    for (job, bytes) in jobs {
         let written = writer.write(&job);
+        drop(job);
+        budget.release(bytes);
         progress.queued.fetch_sub(1, Ordering::Relaxed);
         progress.rows.store(writer.chain.rows(), Ordering::Relaxed);
         if let Err(e) = written {
@@ -192,7 +267,7 @@ impl LedgerSink for SqliteLedger {
         self.send(Job::Tick(Box::new(record)))
     }
     fn finish(&mut self) -> Result<(), LedgerError> {
-        if let Store::File { sender, worker } = &mut self.store {
+        if let Store::File { sender, worker, .. } = &mut self.store {
             sender.take();
             if let Some(worker) = worker.take() {
                 self.final_head = Some(worker.join().map_err(|_| LedgerError::WriterPanicked)?);
@@ -204,6 +279,10 @@ impl LedgerSink for SqliteLedger {
         LedgerStats {
             rows_written: self.progress.rows.load(Ordering::Relaxed),
             queued_ticks: self.progress.queued.load(Ordering::Relaxed),
+            queued_bytes: match &self.store {
+                Store::File { budget, .. } => budget.bytes(),
+                Store::Memory(_) => 0,
+            },
             failures: u64::from(self.failure.lock().map_or(true, |f| f.is_some())),
         }
     }
@@ -315,6 +394,71 @@ mod tests {
             .execute("DELETE FROM ballots", [])
             .unwrap_err();
         assert!(err.to_string().contains("readonly"), "{err}");
+    }
+
+    /// A tick with `ballots` ballots in it.
+    fn heavy_record(tick: u32, ballots: usize) -> TickRecord {
+        let mut record = record(tick);
+        record.ballots = (0..ballots)
+            .map(|voter| BallotRow {
+                sig: 0,
+                voter: voter as u32,
+                yes: true,
+            })
+            .collect();
+        record
+    }
+
+    #[test]
+    fn the_writer_queue_is_bounded_in_bytes_and_a_tick_over_the_bound_still_goes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bounded.db");
+        let one = heavy_record(1, 2_000).bytes();
+        // Room for about three such ticks; one tick of ten times that must still be written, alone.
+        let limit = 3 * one + one / 2;
+        let mut ledger = SqliteLedger::create_with_queue_limit(&path, limit).unwrap();
+        ledger.begin(&run_info()).unwrap();
+        let mut most_queued = 0;
+        for tick in 1..=40 {
+            let ballots = if tick == 20 { 20_000 } else { 2_000 };
+            ledger.append(heavy_record(tick, ballots)).unwrap();
+            most_queued = most_queued.max(ledger.stats().queued_bytes);
+        }
+        ledger.finish().unwrap();
+        assert!(
+            most_queued <= heavy_record(20, 20_000).bytes().max(limit),
+            "{most_queued} bytes queued against a bound of {limit}"
+        );
+        assert_eq!(ledger.stats().queued_bytes, 0);
+        let rows: i64 = open_existing(&path)
+            .unwrap()
+            .query_row("SELECT COUNT(*) FROM ballots", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 39 * 2_000 + 20_000);
+    }
+
+    #[test]
+    fn a_full_queue_waits_for_the_writer_and_a_stopped_writer_frees_every_waiter() {
+        let budget = Arc::new(QueueBudget::new(100));
+        budget.acquire(80);
+        let waiter = {
+            let budget = budget.clone();
+            std::thread::spawn(move || budget.acquire(50))
+        };
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert!(!waiter.is_finished(), "80 + 50 bytes do not fit in 100");
+        budget.release(80);
+        waiter.join().unwrap();
+        assert_eq!(budget.bytes(), 50);
+        // A writer that stopped releases nothing more: waiting would never end, so nobody waits.
+        let stuck = {
+            let budget = budget.clone();
+            std::thread::spawn(move || budget.acquire(90))
+        };
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert!(!stuck.is_finished());
+        budget.close();
+        stuck.join().unwrap();
     }
 
     #[test]

@@ -13,6 +13,16 @@ pub(super) enum Job {
     Tick(Box<TickRecord>),
 }
 
+impl Job {
+    /// What the job holds while it waits in the writer's queue.
+    pub(super) fn bytes(&self) -> u64 {
+        match self {
+            Job::Run(_) => size_of::<RunInfo>() as u64,
+            Job::Tick(record) => record.bytes(),
+        }
+    }
+}
+
 fn floats(values: &[f32]) -> String {
     values
         .iter()
