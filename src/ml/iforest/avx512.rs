@@ -98,6 +98,7 @@ pub(super) unsafe fn add_block_path_lengths(
         Packed::of(&forest.leaves),
     );
     let path_lengths = forest.path_lengths.as_ptr();
+    let lengths = PathLengthTable::new(&forest.path_lengths);
     let mut at = [_mm512_setzero_si512(); BLOCK_ROWS / LANES];
     // Each chunk's totals as two vectors of 8 f64; lanes past the end load as 0 and are never stored.
     let mut sums = [[_mm512_setzero_pd(); 2]; BLOCK_ROWS / LANES];
@@ -183,7 +184,10 @@ pub(super) unsafe fn add_block_path_lengths(
             // into the path lengths.
             unsafe {
                 let code = leaves.gather(_mm512_add_epi32(at[c], to_leaf), u16::MAX);
-                add_path_lengths(&mut sums[c], code, path_lengths);
+                let lo = lengths.look_up(_mm512_castsi512_si256(code), path_lengths);
+                let hi = lengths.look_up(_mm512_extracti64x4_epi64::<1>(code), path_lengths);
+                sums[c][0] = _mm512_add_pd(sums[c][0], lo);
+                sums[c][1] = _mm512_add_pd(sums[c][1], hi);
             }
         }
     }
@@ -249,6 +253,9 @@ pub(super) unsafe fn add_small_batch_path_lengths(
     );
     let path_lengths = forest.path_lengths.as_ptr();
     let trees_per_group = VECTORS_IN_FLIGHT * trees_per_vector;
+    // Two trees a vector with one-byte features: the top levels' splits are loaded, not gathered.
+    let from_registers = trees_per_vector == 2 && forest.split_features.shift() == 0;
+    let lengths = PathLengthTable::new(&forest.path_lengths);
     let last_tree = _mm512_set1_epi32(trees as i32 - 1);
     prefetch_trees::<_MM_HINT_T1>(forest, 0, trees);
     prefetch_trees::<_MM_HINT_T0>(forest, 0, PREFETCH_GROUPS * trees_per_group);
@@ -271,8 +278,29 @@ pub(super) unsafe fn add_small_batch_path_lengths(
             tree[v] = _mm512_min_epi32(_mm512_add_epi32(first, tree_in_vector), last_tree);
             base[v] = _mm512_mullo_epi32(tree[v], _mm512_set1_epi32(per_splits as i32));
         }
-        for _ in 0..depth {
+        for level in 0..depth {
             for v in 0..vectors {
+                if from_registers && level_in_registers(level, depth) {
+                    let first = (1usize << level) - 1;
+                    let a = (first_tree + 2 * v).min(trees - 1);
+                    let b = (first_tree + 2 * v + 1).min(trees - 1);
+                    let within = _mm512_sub_epi32(at[v], _mm512_set1_epi32(first as i32));
+                    // SAFETY: `level_in_registers` keeps every read inside each tree's splits, and features are
+                    // packed one byte each (`from_registers`).
+                    let (threshold, feature) = unsafe {
+                        level_split(
+                            forest,
+                            a * per_splits + first,
+                            b * per_splits + first,
+                            1 << level,
+                            within,
+                        )
+                    };
+                    // SAFETY: every split's feature is below `f`.
+                    let x = unsafe { values.select(feature, row) };
+                    at[v] = step(at[v], x, threshold, one);
+                    continue;
+                }
                 let split = _mm512_add_epi32(base[v], at[v]);
                 // SAFETY: every lane's index is a split of its tree, and every split's feature is below `f`, so
                 // its value is inside the chunk.
@@ -293,10 +321,11 @@ pub(super) unsafe fn add_small_batch_path_lengths(
             );
             // SAFETY: each lane's entry is a bottom slot of its own tree, and every code indexes the path lengths.
             let code = unsafe { leaves.gather(leaf, u16::MAX) };
+            // SAFETY: as above.
             let (lo, hi) = unsafe {
                 (
-                    _mm512_i32gather_pd::<8>(_mm512_castsi512_si256(code), path_lengths),
-                    _mm512_i32gather_pd::<8>(_mm512_extracti64x4_epi64::<1>(code), path_lengths),
+                    lengths.look_up(_mm512_castsi512_si256(code), path_lengths),
+                    lengths.look_up(_mm512_extracti64x4_epi64::<1>(code), path_lengths),
                 )
             };
             if trees_per_vector == 2 {
@@ -319,6 +348,110 @@ pub(super) unsafe fn add_small_batch_path_lengths(
             lane_mask8(n.saturating_sub(8)),
             sums[1],
         );
+    }
+}
+
+/// Whether the small-batch walk loads `level`'s splits rather than gathering them: levels of up to 32 splits a
+/// tree, where a 16-byte read of features from the level's first split stays inside the tree.
+fn level_in_registers(level: usize, depth: usize) -> bool {
+    let (first, width) = ((1usize << level) - 1, 1usize << level);
+    // The tree has 2^depth - 1 splits.
+    width <= 32 && first + width.max(16) < (1usize << depth)
+}
+
+/// Each lane's threshold and feature at one level, for a vector whose lanes 0-7 walk the tree whose level starts
+/// at split `a` and lanes 8-15 the one at `b`; `within` is each lane's index within the level (`width` splits).
+///
+/// # Safety
+/// Features must be packed one byte each, and `level_in_registers` must hold for the level.
+#[inline]
+#[target_feature(enable = "avx512f")]
+unsafe fn level_split(
+    forest: &IsolationForest,
+    a: usize,
+    b: usize,
+    width: usize,
+    within: __m512i,
+) -> (__m512, __m512i) {
+    let thresholds = forest.thresholds.as_ptr();
+    let features = forest.split_features.as_ptr();
+    let lanes = lane_mask16(width.min(16));
+    // SAFETY: the caller's promise: `width` thresholds and max(width, 16) feature bytes from `a` and from `b` lie
+    // inside their trees; masked-off lanes read nothing.
+    unsafe {
+        let thresholds_of = |at: usize| _mm512_maskz_loadu_ps(lanes, thresholds.add(at));
+        let features_of =
+            |at: usize| _mm512_cvtepu8_epi32(_mm_loadu_si128(features.add(at).cast()));
+        if width <= 16 {
+            // Tree a's splits are entries 0-15 of the pair, tree b's 16-31.
+            let second = _mm512_mask_blend_epi32(
+                0xFF00,
+                within,
+                _mm512_add_epi32(within, _mm512_set1_epi32(16)),
+            );
+            (
+                _mm512_permutex2var_ps(thresholds_of(a), second, thresholds_of(b)),
+                _mm512_permutex2var_epi32(features_of(a), second, features_of(b)),
+            )
+        } else {
+            // 32 splits a tree: each tree's pair of registers, then lanes 8-15 from tree b's.
+            let from_a = (
+                _mm512_permutex2var_ps(thresholds_of(a), within, thresholds_of(a + 16)),
+                _mm512_permutex2var_epi32(features_of(a), within, features_of(a + 16)),
+            );
+            let from_b = (
+                _mm512_permutex2var_ps(thresholds_of(b), within, thresholds_of(b + 16)),
+                _mm512_permutex2var_epi32(features_of(b), within, features_of(b + 16)),
+            );
+            (
+                _mm512_mask_blend_ps(0xFF00, from_a.0, from_b.0),
+                _mm512_mask_blend_epi32(0xFF00, from_a.1, from_b.1),
+            )
+        }
+    }
+}
+
+/// A forest's path lengths in four registers when it has at most 32 of them (the usual case: a handful of depths
+/// and small counts), so a leaf's length is a permute of its code instead of a gather.
+// Held in registers for the length of a walk, as `ValueTable` is.
+#[allow(clippy::large_enum_variant)]
+enum PathLengthTable {
+    Registers([__m512d; 4]),
+    Gathered,
+}
+
+impl PathLengthTable {
+    #[target_feature(enable = "avx512f")]
+    fn new(lengths: &[f64]) -> Self {
+        if lengths.len() > 32 {
+            return Self::Gathered;
+        }
+        let mut registers = [_mm512_setzero_pd(); 4];
+        for (register, chunk) in registers.iter_mut().zip(lengths.chunks(8)) {
+            // SAFETY: the mask covers exactly the chunk's entries.
+            *register = unsafe { _mm512_maskz_loadu_pd(lane_mask8(chunk.len()), chunk.as_ptr()) };
+        }
+        Self::Registers(registers)
+    }
+
+    /// The path lengths of 8 codes.
+    ///
+    /// # Safety
+    /// Every code must index `lengths`, the slice this table was made from.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn look_up(&self, codes: __m256i, lengths: *const f64) -> __m512d {
+        match self {
+            Self::Registers([t0, t1, t2, t3]) => {
+                let index = _mm512_cvtepi32_epi64(codes);
+                let low = _mm512_permutex2var_pd(*t0, index, *t1);
+                let high = _mm512_permutex2var_pd(*t2, index, *t3);
+                let upper = _mm512_test_epi64_mask(index, _mm512_set1_epi64(16));
+                _mm512_mask_blend_pd(upper, low, high)
+            }
+            // SAFETY: the caller's promise.
+            Self::Gathered => unsafe { _mm512_i32gather_pd::<8>(codes, lengths) },
+        }
     }
 }
 
@@ -378,22 +511,6 @@ impl ValueTable {
             // SAFETY: the caller's promise keeps every element inside the chunk.
             Self::Chunk(chunk) => unsafe { gather_values(*chunk, feature, row) },
         }
-    }
-}
-
-/// Adds the path lengths of 16 lanes' codes to a chunk's two vectors of totals.
-///
-/// # Safety
-/// Every code must index `path_lengths`.
-#[inline]
-#[target_feature(enable = "avx512f")]
-unsafe fn add_path_lengths(sums: &mut [__m512d; 2], code: __m512i, path_lengths: *const f64) {
-    // SAFETY: the caller's promise.
-    unsafe {
-        let lo = _mm512_i32gather_pd::<8>(_mm512_castsi512_si256(code), path_lengths);
-        let hi = _mm512_i32gather_pd::<8>(_mm512_extracti64x4_epi64::<1>(code), path_lengths);
-        sums[0] = _mm512_add_pd(sums[0], lo);
-        sums[1] = _mm512_add_pd(sums[1], hi);
     }
 }
 

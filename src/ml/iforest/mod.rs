@@ -277,6 +277,36 @@ mod tests {
         }
     }
 
+    /// Rows with many duplicates end in constant leaves of many (depth, count) pairs: a forest with more distinct
+    /// path lengths than the small-batch walk keeps in registers, so its gathered lookup is checked too.
+    #[test]
+    fn every_walk_matches_single_row_scores_with_many_distinct_path_lengths() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let data: Vec<f32> = (0..3000 * 3)
+            .map(|_| f32::from(rng.random_range(0u8..4)))
+            .collect();
+        let params = ForestParams {
+            trees: 40,
+            subsample: 2048,
+            contamination: Contamination::Auto,
+        };
+        let forest = IsolationForest::fit(&data, 3, params, &mut ChaCha8Rng::seed_from_u64(6));
+        assert!(
+            forest.path_lengths.len() > 32,
+            "{} distinct path lengths",
+            forest.path_lengths.len()
+        );
+        for rows in [1, 8, 16] {
+            let probe = &data[..rows * 3];
+            let single: Vec<f64> = probe.chunks_exact(3).map(|r| forest.score(r)).collect();
+            for &walk in Walk::supported() {
+                let mut batch = Vec::new();
+                forest.score_into_with(probe, &mut batch, walk);
+                assert_eq!(batch, single, "{walk:?} walk, {rows} rows");
+            }
+        }
+    }
+
     #[test]
     fn f32_thresholds_keep_f64_comparisons_exact() {
         for t in [0.1f64, -0.3, 1.0 / 3.0, 12_345.678_9, 0.0, -1e-30] {
