@@ -106,6 +106,8 @@ pub(super) unsafe fn add_block_path_lengths(
         let first_split = tree * per_splits;
         let thresholds = forest.thresholds[first_split..first_split + per_splits].as_ptr();
         let tree_base = _mm256_set1_epi32(first_split as i32);
+        // Every row reads the root's feature.
+        let root_feature = forest.split_features.get(first_split);
         at[..vectors].fill(_mm256_setzero_si256());
         for level in 0..depth {
             let first = (1usize << level) - 1;
@@ -126,7 +128,6 @@ pub(super) unsafe fn add_block_path_lengths(
                     )
                 };
                 let first_v = _mm256_set1_epi32(first as i32);
-                let root_feature = forest.split_features.get(first_split);
                 for (v, at_v) in at[..vectors].iter_mut().enumerate() {
                     // SAFETY: vector v's lanes are inside `transposed` (asserted above).
                     let values = unsafe { transposed.as_ptr().add(vector_base(v)) };

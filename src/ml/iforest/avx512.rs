@@ -115,6 +115,8 @@ pub(super) unsafe fn add_block_path_lengths(
         let first_split = tree * per_splits;
         let thresholds = forest.thresholds[first_split..first_split + per_splits].as_ptr();
         let tree_base = _mm512_set1_epi32(first_split as i32);
+        // Every row reads the root's feature.
+        let root_feature = forest.split_features.get(first_split);
         at[..chunks].fill(_mm512_setzero_si512());
         for level in 0..depth {
             let first = (1usize << level) - 1;
@@ -141,7 +143,6 @@ pub(super) unsafe fn add_block_path_lengths(
                     )
                 };
                 let first_v = _mm512_set1_epi32(first as i32);
-                let root_feature = forest.split_features.get(first_split);
                 for (c, at_c) in at[..chunks].iter_mut().enumerate() {
                     // SAFETY: chunk `c` is whole in `transposed` (asserted above).
                     let chunk = unsafe { transposed.as_ptr().add(c * LANES * f) };
