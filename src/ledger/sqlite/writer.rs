@@ -17,7 +17,15 @@ impl Job {
     /// What the job holds while it waits in the writer's queue.
     pub(super) fn bytes(&self) -> u64 {
         match self {
-            Job::Run(_) => size_of::<RunInfo>() as u64,
+            // The run row lists every agent and its neighbours: megabytes at 100,000 agents.
+            Job::Run(run) => {
+                let agents: usize = run
+                    .agents
+                    .iter()
+                    .map(|a| size_of_val(a) + a.role.len() + size_of_val(a.neighbours.as_slice()))
+                    .sum();
+                (size_of::<RunInfo>() + run.config_ron.len() + agents) as u64
+            }
             Job::Tick(record) => record.bytes(),
         }
     }
