@@ -5,6 +5,18 @@ mod common;
 
 use common::dais;
 
+/// Colluders forge signatures, so a run with them has many decisions to log; JSON at debug level logs each one.
+const COLLUDERS_LOGGED_AS_JSON: [&str; 8] = [
+    "--set",
+    "faults.byzantine_fraction=0.3",
+    "--set",
+    "faults.byzantine_strategy=collude",
+    "--log-format",
+    "json",
+    "--log-level",
+    "debug",
+];
+
 fn json_lines(text: &str) -> Vec<serde_json::Value> {
     text.lines()
         .filter(|l| !l.trim().is_empty())
@@ -54,7 +66,8 @@ fn json_logs_parse_line_by_line_and_carry_the_run() {
 fn a_log_file_rotates_by_size_and_keeps_the_configured_files() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("dais.log");
-    let output = dais(&[
+    // Far more decisions than three files' worth.
+    let run = [
         "run",
         "--no-render",
         "--quiet",
@@ -62,22 +75,16 @@ fn a_log_file_rotates_by_size_and_keeps_the_configured_files() {
         "40",
         "--steps",
         "300",
-        // Colluders forge signatures: many decisions to log, far more than three files' worth.
-        "--set",
-        "faults.byzantine_fraction=0.3",
-        "--set",
-        "faults.byzantine_strategy=collude",
-        "--log-format",
-        "json",
-        "--log-level",
-        "debug",
+    ];
+    let file = [
         "--log-file",
         log.to_str().unwrap(),
         "--log-max-bytes",
         "1024",
         "--log-keep",
         "2",
-    ]);
+    ];
+    let output = dais(&[&run[..], &COLLUDERS_LOGGED_AS_JSON, &file].concat());
     assert!(output.status.success(), "{output:?}");
     assert!(
         output.stderr.is_empty(),
@@ -179,22 +186,8 @@ fn log_lines_and_the_progress_bar_never_interleave_on_a_terminal() {
     {
         panic!("the terminal test needs `script` (util-linux, part of every Debian)");
     }
-    let args = [
-        "run",
-        "--no-render",
-        "--agents",
-        "40",
-        "--steps",
-        "400",
-        "--set",
-        "faults.byzantine_fraction=0.3",
-        "--set",
-        "faults.byzantine_strategy=collude",
-        "--log-format",
-        "json",
-        "--log-level",
-        "debug",
-    ];
+    let run = ["run", "--no-render", "--agents", "40", "--steps", "400"];
+    let args = [&run[..], &COLLUDERS_LOGGED_AS_JSON].concat();
     let command = format!("{} {}", env!("CARGO_BIN_EXE_dais"), args.join(" "));
     let on_a_terminal = std::process::Command::new("script")
         .args(["-qec", &command, "/dev/null"])

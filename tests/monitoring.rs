@@ -79,7 +79,7 @@ fn a_sweep_reports_its_runs() {
         )"#,
     );
     let out = dir.path().join("out");
-    let (mut child, addr) = common::spawn_serving(&[
+    let sweep = [
         "sweep",
         &file,
         "--out",
@@ -87,7 +87,8 @@ fn a_sweep_reports_its_runs() {
         "--jobs",
         "1",
         "--quiet",
-    ]);
+    ];
+    let (mut child, addr) = common::spawn_serving(&sweep);
     let started = Instant::now();
     let done = |text: &str| sample(text, "dais_sweep_runs_total{outcome=\"done\"}").unwrap_or(0.0);
     let (_, first) = http_get(&addr, "/metrics").unwrap();
@@ -117,15 +118,7 @@ fn a_sweep_reports_its_runs() {
         .count()
         - 1;
     assert!(rows >= 1);
-    let (mut child, addr) = common::spawn_serving(&[
-        "sweep",
-        &file,
-        "--out",
-        out.to_str().unwrap(),
-        "--jobs",
-        "1",
-        "--quiet",
-    ]);
+    let (mut child, addr) = common::spawn_serving(&sweep);
     // The endpoint is up before the sweep file is read: wait for the plan.
     let mut resumed = String::new();
     while sample(&resumed, "dais_sweep_runs_planned").unwrap_or(0.0) == 0.0 {
