@@ -107,7 +107,12 @@ pub(super) unsafe fn add_block_path_lengths(
         let thresholds = forest.thresholds[first_split..first_split + per_splits].as_ptr();
         let tree_base = _mm256_set1_epi32(first_split as i32);
         // Every row reads the root's feature.
-        let root_feature = forest.split_features.get(first_split);
+        // (A forest of constant data has no splits, and its walk no steps.)
+        let root_feature = if depth == 0 {
+            0
+        } else {
+            forest.split_features.get(first_split)
+        };
         at[..vectors].fill(_mm256_setzero_si256());
         for level in 0..depth {
             let first = (1usize << level) - 1;

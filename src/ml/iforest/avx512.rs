@@ -24,6 +24,7 @@
 use std::arch::x86_64::*;
 
 use super::layout::PackedIndices;
+use super::walk::FittedTree;
 use super::{BLOCK_ROWS, IsolationForest, LANES};
 
 /// Levels of up to this many splits are looked up in registers: two registers of thresholds and two of features.
@@ -116,43 +117,26 @@ pub(super) unsafe fn add_block_path_lengths(
         let thresholds = forest.thresholds[first_split..first_split + per_splits].as_ptr();
         let tree_base = _mm512_set1_epi32(first_split as i32);
         // Every row reads the root's feature.
-        let root_feature = forest.split_features.get(first_split);
+        // (A forest of constant data has no splits, and its walk no steps.)
+        let root_feature = if depth == 0 {
+            0
+        } else {
+            forest.split_features.get(first_split)
+        };
         at[..chunks].fill(_mm512_setzero_si512());
         for level in 0..depth {
-            let first = (1usize << level) - 1;
-            let width = 1usize << level;
-            if width <= REGISTER_WIDTH {
-                let (lo_lanes, hi_lanes) = (
-                    lane_mask16(width.min(16)),
-                    lane_mask16(width.saturating_sub(16)),
-                );
-                // SAFETY: the masks cover exactly this level's splits.
-                let (lo_threshold, hi_threshold, lo_feature, hi_feature) = unsafe {
-                    let level_entry = _mm512_add_epi32(
-                        _mm512_add_epi32(tree_base, _mm512_set1_epi32(first as i32)),
-                        lane_iota,
-                    );
-                    (
-                        _mm512_maskz_loadu_ps(lo_lanes, thresholds.add(first)),
-                        _mm512_maskz_loadu_ps(hi_lanes, thresholds.add(first + 16)),
-                        features.gather(level_entry, lo_lanes),
-                        features.gather(
-                            _mm512_add_epi32(level_entry, _mm512_set1_epi32(16)),
-                            hi_lanes,
-                        ),
-                    )
-                };
-                let first_v = _mm512_set1_epi32(first as i32);
+            if (1usize << level) <= REGISTER_WIDTH {
+                // SAFETY: the level lies inside this tree's splits.
+                let level_splits =
+                    unsafe { LevelSplits::load(thresholds, features, tree_base, level) };
                 for (c, at_c) in at[..chunks].iter_mut().enumerate() {
                     // SAFETY: chunk `c` is whole in `transposed` (asserted above).
                     let chunk = unsafe { transposed.as_ptr().add(c * LANES * f) };
-                    let in_level = _mm512_sub_epi32(*at_c, first_v);
-                    let threshold = _mm512_permutex2var_ps(lo_threshold, in_level, hi_threshold);
+                    let (threshold, feature) = level_splits.of(*at_c);
                     let x = if level == 0 {
                         // SAFETY: the root's feature is below `f`, so its row is inside the chunk.
                         unsafe { _mm512_loadu_ps(chunk.add(root_feature * LANES)) }
                     } else {
-                        let feature = _mm512_permutex2var_epi32(lo_feature, in_level, hi_feature);
                         // SAFETY: every split's feature is below `f`.
                         unsafe { gather_values(chunk, feature, lane_iota) }
                     };
@@ -203,6 +187,143 @@ pub(super) unsafe fn add_block_path_lengths(
                     sum,
                 )
             };
+        }
+    }
+}
+
+/// A level of at most `REGISTER_WIDTH` splits of one tree, in registers: thresholds and features, 16 a register.
+#[derive(Clone, Copy)]
+struct LevelSplits {
+    thresholds: [__m512; 2],
+    features: [__m512i; 2],
+    /// The level's first split within the tree.
+    first: __m512i,
+}
+
+impl LevelSplits {
+    /// Loads `level` of the tree whose splits start at `thresholds` and at entry `tree_base` of `features`.
+    ///
+    /// # Safety
+    /// The level must have at most `REGISTER_WIDTH` splits, all inside the tree.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn load(
+        thresholds: *const f32,
+        features: Packed,
+        tree_base: __m512i,
+        level: usize,
+    ) -> Self {
+        let (first, width) = ((1usize << level) - 1, 1usize << level);
+        debug_assert!(width <= REGISTER_WIDTH);
+        let (lo_lanes, hi_lanes) = (
+            lane_mask16(width.min(16)),
+            lane_mask16(width.saturating_sub(16)),
+        );
+        let lane_iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        let level_entry = _mm512_add_epi32(
+            _mm512_add_epi32(tree_base, _mm512_set1_epi32(first as i32)),
+            lane_iota,
+        );
+        // SAFETY: the caller's promise; the masks cover exactly this level's splits.
+        unsafe {
+            Self {
+                thresholds: [
+                    _mm512_maskz_loadu_ps(lo_lanes, thresholds.add(first)),
+                    _mm512_maskz_loadu_ps(hi_lanes, thresholds.add(first + 16)),
+                ],
+                features: [
+                    features.gather(level_entry, lo_lanes),
+                    features.gather(
+                        _mm512_add_epi32(level_entry, _mm512_set1_epi32(16)),
+                        hi_lanes,
+                    ),
+                ],
+                first: _mm512_set1_epi32(first as i32),
+            }
+        }
+    }
+
+    /// Each lane's threshold and feature, for lanes at splits `at` of this level (indices within the tree).
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn of(&self, at: __m512i) -> (__m512, __m512i) {
+        let in_level = _mm512_sub_epi32(at, self.first);
+        (
+            _mm512_permutex2var_ps(self.thresholds[0], in_level, self.thresholds[1]),
+            _mm512_permutex2var_epi32(self.features[0], in_level, self.features[1]),
+        )
+    }
+}
+
+/// `FittedTree::add_path_lengths` in vectors: up to 8 vectors of 16 listed rows walk the tree side by side, each
+/// lane gathering its row's values from the feature-major `columns`; levels of at most `REGISTER_WIDTH` splits
+/// come from registers, as in the block walk.
+///
+/// # Safety
+/// The CPU must support AVX-512F; `columns` must hold `n_rows` values for each feature the tree splits on, with
+/// every index below `i32::MAX`, and every listed row must be below `n_rows`.
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn add_listed_rows_path_lengths(
+    tree: &FittedTree,
+    rows: &[u32],
+    columns: &[f32],
+    n_rows: usize,
+    totals: &mut [f64],
+) {
+    const VECTORS: usize = BLOCK_ROWS / LANES;
+    let depth = tree.depth;
+    let per_splits = (1usize << depth) - 1;
+    assert_eq!(tree.thresholds.len(), per_splits);
+    assert_eq!(tree.leaf_codes.len(), per_splits + 1);
+    let features = Packed::of(tree.features);
+    let tree_base = _mm512_set1_epi32(tree.first_split as i32);
+    let stride = _mm512_set1_epi32(n_rows as i32);
+    let one = _mm512_set1_epi32(1);
+    let thresholds = tree.thresholds.as_ptr();
+    let mut slots = [0u32; BLOCK_ROWS];
+    for group in rows.chunks(BLOCK_ROWS) {
+        let vectors = group.len().div_ceil(LANES);
+        let mut row = [_mm512_setzero_si512(); VECTORS];
+        for (v, row_v) in row[..vectors].iter_mut().enumerate() {
+            let lanes = (group.len() - v * LANES).min(LANES);
+            // SAFETY: the mask covers only rows that exist; the other lanes walk row 0 and are not added.
+            *row_v = unsafe {
+                _mm512_maskz_loadu_epi32(lane_mask16(lanes), group.as_ptr().add(v * LANES).cast())
+            };
+        }
+        let mut at = [_mm512_setzero_si512(); VECTORS];
+        for level in 0..depth {
+            let in_registers = (1usize << level) <= REGISTER_WIDTH;
+            // SAFETY: the level lies inside this tree's splits.
+            let level_splits = in_registers
+                .then(|| unsafe { LevelSplits::load(thresholds, features, tree_base, level) });
+            for (at_v, &row_v) in at[..vectors].iter_mut().zip(&row) {
+                // SAFETY: every lane's index is a split of this tree, its feature is one `columns` holds, and its
+                // row is below `n_rows`.
+                let (threshold, x) = unsafe {
+                    let (threshold, feature) = match &level_splits {
+                        Some(level_splits) => level_splits.of(*at_v),
+                        None => (
+                            _mm512_i32gather_ps::<4>(*at_v, thresholds.cast()),
+                            features.gather(_mm512_add_epi32(tree_base, *at_v), u16::MAX),
+                        ),
+                    };
+                    let index = _mm512_add_epi32(_mm512_mullo_epi32(feature, stride), row_v);
+                    (
+                        threshold,
+                        _mm512_i32gather_ps::<4>(index, columns.as_ptr().cast()),
+                    )
+                };
+                *at_v = step(*at_v, x, threshold, one);
+            }
+        }
+        for (v, &at_v) in at[..vectors].iter().enumerate() {
+            // SAFETY: `slots` holds VECTORS * LANES entries.
+            unsafe { _mm512_storeu_si512(slots.as_mut_ptr().add(v * LANES).cast(), at_v) };
+        }
+        for (&row, &slot) in group.iter().zip(&slots) {
+            let code = tree.leaf_codes[slot as usize - per_splits];
+            totals[row as usize] += tree.path_lengths[code as usize];
         }
     }
 }

@@ -5,15 +5,18 @@ use std::ops::Range;
 
 use rand::{Rng, RngExt};
 
-use super::layout::{Node, PathLengthCodes, PreorderForest};
-use super::walk::f32_at_or_below;
+use super::layout::PathLengthCodes;
+use super::walk::{FittedTree, f32_at_or_below};
 use super::{Contamination, ForestParams, IsolationForest, percentile_linear};
 
 /// Scratch space for fitting, one per thread and reused, so that periodic retraining neither reallocates nor keeps a
-/// copy per forest (a grown pre-order forest of 50 trees is about 150 KB, and every agent owns a forest).
+/// copy per forest (every agent owns a forest).
 #[derive(Default, Debug)]
 struct FitScratch {
     indices: Vec<u32>,
+    /// The training rows feature-major (`columns[feature * n_rows + row]`): a node gathers one feature's values,
+    /// and the walk of the rows a tree did not sample reads them by row.
+    columns: Vec<f32>,
     candidate_features: Vec<u32>,
     /// The node's values of the feature being tried, gathered once so that finding its range and partitioning on it
     /// read a contiguous array.
@@ -21,8 +24,10 @@ struct FitScratch {
     /// A node's rows are in `levels[depth % 2]`, at the node's range; partitioning writes its children's rows into
     /// the other buffer at the same range, so no pass copies them back.
     levels: [Vec<u32>; 2],
-    /// The trees in pre-order before they are laid out for scoring.
-    grown: PreorderForest,
+    /// Each tree's bottom slots' path-length codes, packed into the forest once the widest code is known.
+    leaf_codes: Vec<u32>,
+    /// Each training row's path lengths summed in tree order, for the contamination threshold.
+    totals: Vec<f64>,
     codes: PathLengthCodes,
 }
 
@@ -43,6 +48,12 @@ impl IsolationForest {
             .with_borrow_mut(|scratch| self.refit_with(rows, features, params, rng, scratch));
     }
 
+    /// Grows each tree straight into the scoring layout, as a complete tree of the height limit's depth, and shrinks
+    /// the layout to the deepest leaf at the end (which is the height limit in all but tiny or degenerate data).
+    ///
+    /// With a contamination fraction the threshold needs every training row's score. A tree already knows the leaf
+    /// of each row it sampled, so only the others walk it, right after it is grown; each row still adds its path
+    /// lengths in tree order, so its total, and the threshold, are bit-identical to scoring the rows afterwards.
     fn refit_with<R: Rng + ?Sized>(
         &mut self,
         rows: &[f32],
@@ -62,12 +73,31 @@ impl IsolationForest {
         );
         let psi = params.subsample.clamp(1, n_rows);
         let height_limit = (psi.max(2) as f64).log2().ceil() as usize;
+        let trees = params.trees.max(1);
+        let (per_splits, per_leaves) = ((1usize << height_limit) - 1, 1usize << height_limit);
         self.features = features;
         self.max_samples = psi;
-        let mut grown = std::mem::take(&mut scratch.grown);
-        grown.clear();
+        self.trees = trees;
+        self.depth = height_limit;
+        self.thresholds.clear();
+        self.thresholds.resize(trees * per_splits, f32::INFINITY);
+        self.split_features
+            .reset(trees * per_splits, (features - 1) as u32);
+        self.path_lengths.clear();
+        scratch.leaf_codes.clear();
+        scratch.leaf_codes.resize(trees * per_leaves, 0);
+        scratch.columns.clear();
+        scratch
+            .columns
+            .extend((0..features).flat_map(|f| rows.chunks_exact(features).map(move |row| row[f])));
+        let scoring = matches!(params.contamination, Contamination::Fraction(_));
+        scratch.totals.clear();
+        if scoring {
+            scratch.totals.resize(n_rows, 0.0);
+        }
         scratch.codes.begin(height_limit, psi);
-        for _ in 0..params.trees.max(1) {
+        let mut deepest = 0;
+        for tree in 0..trees {
             // Partial Fisher-Yates: the first ψ entries become a uniform sample without replacement.
             scratch.indices.clear();
             scratch.indices.extend(0..n_rows as u32);
@@ -75,16 +105,22 @@ impl IsolationForest {
                 let j = rng.random_range(i..n_rows);
                 scratch.indices.swap(i, j);
             }
-            grown.roots.push(grown.nodes.len());
             for level in &mut scratch.levels {
                 level.resize(psi, 0);
             }
             scratch.levels[0].copy_from_slice(&scratch.indices[..psi]);
-            let mut tree = TreeBuilder {
-                nodes: &mut grown.nodes,
-                path_lengths: &mut grown.path_lengths,
+            let first_split = tree * per_splits;
+            let leaf_codes = &mut scratch.leaf_codes[tree * per_leaves..(tree + 1) * per_leaves];
+            let mut builder = TreeBuilder {
+                thresholds: &mut self.thresholds[first_split..first_split + per_splits],
+                split_features: &mut self.split_features,
+                first_split,
+                leaf_codes,
+                path_lengths: &mut self.path_lengths,
+                totals: scoring.then_some(&mut scratch.totals),
                 codes: &mut scratch.codes,
-                rows,
+                columns: &scratch.columns,
+                n_rows,
                 features,
                 height_limit,
                 deepest: 0,
@@ -92,32 +128,92 @@ impl IsolationForest {
                 values: &mut scratch.values,
                 levels: &mut scratch.levels,
             };
-            tree.grow(0..psi, 0, rng);
-            grown.depth = grown.depth.max(tree.deepest);
+            builder.grow(0..psi, 0, 0, rng);
+            deepest = deepest.max(builder.deepest);
+            if scoring && psi < n_rows {
+                let grown = FittedTree {
+                    thresholds: &self.thresholds[first_split..first_split + per_splits],
+                    features: &self.split_features,
+                    first_split,
+                    leaf_codes: &scratch.leaf_codes[tree * per_leaves..(tree + 1) * per_leaves],
+                    path_lengths: &self.path_lengths,
+                    depth: height_limit,
+                };
+                grown.add_path_lengths(
+                    &scratch.indices[psi..],
+                    &scratch.columns,
+                    n_rows,
+                    &mut scratch.totals,
+                );
+            }
         }
         scratch.codes.finish();
-        self.lay_out(&grown);
-        scratch.grown = grown;
+        if deepest < height_limit {
+            self.shrink_to_depth(deepest, &mut scratch.leaf_codes);
+        }
+        self.leaves.pack(&scratch.leaf_codes);
         self.threshold = match params.contamination {
             Contamination::Auto => 0.5,
             Contamination::Fraction(p) => {
-                let mut scores = self.score_rows(rows);
                 // scikit-learn: offset_ = percentile(score_samples, 100 p), and score_samples = -s.
+                let mut scores = std::mem::take(&mut scratch.totals);
                 for s in &mut scores {
-                    *s = -*s;
+                    *s = -self.score_from_total(*s);
                 }
-                -percentile_linear(&mut scores, 100.0 * p)
+                let threshold = -percentile_linear(&mut scores, 100.0 * p);
+                scratch.totals = scores;
+                threshold
             }
         };
     }
+
+    /// Cuts a layout grown to the height limit down to `depth` levels: the levels above keep their slots, and each
+    /// slot at `depth`, a leaf, takes the code its subtree was filled with.
+    fn shrink_to_depth(&mut self, depth: usize, leaf_codes: &mut Vec<u32>) {
+        let from = self.depth;
+        let (from_splits, from_leaves) = ((1usize << from) - 1, 1usize << from);
+        let (to_splits, to_leaves) = ((1usize << depth) - 1, 1usize << depth);
+        let mut thresholds = Vec::with_capacity(self.trees * to_splits);
+        let mut features = super::layout::PackedIndices::default();
+        features.reset(self.trees * to_splits, (self.features - 1) as u32);
+        let mut codes = Vec::with_capacity(self.trees * to_leaves);
+        for tree in 0..self.trees {
+            let (old_split, old_leaf) = (tree * from_splits, tree * from_leaves);
+            thresholds.extend_from_slice(&self.thresholds[old_split..old_split + to_splits]);
+            for slot in 0..to_splits {
+                features.set(
+                    tree * to_splits + slot,
+                    self.split_features.get(old_split + slot) as u32,
+                );
+            }
+            // Bottom slot j of the shallow tree is slot to_splits + j; its first bottom slot in the deep tree is
+            // ((slot + 1) << (from - depth)) - 1.
+            codes.extend((0..to_leaves).map(|j| {
+                let first = ((to_splits + j + 1) << (from - depth)) - 1;
+                leaf_codes[old_leaf + first - from_splits]
+            }));
+        }
+        self.thresholds = thresholds;
+        self.split_features = features;
+        *leaf_codes = codes;
+        self.depth = depth;
+    }
 }
 
-/// Appends one tree to a forest's arrays.
+/// Grows one tree into the scoring layout.
 struct TreeBuilder<'a> {
-    nodes: &'a mut Vec<Node>,
+    /// This tree's split slots, in heap order; +inf (always left) until a split is written.
+    thresholds: &'a mut [f32],
+    split_features: &'a mut super::layout::PackedIndices,
+    first_split: usize,
+    /// This tree's bottom slots.
+    leaf_codes: &'a mut [u32],
     path_lengths: &'a mut Vec<f64>,
+    /// Per training row, when the threshold needs scores: each sampled row's path length is added at its leaf.
+    totals: Option<&'a mut Vec<f64>>,
     codes: &'a mut PathLengthCodes,
-    rows: &'a [f32],
+    columns: &'a [f32],
+    n_rows: usize,
     features: usize,
     height_limit: usize,
     /// Depth of the deepest leaf so far.
@@ -128,19 +224,35 @@ struct TreeBuilder<'a> {
 }
 
 impl TreeBuilder<'_> {
-    fn push_leaf(&mut self, depth: usize, n: usize) {
+    /// A leaf of the node at `slot` (heap order), holding the rows at `range` of `levels[depth % 2]`: every bottom
+    /// slot beneath it takes its path-length code.
+    fn push_leaf(&mut self, range: Range<usize>, depth: usize, slot: usize) {
         self.deepest = self.deepest.max(depth);
-        let code = self.codes.code(depth, n, self.path_lengths);
-        self.nodes.push(Node::leaf(code));
+        let code = self.codes.code(depth, range.len(), self.path_lengths);
+        let below = self.height_limit - depth;
+        let first = ((slot + 1) << below) - 1 - self.thresholds.len();
+        self.leaf_codes[first..first + (1 << below)].fill(code);
+        if let Some(totals) = self.totals.as_deref_mut() {
+            let length = self.path_lengths[code as usize];
+            for &row in &self.levels[depth % 2][range] {
+                totals[row as usize] += length;
+            }
+        }
     }
 
-    /// Grows one subtree over the rows at `range` of `levels[depth % 2]` (indices into `rows`) in pre-order: the
-    /// left child is always the next node. The order of rows within a node does not matter: a node's split and its
-    /// children's sets depend only on which rows reached it.
-    fn grow<R: Rng + ?Sized>(&mut self, range: Range<usize>, depth: usize, rng: &mut R) {
+    /// Grows the subtree at `slot` over the rows at `range` of `levels[depth % 2]` (indices into the training
+    /// rows), left before right, so the random draws come in scikit-learn's order. The order of rows within a node
+    /// does not matter: a node's split and its children's sets depend only on which rows reached it.
+    fn grow<R: Rng + ?Sized>(
+        &mut self,
+        range: Range<usize>,
+        depth: usize,
+        slot: usize,
+        rng: &mut R,
+    ) {
         let n = range.len();
         if depth >= self.height_limit || n <= 1 {
-            return self.push_leaf(depth, n);
+            return self.push_leaf(range, depth, slot);
         }
         // Draw features until one is not constant in this node, as scikit-learn's random splitter does: uniformly
         // among those not tried yet, the list kept by swap-remove. The list is built only when the first draw, from
@@ -171,29 +283,26 @@ impl TreeBuilder<'_> {
             feature = self.candidates.swap_remove(pick) as usize;
         };
         let Some((feature, threshold)) = split else {
-            return self.push_leaf(depth, n);
+            return self.push_leaf(range, depth, slot);
         };
         let left_len = self.partition(range.clone(), depth, threshold);
-        let me = self.nodes.len();
-        self.nodes.push(Node {
-            threshold,
-            feature: feature as u16,
-            right_offset: 0,
-        });
+        self.thresholds[slot] = threshold;
+        self.split_features
+            .set(self.first_split + slot, feature as u32);
         let middle = range.start + left_len;
-        self.grow(range.start..middle, depth + 1, rng);
-        self.nodes[me].right_offset = (self.nodes.len() - me) as u16;
-        self.grow(middle..range.end, depth + 1, rng);
+        self.grow(range.start..middle, depth + 1, 2 * slot + 1, rng);
+        self.grow(middle..range.end, depth + 1, 2 * slot + 2, rng);
     }
 
     /// `values[k]` = the value of `feature` in the node's k-th row.
     fn gather_values(&mut self, range: Range<usize>, depth: usize, feature: usize) {
-        let (rows, features) = (self.rows, self.features);
+        let column = &self.columns[feature * self.n_rows..][..self.n_rows];
         self.values.clear();
         self.values.extend(
             self.levels[depth % 2][range]
                 .iter()
-                .map(|&i| rows[i as usize * features + feature]),
+                // SAFETY: every row index was drawn from 0..n_rows.
+                .map(|&i| unsafe { *column.get_unchecked(i as usize) }),
         );
     }
 

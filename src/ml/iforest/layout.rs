@@ -47,13 +47,6 @@ pub(super) struct PreorderForest {
 }
 
 impl PreorderForest {
-    pub(super) fn clear(&mut self) {
-        self.nodes.clear();
-        self.path_lengths.clear();
-        self.roots.clear();
-        self.depth = 0;
-    }
-
     /// Copies the subtree at pre-order `at` into heap slot `slot` (at `level`) of a complete tree of `depth`.
     fn lay_out(&self, at: usize, slot: usize, level: usize, depth: usize, tree: &mut TreeSlots) {
         let node = self.nodes[at];
@@ -157,14 +150,24 @@ impl PackedIndices {
         self.bytes.resize((len << self.shift) + 3, 0);
     }
 
-    #[cfg(test)]
-    fn pack(values: &[u32]) -> Self {
-        let mut packed = Self::default();
-        packed.reset(values.len(), values.iter().copied().max().unwrap_or(0));
-        for (i, &v) in values.iter().enumerate() {
-            packed.set(i, v);
+    /// Packs `values` at the narrowest width that holds the largest.
+    pub(super) fn pack(&mut self, values: &[u32]) {
+        self.reset(values.len(), values.iter().copied().max().unwrap_or(0));
+        let entries = &mut self.bytes[..values.len() << self.shift];
+        match self.shift {
+            0 => entries
+                .iter_mut()
+                .zip(values)
+                .for_each(|(entry, &v)| *entry = v as u8),
+            1 => entries
+                .chunks_exact_mut(2)
+                .zip(values)
+                .for_each(|(entry, &v)| entry.copy_from_slice(&(v as u16).to_le_bytes())),
+            _ => entries
+                .chunks_exact_mut(4)
+                .zip(values)
+                .for_each(|(entry, &v)| entry.copy_from_slice(&v.to_le_bytes())),
         }
-        packed
     }
 
     /// Sets entry `i`, which must fit the width `reset` chose.
@@ -286,7 +289,8 @@ mod tests {
             (vec![65_536, 3, u32::MAX], 2),
             (vec![], 0),
         ] {
-            let packed = PackedIndices::pack(&values);
+            let mut packed = PackedIndices::default();
+            packed.pack(&values);
             assert_eq!(packed.shift(), shift);
             let back: Vec<usize> = (0..values.len()).map(|i| packed.get(i)).collect();
             assert_eq!(back, values.iter().map(|&v| v as usize).collect::<Vec<_>>());

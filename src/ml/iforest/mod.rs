@@ -307,6 +307,123 @@ mod tests {
         }
     }
 
+    /// The threshold a fit computes from path lengths gathered while growing equals the one from scoring the
+    /// training rows afterwards, bit for bit: sampled and unsampled rows, all rows sampled, NaNs, duplicates, and
+    /// forests shallower than their height limit.
+    #[test]
+    fn fitted_threshold_equals_scoring_the_training_rows_afterwards() {
+        let mut duplicates = ChaCha8Rng::seed_from_u64(8);
+        let repeated: Vec<f32> = (0..200 * 3)
+            .map(|_| f32::from(duplicates.random_range(0u8..3)))
+            .collect();
+        let mut with_nans = gaussian(300, 4, 9);
+        for x in with_nans.iter_mut().step_by(17) {
+            *x = f32::NAN;
+        }
+        for (data, features, subsample, p) in [
+            (gaussian(256, 8, 1), 8, 128, 0.01),
+            (gaussian(300, 5, 2), 5, 256, 0.1),
+            (gaussian(100, 3, 3), 3, 256, 0.05),
+            (gaussian(2000, 2, 4), 2, 64, 0.2),
+            (repeated, 3, 128, 0.01),
+            (with_nans, 4, 100, 0.03),
+            (vec![1.5; 40], 2, 16, 0.1),
+        ] {
+            let params = ForestParams {
+                trees: 23,
+                subsample,
+                contamination: Contamination::Fraction(p),
+            };
+            let forest =
+                IsolationForest::fit(&data, features, params, &mut ChaCha8Rng::seed_from_u64(5));
+            let mut negated: Vec<f64> = forest.score_rows(&data).iter().map(|s| -s).collect();
+            let expected = -percentile_linear(&mut negated, 100.0 * p);
+            assert_eq!(
+                forest.threshold().to_bits(),
+                expected.to_bits(),
+                "{features} features, subsample {subsample}, depth {}",
+                forest.depth()
+            );
+        }
+    }
+
+    /// The walk of listed training rows through one tree, which a fit uses for the rows a tree did not sample,
+    /// gives every walk's path lengths, in every tree, on every walk this CPU runs.
+    #[test]
+    fn listed_rows_walk_matches_the_single_row_walk() {
+        for (features, rows, subsample) in [(8, 256, 128), (3, 500, 256), (20, 150, 64)] {
+            let mut data = gaussian(rows, features, 31);
+            data[7] = f32::NAN;
+            let params = ForestParams {
+                trees: 9,
+                subsample,
+                contamination: Contamination::Auto,
+            };
+            let forest =
+                IsolationForest::fit(&data, features, params, &mut ChaCha8Rng::seed_from_u64(3));
+            let columns: Vec<f32> = (0..features)
+                .flat_map(|f| data.chunks_exact(features).map(move |row| row[f]))
+                .collect();
+            let per_splits = (1usize << forest.depth) - 1;
+            let all_codes: Vec<u32> = (0..forest.trees << forest.depth)
+                .map(|i| forest.leaves.get(i) as u32)
+                .collect();
+            // Every row but the first, in a scrambled order.
+            let listed: Vec<u32> = (1..rows as u32).map(|i| (i * 7919) % rows as u32).collect();
+            let expected: Vec<f64> = data
+                .chunks_exact(features)
+                .map(|row| forest.total_path_length(row))
+                .collect();
+            for &walk in Walk::supported() {
+                let mut totals = vec![0.0; rows];
+                for tree in 0..forest.trees {
+                    let grown = walk::FittedTree {
+                        thresholds: &forest.thresholds[tree * per_splits..(tree + 1) * per_splits],
+                        features: &forest.split_features,
+                        first_split: tree * per_splits,
+                        leaf_codes: &all_codes[tree << forest.depth..(tree + 1) << forest.depth],
+                        path_lengths: &forest.path_lengths,
+                        depth: forest.depth,
+                    };
+                    grown.add_path_lengths_with(walk, &listed, &columns, rows, &mut totals);
+                }
+                for &row in &listed {
+                    assert_eq!(
+                        totals[row as usize], expected[row as usize],
+                        "{walk:?}, row {row}"
+                    );
+                }
+                assert_eq!(totals[0], 0.0);
+            }
+        }
+    }
+
+    /// A forest whose leaves all stop above the height limit is laid out to its deepest leaf.
+    #[test]
+    fn layout_stops_at_the_deepest_leaf() {
+        let params = ForestParams {
+            trees: 5,
+            subsample: 256,
+            contamination: Contamination::Auto,
+        };
+        let constant =
+            IsolationForest::fit(&[2.0; 64], 4, params, &mut ChaCha8Rng::seed_from_u64(1));
+        assert_eq!((constant.depth(), constant.node_count()), (0, 0));
+        assert_eq!(
+            constant.mean_path_length(&[2.0; 4]),
+            average_path_length(16)
+        );
+        // Two distinct rows: every tree splits once at the root.
+        let two = [0.0, 0.0, 1.0, 1.0].repeat(8);
+        let forest = IsolationForest::fit(&two, 2, params, &mut ChaCha8Rng::seed_from_u64(2));
+        assert_eq!(forest.depth(), 1);
+        assert_eq!(forest.real_split_count(), 5);
+        assert_eq!(
+            forest.mean_path_length(&[0.0, 0.0]),
+            1.0 + average_path_length(8)
+        );
+    }
+
     #[test]
     fn f32_thresholds_keep_f64_comparisons_exact() {
         for t in [0.1f64, -0.3, 1.0 / 3.0, 12_345.678_9, 0.0, -1e-30] {

@@ -5,6 +5,7 @@
 use std::cell::RefCell;
 
 use super::IsolationForest;
+use super::layout::PackedIndices;
 #[cfg(target_arch = "x86_64")]
 use super::{avx2, avx512};
 
@@ -70,6 +71,65 @@ pub(super) const BLOCK_ROWS: usize = 128;
 pub fn f32_at_or_below(t: f64) -> f32 {
     let r = t as f32;
     if f64::from(r) > t { r.next_down() } else { r }
+}
+
+/// One tree of a forest being fitted, already in the scoring layout but with its leaves' codes not yet packed.
+pub(super) struct FittedTree<'a> {
+    /// Its 2^depth - 1 split slots.
+    pub(super) thresholds: &'a [f32],
+    /// The forest's split features; this tree's start at `first_split`.
+    pub(super) features: &'a PackedIndices,
+    pub(super) first_split: usize,
+    /// Its 2^depth bottom slots' codes into `path_lengths`.
+    pub(super) leaf_codes: &'a [u32],
+    pub(super) path_lengths: &'a [f64],
+    pub(super) depth: usize,
+}
+
+impl FittedTree<'_> {
+    /// Adds the path length of each row in `rows` (indices of training rows) to `totals[row]`. `columns` holds the
+    /// training rows feature-major, `n_rows` values per feature.
+    pub(super) fn add_path_lengths(
+        &self,
+        rows: &[u32],
+        columns: &[f32],
+        n_rows: usize,
+        totals: &mut [f64],
+    ) {
+        self.add_path_lengths_with(Walk::fastest(), rows, columns, n_rows, totals);
+    }
+
+    /// `add_path_lengths` with a chosen walk (AVX-512, or scalar for any other), to compare walks.
+    pub(super) fn add_path_lengths_with(
+        &self,
+        walk: Walk,
+        rows: &[u32],
+        columns: &[f32],
+        n_rows: usize,
+        totals: &mut [f64],
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if walk == Walk::Avx512 && columns.len() <= i32::MAX as usize {
+            assert!(Walk::supported().contains(&walk));
+            // SAFETY: the CPU has AVX-512F, and every index into `columns` fits a gather's i32 offset.
+            return unsafe {
+                avx512::add_listed_rows_path_lengths(self, rows, columns, n_rows, totals)
+            };
+        }
+        for &row in rows {
+            let mut at = 0;
+            for _ in 0..self.depth {
+                let feature = self.features.get(self.first_split + at);
+                let x = columns[feature * n_rows + row as usize];
+                // `!(x <= t)`: a NaN goes right, as in scikit-learn.
+                #[allow(clippy::neg_cmp_op_on_partial_ord)]
+                let go_right = usize::from(!(x <= self.thresholds[at]));
+                at = 2 * at + 1 + go_right;
+            }
+            let code = self.leaf_codes[at - self.thresholds.len()];
+            totals[row as usize] += self.path_lengths[code as usize];
+        }
+    }
 }
 
 impl IsolationForest {
