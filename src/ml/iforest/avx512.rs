@@ -695,3 +695,95 @@ fn lane_mask16(lanes: usize) -> __mmask16 {
 fn lane_mask8(lanes: usize) -> __mmask8 {
     ((1u32 << lanes) - 1) as __mmask8
 }
+
+/// Growing a tree, one node at a time: gathers the node's values of one feature and finds their range.
+/// `values[k] = column[rows[k]]`; returns their minimum and maximum with NaNs ignored, as `f32::min` and `f32::max`
+/// fold them (+inf and -inf when every value is NaN).
+///
+/// # Safety
+/// The CPU must support AVX-512F; every row must index `column`, and `values` must hold `rows.len()` entries.
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn gather_range(rows: &[u32], column: &[f32], values: &mut [f32]) -> (f32, f32) {
+    assert!(values.len() >= rows.len() && column.len() <= i32::MAX as usize);
+    let mut lo = _mm512_set1_ps(f32::INFINITY);
+    let mut hi = _mm512_set1_ps(f32::NEG_INFINITY);
+    for (k, chunk) in rows.chunks(LANES).enumerate() {
+        let lanes = lane_mask16(chunk.len());
+        // SAFETY: the masks cover the chunk's rows and their slots in `values`; every row indexes `column`.
+        unsafe {
+            let index = _mm512_maskz_loadu_epi32(lanes, chunk.as_ptr().cast());
+            let v = _mm512_mask_i32gather_ps::<4>(
+                _mm512_setzero_ps(),
+                lanes,
+                index,
+                column.as_ptr().cast(),
+            );
+            _mm512_mask_storeu_ps(values.as_mut_ptr().add(k * LANES), lanes, v);
+            let ordered = _mm512_mask_cmp_ps_mask::<_CMP_ORD_Q>(lanes, v, v);
+            lo = _mm512_mask_min_ps(lo, ordered, lo, v);
+            hi = _mm512_mask_max_ps(hi, ordered, hi, v);
+        }
+    }
+    (_mm512_reduce_min_ps(lo), _mm512_reduce_max_ps(hi))
+}
+
+/// Growing a tree: writes the rows `from[k]` whose `values[k] <= threshold` to the front of `to`, the others after
+/// them, and returns how many went to the front. Compresses in registers and stores with masks, which is fast
+/// where a compressing store to memory is not.
+///
+/// # Safety
+/// The CPU must support AVX-512F; `values` and `to` must hold `from.len()` entries.
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn partition(
+    from: &[u32],
+    values: &[f32],
+    threshold: f32,
+    to: &mut [u32],
+) -> usize {
+    let n = from.len();
+    assert!(values.len() >= n && to.len() >= n);
+    let threshold = _mm512_set1_ps(threshold);
+    // `value <= threshold`, ordered: a NaN goes right.
+    let goes_left = |k: usize, lanes: __mmask16| {
+        // SAFETY: the mask covers only entries of `values`.
+        let v = unsafe { _mm512_maskz_loadu_ps(lanes, values.as_ptr().add(k * LANES)) };
+        _mm512_mask_cmp_ps_mask::<_CMP_LE_OQ>(lanes, v, threshold)
+    };
+    let chunks = n.div_ceil(LANES);
+    let lanes_of = |k: usize| lane_mask16((n - k * LANES).min(LANES));
+    let left_total = if chunks == 1 {
+        goes_left(0, lanes_of(0)).count_ones() as usize
+    } else {
+        (0..chunks)
+            .map(|k| goes_left(k, lanes_of(k)).count_ones() as usize)
+            .sum()
+    };
+    let (mut left, mut right) = (0, left_total);
+    for k in 0..chunks {
+        let lanes = lanes_of(k);
+        let to_left = goes_left(k, lanes);
+        let to_right = lanes & !to_left;
+        let (l, r) = (
+            to_left.count_ones() as usize,
+            to_right.count_ones() as usize,
+        );
+        // SAFETY: the loads cover only entries of `from`; the stores write l entries at `left` and r at `right`,
+        // and left + l <= left_total and right + r <= n.
+        unsafe {
+            let rows = _mm512_maskz_loadu_epi32(lanes, from.as_ptr().add(k * LANES).cast());
+            _mm512_mask_storeu_epi32(
+                to.as_mut_ptr().add(left).cast(),
+                lane_mask16(l),
+                _mm512_maskz_compress_epi32(to_left, rows),
+            );
+            _mm512_mask_storeu_epi32(
+                to.as_mut_ptr().add(right).cast(),
+                lane_mask16(r),
+                _mm512_maskz_compress_epi32(to_right, rows),
+            );
+        }
+        left += l;
+        right += r;
+    }
+    left_total
+}

@@ -5,8 +5,10 @@ use std::ops::Range;
 
 use rand::{Rng, RngExt};
 
+#[cfg(target_arch = "x86_64")]
+use super::avx512;
 use super::layout::PathLengthCodes;
-use super::walk::{FittedTree, f32_at_or_below};
+use super::walk::{FittedTree, Walk, f32_at_or_below};
 use super::{Contamination, ForestParams, IsolationForest, percentile_linear};
 
 /// Scratch space for fitting, one per thread and reused, so that periodic retraining neither reallocates nor keeps a
@@ -29,10 +31,22 @@ struct FitScratch {
     /// Each training row's path lengths summed in tree order, for the contamination threshold.
     totals: Vec<f64>,
     codes: PathLengthCodes,
+    /// Grow with the scalar node code even where AVX-512 is available, to compare the two.
+    #[cfg(test)]
+    scalar_nodes: bool,
 }
 
 thread_local! {
     static FIT_SCRATCH: std::cell::RefCell<FitScratch> = std::cell::RefCell::default();
+}
+
+impl FitScratch {
+    fn scalar_nodes(&self) -> bool {
+        #[cfg(test)]
+        return self.scalar_nodes;
+        #[cfg(not(test))]
+        false
+    }
 }
 
 impl IsolationForest {
@@ -97,6 +111,8 @@ impl IsolationForest {
         }
         scratch.codes.begin(height_limit, psi);
         let mut deepest = 0;
+        #[cfg(target_arch = "x86_64")]
+        let vector_nodes = Walk::fastest() == Walk::Avx512 && !scratch.scalar_nodes();
         for tree in 0..trees {
             // Partial Fisher-Yates: the first ψ entries become a uniform sample without replacement.
             scratch.indices.clear();
@@ -127,6 +143,8 @@ impl IsolationForest {
                 candidates: &mut scratch.candidate_features,
                 values: &mut scratch.values,
                 levels: &mut scratch.levels,
+                #[cfg(target_arch = "x86_64")]
+                avx512: vector_nodes,
             };
             builder.grow(0..psi, 0, 0, rng);
             deepest = deepest.max(builder.deepest);
@@ -200,6 +218,10 @@ impl IsolationForest {
     }
 }
 
+/// Nodes of at least this many rows gather and partition in AVX-512 vectors; in smaller ones a gather's latency
+/// costs more than the scalar loop.
+const VECTOR_NODE_ROWS: usize = 8;
+
 /// Grows one tree into the scoring layout.
 struct TreeBuilder<'a> {
     /// This tree's split slots, in heap order; +inf (always left) until a split is written.
@@ -221,6 +243,9 @@ struct TreeBuilder<'a> {
     candidates: &'a mut Vec<u32>,
     values: &'a mut Vec<f32>,
     levels: &'a mut [Vec<u32>; 2],
+    /// Whether nodes gather and partition with AVX-512 (same results as the scalar code).
+    #[cfg(target_arch = "x86_64")]
+    avx512: bool,
 }
 
 impl TreeBuilder<'_> {
@@ -260,8 +285,7 @@ impl TreeBuilder<'_> {
         let mut feature = rng.random_range(0..self.features);
         let mut listed = false;
         let split = loop {
-            self.gather_values(range.clone(), depth, feature);
-            let (lo, hi) = value_range(self.values);
+            let (lo, hi) = self.gather_range(range.clone(), depth, feature);
             if hi > lo {
                 let (lo, hi) = (f64::from(lo), f64::from(hi));
                 let mut threshold = lo + rng.random::<f64>() * (hi - lo);
@@ -294,9 +318,18 @@ impl TreeBuilder<'_> {
         self.grow(middle..range.end, depth + 1, 2 * slot + 2, rng);
     }
 
-    /// `values[k]` = the value of `feature` in the node's k-th row.
-    fn gather_values(&mut self, range: Range<usize>, depth: usize, feature: usize) {
+    /// `values[k]` = the value of `feature` in the node's k-th row; returns their minimum and maximum.
+    fn gather_range(&mut self, range: Range<usize>, depth: usize, feature: usize) -> (f32, f32) {
         let column = &self.columns[feature * self.n_rows..][..self.n_rows];
+        #[cfg(target_arch = "x86_64")]
+        if self.avx512 && range.len() >= VECTOR_NODE_ROWS {
+            if self.values.len() < range.len() {
+                self.values.resize(range.len(), 0.0);
+            }
+            let values = &mut self.values[..range.len()];
+            // SAFETY: the CPU has AVX-512F; every row index was drawn from 0..n_rows, and `values` fits the node.
+            return unsafe { avx512::gather_range(&self.levels[depth % 2][range], column, values) };
+        }
         self.values.clear();
         self.values.extend(
             self.levels[depth % 2][range]
@@ -304,6 +337,7 @@ impl TreeBuilder<'_> {
                 // SAFETY: every row index was drawn from 0..n_rows.
                 .map(|&i| unsafe { *column.get_unchecked(i as usize) }),
         );
+        value_range(self.values)
     }
 
     /// Writes the node's rows into the other level buffer at the same range: those whose gathered value is at or
@@ -319,6 +353,11 @@ impl TreeBuilder<'_> {
             (&odd[range.clone()], &mut even[range])
         };
         let values = &self.values[..n];
+        #[cfg(target_arch = "x86_64")]
+        if self.avx512 && n >= VECTOR_NODE_ROWS {
+            // SAFETY: the CPU has AVX-512F, and `values` and `to` hold the node's n entries.
+            return unsafe { avx512::partition(from, values, threshold, to) };
+        }
         // Rows [0, left) go left and [right, n) go right; a write past either end is overwritten before the two meet.
         let (mut left, mut right) = (0, n);
         assert_eq!((from.len(), to.len()), (n, n));
@@ -359,4 +398,43 @@ fn value_range(values: &[f32]) -> (f32, f32) {
         hi = hi.max(v);
     }
     (lo, hi)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand::rngs::ChaCha8Rng;
+    use rand_distr::StandardNormal;
+
+    /// The AVX-512 node code grows exactly the forest the scalar code does: large and small nodes, NaNs, and
+    /// features constant in a node (which send the draw to another feature).
+    #[test]
+    fn vector_and_scalar_nodes_grow_the_same_forest() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let mut data: Vec<f32> = (0..1500 * 6).map(|_| rng.sample(StandardNormal)).collect();
+        for (i, x) in data.iter_mut().enumerate() {
+            match i % 29 {
+                0 => *x = f32::NAN,
+                // Feature 3 takes few distinct values, so it is often constant within a node.
+                _ if i % 6 == 3 => *x = (*x > 0.5) as u8 as f32,
+                _ => {}
+            }
+        }
+        for subsample in [1000, 256, 40, 7] {
+            let params = ForestParams {
+                trees: 12,
+                subsample,
+                contamination: Contamination::Fraction(0.05),
+            };
+            let fit = |scalar: bool| {
+                FIT_SCRATCH.with_borrow_mut(|scratch| scratch.scalar_nodes = scalar);
+                let forest =
+                    IsolationForest::fit(&data, 6, params, &mut ChaCha8Rng::seed_from_u64(9));
+                FIT_SCRATCH.with_borrow_mut(|scratch| scratch.scalar_nodes = false);
+                forest
+            };
+            assert_eq!(fit(false), fit(true), "subsample {subsample}");
+        }
+    }
 }
