@@ -8,7 +8,9 @@ use rand::{Rng, RngExt};
 #[cfg(target_arch = "x86_64")]
 use super::avx512;
 use super::layout::PathLengthCodes;
-use super::walk::{FittedTree, Walk, f32_at_or_below};
+#[cfg(target_arch = "x86_64")]
+use super::walk::Walk;
+use super::walk::{FittedTree, f32_at_or_below};
 use super::{Contamination, ForestParams, IsolationForest, percentile_linear};
 
 /// Scratch space for fitting, one per thread and reused, so that periodic retraining neither reallocates nor keeps a
@@ -40,6 +42,7 @@ thread_local! {
     static FIT_SCRATCH: std::cell::RefCell<FitScratch> = std::cell::RefCell::default();
 }
 
+#[cfg(target_arch = "x86_64")]
 impl FitScratch {
     fn scalar_nodes(&self) -> bool {
         #[cfg(test)]

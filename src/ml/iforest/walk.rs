@@ -108,6 +108,9 @@ impl FittedTree<'_> {
         n_rows: usize,
         totals: &mut [f64],
     ) {
+        // Only x86-64 has a vector version; elsewhere every walk is the scalar loop below.
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = walk;
         #[cfg(target_arch = "x86_64")]
         if walk == Walk::Avx512 && columns.len() <= i32::MAX as usize {
             assert!(Walk::supported().contains(&walk));
