@@ -103,10 +103,7 @@ impl IsolationForest {
         self.path_lengths.clear();
         scratch.leaf_codes.clear();
         scratch.leaf_codes.resize(trees * per_leaves, 0);
-        scratch.columns.clear();
-        scratch
-            .columns
-            .extend((0..features).flat_map(|f| rows.chunks_exact(features).map(move |row| row[f])));
+        feature_major(rows, features, &mut scratch.columns);
         let scoring = matches!(params.contamination, Contamination::Fraction(_));
         scratch.totals.clear();
         if scoring {
@@ -219,6 +216,12 @@ impl IsolationForest {
         *leaf_codes = codes;
         self.depth = depth;
     }
+}
+
+/// Writes row-major `rows` (`features` columns) into `columns` feature-major: `columns[feature * n_rows + row]`.
+pub(super) fn feature_major(rows: &[f32], features: usize, columns: &mut Vec<f32>) {
+    columns.clear();
+    columns.extend((0..features).flat_map(|f| rows.chunks_exact(features).map(move |row| row[f])));
 }
 
 /// Nodes of at least this many rows gather and partition in AVX-512 vectors; in smaller ones a gather's latency

@@ -361,9 +361,8 @@ mod tests {
             };
             let forest =
                 IsolationForest::fit(&data, features, params, &mut ChaCha8Rng::seed_from_u64(3));
-            let columns: Vec<f32> = (0..features)
-                .flat_map(|f| data.chunks_exact(features).map(move |row| row[f]))
-                .collect();
+            let mut columns = Vec::new();
+            grow::feature_major(&data, features, &mut columns);
             let per_splits = (1usize << forest.depth) - 1;
             let all_codes: Vec<u32> = (0..forest.trees << forest.depth)
                 .map(|i| forest.leaves.get(i) as u32)
