@@ -226,6 +226,7 @@ pub(super) fn feature_major(rows: &[f32], features: usize, columns: &mut Vec<f32
 
 /// Nodes of at least this many rows gather and partition in AVX-512 vectors; in smaller ones a gather's latency
 /// costs more than the scalar loop.
+#[cfg(target_arch = "x86_64")]
 const VECTOR_NODE_ROWS: usize = 8;
 
 /// Grows one tree into the scoring layout.
