@@ -276,3 +276,41 @@ fn a_schema_one_ledger_still_verifies_read_only_with_a_note() {
     let source = dais::replay::ReplaySource::open(&old).unwrap();
     assert!(!source.decisions().unwrap().is_empty());
 }
+
+#[test]
+fn committee_and_snowball_ledgers_verify_and_re_simulate() {
+    let dir = tempfile::tempdir().unwrap();
+    for rule in ["committee", "snowball"] {
+        let out_dir = dir.path().join(rule);
+        let set = format!("consensus.rule={rule}");
+        let out = common::dais_env(
+            &[
+                "run",
+                "--no-render",
+                "--quiet",
+                "--agents",
+                "60",
+                "--steps",
+                "120",
+                "--set",
+                &set,
+                "--set",
+                "consensus.committee_size=12",
+                "--out",
+                p(&out_dir),
+            ],
+            &[("DAIS_FAULTS__BYZANTINE_FRACTION", "0.2")],
+        );
+        assert!(out.status.success(), "{rule}: {}", text(&out.stderr));
+        let ledger = out_dir.join("ledger.db");
+        let out = verify(&ledger);
+        assert!(out.status.success(), "{rule}: {}", text(&out.stdout));
+        let out = dais(&["replay", p(&ledger), "--no-render", "--verify", "--quiet"]);
+        assert!(
+            out.status.success(),
+            "{rule}: {}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+    }
+}

@@ -119,3 +119,129 @@ fn a_crashed_central_authority_is_a_single_point_of_failure() {
         "the same crash does not stop the decentralised rule: {bft:?}"
     );
 }
+
+/// Forged signatures that entered at least one honest agent's blacklist (under Snowball each agent decides alone).
+fn forgeries_in_honest_blacklists(config: SimConfig) -> (usize, usize) {
+    let steps = config.simulation.steps;
+    let (mut app, _) = common::app_with_ledger(config);
+    for _ in 0..=steps {
+        app.update();
+    }
+    let world = app.world_mut();
+    let registry = world
+        .resource::<dais::sim::signature::SignatureRegistry>()
+        .clone();
+    let mut blacklisted = std::collections::BTreeSet::<u32>::new();
+    let mut agents = world.query::<(
+        &dais::sim::components::Role,
+        &dais::sim::components::Blacklist,
+    )>();
+    for (role, blacklist) in agents.iter(world) {
+        if role.is_honest() {
+            blacklisted.extend(
+                blacklist
+                    .entries
+                    .iter()
+                    .filter(|&&sig| registry.get(sig).forged),
+            );
+        }
+    }
+    let forged = registry.records.iter().filter(|r| r.forged).count();
+    (blacklisted.len(), forged)
+}
+
+fn committee(size: usize, fraction: f64, seed: u64) -> SimConfig {
+    let mut config = forgers(ConsensusRule::Committee, fraction, seed);
+    config.consensus.committee_size = size;
+    config
+}
+
+#[test]
+fn a_committee_accepts_no_forgery_well_below_a_third_and_some_above_it() {
+    // 10% colluders: a committee of 10 needs 7 of them (f = 3) to accept a forgery, which a 10% share never gets.
+    for seed in [1, 2] {
+        let (totals, registry, _) = common::run_to_end(committee(10, 0.1, seed));
+        assert!(
+            registry.records.iter().filter(|r| r.forged).count() > 5,
+            "{totals:?}"
+        );
+        assert_eq!(
+            common::forged_accepted(&registry),
+            0,
+            "seed {seed}: {totals:?}"
+        );
+    }
+    // Half the network colludes: BFT over everyone still needs two thirds of all agents and accepts nothing, but
+    // some committees of 10 draw 7 colluders (about one in six), and their forgeries carry valid certificates.
+    let (_, registry, _) = common::run_to_end(committee(10, 0.5, 1));
+    assert!(common::forged_accepted(&registry) > 0);
+    let (_, registry, _) = common::run_to_end(forgers(ConsensusRule::Bft, 0.5, 1));
+    assert_eq!(common::forged_accepted(&registry), 0);
+}
+
+#[test]
+fn a_committee_votes_with_its_members_only_and_still_immunises() {
+    let mut config = SimConfig::default();
+    config.simulation.agents = 300;
+    config.consensus.rule = ConsensusRule::Committee;
+    config.consensus.committee_size = 15;
+    let (totals, registry, _) = common::run_to_end(config);
+    for record in &registry.records {
+        assert_eq!(record.committee.len(), 15);
+        for (voter, cast) in record.cast.iter().enumerate() {
+            if *cast != dais::model::Cast::Nothing {
+                assert!(
+                    record.committee.contains(&(voter as u32)),
+                    "agent {voter} voted"
+                );
+            }
+        }
+    }
+    assert!(totals.counts.ballots <= 15 * totals.counts.signatures_proposed);
+    assert!(totals.time_to_immunity[0].is_some(), "{totals:?}");
+    assert!(totals.counts.signatures_accepted_true > 0);
+}
+
+fn snowball(fraction: f64, seed: u64) -> SimConfig {
+    forgers(ConsensusRule::Snowball, fraction, seed)
+}
+
+#[test]
+fn snowball_keeps_forgeries_out_below_its_bound_and_lets_some_in_above_it() {
+    // k = 10, alpha = 7: with 10% colluders a round almost never sees 7 yes answers, let alone beta in a row.
+    for seed in [1, 2] {
+        let (in_blacklists, forged) = forgeries_in_honest_blacklists(snowball(0.1, seed));
+        assert!(forged > 5);
+        assert_eq!(in_blacklists, 0, "seed {seed}");
+    }
+    // With 80% colluders most rounds see 7 yes answers, and honest agents are pulled into accepting.
+    let (in_blacklists, _) = forgeries_in_honest_blacklists(snowball(0.8, 1));
+    assert!(in_blacklists > 0);
+}
+
+#[test]
+fn snowball_immunises_without_a_tallier_at_a_cost_per_agent_bounded_by_k_and_beta() {
+    let config = SimConfig {
+        consensus: dais::config::ConsensusConfig {
+            rule: ConsensusRule::Snowball,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let (k, beta, agents) = (
+        config.consensus.snowball.k as u64,
+        u64::from(config.consensus.snowball.beta),
+        config.simulation.agents as u64,
+    );
+    let (totals, _, _) = common::run_to_end(config);
+    assert!(totals.time_to_immunity[0].is_some(), "{totals:?}");
+    assert!(totals.counts.signatures_accepted_true > 0);
+    // Nothing travels back to a tallier and no decision is flooded: voting is queries and answers.
+    assert_eq!(totals.messages_by_kind[2], 0);
+    let per_agent_and_signature =
+        totals.messages_by_kind[1] as f64 / (agents * totals.counts.signatures_proposed) as f64;
+    assert!(
+        per_agent_and_signature <= (4 * k * beta) as f64,
+        "{per_agent_and_signature} ballot hops per agent and signature"
+    );
+}

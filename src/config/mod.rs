@@ -315,10 +315,39 @@ pub enum ConsensusRule {
     Bft,
     /// Agent `authority` decides alone; if it crashes nothing is decided.
     CentralAuthority,
+    /// BFT within a seeded random committee of `committee_size` agents per signature (Algorand-style sortition:
+    /// anyone can recompute it from the signature and the run seed), so voting costs O(c) whatever n is.
+    Committee,
+    /// Avalanche's Snowball: every agent repeatedly asks `snowball.k` random peers; `snowball.alpha` agreeing
+    /// answers are a success, and `snowball.beta` consecutive successes decide. No tallier, no certificate.
+    Snowball,
 }
 
 impl ConsensusRule {
-    pub const NAMES: &'static str = "majority, quorum, reputation_weighted, bft, central_authority";
+    pub const NAMES: &'static str =
+        "majority, quorum, reputation_weighted, bft, central_authority, committee, snowball";
+}
+
+/// Snowball's parameters (Rocket et al., "Scalable and Probabilistic Leaderless BFT Consensus through
+/// Metastability", 2019): a round asks `k` peers drawn uniformly from the network; `alpha` of them agreeing on a
+/// value is a success for it; `beta` consecutive successes for the same value decide it. A colluding share p
+/// stays harmless while p * k is well below `alpha`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SnowballConfig {
+    pub k: usize,
+    pub alpha: usize,
+    pub beta: u32,
+}
+
+impl Default for SnowballConfig {
+    fn default() -> Self {
+        Self {
+            k: 10,
+            alpha: 7,
+            beta: 8,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -335,6 +364,9 @@ pub struct ConsensusConfig {
     pub reputation_threshold: f64,
     /// The deciding agent of the central-authority rule.
     pub authority: usize,
+    /// Agents drawn per signature by the committee rule (all of them when the network is smaller).
+    pub committee_size: usize,
+    pub snowball: SnowballConfig,
 }
 
 impl Default for ConsensusConfig {
@@ -346,6 +378,8 @@ impl Default for ConsensusConfig {
             min_turnout: 0.5,
             reputation_threshold: 0.5,
             authority: 0,
+            committee_size: 31,
+            snowball: SnowballConfig::default(),
         }
     }
 }

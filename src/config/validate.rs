@@ -202,6 +202,22 @@ impl SimConfig {
         if c.rule == ConsensusRule::CentralAuthority {
             check_range("consensus.authority", c.authority, 0, s.agents - 1)?;
         }
+        check_range("consensus.committee_size", c.committee_size, 1, MAX_AGENTS)?;
+        let b = &c.snowball;
+        check_range("consensus.snowball.k", b.k, 1, 1024)?;
+        if 2 * b.alpha <= b.k || b.alpha > b.k {
+            return Err(invalid(
+                "consensus.snowball.alpha",
+                b.alpha,
+                format!(
+                    "must be a majority of consensus.snowball.k ({}): between {} and {}",
+                    b.k,
+                    b.k / 2 + 1,
+                    b.k
+                ),
+            ));
+        }
+        check_range("consensus.snowball.beta", b.beta, 1, 10_000)?;
         let m = &self.immunity;
         check_range("immunity.probes", m.probes, 1, 4096)?;
         if !(m.block_share > 0.0 && m.block_share <= 1.0) {
@@ -299,6 +315,20 @@ mod tests {
         let mut c = SimConfig::default();
         c.traffic.campaigns[0].shift = vec![1.0];
         assert_eq!(field_of(&c), "traffic.campaigns[0].shift");
+
+        let mut c = SimConfig::default();
+        c.consensus.committee_size = 0;
+        assert_eq!(field_of(&c), "consensus.committee_size");
+
+        let mut c = SimConfig::default();
+        c.consensus.snowball.alpha = 5;
+        let err = c.validate().unwrap_err();
+        assert_eq!(err.field, "consensus.snowball.alpha");
+        assert!(err.expected.contains("between 6 and 10"), "{err}");
+
+        let mut c = SimConfig::default();
+        c.consensus.snowball.beta = 0;
+        assert_eq!(field_of(&c), "consensus.snowball.beta");
 
         let mut c = SimConfig::default();
         c.simulation.steps = 0;

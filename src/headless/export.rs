@@ -112,6 +112,11 @@ pub struct Summary {
     pub attack_samples_through_flagged: u64,
     pub messages: u64,
     pub messages_lost: u64,
+    /// What consensus costs, per proposed signature (null when none was proposed): ballots cast, ballot hops (with
+    /// Snowball's queries and answers), and every hop (announcements and decisions too).
+    pub ballots_per_signature: Option<f64>,
+    pub ballot_messages_per_signature: Option<f64>,
+    pub messages_per_signature: Option<f64>,
     pub wall_seconds: f64,
     pub ticks_per_second: f64,
     pub threads: usize,
@@ -184,6 +189,9 @@ impl Summary {
             attack_samples_through_flagged: totals.attack_through_flagged,
             messages: totals.messages,
             messages_lost: totals.messages_lost,
+            ballots_per_signature: totals.per_signature(totals.counts.ballots),
+            ballot_messages_per_signature: totals.per_signature(totals.messages_by_kind[1]),
+            messages_per_signature: totals.per_signature(totals.messages),
             wall_seconds,
             ticks_per_second: if wall_seconds > 0.0 {
                 f64::from(totals.ticks) / wall_seconds

@@ -156,11 +156,31 @@ pub struct Tally {
     pub ballots: Vec<Ballot>,
 }
 
+/// One agent's Snowball instance for one signature (the `snowball` rule): its preference, the confidence each
+/// value has earned, the streak of consecutive successful rounds, and the round in progress.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SnowballState {
+    pub preference: bool,
+    /// Successful rounds for no (0) and yes (1).
+    pub confidence: [u32; 2],
+    /// The value of the latest successful round, and how many successful rounds in a row it has had.
+    pub last: bool,
+    pub streak: u32,
+    /// The tick the current round's queries were sent; None between rounds.
+    pub asked_at: Option<u32>,
+    /// Answers to the current round, one per peer asked.
+    pub answers: Vec<Ballot>,
+    /// The value this agent decided; it keeps answering with it until the instance is dropped.
+    pub decided: Option<bool>,
+}
+
 /// Signatures the agent has heard of, ballots it cast, and the tallies it runs as a proposer.
 #[derive(Component, Clone, Debug, Default)]
 pub struct VoteBook {
     pub known: BTreeMap<SigIdx, KnownSignature>,
     pub tallies: BTreeMap<SigIdx, Tally>,
+    /// Snowball instances (the `snowball` rule), dropped once their signature is past its voting window twice over.
+    pub snowball: BTreeMap<SigIdx, SnowballState>,
     /// Latest ballots this agent cast, newest last (for the inspector).
     pub recent_ballots: VecDeque<(SigIdx, bool)>,
 }
@@ -236,6 +256,16 @@ pub enum Payload {
     Decision {
         decision: u32,
         ttl: u32,
+    },
+    /// Snowball: "what do you prefer for this signature?", sent straight to a sampled peer.
+    Query {
+        sig: SigIdx,
+    },
+    /// Snowball: a peer's answer to a query.
+    Answer {
+        sig: SigIdx,
+        voter: AgentIdx,
+        yes: bool,
     },
 }
 

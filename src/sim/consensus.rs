@@ -15,13 +15,19 @@ pub(super) fn plugin(app: &mut App) {
     app.init_resource::<Decisions>();
     app.add_systems(
         FixedUpdate,
-        (tally_ballots, publish_decisions)
+        (
+            tally_ballots,
+            snowball::run_snowball_rounds,
+            publish_decisions,
+        )
             .chain()
             .in_set(Pipeline::Consensus),
     );
 }
 
+pub mod committee;
 mod rules;
+pub mod snowball;
 
 pub use crate::model::Outcome;
 pub use rules::{CertificateFault, Electorate, decide, draft_decision, verify_certificate};
@@ -85,11 +91,6 @@ fn tally_ballots(
     mut agents: Query<(&Role, &Liveness, &mut VoteBook, &mut Outbox)>,
 ) {
     let now = clock.tick;
-    let electorate = Electorate {
-        rules: &settings.config.consensus,
-        size: settings.config.simulation.agents,
-        trust: &trust.trust,
-    };
     agents
         .par_iter_mut()
         .for_each(|(role, liveness, mut book, mut outbox)| {
@@ -98,8 +99,14 @@ fn tally_ballots(
             }
             let book = &mut *book;
             book.tallies.retain(|&sig, tally| {
-                let forged = registry.get(sig).forged;
-                match draft_decision(&electorate, *role, forged, sig, tally, now) {
+                let record = registry.get(sig);
+                let electorate = Electorate {
+                    rules: &settings.config.consensus,
+                    size: settings.config.simulation.agents,
+                    trust: &trust.trust,
+                    committee: &record.committee,
+                };
+                match draft_decision(&electorate, *role, record.forged, sig, tally, now) {
                     Some(draft) => {
                         outbox.decisions.push(draft);
                         false
@@ -129,6 +136,9 @@ fn publish_decisions(
 ) {
     let now = context.now();
     let config = context.config();
+    // Under Snowball each agent decides for itself: its decision is not spread, and there are no ballots of a
+    // tally for reputations to follow.
+    let snowball = config.consensus.rule == crate::config::ConsensusRule::Snowball;
     let mut settled = Vec::new();
     for (index, &entity) in directory.agents.iter().enumerate() {
         let Ok((role, mut book, mut outbox, mut blacklist, _)) = agents.get_mut(entity) else {
@@ -144,6 +154,7 @@ fn publish_decisions(
                 &draft.certificate,
                 &record.cast,
                 &trust.trust,
+                &record.committee,
             )
             .is_ok();
             let decision = decisions.records.len() as u32;
@@ -156,8 +167,12 @@ fn publish_decisions(
                 valid,
             };
             // The first decision settles the signature, whatever honest agents make of it: a refused forgery has
-            // no other tallier to wait for.
-            if record.outcome.is_none() {
+            // no other tallier to wait for. Under Snowball every agent decides for itself, and the signature
+            // settles when its instances end (`expire_unanswered`).
+            if snowball {
+                let accepted = usize::from(published.verdict() == Outcome::Accepted);
+                record.first_decisions[accepted].get_or_insert(decision);
+            } else if record.outcome.is_none() {
                 record.outcome = Some((published.verdict(), now));
                 events.settled.push(Settlement {
                     sig: draft.sig,
@@ -177,14 +192,21 @@ fn publish_decisions(
             let signature = record.signature.clone();
             decisions.records.push(published);
             events.decisions.push(decision);
-            if valid && draft.outcome != Outcome::Expired {
+            if valid && draft.outcome != Outcome::Expired && !snowball {
                 settled.push(decision);
             }
-            book.known.entry(draft.sig).or_default().decided = true;
+            if snowball {
+                // An agent that learned of the signature from a query still relays its announcement later.
+                if let Some(known) = book.known.get_mut(&draft.sig) {
+                    known.decided = true;
+                }
+            } else {
+                book.known.entry(draft.sig).or_default().decided = true;
+            }
             if valid && draft.outcome == Outcome::Accepted && role.is_honest() {
                 blacklist.insert(draft.sig, &signature);
             }
-            if draft.outcome != Outcome::Expired {
+            if draft.outcome != Outcome::Expired && !snowball {
                 outbox.messages.push(Outgoing {
                     made_at: now,
                     to: Destination::Neighbours { except: None },
@@ -221,7 +243,8 @@ fn publish_decisions(
     );
 }
 
-/// A signature with no decision long after its window (its tallier crashed or stayed silent) has expired.
+/// A signature with no decision long after its window (its tallier crashed or stayed silent) has expired. Under
+/// Snowball that is when its instances end, and it settles by the decisions its agents reached.
 fn expire_unanswered(
     registry: &mut SignatureRegistry,
     voting_window: u32,
@@ -234,11 +257,16 @@ fn expire_unanswered(
     } = registry;
     for (sig, record) in records.iter_mut().enumerate().skip(*first_open) {
         if record.outcome.is_none() && record.signature.tick + 2 * voting_window < now {
-            record.outcome = Some((Outcome::Expired, now));
+            let (outcome, decision) = match record.first_decisions {
+                [_, Some(accepted)] => (Outcome::Accepted, Some(accepted)),
+                [Some(rejected), None] => (Outcome::Rejected, Some(rejected)),
+                [None, None] => (Outcome::Expired, None),
+            };
+            record.outcome = Some((outcome, now));
             settled.push(Settlement {
                 sig: sig as SigIdx,
-                outcome: Outcome::Expired,
-                decision: None,
+                outcome,
+                decision,
             });
         }
     }

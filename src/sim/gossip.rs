@@ -37,7 +37,10 @@ impl Transmission {
     pub fn kind(&self) -> MessageKind {
         match self.payload {
             Payload::Announce { .. } => MessageKind::Announce,
-            Payload::Ballot { .. } => MessageKind::Ballot,
+            // Snowball's queries and answers are its voting traffic: they count and are drawn as ballots.
+            Payload::Ballot { .. } | Payload::Query { .. } | Payload::Answer { .. } => {
+                MessageKind::Ballot
+            }
             Payload::Decision { .. } => MessageKind::Decision,
         }
     }

@@ -217,6 +217,8 @@ mod tests {
                     forged: false,
                     tallier: 0,
                     cast: vec![],
+                    committee: vec![],
+                    first_decisions: [None; 2],
                     outcome: None,
                 });
         }

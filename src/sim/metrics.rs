@@ -39,6 +39,8 @@ pub struct RunTotals {
     /// Signatures by outcome, pending ones, ballots and decisions: what the ledger's closing row states.
     pub counts: LedgerTotals,
     pub messages: u64,
+    /// Hops sent over the run by kind: announcements, ballots (with Snowball's queries and answers), decisions.
+    pub messages_by_kind: [u64; 3],
     pub messages_lost: u64,
     /// Per campaign: the first tick at which `immunity.level` of honest live agents were immune to it.
     pub time_to_immunity: Vec<Option<u32>>,
@@ -68,6 +70,10 @@ impl RunTotals {
     /// Proposed but not settled yet: proposed = accepted + rejected + expired + refused + pending, always.
     pub fn pending(&self) -> u64 {
         self.counts.unsettled()
+    }
+    /// `count` per proposed signature; `None` before any was proposed.
+    pub fn per_signature(&self, count: u64) -> Option<f64> {
+        ratio(count, self.counts.signatures_proposed)
     }
     /// Share of campaign c's samples blocked over the run; `None` before it sent any.
     pub fn blocked_fraction(&self, c: usize) -> Option<f64> {
@@ -106,6 +112,13 @@ impl RunTotals {
         c.ballots += m.ballots_cast;
         self.counts.signatures_pending = self.pending();
         self.messages += m.messages_sent;
+        for (total, sent) in self.messages_by_kind.iter_mut().zip([
+            m.messages_announce,
+            m.messages_ballot,
+            m.messages_decision,
+        ]) {
+            *total += sent;
+        }
         self.messages_lost += m.messages_lost;
         let n = campaigns.list.len();
         for v in [

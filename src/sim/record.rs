@@ -66,6 +66,10 @@ fn digest_agent(hasher: &mut Sha256, agent: &RecordedAgentItem) {
     hasher.update((detector.window.len() as u32).to_le_bytes());
     hasher.update((blacklist.entries.len() as u32).to_le_bytes());
     hasher.update((book.known.len() as u32).to_le_bytes());
+    // Only Snowball runs have instances; hashing nothing otherwise keeps every other rule's hashes as they were.
+    if !book.snowball.is_empty() {
+        hasher.update((book.snowball.len() as u32).to_le_bytes());
+    }
     hasher.update(rng.0.get_word_pos().to_le_bytes());
     hasher.update(counts.true_positive.to_le_bytes());
     hasher.update(counts.false_positive.to_le_bytes());

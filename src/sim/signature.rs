@@ -51,12 +51,31 @@ pub struct SignatureRecord {
     pub tallier: AgentIdx,
     /// Ballots actually cast, by voter. Stands in for unforgeable digital signatures when a certificate is checked.
     pub cast: Vec<Cast>,
+    /// The agents allowed to vote under the committee rule, sorted (empty under every other rule).
+    pub committee: Vec<AgentIdx>,
+    /// Under Snowball, the first decision that rejected it and the first that accepted it. Each agent decides for
+    /// itself, so the signature settles only when its instances end: accepted if any agent accepted it (it is in
+    /// someone's blacklist), rejected if agents decided and all rejected it, expired if none decided.
+    pub first_decisions: [Option<u32>; 2],
     pub outcome: Option<(Outcome, u32)>,
 }
 
 impl SignatureRegistry {
     pub fn get(&self, sig: SigIdx) -> &SignatureRecord {
         &self.records[sig as usize]
+    }
+}
+
+impl SignatureRecord {
+    /// Whether `agent` may vote on this signature: a committee member under the committee rule, or anyone.
+    pub fn may_vote(&self, rule: ConsensusRule, agent: AgentIdx) -> bool {
+        match rule {
+            ConsensusRule::Committee => {
+                super::consensus::committee::is_member(&self.committee, agent)
+            }
+            ConsensusRule::CentralAuthority => self.tallier == agent,
+            _ => true,
+        }
     }
 }
 
@@ -265,7 +284,8 @@ fn publish_proposals(
 ) {
     let now = clock.tick;
     let config = &settings.config;
-    let central = config.consensus.rule == ConsensusRule::CentralAuthority;
+    let rule = config.consensus.rule;
+    let central = rule == ConsensusRule::CentralAuthority;
     for (index, &entity) in directory.agents.iter().enumerate() {
         let Ok((role, mut book, mut outbox)) = agents.get_mut(entity) else {
             continue;
@@ -293,6 +313,17 @@ fn publish_proposals(
             forged: role.forges(),
             tallier,
             cast: vec![Cast::Nothing; directory.agents.len()],
+            committee: if rule == ConsensusRule::Committee {
+                super::consensus::committee::committee(
+                    config.simulation.seed,
+                    sig,
+                    directory.agents.len(),
+                    config.consensus.committee_size,
+                )
+            } else {
+                Vec::new()
+            },
+            first_decisions: [None; 2],
             outcome: None,
         };
         book.known.insert(
@@ -303,19 +334,30 @@ fn publish_proposals(
                 decided: false,
             },
         );
-        if tallier == origin {
-            record.cast[index] = Cast::Yes;
-            book.known.get_mut(&sig).expect("inserted").my_vote = Some(true);
+        // The proposer tallies (but for the central authority); under the committee rule its own ballot counts
+        // only if sortition drew it, and under Snowball there is no tally: it starts its own instance instead.
+        let votes = record.may_vote(rule, origin);
+        if rule == ConsensusRule::Snowball && role.is_honest() {
+            book.snowball
+                .insert(sig, super::consensus::snowball::start(true));
+        } else if tallier == origin && rule != ConsensusRule::Snowball {
             book.tallies.insert(
                 sig,
                 Tally {
                     opened: now,
-                    ballots: vec![Ballot {
-                        voter: origin,
-                        yes: true,
-                    }],
+                    ballots: Vec::new(),
                 },
             );
+        }
+        if votes {
+            record.cast[index] = Cast::Yes;
+            book.known.get_mut(&sig).expect("inserted").my_vote = Some(true);
+            if let Some(tally) = book.tallies.get_mut(&sig) {
+                tally.ballots.push(Ballot {
+                    voter: origin,
+                    yes: true,
+                });
+            }
             events.ballots.push((
                 sig,
                 Ballot {
@@ -396,6 +438,8 @@ mod tests {
             forged: false,
             tallier: 9,
             cast: vec![],
+            committee: vec![],
+            first_decisions: [None; 2],
             outcome: None,
         });
         let mut book = VoteBook::default();

@@ -10,6 +10,7 @@ use bevy::prelude::*;
 
 use super::clock::SimClock;
 use super::components::*;
+use super::consensus::snowball;
 use super::signature::{SignatureRecord, SignatureRegistry};
 use super::{Pipeline, SimSettings};
 use crate::config::{ByzantineStrategy, ConsensusRule, SimConfig, VoteRule};
@@ -98,7 +99,18 @@ pub fn handle_inbox(
         detector,
         evidence,
     } = juror;
-    let central = config.consensus.rule == ConsensusRule::CentralAuthority;
+    let rule = config.consensus.rule;
+    let v = &config.vote;
+    let honest_judgement = |centroid: &Features| {
+        judge(
+            v.rule,
+            detector.forest.as_ref(),
+            v.anomaly_margin,
+            &evidence.recent,
+            v.similarity,
+            centroid,
+        )
+    };
     for &(from, payload) in &inbox.messages {
         match payload {
             Payload::Announce { sig, ttl } => {
@@ -121,23 +133,26 @@ pub fn handle_inbox(
                     });
                 }
                 let record = registry.get(sig);
-                // Under a central authority only the authority's judgement counts, so nobody else votes.
-                if central && record.tallier != me {
+                // Under a central authority only the authority's judgement counts, and under the committee rule
+                // only the members sortition drew: nobody else votes.
+                if !record.may_vote(rule, me) {
                     continue;
                 }
-                let v = &config.vote;
+                // A Snowball instance that a query started already holds this agent's ballot.
+                if let Some(state) = book.snowball.get(&sig) {
+                    let preference = state.decided.unwrap_or(state.preference);
+                    book.known.get_mut(&sig).expect("inserted").my_vote = Some(preference);
+                    continue;
+                }
                 let yes = ballot(role, me, record, || {
-                    judge(
-                        v.rule,
-                        detector.forest.as_ref(),
-                        v.anomaly_margin,
-                        &evidence.recent,
-                        v.similarity,
-                        &record.signature.centroid,
-                    )
+                    honest_judgement(&record.signature.centroid)
                 });
                 cast(book, outbox, sig, yes);
-                if record.tallier == me {
+                if rule == ConsensusRule::Snowball {
+                    if role.is_honest() {
+                        book.snowball.insert(sig, snowball::start(yes));
+                    }
+                } else if record.tallier == me {
                     book.tallies
                         .entry(sig)
                         .or_insert_with(|| Tally {
@@ -169,6 +184,41 @@ pub fn handle_inbox(
                         to: Destination::One(parent),
                         payload,
                     });
+                }
+            }
+            Payload::Query { sig } => {
+                let record = registry.get(sig);
+                let running = snowball::running(record, config.consensus.voting_window, now);
+                // An honest agent that first hears of a signature from a query starts its instance now, and casts
+                // its ballot as it would have on the announcement.
+                let learns = role.is_honest()
+                    && running
+                    && !book.snowball.contains_key(&sig)
+                    && book.known.get(&sig).and_then(|k| k.my_vote).is_none();
+                let yes = ballot(role, me, record, || {
+                    snowball::answer(book, sig, running, || {
+                        honest_judgement(&record.signature.centroid)
+                    })
+                });
+                if learns {
+                    cast(book, outbox, sig, yes);
+                }
+                outbox.messages.push(Outgoing {
+                    made_at: now,
+                    to: Destination::One(from),
+                    payload: Payload::Answer {
+                        sig,
+                        voter: me,
+                        yes,
+                    },
+                });
+            }
+            Payload::Answer { sig, voter, yes } => {
+                if let Some(state) = book.snowball.get_mut(&sig)
+                    && state.asked_at.is_some()
+                    && !state.answers.iter().any(|b| b.voter == voter)
+                {
+                    state.answers.push(Ballot { voter, yes });
                 }
             }
             Payload::Decision { .. } => {}

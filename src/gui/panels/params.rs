@@ -31,12 +31,14 @@ const TOPOLOGIES: [(Topology, &str); 6] = [
     (Topology::BarabasiAlbert, "Barabási–Albert"),
     (Topology::FullMesh, "full mesh"),
 ];
-const RULES: [(ConsensusRule, &str); 5] = [
+const RULES: [(ConsensusRule, &str); 7] = [
     (ConsensusRule::Majority, "majority"),
     (ConsensusRule::Quorum, "k-of-n quorum"),
     (ConsensusRule::ReputationWeighted, "reputation-weighted"),
     (ConsensusRule::Bft, "BFT 2f+1"),
     (ConsensusRule::CentralAuthority, "central authority"),
+    (ConsensusRule::Committee, "committee (BFT in c)"),
+    (ConsensusRule::Snowball, "Snowball"),
 ];
 const STRATEGIES: [(ByzantineStrategy, &str); 4] = [
     (ByzantineStrategy::AlwaysYes, "always yes"),
@@ -93,6 +95,15 @@ fn edit(ui: &mut egui::Ui, c: &mut SimConfig) {
             }),
             ConsensusRule::CentralAuthority => row(ui, "authority agent", |ui| {
                 ui.add(egui::DragValue::new(&mut c.consensus.authority));
+            }),
+            ConsensusRule::Committee => row(ui, "committee size", |ui| {
+                ui.add(egui::DragValue::new(&mut c.consensus.committee_size));
+            }),
+            ConsensusRule::Snowball => row(ui, "k / alpha / beta", |ui| {
+                let s = &mut c.consensus.snowball;
+                ui.add(egui::DragValue::new(&mut s.k));
+                ui.add(egui::DragValue::new(&mut s.alpha));
+                ui.add(egui::DragValue::new(&mut s.beta));
             }),
             ConsensusRule::Majority | ConsensusRule::Bft => {}
         }

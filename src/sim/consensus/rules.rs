@@ -6,8 +6,10 @@ use crate::config::{ConsensusConfig, ConsensusRule};
 use crate::model::{AgentIdx, Ballot, Cast, Outcome, SigIdx};
 use crate::sim::components::{DecisionDraft, Role, Tally};
 
-/// Decides a signature from the ballots cast so far; None while undecided. `trust` is each agent's Beta trust
-/// (used by the reputation-weighted rule); `window_closed` says the voting window is over.
+/// Decides a signature from the ballots cast so far; None while undecided. `electorate` is how many agents may vote
+/// (the committee's size under the committee rule); `trust` is each agent's Beta trust (used by the
+/// reputation-weighted rule); `window_closed` says the voting window is over. Under Snowball the ballots are one
+/// round's answers, and the round succeeds for a value when `alpha` of them agree on it.
 pub fn decide(
     rules: &ConsensusConfig,
     ballots: &[Ballot],
@@ -52,7 +54,7 @@ pub fn decide(
                 closed(None)
             }
         }
-        ConsensusRule::Bft => {
+        ConsensusRule::Bft | ConsensusRule::Committee => {
             let f = n.saturating_sub(1) / 3;
             if yes > 2 * f {
                 Some(Outcome::Accepted)
@@ -94,6 +96,16 @@ pub fn decide(
                 None => closed(None),
             }
         }
+        ConsensusRule::Snowball => {
+            let alpha = rules.snowball.alpha;
+            if yes >= alpha {
+                Some(Outcome::Accepted)
+            } else if no >= alpha {
+                Some(Outcome::Rejected)
+            } else {
+                closed(None)
+            }
+        }
     }
 }
 
@@ -107,6 +119,10 @@ pub enum CertificateFault {
     DuplicateVoter {
         voter: AgentIdx,
     },
+    /// Under the committee rule, a ballot from an agent the signature's sortition did not draw.
+    OutsideCommittee {
+        voter: AgentIdx,
+    },
     /// The ballots do not support the claimed outcome under the rule.
     Unsupported {
         claimed: Outcome,
@@ -114,26 +130,40 @@ pub enum CertificateFault {
     },
 }
 
-/// Re-checks a decision: every ballot must be one its voter really cast, each voter once, and the rule applied to
-/// those ballots must give the claimed outcome.
+/// Re-checks a decision: every ballot must be one its voter really cast, each voter once (and, under the committee
+/// rule, a member of the signature's `committee`), and the rule applied to those ballots must give the claimed
+/// outcome. A Snowball decision's certificate is the answers of the round that completed its streak: answers
+/// follow the answerer's preference of the moment, not its first ballot, so only their count is checked.
 pub fn verify_certificate(
     rules: &ConsensusConfig,
     claimed: Outcome,
     certificate: &[Ballot],
     cast: &[Cast],
     trust: &[f64],
+    committee: &[AgentIdx],
 ) -> Result<(), CertificateFault> {
     let mut seen = vec![false; cast.len()];
     for &Ballot { voter, yes } in certificate {
         let recorded = cast.get(voter as usize).copied().unwrap_or_default();
-        if recorded != Cast::of(yes) {
+        if rules.rule != ConsensusRule::Snowball && recorded != Cast::of(yes) {
             return Err(CertificateFault::ForgedBallot { voter });
         }
-        if std::mem::replace(&mut seen[voter as usize], true) {
+        if rules.rule == ConsensusRule::Committee && !super::committee::is_member(committee, voter)
+        {
+            return Err(CertificateFault::OutsideCommittee { voter });
+        }
+        let Some(seen) = seen.get_mut(voter as usize) else {
+            return Err(CertificateFault::ForgedBallot { voter });
+        };
+        if std::mem::replace(seen, true) {
             return Err(CertificateFault::DuplicateVoter { voter });
         }
     }
-    let supported = decide(rules, certificate, cast.len(), trust, true).unwrap_or(Outcome::Expired);
+    let electorate = match rules.rule {
+        ConsensusRule::Committee => committee.len(),
+        _ => cast.len(),
+    };
+    let supported = decide(rules, certificate, electorate, trust, true).unwrap_or(Outcome::Expired);
     if supported == claimed {
         Ok(())
     } else {
@@ -141,12 +171,30 @@ pub fn verify_certificate(
     }
 }
 
-/// What every tally is decided against: the rule, how many agents may vote, and each one's trust.
+/// What a tally is decided against: the rule, how many agents may vote, each one's trust, and (under the committee
+/// rule) the signature's committee, which then is the electorate.
 #[derive(Clone, Copy, Debug)]
 pub struct Electorate<'a> {
     pub rules: &'a ConsensusConfig,
     pub size: usize,
     pub trust: &'a [f64],
+    pub committee: &'a [AgentIdx],
+}
+
+impl Electorate<'_> {
+    /// The agents whose ballots count, in index order.
+    fn voters(&self) -> Box<dyn Iterator<Item = AgentIdx> + '_> {
+        match self.rules.rule {
+            ConsensusRule::Committee => Box::new(self.committee.iter().copied()),
+            _ => Box::new(0..self.size as AgentIdx),
+        }
+    }
+    fn count(&self) -> usize {
+        match self.rules.rule {
+            ConsensusRule::Committee => self.committee.len(),
+            _ => self.size,
+        }
+    }
 }
 
 /// The tallier's draft for one open tally. A byzantine tallier claims acceptance for its group's forgeries at the
@@ -159,11 +207,8 @@ pub fn draft_decision(
     tally: &Tally,
     now: u32,
 ) -> Option<DecisionDraft> {
-    let Electorate {
-        rules,
-        size: electorate,
-        trust,
-    } = *electorate;
+    let (rules, trust) = (electorate.rules, electorate.trust);
+    let size = electorate.count();
     let window_closed = now >= tally.opened + rules.voting_window;
     if role.forges() && forged {
         if !window_closed {
@@ -171,17 +216,17 @@ pub fn draft_decision(
         }
         let mut certificate: Vec<Ballot> =
             tally.ballots.iter().copied().filter(|b| b.yes).collect();
-        let mut candidate = 0;
-        while decide(rules, &certificate, electorate, trust, true) != Some(Outcome::Accepted)
-            && candidate < electorate
-        {
-            if !certificate.iter().any(|b| b.voter as usize == candidate) {
+        let mut candidates = electorate.voters();
+        while decide(rules, &certificate, size, trust, true) != Some(Outcome::Accepted) {
+            let Some(candidate) = candidates.next() else {
+                break;
+            };
+            if !certificate.iter().any(|b| b.voter == candidate) {
                 certificate.push(Ballot {
-                    voter: candidate as AgentIdx,
+                    voter: candidate,
                     yes: true,
                 });
             }
-            candidate += 1;
         }
         return Some(DecisionDraft {
             sig,
@@ -189,7 +234,7 @@ pub fn draft_decision(
             certificate,
         });
     }
-    let outcome = decide(rules, &tally.ballots, electorate, trust, window_closed)?;
+    let outcome = decide(rules, &tally.ballots, size, trust, window_closed)?;
     Some(DecisionDraft {
         sig,
         outcome,
@@ -316,22 +361,22 @@ mod tests {
         cast[..3].fill(Cast::Yes);
         let padded: Vec<_> = (0..7).map(|v| ballot(v, true)).collect();
         assert_eq!(
-            verify_certificate(&r, Outcome::Accepted, &padded, &cast, &[]),
+            verify_certificate(&r, Outcome::Accepted, &padded, &cast, &[], &[]),
             Err(CertificateFault::ForgedBallot { voter: 3 })
         );
         let honest: Vec<_> = (0..3).map(|v| ballot(v, true)).collect();
         assert!(matches!(
-            verify_certificate(&r, Outcome::Accepted, &honest, &cast, &[]),
+            verify_certificate(&r, Outcome::Accepted, &honest, &cast, &[], &[]),
             Err(CertificateFault::Unsupported { .. })
         ));
         cast[3..7].fill(Cast::Yes);
         assert_eq!(
-            verify_certificate(&r, Outcome::Accepted, &padded, &cast, &[]),
+            verify_certificate(&r, Outcome::Accepted, &padded, &cast, &[], &[]),
             Ok(())
         );
         let twice = vec![ballot(0, true), ballot(0, true)];
         assert_eq!(
-            verify_certificate(&r, Outcome::Accepted, &twice, &cast, &[]),
+            verify_certificate(&r, Outcome::Accepted, &twice, &cast, &[], &[]),
             Err(CertificateFault::DuplicateVoter { voter: 0 })
         );
     }
@@ -348,10 +393,94 @@ mod tests {
             rules: &r,
             size: 10,
             trust: &[],
+            committee: &[],
         };
         assert!(draft_decision(&electorate, role, true, 0, &tally, 5).is_none());
         let draft = draft_decision(&electorate, role, true, 0, &tally, 30).unwrap();
         assert_eq!(draft.outcome, Outcome::Accepted);
         assert_eq!(draft.certificate.iter().filter(|b| b.yes).count(), 7);
+    }
+
+    #[test]
+    fn a_committee_decides_with_two_f_plus_one_of_its_members_only() {
+        let r = rules(ConsensusRule::Committee);
+        // A committee of 7 in a network of 20: f = 2, so 5 member yes ballots accept.
+        let committee: Vec<AgentIdx> = vec![1, 4, 6, 9, 12, 15, 19];
+        let mut cast = vec![Cast::Nothing; 20];
+        for &m in &committee {
+            cast[m as usize] = Cast::Yes;
+        }
+        cast[2] = Cast::Yes;
+        let members: Vec<Ballot> = committee[..5].iter().map(|&v| ballot(v, true)).collect();
+        assert_eq!(decide(&r, &members[..4], 7, &[], false), None);
+        assert_eq!(decide(&r, &members, 7, &[], false), Some(Outcome::Accepted));
+        assert_eq!(
+            verify_certificate(&r, Outcome::Accepted, &members, &cast, &[], &committee),
+            Ok(())
+        );
+        // A real yes from an agent outside the committee does not count, however it was cast.
+        let mut outsider = members[..4].to_vec();
+        outsider.push(ballot(2, true));
+        assert_eq!(
+            verify_certificate(&r, Outcome::Accepted, &outsider, &cast, &[], &committee),
+            Err(CertificateFault::OutsideCommittee { voter: 2 })
+        );
+        // A colluding tallier pads with committee members, and the check names one that never voted yes.
+        let tally = Tally {
+            opened: 0,
+            ballots: vec![ballot(1, true), ballot(4, true)],
+        };
+        let electorate = Electorate {
+            rules: &r,
+            size: 20,
+            trust: &[],
+            committee: &committee,
+        };
+        let role = Role::Byzantine(crate::config::ByzantineStrategy::Collude);
+        let draft = draft_decision(&electorate, role, true, 0, &tally, 30).unwrap();
+        assert!(
+            draft
+                .certificate
+                .iter()
+                .all(|b| committee.contains(&b.voter))
+        );
+        let mut honest_no = cast.clone();
+        honest_no[6] = Cast::No;
+        assert_eq!(
+            verify_certificate(
+                &r,
+                Outcome::Accepted,
+                &draft.certificate,
+                &honest_no,
+                &[],
+                &committee
+            ),
+            Err(CertificateFault::ForgedBallot { voter: 6 })
+        );
+    }
+
+    #[test]
+    fn a_snowball_round_succeeds_with_alpha_agreeing_answers() {
+        let r = rules(ConsensusRule::Snowball);
+        // Default k = 10, alpha = 7.
+        assert_eq!(
+            decide(&r, &ballots(7, 3), 10, &[], false),
+            Some(Outcome::Accepted)
+        );
+        assert_eq!(
+            decide(&r, &ballots(2, 7), 10, &[], false),
+            Some(Outcome::Rejected)
+        );
+        assert_eq!(decide(&r, &ballots(6, 4), 10, &[], false), None);
+        // Answers may differ from the first ballot (preferences move), so only support is checked.
+        let cast = vec![Cast::No; 10];
+        assert_eq!(
+            verify_certificate(&r, Outcome::Accepted, &ballots(7, 3), &cast, &[], &[]),
+            Ok(())
+        );
+        assert!(matches!(
+            verify_certificate(&r, Outcome::Accepted, &ballots(6, 4), &cast, &[], &[]),
+            Err(CertificateFault::Unsupported { .. })
+        ));
     }
 }
