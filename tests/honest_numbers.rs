@@ -4,36 +4,45 @@
 
 use dais::config::{ByzantineStrategy, SimConfig};
 use dais::ledger::sqlite::SqliteLedger;
+use dais::model::TickMetrics;
 use dais::sim::Simulation;
 use dais::sim::components::{Agent, Blacklist, NormalProfile, Role};
-use dais::sim::metrics::{MetricsHistory, RunTotals};
+use dais::sim::metrics::RunTotals;
 use dais::sim::traffic::Campaigns;
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 
-/// Runs `config` to its end, recording to a real SQLite file; returns the simulation and the verification report.
+/// Runs `config` to its end, recording to a real SQLite file; returns the simulation, the verification report
+/// and every tick's metrics.
 fn run_recorded(
     config: SimConfig,
     dir: &std::path::Path,
     name: &str,
-) -> (Simulation, dais::ledger::verify::VerifyReport) {
+) -> (
+    Simulation,
+    dais::ledger::verify::VerifyReport,
+    Vec<TickMetrics>,
+) {
     let path = dir.join(name);
     let steps = config.simulation.steps;
     let mut simulation = Simulation::new(config, Box::new(SqliteLedger::create(&path).unwrap()));
+    let mut history = Vec::new();
     for _ in 0..steps {
         simulation.step();
+        history.extend(simulation.latest_metrics().cloned());
     }
     simulation.finish_ledger().unwrap();
     let conn = dais::ledger::sqlite::open_existing(&path).unwrap();
     let report = dais::ledger::verify::verify(&conn).unwrap_or_else(|p| panic!("{name}: {p}"));
-    (simulation, report)
+    (simulation, report, history)
 }
 
 #[test]
 fn an_immune_agent_blocks_that_campaigns_fresh_samples() {
     let config = dais::config::load::scenario("classroom").unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let (mut simulation, report) = run_recorded(config.clone(), dir.path(), "classroom.db");
+    let (mut simulation, report, history) =
+        run_recorded(config.clone(), dir.path(), "classroom.db");
     assert!(report.closed);
     let world = simulation.world_mut();
     let mut query = world.query::<(&Agent, &Role, &NormalProfile, &Blacklist)>();
@@ -78,7 +87,6 @@ fn an_immune_agent_blocks_that_campaigns_fresh_samples() {
     // At the end of the classroom lesson, both campaigns are beaten by the measured definition.
     let totals = world.resource::<RunTotals>();
     let level = config.immunity.level;
-    let history = &world.resource::<MetricsHistory>().ticks;
     for (c, tti) in totals.time_to_immunity.iter().enumerate() {
         let tick = tti.unwrap_or_else(|| panic!("campaign {c} never reached immunity"));
         // Time to immunity is the first tick at or above the level after the campaign started.
@@ -196,6 +204,16 @@ fn every_signature_is_accounted_for_on_every_preset_and_under_every_fault() {
     crashed.faults.crash_fraction = 0.3;
     crashed.faults.crash_tick = 60;
     cases.push(("crashes".into(), crashed));
+    for rule in [
+        dais::config::ConsensusRule::Committee,
+        dais::config::ConsensusRule::Snowball,
+    ] {
+        let mut c = base.clone();
+        c.consensus.rule = rule;
+        c.consensus.committee_size = 12;
+        c.faults.byzantine_fraction = 0.2;
+        cases.push((format!("{rule:?} with colluders"), c));
+    }
     let mut authority_down = base.clone();
     authority_down.consensus.rule = dais::config::ConsensusRule::CentralAuthority;
     authority_down.faults.crash_fraction = 0.3;
@@ -204,7 +222,7 @@ fn every_signature_is_accounted_for_on_every_preset_and_under_every_fault() {
     let mut refused_seen = 0;
     for (i, (name, config)) in cases.into_iter().enumerate() {
         config.validate().unwrap_or_else(|e| panic!("{name}: {e}"));
-        let (simulation, report) =
+        let (simulation, report, history) =
             run_recorded(config.clone(), dir.path(), &format!("case-{i}.db"));
         assert!(report.closed, "{name}: the finished run has a closing row");
         let world = simulation.world();
@@ -212,7 +230,7 @@ fn every_signature_is_accounted_for_on_every_preset_and_under_every_fault() {
         // Every tick, cumulatively: proposed = accepted + rejected + expired + refused + pending.
         let mut proposed = 0;
         let mut settled = 0;
-        for m in &world.resource::<MetricsHistory>().ticks {
+        for m in &history {
             proposed += m.signatures_proposed;
             settled += m.signatures_accepted_true
                 + m.signatures_accepted_false

@@ -36,6 +36,11 @@ pub struct RunningStats {
 }
 
 impl RunningStats {
+    /// Heap bytes held by the running mean and second moment.
+    pub fn heap_bytes(&self) -> usize {
+        (self.mean.capacity() + self.m2.capacity()) * std::mem::size_of::<f32>()
+    }
+
     pub fn new(features: usize) -> Self {
         Self {
             count: 0,

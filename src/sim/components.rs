@@ -177,12 +177,35 @@ pub struct SnowballState {
 /// Signatures the agent has heard of, ballots it cast, and the tallies it runs as a proposer.
 #[derive(Component, Clone, Debug, Default)]
 pub struct VoteBook {
+    /// The signatures this agent knows of that can still matter to it: entries are added through [`VoteBook::learn`]
+    /// and [`VoteBook::entry`], and forgotten once nothing about the signature is left to arrive
+    /// (`sim::retention`).
     pub known: BTreeMap<SigIdx, KnownSignature>,
+    /// How many signatures this agent has ever heard of (forgotten ones included).
+    pub heard: u32,
     pub tallies: BTreeMap<SigIdx, Tally>,
     /// Snowball instances (the `snowball` rule), dropped once their signature is past its voting window twice over.
     pub snowball: BTreeMap<SigIdx, SnowballState>,
     /// Latest ballots this agent cast, newest last (for the inspector).
     pub recent_ballots: VecDeque<(SigIdx, bool)>,
+}
+
+impl VoteBook {
+    /// Records a signature heard of for the first time.
+    pub fn learn(&mut self, sig: SigIdx, known: KnownSignature) {
+        if self.known.insert(sig, known).is_none() {
+            self.heard += 1;
+        }
+    }
+
+    /// The entry of `sig`, made blank if the agent had not heard of it.
+    pub fn entry(&mut self, sig: SigIdx) -> &mut KnownSignature {
+        let heard = &mut self.heard;
+        self.known.entry(sig).or_insert_with(|| {
+            *heard += 1;
+            KnownSignature::default()
+        })
+    }
 }
 
 /// Beta trust: agreement (alpha) and disagreement (beta) of this agent's ballots with final outcomes.
@@ -241,7 +264,7 @@ pub enum Destination {
     One(AgentIdx),
 }
 
-/// What a message carries. Signatures and decisions travel by index: their content lives in the registries.
+/// What a message carries. Signatures travel by index: their content lives in the registry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Payload {
     Announce {
@@ -253,8 +276,12 @@ pub enum Payload {
         voter: AgentIdx,
         yes: bool,
     },
+    /// A published decision on `sig`, with the verdict every honest receiver would reach by checking its
+    /// certificate (a pure function of public data, so it is computed once, at publication): whether it is a
+    /// certified acceptance.
     Decision {
-        decision: u32,
+        sig: SigIdx,
+        certified_acceptance: bool,
         ttl: u32,
     },
     /// Snowball: "what do you prefer for this signature?", sent straight to a sampled peer.
@@ -267,6 +294,19 @@ pub enum Payload {
         voter: AgentIdx,
         yes: bool,
     },
+}
+
+impl Payload {
+    /// The signature the message is about.
+    pub fn sig(&self) -> SigIdx {
+        match *self {
+            Payload::Announce { sig, .. }
+            | Payload::Ballot { sig, .. }
+            | Payload::Decision { sig, .. }
+            | Payload::Query { sig }
+            | Payload::Answer { sig, .. } => sig,
+        }
+    }
 }
 
 /// A signature this agent wants to publish this tick.

@@ -64,17 +64,29 @@ impl DecisionRecord {
     }
 }
 
-/// All decisions; messages refer to them by index.
+/// This tick's decisions (the ledger records them, and nothing reads them later: decision messages carry what
+/// receivers need), and how many were published before this tick: decision `i` of the run is
+/// `records[i - first]`.
 #[derive(Resource, Clone, Debug, Default)]
 pub struct Decisions {
+    pub first: u32,
     pub records: Vec<DecisionRecord>,
 }
 
-/// The public record every agent can read: the signatures proposed and the decisions published on them.
-#[derive(Clone, Copy)]
-pub struct Published<'a> {
-    pub registry: &'a SignatureRegistry,
-    pub decisions: &'a Decisions,
+impl Decisions {
+    /// The run-wide index of the next decision.
+    pub fn next_index(&self) -> u32 {
+        self.first + self.records.len() as u32
+    }
+    /// Decision `index` of the run, if it was published this tick.
+    pub fn get(&self, index: u32) -> Option<&DecisionRecord> {
+        self.records.get(index.checked_sub(self.first)? as usize)
+    }
+    /// Forgets the previous tick's decisions, keeping the count.
+    pub fn start_tick(&mut self) {
+        self.first = self.next_index();
+        self.records.clear();
+    }
 }
 
 /// Each agent's Beta trust, by agent index, refreshed when reputations change. Talliers read it in parallel.
@@ -139,6 +151,7 @@ fn publish_decisions(
     // Under Snowball each agent decides for itself: its decision is not spread, and there are no ballots of a
     // tally for reputations to follow.
     let snowball = config.consensus.rule == crate::config::ConsensusRule::Snowball;
+    decisions.start_tick();
     let mut settled = Vec::new();
     for (index, &entity) in directory.agents.iter().enumerate() {
         let Ok((role, mut book, mut outbox, mut blacklist, _)) = agents.get_mut(entity) else {
@@ -157,7 +170,7 @@ fn publish_decisions(
                 &record.committee,
             )
             .is_ok();
-            let decision = decisions.records.len() as u32;
+            let decision = decisions.next_index();
             let published = DecisionRecord {
                 sig: draft.sig,
                 tallier: index as AgentIdx,
@@ -173,7 +186,7 @@ fn publish_decisions(
                 let accepted = usize::from(published.verdict() == Outcome::Accepted);
                 record.first_decisions[accepted].get_or_insert(decision);
             } else if record.outcome.is_none() {
-                record.outcome = Some((published.verdict(), now));
+                record.settle(published.verdict(), now);
                 events.settled.push(Settlement {
                     sig: draft.sig,
                     outcome: published.verdict(),
@@ -201,7 +214,7 @@ fn publish_decisions(
                     known.decided = true;
                 }
             } else {
-                book.known.entry(draft.sig).or_default().decided = true;
+                book.entry(draft.sig).decided = true;
             }
             if valid && draft.outcome == Outcome::Accepted && role.is_honest() {
                 blacklist.insert(draft.sig, &signature);
@@ -211,7 +224,8 @@ fn publish_decisions(
                     made_at: now,
                     to: Destination::Neighbours { except: None },
                     payload: Payload::Decision {
-                        decision,
+                        sig: draft.sig,
+                        certified_acceptance: valid && draft.outcome == Outcome::Accepted,
                         ttl: config.network.ttl,
                     },
                 });
@@ -220,7 +234,7 @@ fn publish_decisions(
     }
     // Reputations move only after every decision of the tick was checked, so all checks saw the same weights.
     for &decision in &settled {
-        let record = &decisions.records[decision as usize];
+        let record = decisions.get(decision).expect("published this tick");
         for &Ballot { voter, yes } in &record.certificate {
             let agreed = yes == (record.outcome == Outcome::Accepted);
             if let Ok((_, _, _, _, mut reputation)) =
@@ -262,7 +276,7 @@ fn expire_unanswered(
                 [Some(rejected), None] => (Outcome::Rejected, Some(rejected)),
                 [None, None] => (Outcome::Expired, None),
             };
-            record.outcome = Some((outcome, now));
+            record.settle(outcome, now);
             settled.push(Settlement {
                 sig: sig as SigIdx,
                 outcome,

@@ -17,7 +17,11 @@ use super::{AgentDirectory, Pipeline, SimSettings};
 pub(super) fn plugin(app: &mut App) {
     app.add_systems(
         FixedUpdate,
-        (dispatch_outboxes, deliver_due)
+        (
+            dispatch_outboxes,
+            super::retention::forget_settled,
+            deliver_due,
+        )
             .chain()
             .in_set(Pipeline::Gossip),
     );
@@ -57,6 +61,9 @@ pub struct InFlight {
     /// Transmissions this tick, by kind (announce, ballot, decision), lost ones included.
     pub sent: [u64; 3],
     pub lost: u64,
+    /// Messages on the wire about each signature, by signature index: once a settled signature has none, no agent
+    /// will hear of it again (`sim::retention`).
+    about: Vec<u32>,
     rng: ChaCha8Rng,
 }
 
@@ -67,8 +74,52 @@ impl InFlight {
             delivered: Vec::new(),
             sent: [0; 3],
             lost: 0,
+            about: Vec::new(),
             rng,
         }
+    }
+
+    /// Whether any message about `sig` is on the wire.
+    pub fn carries(&self, sig: SigIdx) -> bool {
+        self.about.get(sig as usize).is_some_and(|&n| n > 0)
+    }
+
+    fn send(&mut self, message: Transmission) {
+        let sig = message.payload.sig() as usize;
+        if self.about.len() <= sig {
+            self.about.resize(sig + 1, 0);
+        }
+        self.about[sig] += 1;
+        self.pending
+            .entry(message.deliver_tick)
+            .or_default()
+            .push(message);
+    }
+
+    /// Takes the messages due by `tick` off the wire, in sending order.
+    fn take_due(&mut self, tick: u32) -> Vec<Transmission> {
+        let mut due = Vec::new();
+        while let Some(entry) = self.pending.first_entry() {
+            if *entry.key() > tick {
+                break;
+            }
+            due.append(&mut entry.remove());
+        }
+        for message in &due {
+            self.about[message.payload.sig() as usize] -= 1;
+        }
+        due
+    }
+
+    /// Heap bytes held: messages on the wire and this tick's arrivals.
+    pub fn heap_bytes(&self) -> usize {
+        let message = std::mem::size_of::<Transmission>();
+        self.pending
+            .values()
+            .map(|v| v.capacity() * message + 48)
+            .sum::<usize>()
+            + self.delivered.capacity() * message
+            + self.about.capacity() * 4
     }
 
     pub fn pending_count(&self) -> usize {
@@ -146,11 +197,7 @@ fn dispatch_outboxes(
                     in_flight.lost += 1;
                     continue;
                 }
-                in_flight
-                    .pending
-                    .entry(message.deliver_tick)
-                    .or_default()
-                    .push(message);
+                in_flight.send(message);
             }
         }
     }
@@ -167,20 +214,15 @@ fn deliver_due(
     }
     let in_flight = &mut *in_flight;
     in_flight.delivered.clear();
-    while let Some(entry) = in_flight.pending.first_entry() {
-        if *entry.key() > clock.tick {
-            break;
-        }
-        for message in entry.remove() {
-            let Ok((mut inbox, liveness)) = agents.get_mut(directory.agents[message.to as usize])
-            else {
-                continue;
-            };
-            // A crashed agent hears nothing.
-            if liveness.is_up() {
-                inbox.messages.push((message.from, message.payload));
-                in_flight.delivered.push(message);
-            }
+    for message in in_flight.take_due(clock.tick) {
+        let Ok((mut inbox, liveness)) = agents.get_mut(directory.agents[message.to as usize])
+        else {
+            continue;
+        };
+        // A crashed agent hears nothing.
+        if liveness.is_up() {
+            inbox.messages.push((message.from, message.payload));
+            in_flight.delivered.push(message);
         }
     }
 }

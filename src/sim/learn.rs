@@ -7,7 +7,6 @@ use bevy::prelude::*;
 
 use super::clock::SimClock;
 use super::components::*;
-use super::consensus::{Decisions, Published};
 use super::signature::SignatureRegistry;
 use super::traffic::Campaigns;
 use super::{Pipeline, SimSettings};
@@ -24,18 +23,22 @@ pub fn apply_decisions(
     now: u32,
     role: Role,
     inbox: &Inbox,
-    published: Published,
+    registry: &SignatureRegistry,
     book: &mut VoteBook,
     blacklist: &mut Blacklist,
     outbox: &mut Outbox,
 ) -> bool {
     let mut grew = false;
     for &(from, payload) in &inbox.messages {
-        let Payload::Decision { decision, ttl } = payload else {
+        let Payload::Decision {
+            sig,
+            certified_acceptance,
+            ttl,
+        } = payload
+        else {
             continue;
         };
-        let record = &published.decisions.records[decision as usize];
-        let known = book.known.entry(record.sig).or_default();
+        let known = book.entry(sig);
         if known.decided {
             continue;
         }
@@ -45,13 +48,14 @@ pub fn apply_decisions(
                 made_at: now,
                 to: Destination::Neighbours { except: Some(from) },
                 payload: Payload::Decision {
-                    decision,
+                    sig,
+                    certified_acceptance,
                     ttl: ttl - 1,
                 },
             });
         }
-        if role.is_honest() && record.certified_acceptance() {
-            grew |= blacklist.insert(record.sig, &published.registry.get(record.sig).signature);
+        if role.is_honest() && certified_acceptance {
+            grew |= blacklist.insert(sig, &registry.get(sig).signature);
         }
     }
     grew
@@ -134,17 +138,12 @@ pub fn retrain(
 fn learn_from_decisions(
     clock: Res<SimClock>,
     settings: Res<SimSettings>,
-    decisions: Res<Decisions>,
     registry: Res<SignatureRegistry>,
     campaigns: Res<Campaigns>,
     mut agents: Query<Learner>,
 ) {
     let now = clock.tick;
     let config = &settings.config;
-    let published = Published {
-        registry: &registry,
-        decisions: &decisions,
-    };
     agents.par_iter_mut().for_each(|mut learner| {
         if !learner.liveness.is_up() {
             return;
@@ -153,7 +152,7 @@ fn learn_from_decisions(
             now,
             *learner.role,
             learner.inbox,
-            published,
+            &registry,
             &mut learner.book,
             &mut learner.blacklist,
             &mut learner.outbox,
@@ -195,7 +194,6 @@ struct Learner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::consensus::{DecisionRecord, Outcome};
 
     #[test]
     fn only_certified_acceptances_reach_an_honest_blacklist() {
@@ -222,34 +220,18 @@ mod tests {
                     outcome: None,
                 });
         }
-        let decision = |sig, valid| DecisionRecord {
-            sig,
-            tallier: 0,
-            tick: 2,
-            outcome: Outcome::Accepted,
-            certificate: vec![],
-            valid,
-        };
-        let decisions = Decisions {
-            records: vec![decision(0, false), decision(1, true)],
+        let decision = |sig, certified_acceptance| {
+            (
+                3,
+                Payload::Decision {
+                    sig,
+                    certified_acceptance,
+                    ttl: 5,
+                },
+            )
         };
         let inbox = Inbox {
-            messages: vec![
-                (
-                    3,
-                    Payload::Decision {
-                        decision: 0,
-                        ttl: 5,
-                    },
-                ),
-                (
-                    3,
-                    Payload::Decision {
-                        decision: 1,
-                        ttl: 5,
-                    },
-                ),
-            ],
+            messages: vec![decision(0, false), decision(1, true)],
         };
         let (mut book, mut blacklist, mut outbox) =
             (VoteBook::default(), Blacklist::default(), Outbox::default());
@@ -257,10 +239,7 @@ mod tests {
             3,
             Role::Honest,
             &inbox,
-            Published {
-                registry: &registry,
-                decisions: &decisions,
-            },
+            &registry,
             &mut book,
             &mut blacklist,
             &mut outbox
@@ -273,10 +252,7 @@ mod tests {
             4,
             Role::Honest,
             &inbox,
-            Published {
-                registry: &registry,
-                decisions: &decisions,
-            },
+            &registry,
             &mut book,
             &mut blacklist,
             &mut outbox

@@ -16,7 +16,7 @@ use crate::model::Outcome;
 
 pub(super) fn plugin(app: &mut App) {
     app.init_resource::<RunTotals>()
-        .init_resource::<MetricsHistory>();
+        .init_resource::<LatestMetrics>();
     app.add_systems(FixedUpdate, measure.in_set(Pipeline::Measure));
 }
 
@@ -150,17 +150,18 @@ impl RunTotals {
     }
 }
 
-/// Every tick's metrics, in order (the plots and `metrics.csv` read this).
+/// The last tick's metrics. Only the last: `metrics.csv`, the ledger and the view take each tick's as it comes, so
+/// the simulation's memory does not grow with the run's length.
 #[derive(Resource, Clone, Debug, Default)]
-pub struct MetricsHistory {
-    pub ticks: Vec<TickMetrics>,
+pub struct LatestMetrics {
+    pub tick: Option<TickMetrics>,
 }
 
 /// The run's figures so far, which Measure adds each tick to.
 #[derive(bevy::ecs::system::SystemParam)]
 struct Figures<'w> {
     totals: ResMut<'w, RunTotals>,
-    history: ResMut<'w, MetricsHistory>,
+    latest: ResMut<'w, LatestMetrics>,
 }
 
 fn measure(
@@ -174,7 +175,7 @@ fn measure(
 ) {
     let Figures {
         ref mut totals,
-        ref mut history,
+        ref mut latest,
     } = figures;
     let campaign_count = campaigns.list.len();
     let mut m = TickMetrics {
@@ -254,5 +255,5 @@ fn measure(
     );
     totals.counts.decisions += events.decisions.len() as u64;
     m.signatures_pending = totals.pending();
-    history.ticks.push(m);
+    latest.tick = Some(m);
 }

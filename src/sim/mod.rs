@@ -14,6 +14,7 @@ pub mod learn;
 pub mod metrics;
 pub mod network;
 pub mod record;
+pub mod retention;
 pub mod rng;
 pub mod signature;
 pub mod simulation;

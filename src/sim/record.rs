@@ -11,7 +11,7 @@ use super::clock::SimClock;
 use super::components::*;
 use super::consensus::Decisions;
 use super::gossip::InFlight;
-use super::metrics::MetricsHistory;
+use super::metrics::LatestMetrics;
 use super::metrics::RunTotals;
 use super::signature::SignatureRegistry;
 use super::traffic::Campaigns;
@@ -65,7 +65,7 @@ fn digest_agent(hasher: &mut Sha256, agent: &RecordedAgentItem) {
     hasher.update(detector.threshold().unwrap_or(-1.0).to_le_bytes());
     hasher.update((detector.window.len() as u32).to_le_bytes());
     hasher.update((blacklist.entries.len() as u32).to_le_bytes());
-    hasher.update((book.known.len() as u32).to_le_bytes());
+    hasher.update(book.heard.to_le_bytes());
     // Only Snowball runs have instances; hashing nothing otherwise keeps every other rule's hashes as they were.
     if !book.snowball.is_empty() {
         hasher.update((book.snowball.len() as u32).to_le_bytes());
@@ -151,7 +151,7 @@ struct PublicRecord<'w> {
 fn record_tick(
     clock: Res<SimClock>,
     record: PublicRecord,
-    history: Res<MetricsHistory>,
+    latest: Res<LatestMetrics>,
     totals: Res<RunTotals>,
     mut events: ResMut<TickEvents>,
     mut ledger: ResMut<Ledger>,
@@ -193,7 +193,7 @@ fn record_tick(
         .decisions
         .iter()
         .map(|&decision| {
-            let d = &decisions.records[decision as usize];
+            let d = decisions.get(decision).expect("published this tick");
             DecisionRow {
                 decision,
                 sig: d.sig,
@@ -206,7 +206,7 @@ fn record_tick(
         })
         .collect();
     let outcomes: Vec<OutcomeRow> = std::mem::take(&mut events.settled);
-    let metrics = history.ticks.last().cloned().unwrap_or_default();
+    let metrics = latest.tick.clone().unwrap_or_default();
 
     let mut hasher = Sha256::new();
     hasher.update(ledger.state_hash);

@@ -67,6 +67,13 @@ impl SignatureRegistry {
 }
 
 impl SignatureRecord {
+    /// Settles the signature. Its per-voter ballot book is freed: certificates are checked only before a
+    /// signature settles, so nothing reads it again (late ballots are still recorded in the ledger).
+    pub fn settle(&mut self, outcome: Outcome, now: u32) {
+        self.outcome = Some((outcome, now));
+        self.cast = Vec::new();
+    }
+
     /// Whether `agent` may vote on this signature: a committee member under the committee rule, or anyone.
     pub fn may_vote(&self, rule: ConsensusRule, agent: AgentIdx) -> bool {
         match rule {
@@ -326,7 +333,7 @@ fn publish_proposals(
             first_decisions: [None; 2],
             outcome: None,
         };
-        book.known.insert(
+        book.learn(
             sig,
             KnownSignature {
                 parent: None,

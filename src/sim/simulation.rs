@@ -6,7 +6,7 @@ use bevy::prelude::*;
 
 use super::clock::SimClock;
 use super::components::{Blacklist, Detector, Liveness, Reputation, VoteBook};
-use super::metrics::{MetricsHistory, RunTotals};
+use super::metrics::{LatestMetrics, RunTotals};
 use super::record::Ledger;
 use super::signature::SignatureRegistry;
 use super::{AgentDirectory, SimSettings};
@@ -79,7 +79,7 @@ impl Simulation {
 
     /// The figures of the last tick run.
     pub fn latest_metrics(&self) -> Option<&TickMetrics> {
-        self.world.resource::<MetricsHistory>().ticks.last()
+        self.world.resource::<LatestMetrics>().tick.as_ref()
     }
 
     /// The run's cumulative figures so far.
@@ -149,6 +149,12 @@ impl Simulation {
                 .unwrap_or_default(),
             reputation: world.get::<Reputation>(entity)?.trust(),
         })
+    }
+
+    /// Bytes the simulation's state holds, as it counts them (`retention::state_bytes`): for checking that memory
+    /// is bounded by what is live, not by the run's length.
+    pub fn state_bytes(&mut self) -> usize {
+        super::retention::state_bytes(&mut self.world)
     }
 
     /// The world itself, for tests and analyses that look at components the facade does not name.

@@ -117,7 +117,7 @@ pub fn handle_inbox(
                 if book.known.contains_key(&sig) {
                     continue;
                 }
-                book.known.insert(
+                book.learn(
                     sig,
                     KnownSignature {
                         parent: Some(from),
@@ -280,7 +280,10 @@ fn register_ballots(
             continue;
         };
         for (sig, yes) in outbox.cast.drain(..) {
-            registry.records[sig as usize].cast[index] = Cast::of(yes);
+            // A ballot that arrives after its signature settled is still a ledger row; the book is gone.
+            if let Some(cast) = registry.records[sig as usize].cast.get_mut(index) {
+                *cast = Cast::of(yes);
+            }
             events.ballots.push((
                 sig,
                 Ballot {
