@@ -46,7 +46,7 @@ fn state_at_tick_2000_is_within_ten_percent_of_tick_500() {
     let mut at = std::collections::BTreeMap::new();
     while !simulation.finished() {
         simulation.step();
-        if simulation.tick() % 250 == 0 {
+        if simulation.tick().is_multiple_of(250) {
             at.insert(simulation.tick(), simulation.state_bytes());
         }
     }
