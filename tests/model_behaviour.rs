@@ -214,8 +214,9 @@ fn snowball_keeps_forgeries_out_below_its_bound_and_lets_some_in_above_it() {
         assert!(forged > 5);
         assert_eq!(in_blacklists, 0, "seed {seed}");
     }
-    // With 80% colluders most rounds see 7 yes answers, and honest agents are pulled into accepting.
-    let (in_blacklists, _) = forgeries_in_honest_blacklists(snowball(0.8, 1));
+    // With half the network colluding, a round sees 7 yes answers about one time in six; once some honest agents
+    // gain confidence in yes they answer yes too, and others are pulled into accepting.
+    let (in_blacklists, _) = forgeries_in_honest_blacklists(snowball(0.5, 1));
     assert!(in_blacklists > 0);
 }
 
