@@ -224,22 +224,99 @@ pub struct Frame {
     pub messages: Vec<FrameMessage>,
 }
 
+/// Marks a frame in the compressed encoding: no frame holds `u32::MAX` agents, so the first four bytes tell it from
+/// the plain encoding of earlier recordings.
+const COMPRESSED_FRAME: u32 = u32::MAX;
+
+/// The most bytes a compressed frame may inflate to (a corrupt or hostile file must not exhaust memory): every
+/// agent's byte and ten million runs of messages.
+const MAX_INFLATED_FRAME: u64 = 4 + crate::config::MAX_AGENTS as u64 + 4 + 13 * 10_000_000;
+
+/// The most messages a frame may hold once its runs are expanded (about a gigabyte of them).
+const MAX_FRAME_MESSAGES: usize = 100_000_000;
+
 impl Frame {
-    /// Compact bytes: agent count (u32 LE), one byte per agent, then 9 bytes per message (from, to, and one byte
-    /// packing kind, elapsed and span).
+    /// Compact bytes. The marker `u32::MAX`, then zlib over: the agent count (u32 LE), one byte per agent, the
+    /// number of message runs (u32 LE) and the runs. Messages are sorted by (from, to, kind and progress) and
+    /// identical ones (ballots converging on one edge) become one run with a count; each run is 13 bytes (from as a
+    /// delta from the previous run's, to, the packed byte, the count) that zlib squeezes, since deltas are mostly
+    /// zero and most agents share a state. Decoding gives the same messages in that sorted order.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(4 + self.agents.len() + 9 * self.messages.len());
-        out.extend_from_slice(&(self.agents.len() as u32).to_le_bytes());
-        out.extend(self.agents.iter().map(|&s| s as u8));
-        for message in &self.messages {
-            out.extend_from_slice(&message.from.to_le_bytes());
-            out.extend_from_slice(&message.to.to_le_bytes());
-            out.push(message.packed());
+        use std::io::Write;
+        let mut keys: Vec<(AgentIdx, AgentIdx, u8)> = self
+            .messages
+            .iter()
+            .map(|m| (m.from, m.to, m.packed()))
+            .collect();
+        keys.sort_unstable();
+        let runs: Vec<&[(AgentIdx, AgentIdx, u8)]> = keys.chunk_by(|a, b| a == b).collect();
+        let mut plain = Vec::with_capacity(8 + self.agents.len() + 13 * runs.len());
+        plain.extend_from_slice(&(self.agents.len() as u32).to_le_bytes());
+        plain.extend(self.agents.iter().map(|&s| s as u8));
+        plain.extend_from_slice(&(runs.len() as u32).to_le_bytes());
+        let mut previous_from = 0;
+        for run in runs {
+            let (from, to, packed) = run[0];
+            plain.extend_from_slice(&(from - previous_from).to_le_bytes());
+            plain.extend_from_slice(&to.to_le_bytes());
+            plain.push(packed);
+            plain.extend_from_slice(&(run.len() as u32).to_le_bytes());
+            previous_from = from;
         }
+        let mut out = COMPRESSED_FRAME.to_le_bytes().to_vec();
+        let mut encoder = flate2::write::ZlibEncoder::new(&mut out, flate2::Compression::fast());
+        encoder.write_all(&plain).expect("writing to a Vec");
+        encoder.finish().expect("writing to a Vec");
         out
     }
 
+    /// Decodes either encoding; `None` for a corrupt frame.
     pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        let marker = u32::from_le_bytes(bytes.get(..4)?.try_into().ok()?);
+        if marker != COMPRESSED_FRAME {
+            return Self::from_plain_bytes(bytes);
+        }
+        use std::io::Read;
+        let mut plain = Vec::new();
+        flate2::read::ZlibDecoder::new(&bytes[4..])
+            .take(MAX_INFLATED_FRAME + 1)
+            .read_to_end(&mut plain)
+            .ok()?;
+        if plain.len() as u64 > MAX_INFLATED_FRAME {
+            return None;
+        }
+        let u32_at = |at: usize| -> Option<u32> {
+            Some(u32::from_le_bytes(plain.get(at..at + 4)?.try_into().ok()?))
+        };
+        let n = u32_at(0)? as usize;
+        let agents = plain
+            .get(4..4 + n)?
+            .iter()
+            .map(|&b| AgentState::from_u8(b))
+            .collect::<Option<Vec<_>>>()?;
+        let run_count = u32_at(4 + n)? as usize;
+        let runs = plain.get(8 + n..)?;
+        if runs.len() != 13 * run_count {
+            return None;
+        }
+        let mut messages = Vec::new();
+        let mut from: AgentIdx = 0;
+        for run in runs.chunks_exact(13) {
+            let field = |at: usize| u32::from_le_bytes(run[at..at + 4].try_into().expect("4 bytes"));
+            from = from.checked_add(field(0))?;
+            let message = FrameMessage::unpack(from, field(4), run[8])?;
+            let count = field(9) as usize;
+            if count == 0 || messages.len() + count > MAX_FRAME_MESSAGES {
+                return None;
+            }
+            messages.extend(std::iter::repeat_n(message, count));
+        }
+        Some(Self { agents, messages })
+    }
+
+    /// The first encoding: agent count (u32 LE), one byte per agent, then 9 bytes per message (from, to, and one
+    /// byte packing kind, elapsed and span). Recordings made before frames were compressed hold it.
+    fn from_plain_bytes(bytes: &[u8]) -> Option<Self> {
         let n = u32::from_le_bytes(bytes.get(..4)?.try_into().ok()?) as usize;
         let states = bytes.get(4..4 + n)?;
         let rest = &bytes[4 + n..];
@@ -352,16 +429,58 @@ mod tests {
             messages: vec![
                 FrameMessage::new(0, 1, MessageKind::Announce, 10, 12, 10),
                 FrameMessage::new(1, 2, MessageKind::Ballot, 10, 12, 12),
+                FrameMessage::new(1, 2, MessageKind::Ballot, 10, 12, 12),
                 FrameMessage::new(2, 0, MessageKind::Decision, 5, 25, 15),
             ],
         };
         let back = Frame::from_bytes(&frame.to_bytes()).expect("decodes");
         assert_eq!(back, frame);
-        assert_eq!((back.messages[2].elapsed, back.messages[2].span), (3, 7));
-        // A kind code no message has makes the frame corrupt, not some other kind.
+        assert_eq!((back.messages[3].elapsed, back.messages[3].span), (3, 7));
+        // A corrupt frame does not decode (zlib's checksum), nor does a cut one.
         let mut bytes = frame.to_bytes();
         let last = bytes.len() - 1;
-        bytes[last] |= 0b11;
+        bytes[last] ^= 0b11;
         assert_eq!(Frame::from_bytes(&bytes), None);
+        let bytes = frame.to_bytes();
+        assert_eq!(Frame::from_bytes(&bytes[..bytes.len() - 3]), None);
+    }
+
+    /// The first encoding, as recordings made before compression hold it.
+    fn plain_bytes(frame: &Frame) -> Vec<u8> {
+        let mut out = (frame.agents.len() as u32).to_le_bytes().to_vec();
+        out.extend(frame.agents.iter().map(|&s| s as u8));
+        for m in &frame.messages {
+            out.extend_from_slice(&m.from.to_le_bytes());
+            out.extend_from_slice(&m.to.to_le_bytes());
+            out.push(m.packed());
+        }
+        out
+    }
+
+    #[test]
+    fn earlier_plain_frames_still_decode_and_a_busy_frame_shrinks() {
+        let frame = Frame {
+            agents: vec![AgentState::Healthy; 1_000],
+            messages: (0..1_000u32)
+                .flat_map(|a| {
+                    // Every agent gossips to three neighbours, and ballots converge on agent 0's edges.
+                    let ring = [(a + 1) % 1_000, (a + 7) % 1_000, (a + 500) % 1_000];
+                    ring.map(|to| FrameMessage::new(a, to, MessageKind::Announce, 3, 4, 3))
+                        .into_iter()
+                        .chain([FrameMessage::new(1 + a % 3, 0, MessageKind::Ballot, 3, 4, 4)])
+                })
+                .collect(),
+        };
+        let mut sorted = frame.clone();
+        sorted.messages.sort_by_key(|m| (m.from, m.to, m.packed()));
+        assert_eq!(Frame::from_bytes(&plain_bytes(&sorted)), Some(sorted.clone()));
+        let compact = frame.to_bytes();
+        assert_eq!(Frame::from_bytes(&compact), Some(sorted.clone()));
+        let plain = plain_bytes(&sorted).len();
+        assert!(
+            compact.len() * 4 < plain,
+            "{} compressed bytes against {plain} plain",
+            compact.len()
+        );
     }
 }

@@ -154,6 +154,42 @@ pub struct Tally {
     pub opened: u32,
     /// In arrival order.
     pub ballots: Vec<Ballot>,
+    /// Bit v is set once voter v's ballot is in: a tally of 100,000 agents checks each arrival in constant time.
+    voted: Vec<u64>,
+}
+
+impl Tally {
+    /// A tally opened at `opened` with `ballots` already in.
+    pub fn new(opened: u32, ballots: Vec<Ballot>) -> Self {
+        let mut tally = Self {
+            opened,
+            ballots: Vec::with_capacity(ballots.len()),
+            voted: Vec::new(),
+        };
+        for ballot in ballots {
+            tally.add(ballot);
+        }
+        tally
+    }
+
+    /// Adds a voter's first ballot; a second one from the same voter is ignored. Returns whether it was added.
+    pub fn add(&mut self, ballot: Ballot) -> bool {
+        let (word, bit) = (ballot.voter as usize / 64, ballot.voter % 64);
+        if self.voted.len() <= word {
+            self.voted.resize(word + 1, 0);
+        }
+        if self.voted[word] & (1 << bit) != 0 {
+            return false;
+        }
+        self.voted[word] |= 1 << bit;
+        self.ballots.push(ballot);
+        true
+    }
+
+    /// Heap bytes held.
+    pub fn heap_bytes(&self) -> usize {
+        self.ballots.capacity() * std::mem::size_of::<Ballot>() + self.voted.capacity() * 8
+    }
 }
 
 /// One agent's Snowball instance for one signature (the `snowball` rule): its preference, the confidence each

@@ -88,7 +88,7 @@ pub fn state_bytes(world: &mut World) -> usize {
         total += book
             .tallies
             .values()
-            .map(|t| size_of::<(SigIdx, Tally)>() + t.ballots.capacity() * size_of::<Ballot>())
+            .map(|t| size_of::<(SigIdx, Tally)>() + t.heap_bytes())
             .sum::<usize>();
         total += book
             .snowball

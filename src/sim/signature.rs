@@ -348,19 +348,13 @@ fn publish_proposals(
             book.snowball
                 .insert(sig, super::consensus::snowball::start(true));
         } else if tallier == origin && rule != ConsensusRule::Snowball {
-            book.tallies.insert(
-                sig,
-                Tally {
-                    opened: now,
-                    ballots: Vec::new(),
-                },
-            );
+            book.tallies.insert(sig, Tally::new(now, Vec::new()));
         }
         if votes {
             record.cast[index] = Cast::Yes;
             book.known.get_mut(&sig).expect("inserted").my_vote = Some(true);
             if let Some(tally) = book.tallies.get_mut(&sig) {
-                tally.ballots.push(Ballot {
+                tally.add(Ballot {
                     voter: origin,
                     yes: true,
                 });

@@ -155,12 +155,8 @@ pub fn handle_inbox(
                 } else if record.tallier == me {
                     book.tallies
                         .entry(sig)
-                        .or_insert_with(|| Tally {
-                            opened: now,
-                            ballots: Vec::new(),
-                        })
-                        .ballots
-                        .push(Ballot { voter: me, yes });
+                        .or_insert_with(|| Tally::new(now, Vec::new()))
+                        .add(Ballot { voter: me, yes });
                 } else {
                     outbox.messages.push(Outgoing {
                         made_at: now,
@@ -175,9 +171,7 @@ pub fn handle_inbox(
             }
             Payload::Ballot { sig, voter, yes } => {
                 if let Some(tally) = book.tallies.get_mut(&sig) {
-                    if !tally.ballots.iter().any(|b| b.voter == voter) {
-                        tally.ballots.push(Ballot { voter, yes });
-                    }
+                    tally.add(Ballot { voter, yes });
                 } else if let Some(parent) = book.known.get(&sig).and_then(|k| k.parent) {
                     outbox.messages.push(Outgoing {
                         made_at: now,

@@ -216,18 +216,31 @@ pub fn draft_decision(
         }
         let mut certificate: Vec<Ballot> =
             tally.ballots.iter().copied().filter(|b| b.yes).collect();
-        let mut candidates = electorate.voters();
-        while decide(rules, &certificate, size, trust, true) != Some(Outcome::Accepted) {
-            let Some(candidate) = candidates.next() else {
-                break;
-            };
-            if !certificate.iter().any(|b| b.voter == candidate) {
-                certificate.push(Ballot {
-                    voter: candidate,
-                    yes: true,
-                });
+        let real: std::collections::BTreeSet<AgentIdx> =
+            certificate.iter().map(|b| b.voter).collect();
+        let padding: Vec<Ballot> = electorate
+            .voters()
+            .filter(|v| !real.contains(v))
+            .map(|voter| Ballot { voter, yes: true })
+            .collect();
+        // The fewest invented ballots, in electorate order, that make the rule accept (all of them if none do).
+        // More yes ballots never undo an acceptance under any rule, so a binary search finds it, where adding one
+        // at a time and re-deciding would cost n^2 at 100,000 agents.
+        let accepts = |invented: usize| {
+            let mut padded = certificate.clone();
+            padded.extend_from_slice(&padding[..invented]);
+            decide(rules, &padded, size, trust, true) == Some(Outcome::Accepted)
+        };
+        let (mut lo, mut hi) = (0, padding.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if accepts(mid) {
+                hi = mid;
+            } else {
+                lo = mid + 1;
             }
         }
+        certificate.extend_from_slice(&padding[..lo]);
         return Some(DecisionDraft {
             sig,
             outcome: Outcome::Accepted,
@@ -384,10 +397,7 @@ mod tests {
     #[test]
     fn a_cheating_tallier_pads_its_certificate() {
         let r = rules(ConsensusRule::Bft);
-        let tally = Tally {
-            opened: 0,
-            ballots: ballots(2, 5),
-        };
+        let tally = Tally::new(0, ballots(2, 5));
         let role = Role::Byzantine(crate::config::ByzantineStrategy::Collude);
         let electorate = Electorate {
             rules: &r,
@@ -426,10 +436,7 @@ mod tests {
             Err(CertificateFault::OutsideCommittee { voter: 2 })
         );
         // A colluding tallier pads with committee members, and the check names one that never voted yes.
-        let tally = Tally {
-            opened: 0,
-            ballots: vec![ballot(1, true), ballot(4, true)],
-        };
+        let tally = Tally::new(0, vec![ballot(1, true), ballot(4, true)]);
         let electorate = Electorate {
             rules: &r,
             size: 20,
