@@ -23,21 +23,24 @@ fn p(path: &Path) -> &str {
 
 /// Records a short run (60 agents, 120 ticks, 20% colluders so every kind of row appears) and returns its path.
 fn record(dir: &Path) -> PathBuf {
-    let out_dir = dir.join("run");
-    let out = common::dais_env(
-        &[
-            "run",
-            "--no-render",
-            "--quiet",
-            "--agents",
-            "60",
-            "--steps",
-            "120",
-            "--out",
-            p(&out_dir),
-        ],
-        &[("DAIS_FAULTS__BYZANTINE_FRACTION", "0.2")],
-    );
+    record_into(&dir.join("run"), &[])
+}
+
+/// Records that run into `out_dir`, with `extra` flags (such as `--set`), and returns the ledger's path.
+fn record_into(out_dir: &Path, extra: &[&str]) -> PathBuf {
+    let mut args = vec![
+        "run",
+        "--no-render",
+        "--quiet",
+        "--agents",
+        "60",
+        "--steps",
+        "120",
+        "--out",
+        p(out_dir),
+    ];
+    args.extend_from_slice(extra);
+    let out = common::dais_env(&args, &[("DAIS_FAULTS__BYZANTINE_FRACTION", "0.2")]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     out_dir.join("ledger.db")
 }
@@ -281,28 +284,9 @@ fn a_schema_one_ledger_still_verifies_read_only_with_a_note() {
 fn committee_and_snowball_ledgers_verify_and_re_simulate() {
     let dir = tempfile::tempdir().unwrap();
     for rule in ["committee", "snowball"] {
-        let out_dir = dir.path().join(rule);
         let set = format!("consensus.rule={rule}");
-        let out = common::dais_env(
-            &[
-                "run",
-                "--no-render",
-                "--quiet",
-                "--agents",
-                "60",
-                "--steps",
-                "120",
-                "--set",
-                &set,
-                "--set",
-                "consensus.committee_size=12",
-                "--out",
-                p(&out_dir),
-            ],
-            &[("DAIS_FAULTS__BYZANTINE_FRACTION", "0.2")],
-        );
-        assert!(out.status.success(), "{rule}: {}", text(&out.stderr));
-        let ledger = out_dir.join("ledger.db");
+        let extra = ["--set", &set, "--set", "consensus.committee_size=12"];
+        let ledger = record_into(&dir.path().join(rule), &extra);
         let out = verify(&ledger);
         assert!(out.status.success(), "{rule}: {}", text(&out.stdout));
         let out = dais(&["replay", p(&ledger), "--no-render", "--verify", "--quiet"]);

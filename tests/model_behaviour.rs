@@ -44,13 +44,13 @@ fn forgers(rule: ConsensusRule, fraction: f64, seed: u64) -> SimConfig {
     config
 }
 
-#[test]
-fn bft_accepts_no_forgery_below_a_third_of_forgers() {
+/// Runs seeds 1 and 2 of `config`: forgers were busy (more than `busy` forgeries), and none was accepted.
+fn accepts_no_forgery(config: impl Fn(u64) -> SimConfig, busy: usize) {
     for seed in [1, 2] {
-        let (totals, registry, _) = common::run_to_end(forgers(ConsensusRule::Bft, 0.3, seed));
+        let (totals, registry, _) = common::run_to_end(config(seed));
         assert!(
-            registry.records.iter().filter(|r| r.forged).count() > 20,
-            "forgers should have been busy"
+            registry.records.iter().filter(|r| r.forged).count() > busy,
+            "forgers should have been busy: {totals:?}"
         );
         assert_eq!(
             common::forged_accepted(&registry),
@@ -58,6 +58,11 @@ fn bft_accepts_no_forgery_below_a_third_of_forgers() {
             "seed {seed}: {totals:?}"
         );
     }
+}
+
+#[test]
+fn bft_accepts_no_forgery_below_a_third_of_forgers() {
+    accepts_no_forgery(|seed| forgers(ConsensusRule::Bft, 0.3, seed), 20);
 }
 
 #[test]
@@ -159,18 +164,7 @@ fn committee(size: usize, fraction: f64, seed: u64) -> SimConfig {
 #[test]
 fn a_committee_accepts_no_forgery_well_below_a_third_and_some_above_it() {
     // 10% colluders: a committee of 10 needs 7 of them (f = 3) to accept a forgery, which a 10% share never gets.
-    for seed in [1, 2] {
-        let (totals, registry, _) = common::run_to_end(committee(10, 0.1, seed));
-        assert!(
-            registry.records.iter().filter(|r| r.forged).count() > 5,
-            "{totals:?}"
-        );
-        assert_eq!(
-            common::forged_accepted(&registry),
-            0,
-            "seed {seed}: {totals:?}"
-        );
-    }
+    accepts_no_forgery(|seed| committee(10, 0.1, seed), 5);
     // Half the network colludes: BFT over everyone still needs two thirds of all agents and accepts nothing, but
     // some committees of 10 draw 7 colluders (about one in six), and their forgeries carry valid certificates.
     let (_, registry, _) = common::run_to_end(committee(10, 0.5, 1));

@@ -302,7 +302,8 @@ impl Frame {
         let mut messages = Vec::new();
         let mut from: AgentIdx = 0;
         for run in runs.chunks_exact(13) {
-            let field = |at: usize| u32::from_le_bytes(run[at..at + 4].try_into().expect("4 bytes"));
+            let field =
+                |at: usize| u32::from_le_bytes(run[at..at + 4].try_into().expect("4 bytes"));
             from = from.checked_add(field(0))?;
             let message = FrameMessage::unpack(from, field(4), run[8])?;
             let count = field(9) as usize;
@@ -467,13 +468,23 @@ mod tests {
                     let ring = [(a + 1) % 1_000, (a + 7) % 1_000, (a + 500) % 1_000];
                     ring.map(|to| FrameMessage::new(a, to, MessageKind::Announce, 3, 4, 3))
                         .into_iter()
-                        .chain([FrameMessage::new(1 + a % 3, 0, MessageKind::Ballot, 3, 4, 4)])
+                        .chain([FrameMessage::new(
+                            1 + a % 3,
+                            0,
+                            MessageKind::Ballot,
+                            3,
+                            4,
+                            4,
+                        )])
                 })
                 .collect(),
         };
         let mut sorted = frame.clone();
         sorted.messages.sort_by_key(|m| (m.from, m.to, m.packed()));
-        assert_eq!(Frame::from_bytes(&plain_bytes(&sorted)), Some(sorted.clone()));
+        assert_eq!(
+            Frame::from_bytes(&plain_bytes(&sorted)),
+            Some(sorted.clone())
+        );
         let compact = frame.to_bytes();
         assert_eq!(Frame::from_bytes(&compact), Some(sorted.clone()));
         let plain = plain_bytes(&sorted).len();
