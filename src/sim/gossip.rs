@@ -96,17 +96,18 @@ impl InFlight {
             .push(message);
     }
 
-    /// Takes the messages due by `tick` off the wire, in sending order.
-    fn take_due(&mut self, tick: u32) -> Vec<Transmission> {
+    /// Takes the messages due by `tick` off the wire, in sending order (bucket by bucket, without copying them).
+    fn take_due(&mut self, tick: u32) -> Vec<Vec<Transmission>> {
         let mut due = Vec::new();
         while let Some(entry) = self.pending.first_entry() {
             if *entry.key() > tick {
                 break;
             }
-            due.append(&mut entry.remove());
-        }
-        for message in &due {
-            self.about[message.payload.sig() as usize] -= 1;
+            let bucket = entry.remove();
+            for message in &bucket {
+                self.about[message.payload.sig() as usize] -= 1;
+            }
+            due.push(bucket);
         }
         due
     }
@@ -214,7 +215,7 @@ fn deliver_due(
     }
     let in_flight = &mut *in_flight;
     in_flight.delivered.clear();
-    for message in in_flight.take_due(clock.tick) {
+    for message in in_flight.take_due(clock.tick).into_iter().flatten() {
         let Ok((mut inbox, liveness)) = agents.get_mut(directory.agents[message.to as usize])
         else {
             continue;
