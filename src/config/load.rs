@@ -14,6 +14,7 @@ pub const SCENARIOS: &[(&str, &str)] = &[
     ("classroom", include_str!("../../config/classroom.ron")),
     ("research", include_str!("../../config/research.ron")),
     ("stress", include_str!("../../config/stress.ron")),
+    ("scale", include_str!("../../config/scale.ron")),
 ];
 
 #[derive(Debug, Error)]
@@ -389,7 +390,7 @@ mod tests {
         let e = scenario("nope").unwrap_err();
         assert_eq!(
             e.to_string(),
-            "unknown scenario \"nope\": expected one of default, classroom, research, stress"
+            "unknown scenario \"nope\": expected one of default, classroom, research, stress, scale"
         );
     }
 }

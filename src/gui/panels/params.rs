@@ -209,7 +209,9 @@ pub fn show(
                     egui::ComboBox::from_id_salt("preset")
                         .selected_text("load a preset…")
                         .show_ui(ui, |ui| {
-                            for (name, _) in load::SCENARIOS {
+                            // The 100,000-agent preset is for headless runs: a browser tab's memory cannot hold
+                            // it, and no view draws that many nodes at a usable frame rate.
+                            for (name, _) in load::SCENARIOS.iter().filter(|(n, _)| *n != "scale") {
                                 if ui.selectable_label(false, *name).clicked()
                                     && let Ok(config) = load::scenario(name)
                                 {
