@@ -66,9 +66,10 @@ pub fn show(
             .monospace(),
     );
     ui.label(format!(
-        "seed {} · {} agents · {}",
+        "seed {} · {} agents · {} · {}",
         data.config.simulation.seed,
         data.agents.len(),
+        super::params::setting_in_words(&data.config),
         if replay { "REPLAY" } else { "LIVE" }
     ));
 }

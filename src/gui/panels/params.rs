@@ -9,11 +9,13 @@ use crate::config::{
 };
 use crate::gui::source::{PendingRestart, ViewData};
 
-fn combo<T: PartialEq + Copy>(ui: &mut egui::Ui, id: &str, value: &mut T, choices: &[(T, &str)]) {
-    let current = choices
-        .iter()
-        .find(|(v, _)| v == value)
-        .map_or("?", |(_, name)| name);
+fn combo<T: PartialEq + Copy>(
+    ui: &mut egui::Ui,
+    id: &str,
+    value: &mut T,
+    choices: &[(T, &'static str)],
+) {
+    let current = label_of(choices, value);
     egui::ComboBox::from_id_salt(id)
         .selected_text(current)
         .show_ui(ui, |ui| {
@@ -52,6 +54,42 @@ const KINDS: [(CampaignKind, &str); 4] = [
     (CampaignKind::Exfiltration, "exfiltration"),
     (CampaignKind::BruteForce, "brute force"),
 ];
+
+/// The name a choice goes by in the panel.
+fn label_of<T: PartialEq>(choices: &[(T, &'static str)], value: &T) -> &'static str {
+    choices
+        .iter()
+        .find(|(v, _)| v == value)
+        .map_or("?", |(_, name)| name)
+}
+
+/// The settings that make one run unlike another, in a few words for the top bar, so every screenshot says what
+/// produced it (a central-authority run must not pass for a BFT one).
+pub(super) fn setting_in_words(c: &SimConfig) -> String {
+    let mut words = vec![
+        label_of(&RULES, &c.consensus.rule).to_string(),
+        label_of(&TOPOLOGIES, &c.network.topology).to_string(),
+    ];
+    let f = &c.faults;
+    if f.byzantine_fraction > 0.0 {
+        words.push(format!(
+            "{:.0}% byzantine ({})",
+            100.0 * f.byzantine_fraction,
+            label_of(&STRATEGIES, &f.byzantine_strategy)
+        ));
+    }
+    if f.crash_fraction > 0.0 {
+        words.push(format!(
+            "{:.0}% crash at tick {}",
+            100.0 * f.crash_fraction,
+            f.crash_tick
+        ));
+    }
+    if c.network.loss > 0.0 {
+        words.push(format!("{:.1}% loss", 100.0 * c.network.loss));
+    }
+    words.join(" · ")
+}
 
 fn row(ui: &mut egui::Ui, label: &str, add: impl FnOnce(&mut egui::Ui)) {
     ui.label(label);
@@ -256,5 +294,19 @@ mod tests {
         assert!(message.contains("faults.byzantine_fraction"), "{message}");
         draft.faults.byzantine_fraction = 0.2;
         assert_eq!(checked(&draft), Ok(draft.clone()));
+    }
+
+    #[test]
+    fn the_top_bar_names_the_rule_topology_and_faults() {
+        let mut c = SimConfig::default();
+        assert_eq!(setting_in_words(&c), "BFT 2f+1 · Watts–Strogatz");
+        c.consensus.rule = ConsensusRule::CentralAuthority;
+        c.faults.byzantine_fraction = 0.2;
+        c.faults.crash_fraction = 0.1;
+        c.faults.crash_tick = 60;
+        assert_eq!(
+            setting_in_words(&c),
+            "central authority · Watts–Strogatz · 20% byzantine (collude) · 10% crash at tick 60"
+        );
     }
 }
