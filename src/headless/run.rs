@@ -72,7 +72,8 @@ pub struct RunOutcome {
 /// A tick slower than this is logged as a warning (a stall in the making: /healthz says 503 after --stall-after).
 const STALLED_TICK_SECONDS: f64 = 10.0;
 
-/// This many ticks waiting for the SQLite writer, or half its queue's bytes, means the writer lags behind the run;
+/// This many ticks waiting for the SQLite writer holding a sixteenth of its queue's bytes, or half its bytes
+/// whatever the ticks, means the writer lags behind the run;
 /// once the queue's bytes are full the run waits on the disk.
 const LEDGER_LAG_TICKS: u64 = 8;
 
@@ -177,8 +178,11 @@ pub fn run(
             tracing::warn!(target: "dais::run", tick, seconds = tick_seconds, "a tick took over {STALLED_TICK_SECONDS} s");
         }
         let ledger = simulation.ledger_stats();
-        let lagging = ledger.queued_ticks >= LEDGER_LAG_TICKS
-            || ledger.queued_bytes >= crate::ledger::sqlite::QUEUE_LIMIT_BYTES / 2;
+        // Ticks alone are no sign of trouble: a small run outpaces the writer by many ticks of a few kilobytes.
+        let limit = crate::ledger::sqlite::QUEUE_LIMIT_BYTES;
+        let lagging = (ledger.queued_ticks >= LEDGER_LAG_TICKS
+            && ledger.queued_bytes >= limit / 16)
+            || ledger.queued_bytes >= limit / 2;
         if lagging && tick >= next_lag_warning {
             tracing::warn!(target: "dais::run", tick, queued_ticks = ledger.queued_ticks, queued_bytes = ledger.queued_bytes, "the ledger writer lags: the run waits on the disk once its queue is full");
             next_lag_warning = tick + 100;
