@@ -38,7 +38,21 @@ pub fn judge(
     similarity: f32,
     centroid: &Features,
 ) -> bool {
-    let anomalous = || forest.is_some_and(|f| f.score(centroid) > f.threshold() + anomaly_margin);
+    let scored = forest.map(|f| (f.score(centroid), f.threshold()));
+    judge_scored(rule, scored, anomaly_margin, evidence, similarity, centroid)
+}
+
+/// [`judge`] with the forest's verdict already in hand: the centroid's score and the forest's threshold (`None`
+/// before the first fit).
+pub fn judge_scored(
+    rule: VoteRule,
+    scored: Option<(f64, f64)>,
+    anomaly_margin: f64,
+    evidence: &VecDeque<Features>,
+    similarity: f32,
+    centroid: &Features,
+) -> bool {
+    let anomalous = || scored.is_some_and(|(score, threshold)| score > threshold + anomaly_margin);
     let similar = || evidence.iter().any(|e| cosine(e, centroid) >= similarity);
     match rule {
         VoteRule::AnomalousOrSimilar => anomalous() || similar(),
@@ -83,6 +97,47 @@ pub struct Juror<'a> {
     pub evidence: &'a Evidence,
 }
 
+/// Scores, in one call, the centroids of the signatures this agent will judge this tick: those it hears of for the
+/// first time (announced, or asked about) and may vote on. The forest fills its vector lanes with the batch, where
+/// one call a centroid walked one row at a time. Returns (signature, score) sorted by signature; empty when the
+/// agent does not judge by its forest.
+fn score_centroids(
+    config: &SimConfig,
+    registry: &SignatureRegistry,
+    juror: &Juror,
+    inbox: &Inbox,
+    book: &VoteBook,
+) -> Vec<(SigIdx, f64)> {
+    let Some(forest) = juror.detector.forest.as_ref() else {
+        return Vec::new();
+    };
+    if !juror.role.is_honest() || config.vote.rule == VoteRule::SimilarOnly {
+        return Vec::new();
+    }
+    let rule = config.consensus.rule;
+    let mut sigs: Vec<SigIdx> = inbox
+        .messages
+        .iter()
+        .filter_map(|&(_, payload)| match payload {
+            Payload::Announce { sig, .. } | Payload::Query { sig } => Some(sig),
+            _ => None,
+        })
+        .filter(|sig| !book.known.contains_key(sig) && !book.snowball.contains_key(sig))
+        .filter(|&sig| registry.get(sig).may_vote(rule, juror.me))
+        .collect();
+    sigs.sort_unstable();
+    sigs.dedup();
+    if sigs.is_empty() {
+        return Vec::new();
+    }
+    let rows: Vec<f32> = sigs
+        .iter()
+        .flat_map(|&sig| registry.get(sig).signature.centroid)
+        .collect();
+    let scores = forest.score_rows(&rows);
+    sigs.into_iter().zip(scores).collect()
+}
+
 /// Handles one agent's announcements and ballots for this tick.
 pub fn handle_inbox(
     config: &SimConfig,
@@ -101,10 +156,18 @@ pub fn handle_inbox(
     } = juror;
     let rule = config.consensus.rule;
     let v = &config.vote;
-    let honest_judgement = |centroid: &Features| {
-        judge(
+    let scores = score_centroids(config, registry, &juror, inbox, book);
+    let honest_judgement = |sig: SigIdx, centroid: &Features| {
+        let scored = detector.forest.as_ref().map(|f| {
+            let score = match scores.binary_search_by_key(&sig, |&(s, _)| s) {
+                Ok(at) => scores[at].1,
+                Err(_) => f.score(centroid),
+            };
+            (score, f.threshold())
+        });
+        judge_scored(
             v.rule,
-            detector.forest.as_ref(),
+            scored,
             v.anomaly_margin,
             &evidence.recent,
             v.similarity,
@@ -145,7 +208,7 @@ pub fn handle_inbox(
                     continue;
                 }
                 let yes = ballot(role, me, record, || {
-                    honest_judgement(&record.signature.centroid)
+                    honest_judgement(sig, &record.signature.centroid)
                 });
                 cast(book, outbox, sig, yes);
                 if rule == ConsensusRule::Snowball {
@@ -191,7 +254,7 @@ pub fn handle_inbox(
                     && book.known.get(&sig).and_then(|k| k.my_vote).is_none();
                 let yes = ballot(role, me, record, || {
                     snowball::answer(book, sig, running, || {
-                        honest_judgement(&record.signature.centroid)
+                        honest_judgement(sig, &record.signature.centroid)
                     })
                 });
                 if learns {
@@ -339,5 +402,68 @@ mod tests {
             0.9,
             &attack
         ));
+    }
+
+    #[test]
+    fn centroids_heard_for_the_first_time_are_scored_in_one_call_as_one_at_a_time() {
+        let mut rng = agent_rng(9, 2);
+        let profile = draw_profile(&mut rng, 0.3);
+        let mut batch = TrafficBatch::default();
+        fill_batch(&mut batch, &profile, &[], &[], 256, 0.5, &mut rng);
+        let flat: Vec<f32> = batch.samples.iter().flatten().copied().collect();
+        let forest = IsolationForest::fit(&flat, 8, ForestParams::default(), &mut rng);
+        let mut registry = SignatureRegistry::default();
+        for k in 0..3 {
+            let centroid: Features =
+                std::array::from_fn(|i| profile.mean[i] + (k * i) as f32 * 0.7);
+            registry.records.push(SignatureRecord {
+                signature: Signature {
+                    id: k as u64,
+                    centroid,
+                    spread: [0.5; 8],
+                    count: 6,
+                    origin: 0,
+                    tick: 1,
+                    truth: 1,
+                },
+                forged: false,
+                tallier: 0,
+                cast: vec![Cast::Nothing; 4],
+                committee: vec![],
+                first_decisions: [None; 2],
+                outcome: None,
+            });
+        }
+        let detector = Detector {
+            forest: Some(forest.clone()),
+            window: VecDeque::new(),
+            last_fit_tick: Some(1),
+        };
+        let evidence = Evidence::default();
+        let juror = Juror {
+            me: 1,
+            role: Role::Honest,
+            detector: &detector,
+            evidence: &evidence,
+        };
+        let announce = |sig| (0, Payload::Announce { sig, ttl: 5 });
+        let inbox = Inbox {
+            messages: vec![
+                announce(2),
+                announce(0),
+                announce(2),
+                (3, Payload::Query { sig: 1 }),
+            ],
+        };
+        let mut book = VoteBook::default();
+        book.learn(1, KnownSignature::default());
+        let config = SimConfig::default();
+        let scores = score_centroids(&config, &registry, &juror, &inbox, &book);
+        // Signature 1 is known already; 2 is heard twice and scored once.
+        assert_eq!(scores.iter().map(|s| s.0).collect::<Vec<_>>(), vec![0, 2]);
+        for (sig, score) in scores {
+            let single = forest.score(&registry.get(sig).signature.centroid);
+            assert_eq!(score.to_bits(), single.to_bits());
+        }
     }
 }
