@@ -99,28 +99,35 @@ fn line<'a>(name: impl Into<String>, series: &'a [PlotPoint], tick: u32) -> Line
 
 const PLOT_HEIGHT: f32 = 118.0;
 
+/// What a plot's y axis counts, and the least top of its range: a run with nothing accepted yet shows 0 to 5
+/// signatures, not egui_plot's -20 to 20 around an all-zero line.
+struct YAxis {
+    unit: &'static str,
+    least_top: f64,
+}
+
 fn plot<'a>(
     ui: &mut egui::Ui,
     id: &str,
     title: &str,
     data: &ViewData,
-    unit_range: bool,
+    y: YAxis,
     lines: impl FnOnce(&mut egui_plot::PlotUi<'a>) + 'a,
 ) {
     ui.label(egui::RichText::new(title).strong());
-    let mut plot = Plot::new(id)
+    Plot::new(id)
         .height(PLOT_HEIGHT)
         .legend(Legend::default().position(egui_plot::Corner::LeftTop))
         .allow_drag(false)
         .allow_zoom(false)
         .allow_scroll(false)
+        .x_axis_label("tick")
+        .y_axis_label(y.unit)
         .include_x(0.0)
         .include_x(data.tick.max(10) as f64)
-        .include_y(0.0);
-    if unit_range {
-        plot = plot.include_y(1.0);
-    }
-    plot.show(ui, lines);
+        .include_y(0.0)
+        .include_y(y.least_top)
+        .show(ui, lines);
 }
 
 const CAMPAIGN_COLOURS: [egui::Color32; 4] = [
@@ -137,7 +144,10 @@ pub fn show<'a>(ui: &mut egui::Ui, data: &'a ViewData, series: &'a PlotSeries) {
         "detection",
         "Detection (10-tick window)",
         data,
-        true,
+        YAxis {
+            unit: "share",
+            least_top: 1.0,
+        },
         |p| {
             p.line(
                 line("precision", &series.precision, tick)
@@ -153,7 +163,10 @@ pub fn show<'a>(ui: &mut egui::Ui, data: &'a ViewData, series: &'a PlotSeries) {
         "immunity",
         "Immune share of honest agents",
         data,
-        true,
+        YAxis {
+            unit: "share",
+            least_top: 1.0,
+        },
         |p| {
             for (c, series_line) in series.immune.iter().enumerate() {
                 let name = data
@@ -174,7 +187,10 @@ pub fn show<'a>(ui: &mut egui::Ui, data: &'a ViewData, series: &'a PlotSeries) {
         "signatures",
         "Signatures accepted (total)",
         data,
-        false,
+        YAxis {
+            unit: "signatures",
+            least_top: 5.0,
+        },
         |p| {
             p.line(
                 line("true threats", &series.accepted_true, tick)
@@ -186,11 +202,23 @@ pub fn show<'a>(ui: &mut egui::Ui, data: &'a ViewData, series: &'a PlotSeries) {
             );
         },
     );
-    plot(ui, "messages", "Messages sent per tick", data, false, |p| {
-        p.line(
-            line("messages", &series.messages, tick).color(egui::Color32::from_rgb(255, 224, 102)),
-        );
-    });
+    let messages = YAxis {
+        unit: "hops",
+        least_top: 10.0,
+    };
+    plot(
+        ui,
+        "messages",
+        "Messages sent per tick",
+        data,
+        messages,
+        |p| {
+            p.line(
+                line("messages", &series.messages, tick)
+                    .color(egui::Color32::from_rgb(255, 224, 102)),
+            );
+        },
+    );
 }
 
 #[cfg(test)]
