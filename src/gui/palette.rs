@@ -28,6 +28,9 @@ pub enum Shape {
     Hexagon,
     Diamond,
     Cross,
+    /// A five-pointed star: byzantine agents, which nothing else on screen resembles (a diamond read as a decision
+    /// message on its way).
+    Star,
 }
 
 /// Every agent state, in the legend's order.
@@ -60,7 +63,7 @@ pub fn agent_shape(state: AgentState) -> Shape {
         AgentState::Compromised => Shape::Triangle,
         AgentState::Immune => Shape::Square,
         AgentState::ImmuneLeaking => Shape::Hexagon,
-        AgentState::Byzantine => Shape::Diamond,
+        AgentState::Byzantine => Shape::Star,
         AgentState::Crashed => Shape::Cross,
     }
 }
@@ -127,7 +130,7 @@ static UNIT_CIRCLE: LazyLock<Vec<[f32; 2]>> = LazyLock::new(|| regular_polygon(C
 static UNIT_OCTAGON: LazyLock<Vec<[f32; 2]>> = LazyLock::new(|| regular_polygon(8));
 static UNIT_HEXAGON: LazyLock<Vec<[f32; 2]>> = LazyLock::new(|| regular_polygon(6));
 
-/// A convex outline, counter-clockwise, in units of the radius. Ring and Cross are built from pieces.
+/// A convex outline, counter-clockwise, in units of the radius. Ring, Cross and Star are built from pieces.
 pub fn convex_outline(shape: Shape) -> &'static [[f32; 2]] {
     const TRIANGLE: [[f32; 2]; 3] = [[0.0, 1.15], [-1.0, -0.62], [1.0, -0.62]];
     const SQUARE: [[f32; 2]; 4] = [[-0.85, -0.85], [0.85, -0.85], [0.85, 0.85], [-0.85, 0.85]];
@@ -138,8 +141,26 @@ pub fn convex_outline(shape: Shape) -> &'static [[f32; 2]] {
         Shape::Triangle => &TRIANGLE,
         Shape::Square => &SQUARE,
         Shape::Hexagon => &UNIT_HEXAGON,
-        Shape::Diamond | Shape::Cross => &DIAMOND,
+        Shape::Diamond | Shape::Cross | Shape::Star => &DIAMOND,
     }
+}
+
+/// The five spikes of a star, as convex quads (centre, inner corner, tip, next inner corner).
+pub fn star_spikes() -> [[[f32; 2]; 4]; 5] {
+    let (tip, inner) = (1.3, 0.55);
+    let at = |r: f32, step: f32| {
+        let a = std::f32::consts::FRAC_PI_2 + step * std::f32::consts::TAU / 10.0;
+        [r * a.cos(), r * a.sin()]
+    };
+    std::array::from_fn(|k| {
+        let k = 2.0 * k as f32;
+        [
+            [0.0, 0.0],
+            at(inner, k - 1.0),
+            at(tip, k),
+            at(inner, k + 1.0),
+        ]
+    })
 }
 
 /// The two bars of a cross, as convex quads.
@@ -229,6 +250,11 @@ impl ShapeBatch {
                     self.polygon(centre, radius, &bar, colour);
                 }
             }
+            Shape::Star => {
+                for spike in star_spikes() {
+                    self.polygon(centre, radius, &spike, colour);
+                }
+            }
             Shape::Circle => self.polygon(centre, radius, self.circle_outline(), colour),
             _ => self.polygon(centre, radius, convex_outline(shape), colour),
         }
@@ -298,6 +324,14 @@ mod tests {
                 assert_ne!(agent_colour(*a), agent_colour(*b));
                 assert_ne!(agent_shape(*a), agent_shape(*b));
             }
+        }
+    }
+
+    #[test]
+    fn byzantine_agents_look_like_no_message() {
+        let byzantine = agent_shape(AgentState::Byzantine);
+        for kind in MessageKind::ALL {
+            assert_ne!(message_shape(kind), byzantine, "{kind:?}");
         }
     }
 

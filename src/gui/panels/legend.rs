@@ -44,6 +44,15 @@ fn paint(ui: &mut egui::Ui, shape: Shape, colour: Srgba, outlined: bool) {
                 ));
             }
         }
+        Shape::Star => {
+            for spike in palette::star_spikes() {
+                painter.add(egui::Shape::convex_polygon(
+                    points(&spike, radius),
+                    fill,
+                    egui::Stroke::NONE,
+                ));
+            }
+        }
         other => {
             painter.add(egui::Shape::convex_polygon(
                 points(palette::convex_outline(other), radius),

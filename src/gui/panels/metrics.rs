@@ -106,6 +106,30 @@ struct YAxis {
     least_top: f64,
 }
 
+/// The smallest of 1, 2 or 5 times a power of ten that is at least `at_least`.
+fn nice_step(at_least: f64) -> f64 {
+    let power = 10f64.powf(at_least.max(f64::MIN_POSITIVE).log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * power)
+        .find(|&step| step >= at_least)
+        .unwrap_or(10.0 * power)
+}
+
+/// Tick marks about a quarter of the run apart (whole ticks at least), so a narrow plot still labels its time axis:
+/// egui_plot's powers of ten left a 60-tick axis with a lone "0".
+fn tick_marks(input: egui_plot::GridInput) -> [f64; 3] {
+    let span = input.bounds.1 - input.bounds.0;
+    let step = nice_step((span / 4.0).max(1.0));
+    [step / 5.0, step, step * 5.0]
+}
+
+/// Value marks about half the plot's height apart: a 118-pixel plot has room for three labels, not ten.
+fn value_marks(input: egui_plot::GridInput) -> [f64; 3] {
+    let step = nice_step((input.bounds.1 - input.bounds.0) / 2.0);
+    [step / 5.0, step, step * 5.0]
+}
+
 fn plot<'a>(
     ui: &mut egui::Ui,
     id: &str,
@@ -122,6 +146,8 @@ fn plot<'a>(
         .allow_zoom(false)
         .allow_scroll(false)
         .x_axis_label("tick")
+        .x_grid_spacer(egui_plot::uniform_grid_spacer(tick_marks))
+        .y_grid_spacer(egui_plot::uniform_grid_spacer(value_marks))
         .y_axis_label(y.unit)
         .include_x(0.0)
         .include_x(data.tick.max(10) as f64)
@@ -224,6 +250,15 @@ pub fn show<'a>(ui: &mut egui::Ui, data: &'a ViewData, series: &'a PlotSeries) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn time_axis_steps_are_one_two_or_five_times_a_power_of_ten() {
+        assert_eq!(nice_step(15.0), 20.0);
+        assert_eq!(nice_step(2.5), 5.0);
+        assert_eq!(nice_step(1.0), 1.0);
+        assert_eq!(nice_step(75.0), 100.0);
+        assert_eq!(nice_step(0.3), 0.5);
+    }
 
     #[test]
     fn detection_is_measured_over_the_window_and_undefined_without_data() {
