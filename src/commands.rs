@@ -207,6 +207,14 @@ fn run(args: &RunArgs) -> Result<Finished, CommandError> {
         None
     };
     let mut config = effective_config(&config_args)?;
+    if let Some(tick) = screenshot_steps
+        && tick > config.simulation.steps
+    {
+        return Err(CommandError::ScreenshotPastEnd {
+            tick,
+            last: config.simulation.steps,
+        });
+    }
     if let Some(dir) = &args.out {
         config.output.dir = Some(dir.display().to_string());
     }
@@ -218,9 +226,7 @@ fn run(args: &RunArgs) -> Result<Finished, CommandError> {
         {
             let out = config.output.dir.as_ref().map(PathBuf::from);
             let ledger = ledger_path(args, out.as_deref())?;
-            let tick = screenshot_steps
-                .unwrap_or(config.simulation.steps)
-                .min(config.simulation.steps);
+            let tick = screenshot_steps.unwrap_or(config.simulation.steps);
             let telemetry = start_telemetry(&args.ops, &config)?.map(Arc::new);
             return open_window(
                 dais::gui::Opening::Live(Box::new(config)),

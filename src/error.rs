@@ -54,6 +54,11 @@ pub enum CommandError {
     Log(#[from] dais::ops::logs::LogError),
     #[error("--metrics-addr on replay serves a re-simulation: add --verify")]
     ReplayMetrics,
+    #[error(
+        "--steps {tick} with --screenshot names the tick to photograph, but this run ends at tick {last}: choose a \
+         tick from 1 to {last} (or lengthen the run with --set simulation.steps=N)"
+    )]
+    ScreenshotPastEnd { tick: u32, last: u32 },
     #[error("cannot find this program's own path (the Slurm jobs run it): {source}")]
     CurrentExe {
         #[source]

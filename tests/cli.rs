@@ -85,6 +85,19 @@ fn without_a_display_the_window_gives_way_to_a_headless_run_in_one_line() {
         &dais_without_display(&["run", "--steps", "5", "--screenshot", "x.png"]),
         "--screenshot needs a window",
     );
+    // A tick past the run's end is refused by name, not photographed as the last tick without a word.
+    assert_one_line_error(
+        &dais_without_display(&[
+            "run",
+            "--scenario",
+            "classroom",
+            "--steps",
+            "500",
+            "--screenshot",
+            "x.png",
+        ]),
+        "--steps 500 with --screenshot names the tick to photograph, but this run ends at tick 400",
+    );
 }
 
 #[test]
