@@ -8,7 +8,7 @@ use bevy::prelude::*;
 
 use super::clock::SimClock;
 use super::components::*;
-use super::signature::SignatureRegistry;
+use super::signature::{SignatureRegistry, within_lifetime};
 use super::{AgentDirectory, Pipeline, Settlement, SimSettings, TickContext, TickEvents};
 
 pub(super) fn plugin(app: &mut App) {
@@ -270,7 +270,7 @@ fn expire_unanswered(
         first_open,
     } = registry;
     for (sig, record) in records.iter_mut().enumerate().skip(*first_open) {
-        if record.outcome.is_none() && record.signature.tick + 2 * voting_window < now {
+        if record.outcome.is_none() && !within_lifetime(record.signature.tick, voting_window, now) {
             let (outcome, decision) = match record.first_decisions {
                 [_, Some(accepted)] => (Outcome::Accepted, Some(accepted)),
                 [Some(rejected), None] => (Outcome::Rejected, Some(rejected)),

@@ -11,7 +11,7 @@ use super::TickContext;
 use super::components::*;
 use super::consensus::Outcome;
 use super::gossip::InFlight;
-use super::signature::SignatureRegistry;
+use super::signature::{SignatureRegistry, within_lifetime};
 
 /// Whether an agent may forget its entry on a signature: the signature is settled, nothing about it is on the
 /// wire, and the entry no longer shapes the agent's proposals. An accepted signature the agent got the decision
@@ -34,7 +34,7 @@ pub fn forgettable(
     if known.decided {
         outcome != Outcome::Accepted
     } else {
-        proposed_at + 2 * voting_window < now
+        !within_lifetime(proposed_at, voting_window, now)
     }
 }
 

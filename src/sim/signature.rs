@@ -66,6 +66,13 @@ impl SignatureRegistry {
     }
 }
 
+/// Whether a signature proposed at `proposed_at` is still within its lifetime: twice the voting window. Past it,
+/// a signature nobody decided expires (and a Snowball one settles), instances give up, and an undecided one no
+/// longer holds back similar proposals.
+pub fn within_lifetime(proposed_at: u32, voting_window: u32, now: u32) -> bool {
+    proposed_at + 2 * voting_window >= now
+}
+
 impl SignatureRecord {
     /// Settles the signature. Its per-voter ballot book is freed: certificates are checked only before a
     /// signature settles, so nothing reads it again (late ballots are still recorded in the ledger).
@@ -151,7 +158,6 @@ fn already_known(
     config: &SimConfig,
     now: u32,
 ) -> bool {
-    let pending_for = 2 * config.consensus.voting_window;
     let (radius, min_spread) = (config.signatures.match_radius, config.signatures.min_spread);
     book.known.iter().any(|(&sig, known)| {
         let record = registry.get(sig);
@@ -160,7 +166,7 @@ fn already_known(
             record.outcome.is_some_and(|(o, _)| o == Outcome::Accepted)
                 && signature.matches(centroid, radius, min_spread)
         } else {
-            signature.tick + pending_for >= now
+            within_lifetime(signature.tick, config.consensus.voting_window, now)
                 && cosine(&signature.centroid, centroid) >= config.signatures.merge_similarity
         }
     })

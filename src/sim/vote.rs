@@ -11,7 +11,7 @@ use bevy::prelude::*;
 use super::clock::SimClock;
 use super::components::*;
 use super::consensus::snowball;
-use super::signature::{SignatureRecord, SignatureRegistry};
+use super::signature::{SignatureRecord, SignatureRegistry, within_lifetime};
 use super::{Pipeline, SimSettings};
 use crate::config::{ByzantineStrategy, ConsensusRule, SimConfig, VoteRule};
 use crate::ml::IsolationForest;
@@ -245,7 +245,8 @@ pub fn handle_inbox(
             }
             Payload::Query { sig } => {
                 let record = registry.get(sig);
-                let running = snowball::running(record, config.consensus.voting_window, now);
+                let running =
+                    within_lifetime(record.signature.tick, config.consensus.voting_window, now);
                 // An honest agent that first hears of a signature from a query starts its instance now, and casts
                 // its ballot as it would have on the announcement.
                 let learns = role.is_honest()

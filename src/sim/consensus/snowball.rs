@@ -14,7 +14,7 @@ use crate::config::{ConsensusConfig, ConsensusRule};
 use crate::sim::SimSettings;
 use crate::sim::clock::SimClock;
 use crate::sim::components::*;
-use crate::sim::signature::SignatureRegistry;
+use crate::sim::signature::{SignatureRegistry, within_lifetime};
 
 /// A new instance, starting from the agent's own judgement.
 pub fn start(preference: bool) -> SnowballState {
@@ -63,16 +63,6 @@ pub fn draw_peers(
     peers
 }
 
-/// Whether instances on this signature still run: they give up when expiry would (twice the voting window after
-/// the proposal), so an agent's instances are bounded by the signatures proposed in that span.
-pub fn running(
-    record: &crate::sim::signature::SignatureRecord,
-    voting_window: u32,
-    now: u32,
-) -> bool {
-    record.signature.tick + 2 * voting_window >= now
-}
-
 /// Runs every honest agent's instances one step: rounds whose answers are all in (or due) close, a completed
 /// streak becomes a decision for Consensus to publish, and undecided instances ask their next `k` peers.
 pub(super) fn run_snowball_rounds(
@@ -98,7 +88,9 @@ pub(super) fn run_snowball_rounds(
                 known, snowball, ..
             } = &mut *book;
             snowball.retain(|&sig, state| {
-                if !running(registry.get(sig), rules.voting_window, now) {
+                // Instances give up when expiry would, so an agent's instances are bounded by the signatures
+                // proposed within one lifetime.
+                if !within_lifetime(registry.get(sig).signature.tick, rules.voting_window, now) {
                     return false;
                 }
                 if state.decided.is_some() {
@@ -142,7 +134,7 @@ pub(super) fn run_snowball_rounds(
 }
 
 /// An honest agent's answer to a query: its instance's preference (or decision), else the vote it cast, else its
-/// judgement, which also starts an instance (when `may_start`: the signature is still `running`).
+/// judgement, which also starts an instance (when `may_start`: the signature is still within its lifetime).
 pub fn answer(
     book: &mut VoteBook,
     sig: SigIdx,
