@@ -247,18 +247,17 @@ pub fn handle_inbox(
                 let record = registry.get(sig);
                 let running =
                     within_lifetime(record.signature.tick, config.consensus.voting_window, now);
+                let mut started = false;
+                let yes = ballot(role, me, record, || {
+                    let (yes, first_heard) = snowball::answer(book, sig, running, || {
+                        honest_judgement(sig, &record.signature.centroid)
+                    });
+                    started = first_heard;
+                    yes
+                });
                 // An honest agent that first hears of a signature from a query starts its instance now, and casts
                 // its ballot as it would have on the announcement.
-                let learns = role.is_honest()
-                    && running
-                    && !book.snowball.contains_key(&sig)
-                    && book.known.get(&sig).and_then(|k| k.my_vote).is_none();
-                let yes = ballot(role, me, record, || {
-                    snowball::answer(book, sig, running, || {
-                        honest_judgement(sig, &record.signature.centroid)
-                    })
-                });
-                if learns {
+                if started {
                     cast(book, outbox, sig, yes);
                 }
                 outbox.messages.push(Outgoing {

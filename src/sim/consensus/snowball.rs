@@ -24,12 +24,16 @@ pub fn start(preference: bool) -> SnowballState {
     }
 }
 
-/// Closes the instance's round on the answers it got: Some(value) when this round completed `beta` consecutive
+/// Closes the instance's round on the `answers` it got: Some(value) when this round completed `beta` consecutive
 /// successes for that value.
-pub fn close_round(state: &mut SnowballState, rules: &ConsensusConfig) -> Option<bool> {
+pub fn close_round(
+    state: &mut SnowballState,
+    answers: &[Ballot],
+    rules: &ConsensusConfig,
+) -> Option<bool> {
     state.asked_at = None;
     let k = rules.snowball.k;
-    let Some(outcome) = decide(rules, &state.answers, k, &[], false) else {
+    let Some(outcome) = decide(rules, answers, k, &[], false) else {
         state.streak = 0;
         return None;
     };
@@ -100,10 +104,9 @@ pub(super) fn run_snowball_rounds(
                     if state.answers.len() < rules.snowball.k && now < asked + round_time {
                         return true;
                     }
-                    let certificate = state.answers.clone();
-                    if let Some(value) = close_round(state, rules) {
+                    let answers = std::mem::take(&mut state.answers);
+                    if let Some(value) = close_round(state, &answers, rules) {
                         state.decided = Some(value);
-                        state.answers.clear();
                         if let Some(known) = known.get_mut(&sig) {
                             known.my_vote = Some(value);
                         }
@@ -114,11 +117,11 @@ pub(super) fn run_snowball_rounds(
                             } else {
                                 Outcome::Rejected
                             },
-                            certificate,
+                            // The round that completed the streak is the decision's certificate.
+                            certificate: answers,
                         });
                         return true;
                     }
-                    state.answers.clear();
                 }
                 for peer in draw_peers(&mut rng.0, agent.index, agent_count, rules.snowball.k) {
                     outbox.messages.push(Outgoing {
@@ -135,23 +138,25 @@ pub(super) fn run_snowball_rounds(
 
 /// An honest agent's answer to a query: its instance's preference (or decision), else the vote it cast, else its
 /// judgement, which also starts an instance (when `may_start`: the signature is still within its lifetime).
+/// Returns the answer and whether an instance started: then the query is how the agent first heard of the
+/// signature, and the answer is also its ballot.
 pub fn answer(
     book: &mut VoteBook,
     sig: SigIdx,
     may_start: bool,
     judge: impl FnOnce() -> bool,
-) -> bool {
+) -> (bool, bool) {
     if let Some(state) = book.snowball.get(&sig) {
-        return state.decided.unwrap_or(state.preference);
+        return (state.decided.unwrap_or(state.preference), false);
     }
     if let Some(vote) = book.known.get(&sig).and_then(|k| k.my_vote) {
-        return vote;
+        return (vote, false);
     }
     let preference = judge();
     if may_start {
         book.snowball.insert(sig, start(preference));
     }
-    preference
+    (preference, may_start)
 }
 
 #[cfg(test)]
@@ -177,21 +182,21 @@ mod tests {
         let beta = rules.snowball.beta;
         let mut state = start(false);
         for round in 1..beta {
-            state.answers = answers(8, 2);
-            assert_eq!(close_round(&mut state, &rules), None, "round {round}");
+            assert_eq!(
+                close_round(&mut state, &answers(8, 2), &rules),
+                None,
+                "round {round}"
+            );
         }
         // Confidence in yes overtook the first preference after the first success.
         assert!(state.preference);
         // A split round (6-4, below alpha = 7) breaks the streak, and it starts over.
-        state.answers = answers(6, 4);
-        assert_eq!(close_round(&mut state, &rules), None);
+        assert_eq!(close_round(&mut state, &answers(6, 4), &rules), None);
         assert_eq!(state.streak, 0);
         for _ in 1..beta {
-            state.answers = answers(9, 1);
-            assert_eq!(close_round(&mut state, &rules), None);
+            assert_eq!(close_round(&mut state, &answers(9, 1), &rules), None);
         }
-        state.answers = answers(10, 0);
-        assert_eq!(close_round(&mut state, &rules), Some(true));
+        assert_eq!(close_round(&mut state, &answers(10, 0), &rules), Some(true));
     }
 
     #[test]
