@@ -95,6 +95,20 @@ pub struct TrustSnapshot {
     pub trust: Vec<f64>,
 }
 
+/// Who may vote on `record`'s signature, as its tally and its certificate check see it.
+fn electorate_of<'a>(
+    config: &'a crate::config::SimConfig,
+    trust: &'a [f64],
+    record: &'a super::signature::SignatureRecord,
+) -> Electorate<'a> {
+    Electorate {
+        rules: &config.consensus,
+        size: config.simulation.agents,
+        trust,
+        committee: &record.committee,
+    }
+}
+
 fn tally_ballots(
     clock: Res<SimClock>,
     settings: Res<SimSettings>,
@@ -112,12 +126,7 @@ fn tally_ballots(
             let book = &mut *book;
             book.tallies.retain(|&sig, tally| {
                 let record = registry.get(sig);
-                let electorate = Electorate {
-                    rules: &settings.config.consensus,
-                    size: settings.config.simulation.agents,
-                    trust: &trust.trust,
-                    committee: &record.committee,
-                };
+                let electorate = electorate_of(&settings.config, &trust.trust, record);
                 match draft_decision(&electorate, *role, record.forged, sig, tally, now) {
                     Some(draft) => {
                         outbox.decisions.push(draft);
@@ -161,15 +170,10 @@ fn publish_decisions(
             let record = &mut registry.records[draft.sig as usize];
             // The check is a pure function of public data (the certificate, the rule and the signed ballots), so
             // computing it once here gives every honest agent the verdict it would compute itself.
-            let valid = verify_certificate(
-                &config.consensus,
-                draft.outcome,
-                &draft.certificate,
-                &record.cast,
-                &trust.trust,
-                &record.committee,
-            )
-            .is_ok();
+            let electorate = electorate_of(config, &trust.trust, record);
+            let valid =
+                verify_certificate(&electorate, draft.outcome, &draft.certificate, &record.cast)
+                    .is_ok();
             let decision = decisions.next_index();
             let published = DecisionRecord {
                 sig: draft.sig,

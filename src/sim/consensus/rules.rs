@@ -135,21 +135,19 @@ pub enum CertificateFault {
 /// outcome. A Snowball decision's certificate is the answers of the round that completed its streak: answers
 /// follow the answerer's preference of the moment, not its first ballot, so only their count is checked.
 pub fn verify_certificate(
-    rules: &ConsensusConfig,
+    electorate: &Electorate,
     claimed: Outcome,
     certificate: &[Ballot],
     cast: &[Cast],
-    trust: &[f64],
-    committee: &[AgentIdx],
 ) -> Result<(), CertificateFault> {
+    let rules = electorate.rules;
     let mut seen = vec![false; cast.len()];
     for &Ballot { voter, yes } in certificate {
         let recorded = cast.get(voter as usize).copied().unwrap_or_default();
         if rules.rule != ConsensusRule::Snowball && recorded != Cast::of(yes) {
             return Err(CertificateFault::ForgedBallot { voter });
         }
-        if rules.rule == ConsensusRule::Committee && !super::committee::is_member(committee, voter)
-        {
+        if !electorate.admits(voter) {
             return Err(CertificateFault::OutsideCommittee { voter });
         }
         let Some(seen) = seen.get_mut(voter as usize) else {
@@ -159,11 +157,14 @@ pub fn verify_certificate(
             return Err(CertificateFault::DuplicateVoter { voter });
         }
     }
-    let electorate = match rules.rule {
-        ConsensusRule::Committee => committee.len(),
-        _ => cast.len(),
-    };
-    let supported = decide(rules, certificate, electorate, trust, true).unwrap_or(Outcome::Expired);
+    let supported = decide(
+        rules,
+        certificate,
+        electorate.count(),
+        electorate.trust,
+        true,
+    )
+    .unwrap_or(Outcome::Expired);
     if supported == claimed {
         Ok(())
     } else {
@@ -171,8 +172,8 @@ pub fn verify_certificate(
     }
 }
 
-/// What a tally is decided against: the rule, how many agents may vote, each one's trust, and (under the committee
-/// rule) the signature's committee, which then is the electorate.
+/// What a tally is decided, and a certificate checked, against: the rule, how many agents there are, each one's
+/// trust, and (under the committee rule) the signature's committee, which then is the electorate.
 #[derive(Clone, Copy, Debug)]
 pub struct Electorate<'a> {
     pub rules: &'a ConsensusConfig,
@@ -189,11 +190,17 @@ impl Electorate<'_> {
             _ => Box::new(0..self.size as AgentIdx),
         }
     }
+    /// How many agents may vote.
     fn count(&self) -> usize {
         match self.rules.rule {
             ConsensusRule::Committee => self.committee.len(),
             _ => self.size,
         }
+    }
+    /// Whether `voter`'s ballot may count: under the committee rule only a member's does.
+    fn admits(&self, voter: AgentIdx) -> bool {
+        self.rules.rule != ConsensusRule::Committee
+            || super::committee::is_member(self.committee, voter)
     }
 }
 
@@ -266,6 +273,23 @@ mod tests {
             quorum: 3,
             ..Default::default()
         }
+    }
+
+    /// Checks a certificate against a network of `cast.len()` agents.
+    fn check(
+        r: &ConsensusConfig,
+        claimed: Outcome,
+        certificate: &[Ballot],
+        cast: &[Cast],
+        committee: &[AgentIdx],
+    ) -> Result<(), CertificateFault> {
+        let electorate = Electorate {
+            rules: r,
+            size: cast.len(),
+            trust: &[],
+            committee,
+        };
+        verify_certificate(&electorate, claimed, certificate, cast)
     }
 
     fn ballot(voter: AgentIdx, yes: bool) -> Ballot {
@@ -374,22 +398,19 @@ mod tests {
         cast[..3].fill(Cast::Yes);
         let padded: Vec<_> = (0..7).map(|v| ballot(v, true)).collect();
         assert_eq!(
-            verify_certificate(&r, Outcome::Accepted, &padded, &cast, &[], &[]),
+            check(&r, Outcome::Accepted, &padded, &cast, &[]),
             Err(CertificateFault::ForgedBallot { voter: 3 })
         );
         let honest: Vec<_> = (0..3).map(|v| ballot(v, true)).collect();
         assert!(matches!(
-            verify_certificate(&r, Outcome::Accepted, &honest, &cast, &[], &[]),
+            check(&r, Outcome::Accepted, &honest, &cast, &[]),
             Err(CertificateFault::Unsupported { .. })
         ));
         cast[3..7].fill(Cast::Yes);
-        assert_eq!(
-            verify_certificate(&r, Outcome::Accepted, &padded, &cast, &[], &[]),
-            Ok(())
-        );
+        assert_eq!(check(&r, Outcome::Accepted, &padded, &cast, &[]), Ok(()));
         let twice = vec![ballot(0, true), ballot(0, true)];
         assert_eq!(
-            verify_certificate(&r, Outcome::Accepted, &twice, &cast, &[], &[]),
+            check(&r, Outcome::Accepted, &twice, &cast, &[]),
             Err(CertificateFault::DuplicateVoter { voter: 0 })
         );
     }
@@ -425,14 +446,14 @@ mod tests {
         assert_eq!(decide(&r, &members[..4], 7, &[], false), None);
         assert_eq!(decide(&r, &members, 7, &[], false), Some(Outcome::Accepted));
         assert_eq!(
-            verify_certificate(&r, Outcome::Accepted, &members, &cast, &[], &committee),
+            check(&r, Outcome::Accepted, &members, &cast, &committee),
             Ok(())
         );
         // A real yes from an agent outside the committee does not count, however it was cast.
         let mut outsider = members[..4].to_vec();
         outsider.push(ballot(2, true));
         assert_eq!(
-            verify_certificate(&r, Outcome::Accepted, &outsider, &cast, &[], &committee),
+            check(&r, Outcome::Accepted, &outsider, &cast, &committee),
             Err(CertificateFault::OutsideCommittee { voter: 2 })
         );
         // A colluding tallier pads with committee members, and the check names one that never voted yes.
@@ -454,12 +475,11 @@ mod tests {
         let mut honest_no = cast.clone();
         honest_no[6] = Cast::No;
         assert_eq!(
-            verify_certificate(
+            check(
                 &r,
                 Outcome::Accepted,
                 &draft.certificate,
                 &honest_no,
-                &[],
                 &committee
             ),
             Err(CertificateFault::ForgedBallot { voter: 6 })
@@ -482,11 +502,11 @@ mod tests {
         // Answers may differ from the first ballot (preferences move), so only support is checked.
         let cast = vec![Cast::No; 10];
         assert_eq!(
-            verify_certificate(&r, Outcome::Accepted, &ballots(7, 3), &cast, &[], &[]),
+            check(&r, Outcome::Accepted, &ballots(7, 3), &cast, &[]),
             Ok(())
         );
         assert!(matches!(
-            verify_certificate(&r, Outcome::Accepted, &ballots(6, 4), &cast, &[], &[]),
+            check(&r, Outcome::Accepted, &ballots(6, 4), &cast, &[]),
             Err(CertificateFault::Unsupported { .. })
         ));
     }
