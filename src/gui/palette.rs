@@ -145,8 +145,30 @@ pub fn convex_outline(shape: Shape) -> &'static [[f32; 2]] {
     }
 }
 
-/// The five spikes of a star, as convex quads (centre, inner corner, tip, next inner corner).
-pub fn star_spikes() -> [[[f32; 2]; 4]; 5] {
+/// The convex quads a non-convex shape is drawn from (a cross's two bars, a star's five spikes); empty for the
+/// shapes `convex_outline` and the ring cover. The scene and the legend both paint these.
+pub fn quad_pieces(shape: Shape) -> &'static [[[f32; 2]; 4]] {
+    match shape {
+        Shape::Cross => &*CROSS_BARS,
+        Shape::Star => &*STAR_SPIKES,
+        _ => &[],
+    }
+}
+
+static CROSS_BARS: LazyLock<[[[f32; 2]; 4]; 2]> = LazyLock::new(|| {
+    let (w, l) = (0.3, 1.0);
+    let bar = |s: f32| {
+        let d = std::f32::consts::FRAC_1_SQRT_2;
+        let along = [d, s * d];
+        let across = [-s * d, d];
+        let p = |a: f32, b: f32| [along[0] * a + across[0] * b, along[1] * a + across[1] * b];
+        [p(-l, -w), p(l, -w), p(l, w), p(-l, w)]
+    };
+    [bar(1.0), bar(-1.0)]
+});
+
+/// Each spike: centre, inner corner, tip, next inner corner.
+static STAR_SPIKES: LazyLock<[[[f32; 2]; 4]; 5]> = LazyLock::new(|| {
     let (tip, inner) = (1.3, 0.55);
     let at = |r: f32, step: f32| {
         let a = std::f32::consts::FRAC_PI_2 + step * std::f32::consts::TAU / 10.0;
@@ -161,20 +183,7 @@ pub fn star_spikes() -> [[[f32; 2]; 4]; 5] {
             at(inner, k + 1.0),
         ]
     })
-}
-
-/// The two bars of a cross, as convex quads.
-pub fn cross_bars() -> [[[f32; 2]; 4]; 2] {
-    let (w, l) = (0.3, 1.0);
-    let bar = |s: f32| {
-        let d = std::f32::consts::FRAC_1_SQRT_2;
-        let along = [d, s * d];
-        let across = [-s * d, d];
-        let p = |a: f32, b: f32| [along[0] * a + across[0] * b, along[1] * a + across[1] * b];
-        [p(-l, -w), p(l, -w), p(l, w), p(-l, w)]
-    };
-    [bar(1.0), bar(-1.0)]
-}
+});
 
 /// Inner radius of the ring, as a fraction of the outer.
 pub const RING_HOLE: f32 = 0.5;
@@ -245,14 +254,9 @@ impl ShapeBatch {
         let colour = LinearRgba::from(colour).to_f32_array();
         match shape {
             Shape::Ring => self.ring(centre, radius, radius * RING_HOLE, colour),
-            Shape::Cross => {
-                for bar in cross_bars() {
-                    self.polygon(centre, radius, &bar, colour);
-                }
-            }
-            Shape::Star => {
-                for spike in star_spikes() {
-                    self.polygon(centre, radius, &spike, colour);
+            Shape::Cross | Shape::Star => {
+                for piece in quad_pieces(shape) {
+                    self.polygon(centre, radius, piece, colour);
                 }
             }
             Shape::Circle => self.polygon(centre, radius, self.circle_outline(), colour),

@@ -35,19 +35,10 @@ fn paint(ui: &mut egui::Ui, shape: Shape, colour: Srgba, outlined: bool) {
                 egui::Stroke::new(radius * (1.0 - palette::RING_HOLE), fill),
             );
         }
-        Shape::Cross => {
-            for bar in palette::cross_bars() {
+        Shape::Cross | Shape::Star => {
+            for piece in palette::quad_pieces(shape) {
                 painter.add(egui::Shape::convex_polygon(
-                    points(&bar, radius),
-                    fill,
-                    egui::Stroke::NONE,
-                ));
-            }
-        }
-        Shape::Star => {
-            for spike in palette::star_spikes() {
-                painter.add(egui::Shape::convex_polygon(
-                    points(&spike, radius),
+                    points(piece, radius),
                     fill,
                     egui::Stroke::NONE,
                 ));
