@@ -172,18 +172,16 @@ impl Tally {
         tally
     }
 
-    /// Adds a voter's first ballot; a second one from the same voter is ignored. Returns whether it was added.
-    pub fn add(&mut self, ballot: Ballot) -> bool {
+    /// Adds a voter's first ballot; a second one from the same voter is ignored.
+    pub fn add(&mut self, ballot: Ballot) {
         let (word, bit) = (ballot.voter as usize / 64, ballot.voter % 64);
         if self.voted.len() <= word {
             self.voted.resize(word + 1, 0);
         }
-        if self.voted[word] & (1 << bit) != 0 {
-            return false;
+        if self.voted[word] & (1 << bit) == 0 {
+            self.voted[word] |= 1 << bit;
+            self.ballots.push(ballot);
         }
-        self.voted[word] |= 1 << bit;
-        self.ballots.push(ballot);
-        true
     }
 
     /// Heap bytes held.
