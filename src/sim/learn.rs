@@ -202,8 +202,8 @@ mod tests {
         for _ in 0..2 {
             registry
                 .records
-                .push(crate::sim::signature::SignatureRecord {
-                    signature: Signature {
+                .push(crate::sim::signature::SignatureRecord::proposed(
+                    Signature {
                         id: 1,
                         centroid: scan,
                         spread: [0.5; 8],
@@ -212,13 +212,10 @@ mod tests {
                         tick: 1,
                         truth: 1,
                     },
-                    forged: false,
-                    tallier: 0,
-                    cast: vec![],
-                    committee: vec![],
-                    first_decisions: [None; 2],
-                    outcome: None,
-                });
+                    false,
+                    0,
+                    0,
+                ));
         }
         let decision = |sig, certified_acceptance| {
             (

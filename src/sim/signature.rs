@@ -74,6 +74,19 @@ pub fn within_lifetime(proposed_at: u32, voting_window: u32, now: u32) -> bool {
 }
 
 impl SignatureRecord {
+    /// A signature just proposed: no ballot cast yet by any of the `agents`, no committee drawn, nothing decided.
+    pub fn proposed(signature: Signature, forged: bool, tallier: AgentIdx, agents: usize) -> Self {
+        Self {
+            signature,
+            forged,
+            tallier,
+            cast: vec![Cast::Nothing; agents],
+            committee: Vec::new(),
+            first_decisions: [None; 2],
+            outcome: None,
+        }
+    }
+
     /// Settles the signature. Its per-voter ballot book is freed: certificates are checked only before a
     /// signature settles, so nothing reads it again (late ballots are still recorded in the ledger).
     pub fn settle(&mut self, outcome: Outcome, now: u32) {
@@ -313,8 +326,8 @@ fn publish_proposals(
         } else {
             origin
         };
-        let mut record = SignatureRecord {
-            signature: Signature {
+        let mut record = SignatureRecord::proposed(
+            Signature {
                 id: stable_id(&proposal.centroid),
                 centroid: proposal.centroid,
                 spread: proposal.spread,
@@ -323,22 +336,18 @@ fn publish_proposals(
                 tick: now,
                 truth: proposal.truth,
             },
-            forged: role.forges(),
+            role.forges(),
             tallier,
-            cast: vec![Cast::Nothing; directory.agents.len()],
-            committee: if rule == ConsensusRule::Committee {
-                super::consensus::committee::committee(
-                    config.simulation.seed,
-                    sig,
-                    directory.agents.len(),
-                    config.consensus.committee_size,
-                )
-            } else {
-                Vec::new()
-            },
-            first_decisions: [None; 2],
-            outcome: None,
-        };
+            directory.agents.len(),
+        );
+        if rule == ConsensusRule::Committee {
+            record.committee = super::consensus::committee::committee(
+                config.simulation.seed,
+                sig,
+                directory.agents.len(),
+                config.consensus.committee_size,
+            );
+        }
         book.learn(
             sig,
             KnownSignature {
@@ -432,8 +441,8 @@ mod tests {
         let config = SimConfig::default();
         let scan: Features = [-2.0, -1.5, 0.0, 0.0, 3.0, 4.0, 0.0, 3.5];
         let mut registry = SignatureRegistry::default();
-        registry.records.push(SignatureRecord {
-            signature: Signature {
+        registry.records.push(SignatureRecord::proposed(
+            Signature {
                 id: stable_id(&scan),
                 centroid: scan,
                 spread: [0.5; 8],
@@ -442,13 +451,10 @@ mod tests {
                 tick: 5,
                 truth: 1,
             },
-            forged: false,
-            tallier: 9,
-            cast: vec![],
-            committee: vec![],
-            first_decisions: [None; 2],
-            outcome: None,
-        });
+            false,
+            9,
+            0,
+        ));
         let mut book = VoteBook::default();
         book.known.insert(0, KnownSignature::default());
         let mut evidence = Evidence::default();

@@ -416,8 +416,8 @@ mod tests {
         for k in 0..3 {
             let centroid: Features =
                 std::array::from_fn(|i| profile.mean[i] + (k * i) as f32 * 0.7);
-            registry.records.push(SignatureRecord {
-                signature: Signature {
+            registry.records.push(SignatureRecord::proposed(
+                Signature {
                     id: k as u64,
                     centroid,
                     spread: [0.5; 8],
@@ -426,13 +426,10 @@ mod tests {
                     tick: 1,
                     truth: 1,
                 },
-                forged: false,
-                tallier: 0,
-                cast: vec![Cast::Nothing; 4],
-                committee: vec![],
-                first_decisions: [None; 2],
-                outcome: None,
-            });
+                false,
+                0,
+                4,
+            ));
         }
         let detector = Detector {
             forest: Some(forest.clone()),
