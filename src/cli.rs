@@ -378,12 +378,21 @@ pub struct ReplayArgs {
 #[derive(Subcommand, Debug)]
 pub enum ConfigCommand {
     /// Print the effective config (defaults <- file or scenario <- DAIS_* env <- --set <- flags) as RON.
-    Show(ConfigArgs),
+    Show(ShowArgs),
     /// Validate a config file; prints the first problem and exits non-zero if there is one.
     Check {
         /// The RON file to check.
         file: PathBuf,
     },
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct ShowArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Print the run's planned peak memory, part by part, instead of the config (as for a run recorded with --out).
+    #[arg(long)]
+    pub estimate: bool,
 }
 
 /// Where the config comes from, and the flag layer on top.
@@ -466,7 +475,8 @@ pub struct RunArgs {
     /// directory holding an earlier run is refused unless --force.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Replace an earlier run's files in --out DIR.
+    /// Replace an earlier run's files in --out DIR, and run even where the memory estimate exceeds the memory
+    /// available.
     #[arg(long)]
     pub force: bool,
     /// Record the run to this SQLite ledger (must not exist yet).

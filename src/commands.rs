@@ -18,6 +18,7 @@ use crate::error::CommandError;
 use crate::exit::Finished;
 use dais::config::{SimConfig, load};
 use dais::ledger::sqlite::SqliteLedger;
+use dais::sim::estimate::{estimate, human_bytes};
 
 /// The command line's log flags, set once in `main`.
 static LOG_ARGS: std::sync::OnceLock<crate::cli::LogArgs> = std::sync::OnceLock::new();
@@ -221,6 +222,15 @@ fn run(args: &RunArgs) -> Result<Finished, CommandError> {
     if let Some(dir) = &config.output.dir {
         prepare_out_dir(Path::new(dir), args.force)?;
     }
+    let recording = (config.output.dir.is_some() || args.ledger.is_some())
+        .then_some(dais::ledger::sqlite::QUEUE_LIMIT_BYTES);
+    let planned = estimate(&config, recording);
+    if !args.force
+        && let Some(available) = dais::headless::memory::available_bytes()
+        && let Some(line) = dais::headless::memory::refusal(&planned, available)
+    {
+        return Err(CommandError::TooBig(line));
+    }
     if window_wanted(args.no_render, screenshot)? {
         #[cfg(feature = "gui")]
         {
@@ -264,6 +274,13 @@ fn run(args: &RunArgs) -> Result<Finished, CommandError> {
         }
         if let Some(path) = &ledger_path {
             println!("  recorded the ledger to {}", path.display());
+        }
+        if let Some(peak) = dais::headless::memory::peak_rss_bytes() {
+            println!(
+                "  peak memory {} (planned {})",
+                human_bytes(peak),
+                human_bytes(planned.total())
+            );
         }
     }
     Ok(if outcome.summary.interrupted {
@@ -533,7 +550,16 @@ fn replay(args: &ReplayArgs) -> Result<Finished, CommandError> {
 fn config_command(command: &ConfigCommand) -> Result<Finished, CommandError> {
     match command {
         ConfigCommand::Show(args) => {
-            println!("{}", effective_config(args)?.to_ron());
+            let config = effective_config(&args.config)?;
+            if args.estimate {
+                let planned = estimate(&config, Some(dais::ledger::sqlite::QUEUE_LIMIT_BYTES));
+                print!("{}", planned.table());
+                if let Some(available) = dais::headless::memory::available_bytes() {
+                    println!("available now: {}", human_bytes(available));
+                }
+            } else {
+                println!("{}", config.to_ron());
+            }
         }
         ConfigCommand::Check { file } => {
             let config = load::read_config_file(file)?;

@@ -109,6 +109,9 @@ pub enum CommandError {
         #[source]
         source: std::io::Error,
     },
+    /// The memory estimate exceeds the memory available (the line says by how much and what shrinks it).
+    #[error("{0}")]
+    TooBig(String),
     #[error("--at {at}: the recording holds ticks 1 to {last}")]
     NoSuchTick { at: u32, last: u32 },
     /// No window can open here, or this build has none, and the command needs one.

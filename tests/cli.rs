@@ -61,6 +61,65 @@ fn the_default_command_runs_headless_and_prints_a_summary() {
 }
 
 #[test]
+fn a_run_too_big_for_the_machine_is_refused_up_front_with_its_largest_parts() {
+    // 1,000 trees for each of 100,000 agents plan over 70 GiB of forests: refused on any machine smaller.
+    let args = [
+        "run",
+        "--no-render",
+        "--agents",
+        "100000",
+        "--set",
+        "detector.trees=1000",
+    ];
+    let out = dais(&args);
+    assert_one_line_error(&out, "this run would need about");
+    let line = stderr(&out);
+    assert!(
+        line.contains("forests") && line.contains("shrink with detector.trees"),
+        "{line}"
+    );
+    assert!(line.contains("--force"), "{line}");
+    // The breakdown it points to lists every part, largest first, with the total and its assumption.
+    let show = dais(&[
+        "config",
+        "show",
+        "--estimate",
+        "--agents",
+        "100000",
+        "--set",
+        "detector.trees=1000",
+    ]);
+    assert!(show.status.success(), "{}", stderr(&show));
+    let table = String::from_utf8_lossy(&show.stdout);
+    let first = table.lines().next().unwrap_or_default();
+    assert!(first.starts_with("forests"), "{table}");
+    for part in [
+        "training windows",
+        "agent state",
+        "live signatures",
+        "messages in flight",
+        "ledger queue",
+        "total (peak)",
+        "assumes",
+    ] {
+        assert!(table.contains(part), "{part} missing from {table}");
+    }
+}
+
+#[test]
+fn a_run_reports_its_peak_memory_beside_the_plan() {
+    let out = dais(&["--no-render", "--agents", "50", "--steps", "50"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.trim_start().starts_with("peak memory ") && l.contains("(planned ")),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn without_a_display_the_window_gives_way_to_a_headless_run_in_one_line() {
     let out = dais_without_display(&["run", "--agents", "10", "--steps", "50", "--quiet"]);
     assert!(out.status.success(), "{}", stderr(&out));

@@ -2,6 +2,7 @@
 
 pub mod detect;
 pub mod export;
+pub mod memory;
 pub mod run;
 pub mod sweep;
 

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod components;
 pub mod consensus;
 pub mod detect;
+pub mod estimate;
 pub mod faults;
 pub mod gossip;
 pub mod learn;

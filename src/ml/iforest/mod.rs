@@ -156,6 +156,23 @@ impl IsolationForest {
             + self.path_lengths.capacity() * size_of::<f64>()
     }
 
+    /// Heap bytes a forest of `trees` fitted on `max_samples` rows of `features` columns holds at most, before it
+    /// exists: its layout at the height limit, as fitting allocates it (memory estimates plan with this).
+    pub fn planned_heap_bytes(trees: usize, max_samples: usize, features: usize) -> usize {
+        let height_limit = (max_samples.max(2) as f64).log2().ceil() as usize;
+        let (splits, leaves) = ((1usize << height_limit) - 1, 1usize << height_limit);
+        let feature_width = if features <= 0x100 { 1 } else { 2 };
+        // A leaf's code indexes the forest's distinct path lengths (depth + c(rows left)): a few dozen in practice,
+        // so one byte.
+        let distinct_path_lengths = 2 * height_limit + max_samples.min(256) / 2;
+        let leaf_width = 1;
+        let trees = trees.max(1);
+        trees * splits * (size_of::<f32>() + feature_width)
+            + trees * leaves * leaf_width
+            + 6
+            + distinct_path_lengths * size_of::<f64>()
+    }
+
     /// Mean path length E[h(x)] over the trees.
     pub fn mean_path_length(&self, row: &[f32]) -> f64 {
         self.total_path_length(row) / self.trees as f64
@@ -310,6 +327,26 @@ mod tests {
     /// The threshold a fit computes from path lengths gathered while growing equals the one from scoring the
     /// training rows afterwards, bit for bit: sampled and unsampled rows, all rows sampled, NaNs, duplicates, and
     /// forests shallower than their height limit.
+    #[test]
+    fn planned_heap_bytes_bounds_a_fitted_forest_closely() {
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        for (trees, subsample, rows) in [(50, 128, 256), (16, 64, 96), (10, 256, 300), (3, 8, 8)] {
+            let data: Vec<f32> = (0..rows * 8).map(|_| rng.random::<f32>()).collect();
+            let params = ForestParams {
+                trees,
+                subsample,
+                ..ForestParams::default()
+            };
+            let forest = IsolationForest::fit(&data, 8, params, &mut rng);
+            let planned = IsolationForest::planned_heap_bytes(trees, subsample.min(rows), 8);
+            let actual = forest.heap_bytes();
+            assert!(
+                planned >= actual && planned as f64 <= actual as f64 * 1.15,
+                "{trees} trees, psi {subsample}: planned {planned}, fitted {actual}"
+            );
+        }
+    }
+
     #[test]
     fn fitted_threshold_equals_scoring_the_training_rows_afterwards() {
         let mut duplicates = ChaCha8Rng::seed_from_u64(8);
