@@ -229,7 +229,9 @@ fn run(args: &RunArgs) -> Result<Finished, CommandError> {
         && let Some(available) = dais::headless::memory::available_bytes()
         && let Some(line) = dais::headless::memory::refusal(&planned, available)
     {
-        return Err(CommandError::TooBig(line));
+        return Err(CommandError::TooBig(format!(
+            "{line}; add --force to run anyway"
+        )));
     }
     if window_wanted(args.no_render, screenshot)? {
         #[cfg(feature = "gui")]

@@ -128,6 +128,39 @@ fn a_failed_run_is_a_row_with_its_error_and_the_sweep_goes_on() {
 }
 
 #[test]
+fn a_run_too_big_for_the_machine_is_a_failed_row_and_the_rest_run() {
+    let dir = tempfile::tempdir().unwrap();
+    // 1,000 trees for each of 100,000 agents plan over 70 GiB of forests; 30 agents of 50 trees plan a few MiB.
+    let file = write_file(
+        dir.path(),
+        "sweep.ron",
+        r#"(
+            base: Scenario("default"),
+            set: [("simulation.steps", "60"), ("detector.trees", "1000")],
+            vary: [(key: "simulation.agents", values: List(["30", "100000"]))],
+            seeds: Count(1),
+        )"#,
+    );
+    let out = dir.path().join("out");
+    let result = sweep(&file, &out, "2");
+    assert_eq!(result.status.code(), Some(101), "one failed run: 100 + 1");
+    let text = std::fs::read_to_string(out.join("runs.csv")).unwrap();
+    let failed: Vec<&str> = text.lines().filter(|l| !l.ends_with(',')).skip(1).collect();
+    assert_eq!(failed.len(), 1, "{text}");
+    assert!(failed[0].contains("100000"), "{}", failed[0]);
+    assert!(
+        failed[0].contains("this run would need about"),
+        "{}",
+        failed[0]
+    );
+    assert_eq!(
+        text.lines().count(),
+        1 + 2,
+        "the small run finished: {text}"
+    );
+}
+
+#[test]
 fn shards_merged_equal_an_unsharded_sweep() {
     let dir = tempfile::tempdir().unwrap();
     let file = write_file(dir.path(), "sweep.ron", SWEEP);

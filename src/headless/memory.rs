@@ -51,7 +51,7 @@ fn kib_field(text: &str, name: &str) -> Option<u64> {
 }
 
 /// The one line that refuses a run whose estimate exceeds `available`: the estimate, its two largest parts and the
-/// keys that shrink them.
+/// keys that shrink them. (`dais run` adds how to run it anyway.)
 pub fn refusal(estimate: &MemoryEstimate, available: u64) -> Option<String> {
     let total = estimate.total();
     if total <= available {
@@ -71,18 +71,64 @@ pub fn refusal(estimate: &MemoryEstimate, available: u64) -> Option<String> {
         })
         .collect();
     Some(format!(
-        "this run would need about {} of memory, but {} is available: {}; see `dais config show --estimate` \
-         for the breakdown, or add --force to run anyway",
+        "this run would need about {} of memory, but {} is available: {}; `dais config show --estimate` \
+         gives the breakdown",
         human_bytes(total),
         human_bytes(available),
         parts.join(", ")
     ))
 }
 
+/// How many of the runs planned at `planned` bytes each fit in `available` at once, up to `jobs`: the largest runs
+/// side by side, the process's own runtime counted once. At least one, so that a sweep always moves (a run that
+/// cannot fit alone is refused by itself).
+pub fn jobs_that_fit(planned: &[u64], jobs: usize, available: u64) -> usize {
+    let runtime = crate::sim::estimate::RUNTIME_BYTES;
+    let mut largest: Vec<u64> = planned
+        .iter()
+        .map(|&p| p.saturating_sub(runtime))
+        .filter(|&p| p + runtime <= available)
+        .collect();
+    largest.sort_unstable_by(|a, b| b.cmp(a));
+    let mut used = runtime;
+    let mut fit = 0;
+    for bytes in largest.into_iter().take(jobs) {
+        if used + bytes > available {
+            break;
+        }
+        used += bytes;
+        fit += 1;
+    }
+    fit.clamp(1, jobs.max(1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::sim::estimate::MemoryPart;
+
+    #[test]
+    fn as_many_jobs_run_at_once_as_the_largest_runs_fit() {
+        let runtime = crate::sim::estimate::RUNTIME_BYTES;
+        let gib = 1u64 << 30;
+        let runs = [
+            runtime + 3 * gib,
+            runtime + gib,
+            runtime + 5 * gib,
+            runtime + gib,
+        ];
+        // 5 + 3 = 8 GiB fit in 9; a third (1 GiB more) does too only if the largest three fit.
+        assert_eq!(jobs_that_fit(&runs, 4, runtime + 9 * gib), 3);
+        assert_eq!(jobs_that_fit(&runs, 4, runtime + 8 * gib), 2);
+        assert_eq!(jobs_that_fit(&runs, 2, runtime + 100 * gib), 2);
+        // The 5 GiB run fits nowhere and is left to refuse itself; 3 + 1 of the rest fit side by side.
+        assert_eq!(jobs_that_fit(&runs, 4, runtime + 4 * gib), 2);
+        assert_eq!(jobs_that_fit(&runs, 4, runtime + 3 * gib), 1);
+        assert_eq!(
+            jobs_that_fit(&[runtime + 50 * gib, runtime + gib], 2, runtime + 3 * gib),
+            1
+        );
+    }
 
     #[test]
     fn proc_fields_read_in_bytes() {
@@ -122,6 +168,9 @@ mod tests {
             line.contains("live signatures 30.0 GiB (shrink with consensus.rule), forests 5.0 GiB")
         );
         assert!(!line.contains("runtime"));
-        assert!(line.contains("--force"));
+        assert!(
+            line.ends_with("`dais config show --estimate` gives the breakdown"),
+            "{line}"
+        );
     }
 }

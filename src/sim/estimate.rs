@@ -95,7 +95,7 @@ pub fn human_bytes(bytes: u64) -> String {
 }
 
 /// The process before any agent exists: code, the ECS world, thread stacks and allocator arenas.
-const RUNTIME_BYTES: u64 = 12 << 20;
+pub const RUNTIME_BYTES: u64 = 12 << 20;
 /// What the allocator and the ECS add per agent beyond the bytes counted below (measured: 1,000 to 30,000 agents
 /// of the default scenario).
 const AGENT_OVERHEAD_BYTES: u64 = 2_400;

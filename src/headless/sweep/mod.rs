@@ -24,6 +24,7 @@ use crate::experiment::shard::Shard;
 use crate::experiment::sweep::{Keep, PlannedRun, SweepError, SweepFile};
 use crate::ledger::{DiscardSink, LedgerSink};
 use crate::ops::SweepTelemetry;
+use crate::sim::estimate::{MemoryEstimate, estimate, human_bytes};
 use manifest::{Manifest, ManifestError};
 use table::{RunsWriter, TableError};
 
@@ -161,6 +162,39 @@ pub fn run_sweep(
         .filter(|r| !done.contains(&r.id))
         .collect();
 
+    // Each run's planned peak: runs too big for the machine alone are refused as failed rows, and no more run at
+    // once than fit side by side.
+    let ledger_queue = sweep
+        .keep
+        .contains(&Keep::Ledger)
+        .then_some(crate::ledger::sqlite::QUEUE_LIMIT_BYTES);
+    let planned: Vec<MemoryEstimate> = todo
+        .iter()
+        .map(|r| estimate(&r.config, ledger_queue))
+        .collect();
+    let available = super::memory::available_bytes();
+    let jobs = match available {
+        Some(available) => {
+            let totals: Vec<u64> = planned.iter().map(MemoryEstimate::total).collect();
+            let fit = super::memory::jobs_that_fit(&totals, options.jobs, available);
+            if fit < options.jobs.min(todo.len()) && !options.quiet {
+                eprintln!(
+                    "dais: the largest runs plan up to {} each and {} is available: running {fit} at once instead of \
+                     {} (results are the same for any --jobs)",
+                    human_bytes(totals.iter().copied().max().unwrap_or(0)),
+                    human_bytes(available),
+                    options.jobs
+                );
+            }
+            fit
+        }
+        None => options.jobs,
+    };
+    let refusals: Vec<Option<String>> = planned
+        .iter()
+        .map(|p| available.and_then(|a| super::memory::refusal(p, a)))
+        .collect();
+
     let mut outcome = SweepOutcome {
         total: mine.len(),
         skipped: mine.len() - todo.len(),
@@ -174,13 +208,14 @@ pub fn run_sweep(
     let bar = sweep_bar(mine.len(), outcome.skipped, options.quiet);
     let next = AtomicUsize::new(0);
     // With several simulations at once, each runs whole on its own thread: parallelism comes from the runs.
-    let single_threaded = options.jobs > 1;
+    let single_threaded = jobs > 1;
     let started = Instant::now();
     let (send, receive) = mpsc::channel::<(usize, Result<Summary, String>)>();
     std::thread::scope(|scope| -> Result<(), SweepRunError> {
-        for job in 0..options.jobs.max(1).min(todo.len().max(1)) {
+        for job in 0..jobs.max(1).min(todo.len().max(1)) {
             let send = send.clone();
             let (todo, next, stop, keep) = (&todo, &next, &stop, &sweep.keep);
+            let refusals = &refusals;
             // The job slot's run reports its ticks (and keeps the sweep's health fresh within long runs).
             let on_tick = options.telemetry.clone().map(|telemetry| {
                 TickHook(Arc::new(move |tick| {
@@ -192,7 +227,10 @@ pub fn run_sweep(
                 while !stop.load(Ordering::Relaxed) {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(planned) = todo.get(i) else { break };
-                    let result = run_one(planned, keep, out, single_threaded, on_tick.clone());
+                    let result = match &refusals[i] {
+                        Some(line) => Err(line.clone()),
+                        None => run_one(planned, keep, out, single_threaded, on_tick.clone()),
+                    };
                     if send.send((i, result)).is_err() {
                         break;
                     }
