@@ -341,7 +341,8 @@ mod tests {
             let planned = IsolationForest::planned_heap_bytes(trees, subsample.min(rows), 8);
             let actual = forest.heap_bytes();
             assert!(
-                planned >= actual && planned as f64 <= actual as f64 * 1.15,
+                // The table of distinct path lengths is planned generously; a few dozen bytes on a tiny forest.
+                planned >= actual && planned as f64 <= actual as f64 * 1.15 + 64.0,
                 "{trees} trees, psi {subsample}: planned {planned}, fitted {actual}"
             );
         }
