@@ -222,6 +222,12 @@ pub fn apply_env(config: SimConfig, vars: &[(String, String)]) -> Result<SimConf
 /// RON where the text is RON (numbers, booleans, lists, structs, `None`), a plain string otherwise. A bare word
 /// such as `ring` or `auto` parses as a RON unit value, so only an explicit `None` or `()` means "nothing".
 pub(super) fn ron_value(raw: &str) -> serde_json::Value {
+    // Variant names first (see `ron_json`); then RON as `ron` reads it; then a plain string.
+    if let Some(value) = super::ron_json::parse(raw)
+        && (!value.is_null() || matches!(raw.trim(), "None" | "()"))
+    {
+        return value;
+    }
     match ron::from_str::<serde_json::Value>(raw) {
         Ok(serde_json::Value::Null) if !matches!(raw.trim(), "None" | "()") => {
             serde_json::Value::String(raw.to_string())

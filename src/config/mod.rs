@@ -2,6 +2,7 @@
 //! value and the accepted range. No Bevy here; the simulation copies what it needs into resources.
 
 pub mod load;
+mod ron_json;
 pub mod set;
 mod validate;
 
@@ -91,6 +92,25 @@ pub struct NetworkConfig {
     pub fan_out: usize,
     /// Hops an announcement or decision may travel.
     pub ttl: u32,
+    /// How each link's latency is drawn: `constant` (every link takes `latency` ticks), `uniform(min, max)` or
+    /// `log_normal(median, sigma)`, drawn once per link from the run seed.
+    pub latency_distribution: LatencyDistribution,
+    /// Messages a link carries per tick in each direction; the excess waits in the link's queue. 0: no limit.
+    pub bandwidth: u32,
+}
+
+/// How link latencies are drawn (whole ticks, at least 1).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LatencyDistribution {
+    /// Every link takes `network.latency` ticks.
+    #[default]
+    Constant,
+    /// Each link takes between `min` and `max` ticks, uniformly.
+    Uniform { min: u32, max: u32 },
+    /// Each link takes a log-normal number of ticks with this median and log-space sigma (rounded, at least 1, at
+    /// most `LOG_NORMAL_MAX_SIGMAS` sigmas above the median).
+    LogNormal { median: f64, sigma: f64 },
 }
 
 impl Default for NetworkConfig {
@@ -105,6 +125,8 @@ impl Default for NetworkConfig {
             loss: 0.0,
             fan_out: 0,
             ttl: 64,
+            latency_distribution: LatencyDistribution::Constant,
+            bandwidth: 0,
         }
     }
 }
@@ -402,6 +424,71 @@ pub struct FaultsConfig {
     pub byzantine_strategy: ByzantineStrategy,
     pub crash_fraction: f64,
     pub crash_tick: u32,
+    /// Crash and recover: each live agent crashes with this chance per tick and is down for a geometric number of
+    /// ticks with this mean; back up, it asks its neighbours for the decisions it missed.
+    pub churn: ChurnConfig,
+    /// Crashes aimed at a tick: the best-connected hubs, the authority, or a list of agents. They do not recover.
+    pub targeted_crashes: Vec<TargetedCrash>,
+    /// Cuts that split the network from `tick` until `heal`: no message crosses them.
+    pub partitions: Vec<PartitionConfig>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChurnConfig {
+    /// Chance per tick that a live agent crashes (0: no churn).
+    pub crash_probability: f64,
+    /// Mean ticks a churned agent stays down.
+    pub mean_downtime: u32,
+}
+
+impl Default for ChurnConfig {
+    fn default() -> Self {
+        Self {
+            crash_probability: 0.0,
+            mean_downtime: 20,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetedCrash {
+    pub tick: u32,
+    pub target: CrashTarget,
+}
+
+/// Who a targeted crash takes down.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CrashTarget {
+    /// The `k` agents with the most links (ties: the lower index).
+    Hubs(usize),
+    /// `consensus.authority`.
+    Authority,
+    /// These agents.
+    Agents(Vec<usize>),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartitionConfig {
+    /// The first tick of the cut.
+    pub tick: u32,
+    /// The first tick messages cross again.
+    pub heal: u32,
+    pub cut: Cut,
+}
+
+/// Which agents a partition puts on its far side.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cut {
+    /// Half the agents: a breadth-first region grown from an agent drawn from the run seed, so each side holds
+    /// together as a place in the network would.
+    Bisection,
+    /// These agents, against the rest.
+    Agents(Vec<usize>),
 }
 
 impl Default for FaultsConfig {
@@ -411,6 +498,9 @@ impl Default for FaultsConfig {
             byzantine_strategy: ByzantineStrategy::Collude,
             crash_fraction: 0.0,
             crash_tick: 150,
+            churn: ChurnConfig::default(),
+            targeted_crashes: Vec::new(),
+            partitions: Vec::new(),
         }
     }
 }

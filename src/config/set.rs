@@ -177,6 +177,31 @@ mod tests {
     }
 
     #[test]
+    fn variants_with_data_are_set_by_name() {
+        let config = set(&[
+            "network.latency_distribution=log_normal(median: 2.0, sigma: 0.5)",
+            "faults.partitions=[(tick: 30, heal: 90, cut: bisection)]",
+            "faults.targeted_crashes=[(tick: 10, target: hubs(3)), (tick: 20, target: agents([4, 5]))]",
+        ])
+        .unwrap();
+        assert_eq!(
+            config.network.latency_distribution,
+            crate::config::LatencyDistribution::LogNormal {
+                median: 2.0,
+                sigma: 0.5
+            }
+        );
+        assert_eq!(
+            config.faults.partitions[0].cut,
+            crate::config::Cut::Bisection
+        );
+        assert_eq!(
+            config.faults.targeted_crashes[1].target,
+            crate::config::CrashTarget::Agents(vec![4, 5])
+        );
+    }
+
+    #[test]
     fn an_unknown_key_names_it_and_lists_its_section_closest_first() {
         let e = set(&["consensus.rul=bft"]).unwrap_err();
         assert!(

@@ -94,6 +94,17 @@ impl SimConfig {
             _ => {}
         }
         check_range("network.latency", n.latency, 1, 1000)?;
+        match n.latency_distribution {
+            LatencyDistribution::Constant => {}
+            LatencyDistribution::Uniform { min, max } => {
+                check_range("network.latency_distribution.min", min, 1, 1000)?;
+                check_range("network.latency_distribution.max", max, min, 1000)?;
+            }
+            LatencyDistribution::LogNormal { median, sigma } => {
+                check_range("network.latency_distribution.median", median, 1.0, 1000.0)?;
+                check_range("network.latency_distribution.sigma", sigma, 0.0, 3.0)?;
+            }
+        }
         if !(0.0..1.0).contains(&n.loss) {
             return Err(invalid(
                 "network.loss",
@@ -247,6 +258,47 @@ impl SimConfig {
                 ),
             ));
         }
+        check_fraction("faults.churn.crash_probability", f.churn.crash_probability)?;
+        check_range(
+            "faults.churn.mean_downtime",
+            f.churn.mean_downtime,
+            1,
+            MAX_STEPS,
+        )?;
+        let agents = self.simulation.agents;
+        let agent_list = |field: String, list: &[usize]| -> Result<(), InvalidField> {
+            match list.iter().find(|&&a| a >= agents) {
+                Some(&a) => Err(invalid(
+                    field,
+                    a,
+                    format!("must name agents below simulation.agents ({agents})"),
+                )),
+                None => Ok(()),
+            }
+        };
+        for (i, crash) in f.targeted_crashes.iter().enumerate() {
+            let field = |name: &str| format!("faults.targeted_crashes[{i}].{name}");
+            check_range(&field("tick"), crash.tick, 1, MAX_STEPS)?;
+            match &crash.target {
+                CrashTarget::Hubs(k) => check_range(&field("target"), *k, 1, agents)?,
+                CrashTarget::Authority => {}
+                CrashTarget::Agents(list) => agent_list(field("target"), list)?,
+            }
+        }
+        for (i, partition) in f.partitions.iter().enumerate() {
+            let field = |name: &str| format!("faults.partitions[{i}].{name}");
+            check_range(&field("tick"), partition.tick, 1, MAX_STEPS)?;
+            if partition.heal <= partition.tick {
+                return Err(invalid(
+                    field("heal"),
+                    partition.heal,
+                    format!("must come after the cut (tick {})", partition.tick),
+                ));
+            }
+            if let Cut::Agents(list) = &partition.cut {
+                agent_list(field("cut"), list)?;
+            }
+        }
         Ok(())
     }
 }
@@ -319,6 +371,36 @@ mod tests {
         let mut c = SimConfig::default();
         c.consensus.committee_size = 0;
         assert_eq!(field_of(&c), "consensus.committee_size");
+
+        let mut c = SimConfig::default();
+        c.network.latency_distribution = LatencyDistribution::Uniform { min: 4, max: 2 };
+        assert_eq!(field_of(&c), "network.latency_distribution.max");
+        c.network.latency_distribution = LatencyDistribution::LogNormal {
+            median: 0.5,
+            sigma: 0.5,
+        };
+        assert_eq!(field_of(&c), "network.latency_distribution.median");
+
+        let mut c = SimConfig::default();
+        c.faults.churn.crash_probability = 1.5;
+        assert_eq!(field_of(&c), "faults.churn.crash_probability");
+
+        let mut c = SimConfig::default();
+        c.faults.targeted_crashes = vec![TargetedCrash {
+            tick: 10,
+            target: CrashTarget::Agents(vec![3, 100]),
+        }];
+        let err = c.validate().unwrap_err();
+        assert_eq!(err.field, "faults.targeted_crashes[0].target");
+        assert_eq!(err.value, "100");
+
+        let mut c = SimConfig::default();
+        c.faults.partitions = vec![PartitionConfig {
+            tick: 50,
+            heal: 50,
+            cut: Cut::Bisection,
+        }];
+        assert_eq!(field_of(&c), "faults.partitions[0].heal");
 
         let mut c = SimConfig::default();
         c.consensus.snowball.alpha = 5;

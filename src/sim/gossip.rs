@@ -11,8 +11,9 @@ use rand::rngs::ChaCha8Rng;
 
 use super::clock::SimClock;
 use super::components::*;
+use super::links::{LinkLatency, LinkQueues, Partitions};
 use super::network::Network;
-use super::{AgentDirectory, Pipeline, SimSettings};
+use super::{AgentDirectory, Pipeline, TickContext};
 
 pub(super) fn plugin(app: &mut App) {
     app.add_systems(
@@ -39,7 +40,12 @@ pub struct Transmission {
 
 impl Transmission {
     pub fn kind(&self) -> MessageKind {
-        match self.payload {
+        Self::kind_of(&self.payload)
+    }
+
+    /// The kind a payload travels as.
+    pub fn kind_of(payload: &Payload) -> MessageKind {
+        match payload {
             Payload::Announce { .. } => MessageKind::Announce,
             // Snowball's queries and answers are its voting traffic: they count and are drawn as ballots.
             Payload::Ballot { .. } | Payload::Query { .. } | Payload::Answer { .. } => {
@@ -153,18 +159,29 @@ pub fn pick_receivers(
     }
 }
 
+/// Each link's latency and queue (see `sim::links`).
+#[derive(Resource, Clone, Debug)]
+pub struct Links {
+    pub latency: LinkLatency,
+    pub queues: LinkQueues,
+}
+
 fn dispatch_outboxes(
-    clock: Res<SimClock>,
-    settings: Res<SimSettings>,
+    tick: TickContext,
     directory: Res<AgentDirectory>,
     network: Res<Network>,
+    partitions: Res<Partitions>,
+    mut links: ResMut<Links>,
     mut in_flight: ResMut<InFlight>,
     mut outboxes: Query<&mut Outbox>,
 ) {
-    let net = &settings.config.network;
+    let net = &tick.config().network;
+    let now = tick.now();
     let in_flight = &mut *in_flight;
+    let links = &mut *links;
     in_flight.sent = [0; 3];
     in_flight.lost = 0;
+    links.queues.forget_drained(now);
     let mut receivers = Vec::new();
     for (index, &entity) in directory.agents.iter().enumerate() {
         let Ok(mut outbox) = outboxes.get_mut(entity) else {
@@ -186,14 +203,22 @@ fn dispatch_outboxes(
                 ),
             }
             for &to in &receivers {
+                let kind = Transmission::kind_of(&outgoing.payload);
+                in_flight.sent[usize::from(kind.code())] += 1;
+                // A message across a partition is lost like one on a lossy link (and draws nothing).
+                if partitions.separates(now, from, to) {
+                    in_flight.lost += 1;
+                    continue;
+                }
                 let message = Transmission {
-                    sent_tick: clock.tick,
-                    deliver_tick: outgoing.made_at + net.latency,
+                    sent_tick: now,
+                    deliver_tick: outgoing.made_at
+                        + links.queues.wait(from, to, now)
+                        + links.latency.between(from, to),
                     from,
                     to,
                     payload: outgoing.payload,
                 };
-                in_flight.sent[usize::from(message.kind().code())] += 1;
                 if net.loss > 0.0 && in_flight.rng.random_bool(net.loss) {
                     in_flight.lost += 1;
                     continue;

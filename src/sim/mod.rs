@@ -12,6 +12,7 @@ pub mod estimate;
 pub mod faults;
 pub mod gossip;
 pub mod learn;
+pub mod links;
 pub mod metrics;
 pub mod network;
 pub mod record;
@@ -178,7 +179,8 @@ pub fn populate(world: &mut World, config: SimConfig, mut sink: Box<dyn LedgerSi
         n,
         &mut rng::stream(seed, rng::STREAM_TOPOLOGY),
     );
-    let plan = faults::assign(&config.faults, n, &mut rng::stream(seed, rng::STREAM_ROLES));
+    let mut plan = faults::assign(&config.faults, n, &mut rng::stream(seed, rng::STREAM_ROLES));
+    faults::target_crashes(&mut plan, &config, &network);
     let campaigns = traffic::Campaigns::new(
         &config.traffic,
         n,
@@ -250,6 +252,16 @@ pub fn populate(world: &mut World, config: SimConfig, mut sink: Box<dyn LedgerSi
     world.insert_resource(consensus::TrustSnapshot {
         trust: vec![Reputation::default().trust(); n],
     });
+    world.insert_resource(gossip::Links {
+        latency: links::LinkLatency::new(&config.network, seed),
+        queues: links::LinkQueues::new(config.network.bandwidth),
+    });
+    world.insert_resource(links::Partitions::new(
+        &config.faults.partitions,
+        &network,
+        seed,
+    ));
+    world.insert_resource(faults::Churn::new(n, rng::stream(seed, rng::STREAM_CHURN)));
     world.insert_resource(network);
     world.insert_resource(campaigns);
     world.insert_resource(directory);

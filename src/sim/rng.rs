@@ -12,6 +12,8 @@ pub const STREAM_GOSSIP: u64 = (1 << 40) + 2;
 pub const STREAM_CAMPAIGNS: u64 = (1 << 40) + 3;
 /// The fixed probe samples immunity is measured with (never drawn from by the simulation itself).
 pub const STREAM_IMMUNITY_PROBES: u64 = (1 << 40) + 4;
+/// Churn's crashes and downtimes.
+pub const STREAM_CHURN: u64 = (1 << 40) + 5;
 
 /// The stream for `(seed, stream)`: ChaCha8 keyed by the seed, with the stream id selecting an independent
 /// sequence.

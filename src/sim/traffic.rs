@@ -19,7 +19,9 @@ pub(super) fn plugin(app: &mut App) {
         FixedUpdate,
         (
             advance_clock,
+            super::faults::churn_agents,
             super::faults::crash_agents,
+            super::faults::send_missed_decisions,
             spread_campaigns,
             draw_traffic,
         )

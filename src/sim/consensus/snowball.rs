@@ -73,6 +73,7 @@ pub(super) fn run_snowball_rounds(
     clock: Res<SimClock>,
     settings: Res<SimSettings>,
     registry: Res<SignatureRegistry>,
+    links: Res<crate::sim::gossip::Links>,
     mut agents: Query<(&Agent, &Liveness, &mut VoteBook, &mut Outbox, &mut AgentRng)>,
 ) {
     let rules = &settings.config.consensus;
@@ -81,7 +82,7 @@ pub(super) fn run_snowball_rounds(
     }
     let now = clock.tick;
     let agent_count = settings.config.simulation.agents;
-    let round_time = 2 * settings.config.network.latency;
+    let round_time = 2 * links.latency.max();
     agents
         .par_iter_mut()
         .for_each(|(agent, liveness, mut book, mut outbox, mut rng)| {
