@@ -190,3 +190,39 @@ fn slower_links_and_narrower_ones_delay_immunity() {
         "2 messages per link per tick: {narrow_time:?} vs {on_time}"
     );
 }
+
+#[test]
+fn a_scale_free_network_shrugs_off_random_crashes_but_not_an_attack_on_its_hubs() {
+    let config = |faults: &str| {
+        let mut config = SimConfig::default();
+        config.simulation.agents = 300;
+        config.simulation.steps = 300;
+        config.simulation.seed = 1;
+        config.network.topology = dais::config::Topology::BarabasiAlbert;
+        match faults {
+            "hubs" => {
+                config.faults.targeted_crashes = vec![dais::config::TargetedCrash {
+                    tick: 45,
+                    target: dais::config::CrashTarget::Hubs(10),
+                }]
+            }
+            "random" => {
+                config.faults.crash_fraction = 10.0 / 300.0;
+                config.faults.crash_tick = 45;
+            }
+            _ => {}
+        }
+        config
+    };
+    let intact = time_to_immunity(config("none")).expect("immunises");
+    let random = time_to_immunity(config("random")).expect("immunises despite random crashes");
+    let hubs = time_to_immunity(config("hubs"));
+    assert!(
+        random <= intact + 5,
+        "10 random crashes: {random} vs {intact}"
+    );
+    assert!(
+        hubs.is_none_or(|t| t >= intact + 30),
+        "10 hubs crashed: {hubs:?} vs {intact}"
+    );
+}

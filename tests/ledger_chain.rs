@@ -298,3 +298,30 @@ fn committee_and_snowball_ledgers_verify_and_re_simulate() {
         );
     }
 }
+
+#[test]
+fn runs_with_churn_partitions_and_uneven_links_verify_and_re_simulate() {
+    let dir = tempfile::tempdir().unwrap();
+    let extra = [
+        "--set",
+        "faults.churn.crash_probability=0.01",
+        "--set",
+        "faults.partitions=[(tick: 50, heal: 90, cut: bisection)]",
+        "--set",
+        "faults.targeted_crashes=[(tick: 60, target: hubs(2))]",
+        "--set",
+        "network.latency_distribution=uniform(min: 1, max: 3)",
+        "--set",
+        "network.bandwidth=3",
+    ];
+    let ledger = record_into(&dir.path().join("faults"), &extra);
+    let out = verify(&ledger);
+    assert!(out.status.success(), "{}", text(&out.stdout));
+    let out = dais(&["replay", p(&ledger), "--no-render", "--verify", "--quiet"]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}

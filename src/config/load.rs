@@ -15,6 +15,13 @@ pub const SCENARIOS: &[(&str, &str)] = &[
     ("research", include_str!("../../config/research.ron")),
     ("stress", include_str!("../../config/stress.ron")),
     ("scale", include_str!("../../config/scale.ron")),
+    ("partition", include_str!("../../config/partition.ron")),
+    ("churn", include_str!("../../config/churn.ron")),
+    ("hub-attack", include_str!("../../config/hub-attack.ron")),
+    (
+        "uneven-links",
+        include_str!("../../config/uneven-links.ron"),
+    ),
 ];
 
 #[derive(Debug, Error)]
@@ -396,7 +403,8 @@ mod tests {
         let e = scenario("nope").unwrap_err();
         assert_eq!(
             e.to_string(),
-            "unknown scenario \"nope\": expected one of default, classroom, research, stress, scale"
+            "unknown scenario \"nope\": expected one of default, classroom, research, stress, scale, partition, churn, \
+             hub-attack, uneven-links"
         );
     }
 }
