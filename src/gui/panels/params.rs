@@ -5,7 +5,8 @@ use bevy_egui::egui;
 
 use super::PanelState;
 use crate::config::{
-    ByzantineStrategy, CampaignConfig, CampaignKind, ConsensusRule, SimConfig, Topology, load,
+    ByzantineStrategy, CampaignConfig, CampaignKind, ConsensusRule, CrashTarget,
+    LatencyDistribution, SimConfig, Topology, load,
 };
 use crate::gui::source::{PendingRestart, ViewData};
 
@@ -85,8 +86,40 @@ pub(super) fn setting_in_words(c: &SimConfig) -> String {
             f.crash_tick
         ));
     }
+    if f.churn.crash_probability > 0.0 {
+        words.push(format!(
+            "churn {:.1}%/tick, down ~{} ticks",
+            100.0 * f.churn.crash_probability,
+            f.churn.mean_downtime
+        ));
+    }
+    for crash in &f.targeted_crashes {
+        let whom = match &crash.target {
+            CrashTarget::Hubs(k) => format!("{k} hubs"),
+            CrashTarget::Authority => "the authority".to_string(),
+            CrashTarget::Agents(list) => format!("{} agents", list.len()),
+        };
+        words.push(format!("{whom} crash at tick {}", crash.tick));
+    }
+    for partition in &f.partitions {
+        words.push(format!(
+            "cut ticks {}-{}",
+            partition.tick,
+            partition.heal.saturating_sub(1)
+        ));
+    }
     if c.network.loss > 0.0 {
         words.push(format!("{:.1}% loss", 100.0 * c.network.loss));
+    }
+    match c.network.latency_distribution {
+        LatencyDistribution::Constant => {}
+        LatencyDistribution::Uniform { min, max } => words.push(format!("links {min}-{max} ticks")),
+        LatencyDistribution::LogNormal { median, .. } => {
+            words.push(format!("links ~{median} ticks (log-normal)"))
+        }
+    }
+    if c.network.bandwidth > 0 {
+        words.push(format!("{} msgs/link/tick", c.network.bandwidth));
     }
     words.join(" · ")
 }
@@ -307,6 +340,21 @@ mod tests {
         assert_eq!(
             setting_in_words(&c),
             "central authority · Watts–Strogatz · 20% byzantine (collude) · 10% crash at tick 60"
+        );
+        let mut c = SimConfig::default();
+        c.faults.targeted_crashes = vec![crate::config::TargetedCrash {
+            tick: 45,
+            target: CrashTarget::Hubs(10),
+        }];
+        c.faults.partitions = vec![crate::config::PartitionConfig {
+            tick: 30,
+            heal: 100,
+            cut: crate::config::Cut::Bisection,
+        }];
+        c.network.bandwidth = 4;
+        assert_eq!(
+            setting_in_words(&c),
+            "BFT 2f+1 · Watts–Strogatz · 10 hubs crash at tick 45 · cut ticks 30-99 · 4 msgs/link/tick"
         );
     }
 }
