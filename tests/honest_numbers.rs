@@ -294,3 +294,167 @@ fn every_signature_is_accounted_for_on_every_preset_and_under_every_fault() {
     }
     assert!(refused_seen > 0, "no case refused a forged certificate");
 }
+
+/// The figures papers report, each recomputed here from ground truth (every honest live agent's labelled batch,
+/// forest scores, blacklist and reputation, tick by tick) and compared with what `metrics.csv` and `summary.json`
+/// say.
+#[test]
+fn the_papers_figures_agree_with_ground_truth() {
+    use dais::config::ConsensusRule;
+    use dais::headless::export::Summary;
+    use dais::sim::AgentDirectory;
+    use dais::sim::components::{Detector, Liveness, NORMAL, Reputation, TrafficBatch};
+
+    let mut config = SimConfig::default();
+    config.simulation.steps = 200;
+    config.consensus.rule = ConsensusRule::ReputationWeighted;
+    config.faults.byzantine_fraction = 0.2;
+    config.faults.byzantine_strategy = ByzantineStrategy::Forge;
+    let (radius, min_spread) = (config.signatures.match_radius, config.signatures.min_spread);
+    let start = config.traffic.campaigns[0].start_tick;
+    let threshold = config.consensus.reputation_threshold;
+    let mut simulation = Simulation::new(config.clone(), Box::new(dais::ledger::DiscardSink));
+    let (mut normal, mut normal_flagged, mut attack, mut caught, mut flagged) =
+        (0u64, 0u64, 0u64, 0u64, 0u64);
+    let mut first_detection = None;
+    let mut first_immune: Vec<Option<u32>> = vec![None; config.simulation.agents];
+    let mut demoted = None;
+    let mut history = Vec::new();
+    // Each agent's blacklist as Detect saw it: as the previous tick left it.
+    let mut blacklists_before: Vec<Blacklist> =
+        vec![Blacklist::default(); config.simulation.agents];
+    // And its threshold (Learn may refit the forest after Detect scored the batch).
+    let mut thresholds_before: Vec<f64> = vec![f64::INFINITY; config.simulation.agents];
+    for tick in 1..=config.simulation.steps {
+        simulation.step();
+        let world = simulation.world();
+        let (mut honest_trust, mut byzantine_trust, mut highest_byzantine) =
+            (vec![], vec![], 0.0f64);
+        let (mut live, mut false_blacklists) = (0u64, 0u64);
+        for &entity in &world.resource::<AgentDirectory>().agents {
+            let role = world.get::<Role>(entity).unwrap();
+            let trust = world.get::<Reputation>(entity).unwrap().trust();
+            if role.is_honest() {
+                honest_trust.push(trust);
+            } else {
+                byzantine_trust.push(trust);
+                highest_byzantine = highest_byzantine.max(trust);
+                continue;
+            }
+            if !world.get::<Liveness>(entity).unwrap().is_up() {
+                continue;
+            }
+            live += 1;
+            let blacklist = world.get::<Blacklist>(entity).unwrap();
+            let agent = world.get::<Agent>(entity).unwrap().index as usize;
+            false_blacklists += u64::from(blacklist.signatures.iter().any(|s| s.truth == NORMAL));
+            if blacklist.immune_to & 1 == 1 {
+                first_immune[agent].get_or_insert(tick);
+            }
+            let batch = world.get::<TrafficBatch>(entity).unwrap();
+            let now = world
+                .get::<Detector>(entity)
+                .unwrap()
+                .threshold()
+                .unwrap_or(f64::INFINITY);
+            let cut = std::mem::replace(&mut thresholds_before[agent], now);
+            let seen_by = std::mem::replace(&mut blacklists_before[agent], blacklist.clone());
+            for (i, (sample, &label)) in batch.samples.iter().zip(&batch.labels).enumerate() {
+                let blocked = seen_by.blocks(sample, radius, min_spread);
+                let scored = !blocked && batch.scores.get(i).is_some_and(|&s| s > cut);
+                let raised = blocked || scored;
+                if label == NORMAL {
+                    normal += 1;
+                    normal_flagged += u64::from(raised);
+                } else {
+                    attack += 1;
+                    caught += u64::from(raised);
+                    if scored {
+                        first_detection.get_or_insert(tick);
+                    }
+                }
+                flagged += u64::from(raised);
+            }
+        }
+        let m = simulation.latest_metrics().unwrap().clone();
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        let gap = mean(&honest_trust) - mean(&byzantine_trust);
+        assert!(
+            (m.trust_gap.unwrap() - gap).abs() < 1e-12,
+            "tick {tick}: trust gap"
+        );
+        if highest_byzantine < threshold {
+            demoted.get_or_insert(tick);
+        }
+        assert_eq!(
+            m.false_blacklist_share,
+            Some(false_blacklists as f64 / live as f64)
+        );
+        if let (Some(p), Some(r)) = (m.detection_precision, m.detection_recall) {
+            assert!((m.detection_f1.unwrap() - 2.0 * p * r / (p + r)).abs() < 1e-12);
+        }
+        history.push(m);
+    }
+    let totals = simulation.world().resource::<RunTotals>().clone();
+    let summary = Summary::new(
+        &config,
+        &totals,
+        history.last(),
+        (String::new(), None),
+        1.0,
+        false,
+        1,
+    );
+    let (p, r) = (
+        caught as f64 / flagged as f64,
+        caught as f64 / attack as f64,
+    );
+    let f1 = 2.0 * p * r / (p + r);
+    assert!(
+        (summary.detection_f1.unwrap() - f1).abs() < 1e-12,
+        "{:?} vs {f1}",
+        summary.detection_f1
+    );
+    assert_eq!(
+        summary.false_positive_rate,
+        Some(normal_flagged as f64 / normal as f64)
+    );
+    assert!(summary.false_positive_rate.unwrap() < 0.05);
+    let campaign = &summary.campaigns[0];
+    assert_eq!(campaign.time_to_first_detection, first_detection);
+    assert!(first_detection.is_some_and(|t| t >= start));
+    // Time to blacklist over the honest agents, those that never did last.
+    let honest = config.simulation.agents - 20;
+    let mut times: Vec<u32> = first_immune.iter().flatten().map(|t| t - start).collect();
+    times.sort_unstable();
+    assert_eq!(campaign.agents_never_blacklisted, honest - times.len());
+    assert_eq!(
+        campaign.time_to_blacklist_median,
+        times.get(honest / 2 - 1).copied()
+    );
+    assert_eq!(
+        campaign.time_to_blacklist_p90,
+        times.get(honest * 9 / 10 - 1).copied()
+    );
+    assert!(
+        campaign.time_to_blacklist_median.is_some(),
+        "most agents blacklisted the campaign"
+    );
+    // The immunity threshold (90% of agents immune) falls between the median and the 90th percentile.
+    let tti = campaign.time_to_immunity.unwrap() - start;
+    assert!(campaign.time_to_blacklist_median.unwrap() <= tti);
+    let sent: u64 = history.iter().map(|m| m.messages_sent).sum();
+    let accepted =
+        summary.counts.signatures_accepted_true + summary.counts.signatures_accepted_false;
+    assert_eq!(
+        summary.messages_per_accepted_signature,
+        Some(sent as f64 / accepted as f64)
+    );
+    assert_eq!(summary.time_to_demote, demoted);
+    assert!(demoted.is_some(), "reputation demotes the forgers");
+    assert!(
+        summary.trust_gap.unwrap() > 0.2,
+        "honest agents end up trusted more: {:?}",
+        summary.trust_gap
+    );
+}

@@ -77,6 +77,15 @@ pub struct CampaignSummary {
     pub compromised_agent_ticks_after_immunity: u64,
     /// Share of honest live agents immune to it at the last tick.
     pub final_immune_fraction: f64,
+    /// First tick a forest of an honest live agent flagged one of its samples; null if none ever did.
+    pub time_to_first_detection: Option<u32>,
+    /// Ticks from its start until an honest agent's blacklist first blocked it, median and 90th percentile over
+    /// every honest agent; an agent that never got there counts as later than all, so either is null once more
+    /// than half (or a tenth) of them never did.
+    pub time_to_blacklist_median: Option<u32>,
+    pub time_to_blacklist_p90: Option<u32>,
+    /// Honest agents that never blacklisted it.
+    pub agents_never_blacklisted: usize,
 }
 
 /// `summary.json`.
@@ -97,6 +106,10 @@ pub struct Summary {
     pub ledger_head_hash: Option<String>,
     pub detection_precision: Option<f64>,
     pub detection_recall: Option<f64>,
+    /// The harmonic mean of the two over the run.
+    pub detection_f1: Option<f64>,
+    /// Normal samples at honest live agents flagged or blocked, over all of them, over the run.
+    pub false_positive_rate: Option<f64>,
     /// Signature and message totals, as the ledger's closing row states them: `signatures_proposed`,
     /// `signatures_accepted_true`, `signatures_accepted_false`, `signatures_rejected`, `signatures_expired`,
     /// `signatures_refused`, `signatures_pending`, `ballots`, `decisions`.
@@ -117,6 +130,17 @@ pub struct Summary {
     pub ballots_per_signature: Option<f64>,
     pub ballot_messages_per_signature: Option<f64>,
     pub messages_per_signature: Option<f64>,
+    /// Every hop sent over the run per accepted signature; null when none was accepted.
+    pub messages_per_accepted_signature: Option<f64>,
+    /// Share of honest live agents with a signature of normal traffic in their blacklist: at the last tick, and
+    /// the most at any tick.
+    pub false_blacklist_share: Option<f64>,
+    pub false_blacklist_share_max: f64,
+    /// Mean trust of honest agents minus that of Byzantine agents at the last tick; null without both.
+    pub trust_gap: Option<f64>,
+    /// First tick at which every Byzantine agent's trust was below `consensus.reputation_threshold`; null if
+    /// never (or there are none).
+    pub time_to_demote: Option<u32>,
     pub wall_seconds: f64,
     pub ticks_per_second: f64,
     pub threads: usize,
@@ -147,11 +171,20 @@ impl Summary {
                 )
             })
             .collect();
+        let honest_agents = config.simulation.agents
+            - (config.faults.byzantine_fraction * config.simulation.agents as f64).round() as usize;
         let campaigns = names
             .iter()
             .enumerate()
             .map(|(c, name)| {
                 let figure = |v: &Vec<u64>| v.get(c).copied().unwrap_or(0);
+                let start = config.traffic.campaigns[c].start_tick;
+                let (times, never) = totals.times_to_blacklist(c, start, honest_agents);
+                // The q-quantile over every honest agent, the ones that never got there last.
+                let quantile = |q: f64| {
+                    let rank = ((q * honest_agents as f64).ceil() as usize).max(1);
+                    times.get(rank - 1).copied()
+                };
                 CampaignSummary {
                     name: name.to_string(),
                     time_to_immunity: tti(c),
@@ -163,6 +196,10 @@ impl Summary {
                     final_immune_fraction: last
                         .and_then(|m| m.immune_fraction.get(c).copied())
                         .unwrap_or(0.0),
+                    time_to_first_detection: totals.first_detection.get(c).copied().flatten(),
+                    time_to_blacklist_median: quantile(0.5),
+                    time_to_blacklist_p90: quantile(0.9),
+                    agents_never_blacklisted: never,
                 }
             })
             .collect();
@@ -182,6 +219,8 @@ impl Summary {
             ledger_head_hash,
             detection_precision: totals.detection_precision(),
             detection_recall: totals.detection_recall(),
+            detection_f1: totals.detection_f1(),
+            false_positive_rate: totals.false_positive_rate(),
             counts: totals.counts.clone(),
             time_to_immunity,
             campaigns,
@@ -192,6 +231,11 @@ impl Summary {
             ballots_per_signature: totals.per_signature(totals.counts.ballots),
             ballot_messages_per_signature: totals.per_signature(totals.messages_by_kind[1]),
             messages_per_signature: totals.per_signature(totals.messages),
+            messages_per_accepted_signature: totals.messages_per_accepted_signature(),
+            false_blacklist_share: last.and_then(|m| m.false_blacklist_share),
+            false_blacklist_share_max: totals.false_blacklist_share_max,
+            trust_gap: last.and_then(|m| m.trust_gap),
+            time_to_demote: totals.time_to_demote,
             wall_seconds,
             ticks_per_second: if wall_seconds > 0.0 {
                 f64::from(totals.ticks) / wall_seconds
@@ -225,6 +269,8 @@ impl Summary {
             ("seed".into(), self.seed.to_string()),
             ("detection precision".into(), pct(self.detection_precision)),
             ("detection recall".into(), pct(self.detection_recall)),
+            ("detection F1".into(), pct(self.detection_f1)),
+            ("false-positive rate".into(), pct(self.false_positive_rate)),
             (
                 "signatures proposed".into(),
                 self.counts.signatures_proposed.to_string(),

@@ -91,6 +91,11 @@ tick_metrics! {
             attack_through: u64,
             detection_precision: Option<f64>,
             detection_recall: Option<f64>,
+            /// The harmonic mean of this tick's detection precision and recall; `None` where either is.
+            detection_f1: Option<f64>,
+            /// Normal samples at honest live agents that their forest flagged or their blacklist blocked, over all
+            /// their normal samples; `None` with none.
+            false_positive_rate: Option<f64>,
             signatures_proposed: u64,
             signatures_accepted_true: u64,
             signatures_accepted_false: u64,
@@ -111,6 +116,11 @@ tick_metrics! {
             compromised_agents: u64,
             /// Honest agents whose blacklist holds a signature of normal traffic.
             false_blacklist_agents: u64,
+            /// Of honest live agents, the share whose blacklist holds a signature of normal traffic.
+            false_blacklist_share: Option<f64>,
+            /// Mean trust (the reputation the consensus rules weigh ballots by) of honest agents minus that of
+            /// Byzantine agents; `None` unless there are both.
+            trust_gap: Option<f64>,
         }
         per_campaign {
             /// Per campaign: share of honest live agents immune to it (their blacklist blocks at least
@@ -125,6 +135,9 @@ tick_metrics! {
             compromised_by as "compromised": u64,
             /// Per campaign: of those, the agents counted immune to it (immune, yet still leaking).
             immune_leaking as "immune_leaking": u64,
+            /// Per campaign: its samples at honest live agents that got past the blacklist and that the forest
+            /// flagged.
+            detected_by as "detected": u64,
         }
     }
 }
@@ -167,6 +180,7 @@ mod tests {
             blocked_fraction: vec![Some(0.5), None],
             compromised_by: vec![2, 0],
             immune_leaking: vec![1, 0],
+            detected_by: vec![3, 0],
             ..Default::default()
         };
         let cells = m.cells();

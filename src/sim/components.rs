@@ -402,6 +402,8 @@ pub struct TickCounts {
 pub struct CampaignCounts {
     pub samples: u32,
     pub blocked: u32,
+    /// Past the blacklist and flagged by the forest.
+    pub flagged: u32,
 }
 
 impl CampaignCounts {

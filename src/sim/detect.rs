@@ -57,6 +57,9 @@ pub fn detect_batch(
         }
         counts.attack_through += u32::from(attack);
         let flagged = batch.scores.get(i).is_some_and(|&score| score > threshold);
+        if flagged && let Some(c) = campaign {
+            counts.by_campaign[c].flagged += 1;
+        }
         match (flagged, attack) {
             (true, true) => counts.true_positive += 1,
             (true, false) => counts.false_positive += 1,

@@ -26,6 +26,16 @@ fn ratio(num: u64, den: u64) -> Option<f64> {
     (den > 0).then(|| num as f64 / den as f64)
 }
 
+/// The harmonic mean of precision and recall; `None` where either is undefined, 0 where both are 0.
+pub fn f1(precision: Option<f64>, recall: Option<f64>) -> Option<f64> {
+    let (p, r) = (precision?, recall?);
+    Some(if p + r > 0.0 {
+        2.0 * p * r / (p + r)
+    } else {
+        0.0
+    })
+}
+
 /// Totals over the run so far.
 #[derive(Resource, Clone, Debug, Default, PartialEq, Serialize)]
 pub struct RunTotals {
@@ -36,6 +46,9 @@ pub struct RunTotals {
     pub attack_through: u64,
     /// Attack samples past the blacklist that the forest flagged.
     pub attack_through_flagged: u64,
+    /// Normal samples at honest live agents, and those flagged or blocked (false positives).
+    pub normal_samples: u64,
+    pub normal_flagged: u64,
     /// Signatures by outcome, pending ones, ballots and decisions: what the ledger's closing row states.
     pub counts: LedgerTotals,
     pub messages: u64,
@@ -44,6 +57,14 @@ pub struct RunTotals {
     pub messages_lost: u64,
     /// Per campaign: the first tick at which `immunity.level` of honest live agents were immune to it.
     pub time_to_immunity: Vec<Option<u32>>,
+    /// Per campaign: the first tick a forest of an honest live agent flagged one of its samples.
+    pub first_detection: Vec<Option<u32>>,
+    /// Per campaign, per agent: the first tick the agent, honest and live, was immune to it.
+    pub first_immune: Vec<Vec<Option<u32>>>,
+    /// The largest share of honest live agents with a false signature in their blacklist, at any tick.
+    pub false_blacklist_share_max: f64,
+    /// The first tick at which every Byzantine agent's trust was below `consensus.reputation_threshold`.
+    pub time_to_demote: Option<u32>,
     /// Per campaign: its samples at honest live agents and how many were blocked, over the whole run.
     pub campaign_samples: Vec<u64>,
     pub campaign_blocked: Vec<u64>,
@@ -60,6 +81,29 @@ impl RunTotals {
     }
     pub fn detection_recall(&self) -> Option<f64> {
         ratio(self.caught, self.attack_samples)
+    }
+    pub fn detection_f1(&self) -> Option<f64> {
+        f1(self.detection_precision(), self.detection_recall())
+    }
+    pub fn false_positive_rate(&self) -> Option<f64> {
+        ratio(self.normal_flagged, self.normal_samples)
+    }
+    /// Messages of every kind per accepted signature; `None` before one was accepted.
+    pub fn messages_per_accepted_signature(&self) -> Option<f64> {
+        ratio(self.messages, self.accepted())
+    }
+    /// Per campaign: for each honest agent that became immune to it, the ticks from the campaign's start until it
+    /// did, sorted; and how many agents never did.
+    pub fn times_to_blacklist(&self, c: usize, start: u32, agents: usize) -> (Vec<u32>, usize) {
+        let firsts = self.first_immune.get(c).map_or(&[][..], Vec::as_slice);
+        let mut times: Vec<u32> = firsts
+            .iter()
+            .flatten()
+            .map(|&t| t.saturating_sub(start))
+            .collect();
+        times.sort_unstable();
+        let never = agents.saturating_sub(times.len());
+        (times, never)
     }
     pub fn accepted(&self) -> u64 {
         self.counts.accepted()
@@ -102,6 +146,11 @@ impl RunTotals {
         self.flagged += m.flagged();
         self.attack_through += m.attack_through;
         self.attack_through_flagged += m.true_positive;
+        self.normal_samples += m.false_positive + m.true_negative + m.normal_blocked;
+        self.normal_flagged += m.false_positive + m.normal_blocked;
+        self.false_blacklist_share_max = self
+            .false_blacklist_share_max
+            .max(m.false_blacklist_share.unwrap_or(0.0));
         let c = &mut self.counts;
         c.signatures_proposed += m.signatures_proposed;
         c.signatures_accepted_true += m.signatures_accepted_true;
@@ -131,7 +180,11 @@ impl RunTotals {
             v.resize(n, 0);
         }
         self.time_to_immunity.resize(n, None);
+        self.first_detection.resize(n, None);
         for (c, campaign) in campaigns.list.iter().enumerate() {
+            if self.first_detection[c].is_none() && m.detected_by[c] > 0 {
+                self.first_detection[c] = Some(m.tick);
+            }
             if self.time_to_immunity[c].is_none()
                 && m.tick >= campaign.start_tick
                 && m.immune_fraction[c] >= level
@@ -171,7 +224,14 @@ fn measure(
     in_flight: Res<InFlight>,
     events: Res<TickEvents>,
     mut figures: Figures,
-    agents: Query<(&Role, &Liveness, &TickCounts, &Blacklist)>,
+    agents: Query<(
+        &Agent,
+        &Role,
+        &Liveness,
+        &TickCounts,
+        &Blacklist,
+        &Reputation,
+    )>,
 ) {
     let Figures {
         ref mut totals,
@@ -187,7 +247,21 @@ fn measure(
     };
     let mut immune = vec![0u64; campaign_count];
     let mut per_campaign = vec![CampaignCounts::default(); campaign_count];
-    for (role, liveness, counts, blacklist) in &agents {
+    let agent_count = context.config().simulation.agents;
+    totals
+        .first_immune
+        .resize_with(campaign_count, || vec![None; agent_count]);
+    // Trust of honest and of Byzantine agents, live or not: (sum, count, the highest Byzantine trust).
+    let (mut honest_trust, mut byzantine_trust) = ((0.0, 0u64), (0.0, 0u64));
+    let mut highest_byzantine_trust = f64::NEG_INFINITY;
+    for (agent, role, liveness, counts, blacklist, reputation) in &agents {
+        let trust = reputation.trust();
+        if role.is_honest() {
+            honest_trust = (honest_trust.0 + trust, honest_trust.1 + 1);
+        } else {
+            byzantine_trust = (byzantine_trust.0 + trust, byzantine_trust.1 + 1);
+            highest_byzantine_trust = highest_byzantine_trust.max(trust);
+        }
         if !role.is_honest() || !liveness.is_up() {
             continue;
         }
@@ -206,9 +280,13 @@ fn measure(
         for c in 0..campaign_count {
             let is_immune = c < 64 && (blacklist.immune_to >> c) & 1 == 1;
             immune[c] += u64::from(is_immune);
+            if is_immune {
+                totals.first_immune[c][agent.index as usize].get_or_insert(m.tick);
+            }
             if let Some(k) = counts.by_campaign.get(c) {
                 per_campaign[c].samples += k.samples;
                 per_campaign[c].blocked += k.blocked;
+                per_campaign[c].flagged += k.flagged;
             }
             if counts.leaked(c) {
                 m.compromised_by[c] += 1;
@@ -218,6 +296,23 @@ fn measure(
     }
     m.detection_precision = ratio(m.caught(), m.flagged());
     m.detection_recall = ratio(m.caught(), m.attack_samples);
+    m.detection_f1 = f1(m.detection_precision, m.detection_recall);
+    m.false_positive_rate = ratio(
+        m.false_positive + m.normal_blocked,
+        m.false_positive + m.true_negative + m.normal_blocked,
+    );
+    m.false_blacklist_share = ratio(m.false_blacklist_agents, m.honest_live_agents);
+    m.detected_by = per_campaign.iter().map(|k| u64::from(k.flagged)).collect();
+    if honest_trust.1 > 0 && byzantine_trust.1 > 0 {
+        m.trust_gap = Some(
+            honest_trust.0 / honest_trust.1 as f64 - byzantine_trust.0 / byzantine_trust.1 as f64,
+        );
+        if totals.time_to_demote.is_none()
+            && highest_byzantine_trust < context.config().consensus.reputation_threshold
+        {
+            totals.time_to_demote = Some(m.tick);
+        }
+    }
     for (c, count) in immune.iter().enumerate() {
         m.immune_fraction[c] = *count as f64 / m.honest_live_agents.max(1) as f64;
     }
