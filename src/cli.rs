@@ -401,8 +401,8 @@ pub struct ConfigArgs {
     /// Config file (RON). Layered over the built-in defaults.
     #[arg(long, value_name = "FILE", conflicts_with = "scenario")]
     pub config: Option<PathBuf>,
-    /// A shipped preset: default, classroom, research, stress, scale, or a fault: partition, churn, hub-attack,
-    /// uneven-links.
+    /// A shipped preset: default, classroom, research, stress, scale; a fault: partition, churn, hub-attack,
+    /// uneven-links; or a campaign that fights back: drift, low-and-slow, evasion.
     #[arg(long, value_name = "NAME")]
     pub scenario: Option<String>,
     /// Set any config key: its dotted path and a RON value, e.g. consensus.rule=bft or

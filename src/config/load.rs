@@ -22,6 +22,12 @@ pub const SCENARIOS: &[(&str, &str)] = &[
         "uneven-links",
         include_str!("../../config/uneven-links.ron"),
     ),
+    ("drift", include_str!("../../config/drift.ron")),
+    (
+        "low-and-slow",
+        include_str!("../../config/low-and-slow.ron"),
+    ),
+    ("evasion", include_str!("../../config/evasion.ron")),
 ];
 
 #[derive(Debug, Error)]
@@ -404,7 +410,7 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "unknown scenario \"nope\": expected one of default, classroom, research, stress, scale, partition, churn, \
-             hub-attack, uneven-links"
+             hub-attack, uneven-links, drift, low-and-slow, evasion"
         );
     }
 }

@@ -154,6 +154,35 @@ pub struct CampaignConfig {
     pub spread_probability: f64,
     /// Shift of the attack traffic from normal, in standard deviations per feature; empty uses the kind's preset.
     pub shift: Vec<f32>,
+    /// Drift: the shift moves by this much per feature every tick from the start (empty: it stays put).
+    pub drift: Vec<f32>,
+    /// Low and slow: the intensity ramps up linearly from nothing to `intensity` over this many ticks from the
+    /// start (0: full intensity at once).
+    pub ramp_ticks: u32,
+    /// Evasion: the campaign mutates to a new shift once a share of honest live agents blocks it.
+    pub evasion: Option<EvasionConfig>,
+}
+
+/// How a campaign evades the blacklists.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EvasionConfig {
+    /// It mutates once this share of honest live agents is immune to it.
+    pub at_share: f64,
+    /// How far each mutation moves the shift, in standard deviations, in a direction drawn from the run seed.
+    pub distance: f32,
+    /// At most this many mutations.
+    pub mutations: u32,
+}
+
+impl Default for EvasionConfig {
+    fn default() -> Self {
+        Self {
+            at_share: 0.5,
+            distance: 3.0,
+            mutations: 1,
+        }
+    }
 }
 
 impl Default for CampaignConfig {
@@ -166,6 +195,9 @@ impl Default for CampaignConfig {
             intensity: 0.4,
             spread_probability: 0.05,
             shift: Vec::new(),
+            drift: Vec::new(),
+            ramp_ticks: 0,
+            evasion: None,
         }
     }
 }

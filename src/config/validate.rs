@@ -171,6 +171,19 @@ impl SimConfig {
                     format!("must be empty (use the kind's preset) or hold {FEATURE_COUNT} values"),
                 ));
             }
+            if !c.drift.is_empty() && c.drift.len() != FEATURE_COUNT {
+                return Err(invalid(
+                    field("drift"),
+                    format!("{} values", c.drift.len()),
+                    format!("must be empty (no drift) or hold {FEATURE_COUNT} values"),
+                ));
+            }
+            check_range(&field("ramp_ticks"), c.ramp_ticks, 0, MAX_STEPS)?;
+            if let Some(e) = &c.evasion {
+                check_fraction(&field("evasion.at_share"), e.at_share)?;
+                check_range(&field("evasion.distance"), e.distance, 0.1, 50.0)?;
+                check_range(&field("evasion.mutations"), e.mutations, 1, 1000)?;
+            }
         }
         let d = &self.detector;
         check_range("detector.trees", d.trees, 1, 1000)?;
@@ -380,6 +393,16 @@ mod tests {
             sigma: 0.5,
         };
         assert_eq!(field_of(&c), "network.latency_distribution.median");
+
+        let mut c = SimConfig::default();
+        c.traffic.campaigns[0].drift = vec![0.1; 3];
+        assert_eq!(field_of(&c), "traffic.campaigns[0].drift");
+        c.traffic.campaigns[0].drift = vec![0.1; 8];
+        c.traffic.campaigns[0].evasion = Some(EvasionConfig {
+            at_share: 1.5,
+            ..EvasionConfig::default()
+        });
+        assert_eq!(field_of(&c), "traffic.campaigns[0].evasion.at_share");
 
         let mut c = SimConfig::default();
         c.faults.churn.crash_probability = 1.5;

@@ -86,6 +86,9 @@ pub struct CampaignSummary {
     pub time_to_blacklist_p90: Option<u32>,
     /// Honest agents that never blacklisted it.
     pub agents_never_blacklisted: usize,
+    /// The configured campaign, then each mutation of an evasive one: the tick it began, and the first tick
+    /// `immunity.level` of honest live agents were immune to it (re-immunity, after a mutation).
+    pub variants: Vec<crate::sim::metrics::VariantImmunity>,
 }
 
 /// `summary.json`.
@@ -200,6 +203,7 @@ impl Summary {
                     time_to_blacklist_median: quantile(0.5),
                     time_to_blacklist_p90: quantile(0.9),
                     agents_never_blacklisted: never,
+                    variants: totals.variant_immunity.get(c).cloned().unwrap_or_default(),
                 }
             })
             .collect();

@@ -138,6 +138,8 @@ tick_metrics! {
             /// Per campaign: its samples at honest live agents that got past the blacklist and that the forest
             /// flagged.
             detected_by as "detected": u64,
+            /// Per campaign: its mutations so far (0 until an evasive campaign first mutates; level).
+            variant_of as "variant": u64,
         }
     }
 }
@@ -181,6 +183,7 @@ mod tests {
             compromised_by: vec![2, 0],
             immune_leaking: vec![1, 0],
             detected_by: vec![3, 0],
+            variant_of: vec![0, 0],
             ..Default::default()
         };
         let cells = m.cells();

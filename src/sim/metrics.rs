@@ -36,6 +36,13 @@ pub fn f1(precision: Option<f64>, recall: Option<f64>) -> Option<f64> {
     })
 }
 
+/// One variant of a campaign, and when agents became immune to it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct VariantImmunity {
+    pub started: u32,
+    pub immune_at: Option<u32>,
+}
+
 /// Totals over the run so far.
 #[derive(Resource, Clone, Debug, Default, PartialEq, Serialize)]
 pub struct RunTotals {
@@ -57,6 +64,9 @@ pub struct RunTotals {
     pub messages_lost: u64,
     /// Per campaign: the first tick at which `immunity.level` of honest live agents were immune to it.
     pub time_to_immunity: Vec<Option<u32>>,
+    /// Per campaign, per variant (the configured campaign, then each mutation of an evasive one): the tick it
+    /// began and the first tick `immunity.level` of honest live agents were immune to it.
+    pub variant_immunity: Vec<Vec<VariantImmunity>>,
     /// Per campaign: the first tick a forest of an honest live agent flagged one of its samples.
     pub first_detection: Vec<Option<u32>>,
     /// Per campaign, per agent: the first tick the agent, honest and live, was immune to it.
@@ -181,7 +191,21 @@ impl RunTotals {
         }
         self.time_to_immunity.resize(n, None);
         self.first_detection.resize(n, None);
+        self.variant_immunity.resize(n, Vec::new());
         for (c, campaign) in campaigns.list.iter().enumerate() {
+            if m.tick >= campaign.start_tick {
+                let variants = &mut self.variant_immunity[c];
+                if variants.len() <= campaign.variant as usize {
+                    variants.push(VariantImmunity {
+                        started: campaign.variant_started,
+                        immune_at: None,
+                    });
+                }
+                let current = variants.last_mut().expect("pushed above");
+                if current.immune_at.is_none() && m.immune_fraction[c] >= level {
+                    current.immune_at = Some(m.tick);
+                }
+            }
             if self.first_detection[c].is_none() && m.detected_by[c] > 0 {
                 self.first_detection[c] = Some(m.tick);
             }
@@ -303,6 +327,11 @@ fn measure(
     );
     m.false_blacklist_share = ratio(m.false_blacklist_agents, m.honest_live_agents);
     m.detected_by = per_campaign.iter().map(|k| u64::from(k.flagged)).collect();
+    m.variant_of = campaigns
+        .list
+        .iter()
+        .map(|c| u64::from(c.variant))
+        .collect();
     if honest_trust.1 > 0 && byzantine_trust.1 > 0 {
         m.trust_gap = Some(
             honest_trust.0 / honest_trust.1 as f64 - byzantine_trust.0 / byzantine_trust.1 as f64,

@@ -14,6 +14,8 @@ pub const STREAM_CAMPAIGNS: u64 = (1 << 40) + 3;
 pub const STREAM_IMMUNITY_PROBES: u64 = (1 << 40) + 4;
 /// Churn's crashes and downtimes.
 pub const STREAM_CHURN: u64 = (1 << 40) + 5;
+/// Evasive campaigns' mutations: this plus (campaign << 20) plus the mutation's index.
+pub const STREAM_EVASION: u64 = 3 << 40;
 
 /// The stream for `(seed, stream)`: ChaCha8 keyed by the seed, with the stream id selecting an independent
 /// sequence.

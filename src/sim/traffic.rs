@@ -19,6 +19,7 @@ pub(super) fn plugin(app: &mut App) {
         FixedUpdate,
         (
             advance_clock,
+            evolve_campaigns,
             super::faults::churn_agents,
             super::faults::crash_agents,
             super::faults::send_missed_decisions,
@@ -53,7 +54,8 @@ pub fn preset_shift(kind: CampaignKind) -> Features {
     }
 }
 
-/// A campaign as the simulation runs it.
+/// A campaign as the simulation runs it. `shift` and `intensity` are this tick's: drift, a ramp or a mutation
+/// (`evolve_campaigns`) move them from the configured ones.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Campaign {
     pub name: String,
@@ -62,6 +64,16 @@ pub struct Campaign {
     pub intensity: f64,
     pub spread_probability: f64,
     pub shift: Features,
+    /// The configured intensity, which a ramp climbs to.
+    pub full_intensity: f64,
+    pub ramp_ticks: u32,
+    /// Shift per tick, if it drifts.
+    pub drift: Option<Features>,
+    pub evasion: Option<crate::config::EvasionConfig>,
+    /// Mutations so far (0: the configured campaign), the tick the current variant began, and its shift then.
+    pub variant: u32,
+    pub variant_started: u32,
+    pub variant_shift: Features,
 }
 
 impl Campaign {
@@ -78,7 +90,19 @@ impl Campaign {
             intensity: config.intensity,
             spread_probability: config.spread_probability,
             shift,
+            full_intensity: config.intensity,
+            ramp_ticks: config.ramp_ticks,
+            drift: (!config.drift.is_empty()).then(|| std::array::from_fn(|i| config.drift[i])),
+            evasion: config.evasion.clone(),
+            variant: 0,
+            variant_started: config.start_tick,
+            variant_shift: shift,
         }
+    }
+
+    /// Whether anything about it changes while it runs.
+    fn evolves(&self) -> bool {
+        self.ramp_ticks > 0 || self.drift.is_some() || self.evasion.is_some()
     }
 
     /// One of this campaign's samples at an agent with the given profile, for a given standard-normal draw: the
@@ -149,6 +173,82 @@ pub fn draw_profile(rng: &mut ChaCha8Rng, profile_spread: f32) -> NormalProfile 
     NormalProfile {
         mean: std::array::from_fn(|_| profile_spread * rng.sample::<f32, _>(StandardNormal)),
         std: std::array::from_fn(|_| rng.random_range(0.8f32..1.2)),
+    }
+}
+
+/// Campaigns that fight back: a ramp raises the intensity, drift moves the shift a step each tick, and an evasive
+/// campaign mutates to a new shift (a jump of `evasion.distance` in a direction drawn from the run seed) once
+/// `evasion.at_share` of honest live agents are immune to it, as the previous tick left them. Whenever a shift
+/// moves, every agent's immunity is measured again against the campaign as it now is.
+fn evolve_campaigns(
+    clock: Res<SimClock>,
+    settings: Res<super::SimSettings>,
+    mut campaigns: ResMut<Campaigns>,
+    mut agents: Query<(&Role, &Liveness, &mut Blacklist)>,
+) {
+    let now = clock.tick;
+    if !campaigns.list.iter().any(Campaign::evolves) {
+        return;
+    }
+    let evading: Vec<usize> = (0..campaigns.list.len())
+        .filter(|&c| campaigns.list[c].evasion.is_some() && now > campaigns.list[c].start_tick)
+        .collect();
+    let mut immune = vec![0usize; campaigns.list.len()];
+    let mut honest_live = 0usize;
+    if !evading.is_empty() {
+        for (role, liveness, blacklist) in &agents {
+            if role.is_honest() && liveness.is_up() {
+                honest_live += 1;
+                for &c in &evading {
+                    immune[c] += usize::from(c < 64 && (blacklist.immune_to >> c) & 1 == 1);
+                }
+            }
+        }
+    }
+    let seed = settings.config.simulation.seed;
+    let mut moved = false;
+    for (c, campaign) in campaigns.list.iter_mut().enumerate() {
+        if now < campaign.start_tick || !campaign.evolves() {
+            continue;
+        }
+        if campaign.ramp_ticks > 0 {
+            let progress =
+                f64::from(now - campaign.start_tick + 1) / f64::from(campaign.ramp_ticks);
+            campaign.intensity = campaign.full_intensity * progress.min(1.0);
+        }
+        if let Some(evasion) = &campaign.evasion
+            && campaign.variant < evasion.mutations
+            && honest_live > 0
+            && immune[c] as f64 >= evasion.at_share * honest_live as f64
+        {
+            let mut rng = super::rng::stream(
+                seed,
+                super::rng::STREAM_EVASION + ((c as u64) << 20) + u64::from(campaign.variant),
+            );
+            let direction: Features = std::array::from_fn(|_| rng.sample::<f32, _>(StandardNormal));
+            let norm = direction
+                .iter()
+                .map(|x| x * x)
+                .sum::<f32>()
+                .sqrt()
+                .max(f32::EPSILON);
+            campaign.variant_shift =
+                std::array::from_fn(|i| campaign.shift[i] + evasion.distance * direction[i] / norm);
+            campaign.variant += 1;
+            campaign.variant_started = now;
+            campaign.shift = campaign.variant_shift;
+            moved = true;
+        }
+        if let Some(drift) = campaign.drift {
+            let ticks = (now - campaign.variant_started) as f32;
+            campaign.shift = std::array::from_fn(|i| campaign.variant_shift[i] + drift[i] * ticks);
+            moved = true;
+        }
+    }
+    if moved {
+        for (_, _, mut blacklist) in &mut agents {
+            blacklist.immunity_stale = true;
+        }
     }
 }
 
