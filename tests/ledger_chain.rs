@@ -286,21 +286,25 @@ fn committee_and_snowball_ledgers_verify_and_re_simulate() {
     for rule in ["committee", "snowball"] {
         let set = format!("consensus.rule={rule}");
         let extra = ["--set", &set, "--set", "consensus.committee_size=12"];
-        let ledger = record_into(&dir.path().join(rule), &extra);
-        let out = verify(&ledger);
-        assert!(out.status.success(), "{rule}: {}", text(&out.stdout));
-        let out = dais(&["replay", p(&ledger), "--no-render", "--verify", "--quiet"]);
-        assert!(
-            out.status.success(),
-            "{rule}: {}{}",
-            text(&out.stdout),
-            text(&out.stderr)
-        );
+        verifies_and_re_simulates(&record_into(&dir.path().join(rule), &extra), rule);
     }
 }
 
+/// `ledger verify` passes on `ledger`, and `replay --verify` re-simulates it to the same hashes.
+fn verifies_and_re_simulates(ledger: &Path, what: &str) {
+    let out = verify(ledger);
+    assert!(out.status.success(), "{what}: {}", text(&out.stdout));
+    let out = dais(&["replay", p(ledger), "--no-render", "--verify", "--quiet"]);
+    assert!(
+        out.status.success(),
+        "{what}: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
+
 #[test]
-fn runs_with_churn_partitions_and_uneven_links_verify_and_re_simulate() {
+fn runs_with_faults_uneven_links_and_evolving_campaigns_verify_and_re_simulate() {
     let dir = tempfile::tempdir().unwrap();
     let extra = [
         "--set",
@@ -313,15 +317,12 @@ fn runs_with_churn_partitions_and_uneven_links_verify_and_re_simulate() {
         "network.latency_distribution=uniform(min: 1, max: 3)",
         "--set",
         "network.bandwidth=3",
+        "--set",
+        "traffic.campaigns[0].evasion=Some((at_share: 0.3, distance: 3.0, mutations: 1))",
+        "--set",
+        "traffic.campaigns[0].drift=[0.01, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.01]",
+        "--set",
+        "traffic.campaigns[0].ramp_ticks=10",
     ];
-    let ledger = record_into(&dir.path().join("faults"), &extra);
-    let out = verify(&ledger);
-    assert!(out.status.success(), "{}", text(&out.stdout));
-    let out = dais(&["replay", p(&ledger), "--no-render", "--verify", "--quiet"]);
-    assert!(
-        out.status.success(),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    verifies_and_re_simulates(&record_into(&dir.path().join("faults"), &extra), "faults");
 }
