@@ -240,3 +240,31 @@ fn snowball_immunises_without_a_tallier_at_a_cost_per_agent_bounded_by_k_and_bet
         "{per_agent_and_signature} ballot hops per agent and signature"
     );
 }
+
+#[test]
+fn dirichlet_trust_with_forgetting_keeps_forgeries_out_and_demotes_the_forgers() {
+    let mut config = forgers(ConsensusRule::ReputationWeighted, 0.3, 42);
+    config.simulation.steps = 300;
+    config.faults.byzantine_strategy = ByzantineStrategy::Forge;
+    config.consensus.trust = dais::config::TrustModel::Dirichlet { forgetting: 0.9 };
+    let steps = config.simulation.steps;
+    let mut simulation = dais::sim::Simulation::new(config, Box::new(dais::ledger::DiscardSink));
+    for _ in 0..steps {
+        simulation.step();
+    }
+    let totals = simulation
+        .world()
+        .resource::<dais::sim::metrics::RunTotals>()
+        .clone();
+    assert_eq!(totals.counts.signatures_accepted_false, 0, "{totals:?}");
+    assert!(totals.accepted() > 0, "{totals:?}");
+    assert!(
+        totals.time_to_demote.is_some(),
+        "every forger ends below even trust"
+    );
+    let gap = simulation.latest_metrics().unwrap().trust_gap.unwrap();
+    assert!(
+        gap > 0.3,
+        "honest agents are trusted well above the forgers: {gap}"
+    );
+}

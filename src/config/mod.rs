@@ -421,6 +421,21 @@ pub struct ConsensusConfig {
     /// Agents drawn per signature by the committee rule (all of them when the network is smaller).
     pub committee_size: usize,
     pub snowball: SnowballConfig,
+    /// How each agent's trust follows its ballots: `beta` counts every agreement and disagreement with the
+    /// certified outcome forever; `dirichlet(forgetting: 0.9)` discounts the evidence so far by the factor at each
+    /// new ballot (Fung et al., TNSM 2011), so trust follows recent behaviour.
+    pub trust: TrustModel,
+}
+
+/// How trust is kept (see `ConsensusConfig::trust`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrustModel {
+    #[default]
+    Beta,
+    Dirichlet {
+        forgetting: f64,
+    },
 }
 
 impl Default for ConsensusConfig {
@@ -434,6 +449,7 @@ impl Default for ConsensusConfig {
             authority: 0,
             committee_size: 31,
             snowball: SnowballConfig::default(),
+            trust: TrustModel::Beta,
         }
     }
 }

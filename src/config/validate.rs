@@ -223,6 +223,15 @@ impl SimConfig {
         }
         check_fraction("consensus.min_turnout", c.min_turnout)?;
         check_fraction("consensus.reputation_threshold", c.reputation_threshold)?;
+        if let TrustModel::Dirichlet { forgetting } = c.trust
+            && !(forgetting > 0.0 && forgetting <= 1.0)
+        {
+            return Err(invalid(
+                "consensus.trust.forgetting",
+                forgetting,
+                "must be a fraction in (0, 1] (1 forgets nothing)",
+            ));
+        }
         if c.rule == ConsensusRule::CentralAuthority {
             check_range("consensus.authority", c.authority, 0, s.agents - 1)?;
         }
@@ -403,6 +412,10 @@ mod tests {
             ..EvasionConfig::default()
         });
         assert_eq!(field_of(&c), "traffic.campaigns[0].evasion.at_share");
+
+        let mut c = SimConfig::default();
+        c.consensus.trust = TrustModel::Dirichlet { forgetting: 0.0 };
+        assert_eq!(field_of(&c), "consensus.trust.forgetting");
 
         let mut c = SimConfig::default();
         c.faults.churn.crash_probability = 1.5;

@@ -262,6 +262,21 @@ impl Reputation {
     pub fn trust(&self) -> f64 {
         self.alpha / (self.alpha + self.beta)
     }
+
+    /// One more ballot judged against the certified outcome. Under the Dirichlet model the evidence so far (not
+    /// the uniform prior of one each) is first discounted by the forgetting factor: with two satisfaction levels,
+    /// agreeing and disagreeing, Fung et al.'s Dirichlet trust is this Beta with exponential forgetting.
+    pub fn record(&mut self, agreed: bool, model: crate::config::TrustModel) {
+        if let crate::config::TrustModel::Dirichlet { forgetting } = model {
+            self.alpha = 1.0 + forgetting * (self.alpha - 1.0);
+            self.beta = 1.0 + forgetting * (self.beta - 1.0);
+        }
+        if agreed {
+            self.alpha += 1.0;
+        } else {
+            self.beta += 1.0;
+        }
+    }
 }
 
 /// The agent's recent anomalies (its evidence when voting) and the clusters it is building signatures from.
@@ -427,5 +442,42 @@ impl TickCounts {
     /// Whether campaign `c`'s traffic got past the blacklist this tick.
     pub fn leaked(&self, c: usize) -> bool {
         self.by_campaign.get(c).is_some_and(|k| k.through() > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::TrustModel;
+
+    /// Disagreements it takes an agent with `history` agreements behind it to fall below even trust.
+    fn to_fall_below_half(history: u32, model: TrustModel) -> u32 {
+        let mut reputation = Reputation::default();
+        for _ in 0..history {
+            reputation.record(true, model);
+        }
+        (1..=10_000)
+            .find(|_| {
+                reputation.record(false, model);
+                reputation.trust() < 0.5
+            })
+            .expect("falls eventually")
+    }
+
+    #[test]
+    fn forgetting_makes_trust_follow_recent_ballots() {
+        // Beta remembers everything: 100 good ballots take 101 bad ones to undo.
+        assert_eq!(to_fall_below_half(100, TrustModel::Beta), 101);
+        // With a forgetting factor of 0.9 the old record fades: a handful of bad ballots is enough, however long
+        // the good record.
+        let dirichlet = TrustModel::Dirichlet { forgetting: 0.9 };
+        let fall = to_fall_below_half(100, dirichlet);
+        assert!(fall <= 8, "{fall}");
+        assert_eq!(fall, to_fall_below_half(1_000, dirichlet));
+        // A factor of 1 forgets nothing: the Beta model.
+        assert_eq!(
+            to_fall_below_half(100, TrustModel::Dirichlet { forgetting: 1.0 }),
+            101
+        );
     }
 }

@@ -244,11 +244,7 @@ fn publish_decisions(
             if let Ok((_, _, _, _, mut reputation)) =
                 agents.get_mut(directory.agents[voter as usize])
             {
-                if agreed {
-                    reputation.alpha += 1.0;
-                } else {
-                    reputation.beta += 1.0;
-                }
+                reputation.record(agreed, config.consensus.trust);
                 trust.trust[voter as usize] = reputation.trust();
             }
         }
