@@ -24,7 +24,42 @@ pub(super) fn plugin(app: &mut App) {
 pub struct SceneLayout {
     pub positions: Vec<[f32; 2]>,
     pub node_radius: f32,
+    /// Each node's radius over `node_radius`: bigger for more links, so a scale-free network's hubs stand out.
+    pub node_scale: Vec<f32>,
     pub generation: u64,
+}
+
+/// A node's size for its degree: the square root of its degree over the mean, so area follows links, within limits
+/// that keep leaves visible and hubs from covering their neighbours.
+pub fn degree_scale(edges: &[(u32, u32)], agents: usize) -> Vec<f32> {
+    let mut degree = vec![0u32; agents];
+    for &(a, b) in edges {
+        degree[a as usize] += 1;
+        degree[b as usize] += 1;
+    }
+    let mean = (2 * edges.len()) as f32 / agents.max(1) as f32;
+    degree
+        .iter()
+        .map(|&d| (d as f32 / mean.max(1.0)).sqrt().clamp(0.75, 2.5))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hubs_are_drawn_bigger_and_leaves_smaller_within_limits() {
+        // A star of 10 leaves around agent 0, plus a pair.
+        let mut edges: Vec<(u32, u32)> = (1..=10).map(|leaf| (0, leaf)).collect();
+        edges.push((11, 12));
+        let scale = degree_scale(&edges, 13);
+        assert!(scale[0] > 2.0 && scale[0] <= 2.5, "{}", scale[0]);
+        assert!(scale[1] < 0.8 && scale[1] >= 0.75, "{}", scale[1]);
+        // A ring: every node has the mean degree, so every node keeps the layout's size.
+        let ring: Vec<(u32, u32)> = (0..8).map(|i| (i, (i + 1) % 8)).collect();
+        assert!(degree_scale(&ring, 8).iter().all(|&s| s == 1.0));
+    }
 }
 
 #[derive(Resource)]
@@ -95,6 +130,7 @@ fn lay_out_run(
     let agents = data.agents.len();
     scene.positions = layout::positions(topology, agents, &data.edges);
     scene.node_radius = node_radius(layout::spacing(topology, agents));
+    scene.node_scale = degree_scale(&data.edges, agents);
     scene.generation = data.run_generation;
     if selection.0.is_some_and(|s| s as usize >= agents) {
         selection.0 = None;
@@ -130,21 +166,22 @@ fn draw_nodes(
         ..default()
     };
     let r = scene.node_radius;
+    let scale = |i: usize| scene.node_scale.get(i).copied().unwrap_or(1.0);
     if let Some(selected) = selection.0
         && let Some(p) = scene.positions.get(selected as usize)
     {
         batch.shape(
             palette::Shape::Circle,
             Vec2::from(*p),
-            r * 2.0,
+            r * 2.0 * scale(selected as usize),
             palette::SELECTED,
         );
     }
-    for (p, &state) in scene.positions.iter().zip(&data.frame.agents) {
+    for (i, (p, &state)) in scene.positions.iter().zip(&data.frame.agents).enumerate() {
         batch.outlined(
             palette::agent_shape(state),
             Vec2::from(*p),
-            r,
+            r * scale(i),
             palette::agent_colour(state),
         );
     }

@@ -85,7 +85,7 @@ pub fn show(ui: &mut egui::Ui) {
         });
     }
     ui.label(
-        egui::RichText::new("Drag to pan, scroll to zoom, click a node to inspect it. Space plays or pauses; F12 saves a screenshot.")
+        egui::RichText::new("Bigger nodes have more links. Drag to pan, scroll to zoom, click a node to inspect it. Space plays or pauses; F12 saves a screenshot.")
             .small()
             .weak(),
     );
