@@ -315,6 +315,33 @@ impl Summary {
                     pct(campaign.blocked_fraction_after_immunity)
                 ),
             ));
+            let ticks = |t: Option<u32>| t.map_or("n/a".to_string(), |t| format!("{t}"));
+            rows.push((
+                format!("  {name} first detected"),
+                campaign
+                    .time_to_first_detection
+                    .map_or("never".to_string(), |t| format!("tick {t}")),
+            ));
+            rows.push((
+                format!("  {name} blacklisted after"),
+                format!(
+                    "{} ticks median, {} p90 ({} agents never)",
+                    ticks(campaign.time_to_blacklist_median),
+                    ticks(campaign.time_to_blacklist_p90),
+                    campaign.agents_never_blacklisted
+                ),
+            ));
+            if campaign.variants.len() > 1 {
+                let variants: Vec<String> = campaign
+                    .variants
+                    .iter()
+                    .map(|v| match v.immune_at {
+                        Some(at) => format!("from {}: tick {at}", v.started),
+                        None => format!("from {}: never", v.started),
+                    })
+                    .collect();
+                rows.push((format!("  {name} variants"), variants.join("; ")));
+            }
         }
         rows.push((
             "attack samples past blacklists".into(),
