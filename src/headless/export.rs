@@ -175,7 +175,7 @@ impl Summary {
             })
             .collect();
         let honest_agents = config.simulation.agents
-            - (config.faults.byzantine_fraction * config.simulation.agents as f64).round() as usize;
+            - crate::sim::faults::byzantine_count(&config.faults, config.simulation.agents);
         let campaigns = names
             .iter()
             .enumerate()

@@ -149,7 +149,6 @@ pub fn estimate(config: &SimConfig, ledger_queue_bytes: Option<u64>) -> MemoryEs
     // wire and then in the tally (and the registry notes what each agent cast).
     let voters = match config.consensus.rule {
         ConsensusRule::Committee => config.consensus.committee_size.min(n as usize) as u64,
-        ConsensusRule::Snowball => n,
         _ => n,
     };
     let per_voter = match config.consensus.rule {

@@ -30,7 +30,7 @@ pub fn assign(
         let j = rng.random_range(0..=i);
         order.swap(i, j);
     }
-    let byzantine = (faults.byzantine_fraction * agents as f64).round() as usize;
+    let byzantine = byzantine_count(faults, agents);
     let crashed =
         ((faults.crash_fraction * agents as f64).round() as usize).min(agents - byzantine);
     let mut plan = vec![(Role::Honest, CrashPlan::default()); agents];
@@ -43,6 +43,11 @@ pub fn assign(
         };
     }
     plan
+}
+
+/// How many of `agents` the configured Byzantine fraction makes Byzantine.
+pub fn byzantine_count(faults: &FaultsConfig, agents: usize) -> usize {
+    (faults.byzantine_fraction * agents as f64).round() as usize
 }
 
 /// Adds the targeted crashes to the plan: each target crashes at its tick, or earlier if already planned.

@@ -11,7 +11,7 @@ use rand::rngs::ChaCha8Rng;
 
 use super::clock::SimClock;
 use super::components::*;
-use super::links::{LinkLatency, LinkQueues, Partitions};
+use super::links::{Links, Partitions};
 use super::network::Network;
 use super::{AgentDirectory, Pipeline, TickContext};
 
@@ -157,13 +157,6 @@ pub fn pick_receivers(
         out.truncate(fan_out);
         out.sort_unstable();
     }
-}
-
-/// Each link's latency and queue (see `sim::links`).
-#[derive(Resource, Clone, Debug)]
-pub struct Links {
-    pub latency: LinkLatency,
-    pub queues: LinkQueues,
 }
 
 fn dispatch_outboxes(

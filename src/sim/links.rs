@@ -11,6 +11,13 @@ use super::components::AgentIdx;
 use super::network::Network;
 use crate::config::{Cut, LatencyDistribution, NetworkConfig, PartitionConfig};
 
+/// Each link's latency and queue, as gossip sends over them.
+#[derive(Resource, Clone, Debug)]
+pub struct Links {
+    pub latency: LinkLatency,
+    pub queues: LinkQueues,
+}
+
 /// A log-normal latency is capped this many sigmas above its median, so that a round's timeout stays finite.
 pub const LOG_NORMAL_MAX_SIGMAS: f64 = 3.0;
 
@@ -118,7 +125,7 @@ impl LinkQueues {
         }
     }
 
-    /// Messages still queued on links (beyond those leaving this tick), for the state byte count.
+    /// Heap bytes of the queues of links in use, for the state byte count (`retention::state_bytes`).
     pub fn heap_bytes(&self) -> usize {
         self.queues.capacity() * (std::mem::size_of::<((AgentIdx, AgentIdx), (u32, u32))>() + 1)
     }
@@ -157,13 +164,6 @@ impl Partitions {
             (cut.from..cut.heal).contains(&tick)
                 && cut.far_side[a as usize] != cut.far_side[b as usize]
         })
-    }
-
-    /// Whether any cut is in force at `tick`.
-    pub fn any_at(&self, tick: u32) -> bool {
-        self.cuts
-            .iter()
-            .any(|cut| (cut.from..cut.heal).contains(&tick))
     }
 
     /// The agents on the far side of partition `i` (empty if there is no such partition).

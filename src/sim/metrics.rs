@@ -204,16 +204,12 @@ impl RunTotals {
                 let current = variants.last_mut().expect("pushed above");
                 if current.immune_at.is_none() && m.immune_fraction[c] >= level {
                     current.immune_at = Some(m.tick);
+                    // The campaign's time to immunity is its first variant to be beaten.
+                    self.time_to_immunity[c].get_or_insert(m.tick);
                 }
             }
             if self.first_detection[c].is_none() && m.detected_by[c] > 0 {
                 self.first_detection[c] = Some(m.tick);
-            }
-            if self.time_to_immunity[c].is_none()
-                && m.tick >= campaign.start_tick
-                && m.immune_fraction[c] >= level
-            {
-                self.time_to_immunity[c] = Some(m.tick);
             }
             let counts = per_campaign[c];
             self.campaign_samples[c] += u64::from(counts.samples);

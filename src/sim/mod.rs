@@ -252,7 +252,7 @@ pub fn populate(world: &mut World, config: SimConfig, mut sink: Box<dyn LedgerSi
     world.insert_resource(consensus::TrustSnapshot {
         trust: vec![Reputation::default().trust(); n],
     });
-    world.insert_resource(gossip::Links {
+    world.insert_resource(links::Links {
         latency: links::LinkLatency::new(&config.network, seed),
         queues: links::LinkQueues::new(config.network.bandwidth),
     });

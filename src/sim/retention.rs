@@ -127,6 +127,7 @@ pub fn state_bytes(world: &mut World) -> usize {
         })
         .sum::<usize>();
     total += world.resource::<InFlight>().heap_bytes();
+    total += world.resource::<super::links::Links>().queues.heap_bytes();
     let decisions = world.resource::<super::consensus::Decisions>();
     total += decisions
         .records

@@ -73,7 +73,7 @@ pub(super) fn run_snowball_rounds(
     clock: Res<SimClock>,
     settings: Res<SimSettings>,
     registry: Res<SignatureRegistry>,
-    links: Res<crate::sim::gossip::Links>,
+    links: Res<crate::sim::links::Links>,
     mut agents: Query<(&Agent, &Liveness, &mut VoteBook, &mut Outbox, &mut AgentRng)>,
 ) {
     let rules = &settings.config.consensus;
