@@ -479,6 +479,71 @@ pub struct FaultsConfig {
     pub targeted_crashes: Vec<TargetedCrash>,
     /// Cuts that split the network from `tick` until `heal`: no message crosses them.
     pub partitions: Vec<PartitionConfig>,
+    /// Groups of insiders, each with its own strategy, drawn after the Byzantine and crashing agents above (so
+    /// adding a group never changes who those are). A scenario can mix them.
+    pub adversaries: Vec<AdversaryGroup>,
+}
+
+/// Agents that share an adversary strategy: `count` of them plus `fraction` of `simulation.agents`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdversaryGroup {
+    #[serde(default)]
+    pub fraction: f64,
+    #[serde(default)]
+    pub count: usize,
+    pub strategy: Adversary,
+}
+
+/// What an adversary group does. The four Byzantine strategies of `faults.byzantine_strategy` are here too, so a
+/// scenario can mix them with the rest.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Adversary {
+    AlwaysYes,
+    AlwaysNo,
+    Forge,
+    Collude,
+    /// Honest, and so gaining reputation, until tick `at`; from then on the strategy `then`.
+    Betrayal { at: u32, then: ByzantineStrategy },
+    /// Honest for `honest` ticks, then `strategy` for `malicious` ticks, over and over, starting honest.
+    OnOff {
+        honest: u32,
+        malicious: u32,
+        strategy: ByzantineStrategy,
+    },
+    /// Plays `strategy`; at tick `at` each attacker brings `identities` new agents, linked to it and to its
+    /// neighbours, that play the same strategy. They count in the electorate from the start (absent, like crashed
+    /// agents, until they join).
+    Sybil {
+        at: u32,
+        identities: usize,
+        strategy: ByzantineStrategy,
+    },
+    /// Votes honestly, but drops what it should relay: everything, or one kind of message.
+    SelectiveForwarding { drop: Dropped },
+    /// Plays `strategy`; whenever its trust falls below `threshold` it leaves and rejoins under a new identity,
+    /// with the fresh trust of a newcomer.
+    Whitewashing {
+        threshold: f64,
+        strategy: ByzantineStrategy,
+    },
+    /// Votes honestly, but until `campaign` starts it slips `samples_per_tick` of that campaign's samples into
+    /// each neighbour's training window, so its forest learns them as normal.
+    Poisoning {
+        campaign: usize,
+        samples_per_tick: usize,
+    },
+}
+
+/// What a selective forwarder drops on the way through (its own messages still go out).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dropped {
+    All,
+    Announcements,
+    Ballots,
+    Decisions,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -549,6 +614,7 @@ impl Default for FaultsConfig {
             churn: ChurnConfig::default(),
             targeted_crashes: Vec::new(),
             partitions: Vec::new(),
+            adversaries: Vec::new(),
         }
     }
 }
@@ -584,7 +650,35 @@ pub struct OutputConfig {
     pub dir: Option<String>,
 }
 
+impl AdversaryGroup {
+    /// How many agents of a network of `agents` the group takes.
+    pub fn size(&self, agents: usize) -> usize {
+        self.count + (self.fraction * agents as f64).round() as usize
+    }
+
+    /// The identities each member brings when it is a Sybil attacker (0 otherwise).
+    pub fn sybil_identities(&self) -> usize {
+        match self.strategy {
+            Adversary::Sybil { identities, .. } => identities,
+            _ => 0,
+        }
+    }
+}
+
 impl SimConfig {
+    /// Every identity the run will have: `simulation.agents`, plus the identities Sybil attackers bring. Sybil
+    /// identities take the indices after the real agents, group by group, attacker by attacker.
+    pub fn population(&self) -> usize {
+        let agents = self.simulation.agents;
+        agents
+            + self
+                .faults
+                .adversaries
+                .iter()
+                .map(|g| g.size(agents) * g.sybil_identities())
+                .sum::<usize>()
+    }
+
     /// The config as pretty RON, the form `dais config show` prints and the ledger stores.
     pub fn to_ron(&self) -> String {
         let pretty = ron::ser::PrettyConfig::new().struct_names(false);

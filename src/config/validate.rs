@@ -307,6 +307,79 @@ impl SimConfig {
                 CrashTarget::Agents(list) => agent_list(field("target"), list)?,
             }
         }
+        let mut drawn = ((f.byzantine_fraction * agents as f64).round()
+            + (f.crash_fraction * agents as f64).round()) as usize;
+        for (i, group) in f.adversaries.iter().enumerate() {
+            let field = |name: &str| format!("faults.adversaries[{i}].{name}");
+            check_fraction(&field("fraction"), group.fraction)?;
+            let size = group.size(agents);
+            if size == 0 {
+                return Err(invalid(
+                    field("count"),
+                    group.count,
+                    "the group is empty: give it a count or a fraction",
+                ));
+            }
+            drawn += size;
+            if drawn > agents {
+                return Err(invalid(
+                    field("count"),
+                    size,
+                    format!(
+                        "the groups, Byzantine and crashing agents together take {drawn} agents, more than simulation.agents ({agents})"
+                    ),
+                ));
+            }
+            match &group.strategy {
+                Adversary::Betrayal { at, .. } => check_range(&field("strategy.at"), *at, 1, MAX_STEPS)?,
+                Adversary::OnOff {
+                    honest, malicious, ..
+                } => {
+                    check_range(&field("strategy.honest"), *honest, 1, MAX_STEPS)?;
+                    check_range(&field("strategy.malicious"), *malicious, 1, MAX_STEPS)?;
+                }
+                Adversary::Sybil { at, identities, .. } => {
+                    check_range(&field("strategy.at"), *at, 1, MAX_STEPS)?;
+                    check_range(&field("strategy.identities"), *identities, 1, MAX_AGENTS)?;
+                }
+                Adversary::Whitewashing { threshold, .. } => {
+                    if !(*threshold > 0.0 && *threshold < 1.0) {
+                        return Err(invalid(
+                            field("strategy.threshold"),
+                            threshold,
+                            "must be a trust level in (0, 1)",
+                        ));
+                    }
+                }
+                Adversary::Poisoning {
+                    campaign,
+                    samples_per_tick,
+                } => {
+                    let campaigns = self.traffic.campaigns.len();
+                    if *campaign >= campaigns {
+                        return Err(invalid(
+                            field("strategy.campaign"),
+                            campaign,
+                            format!("must name one of the {campaigns} campaigns (counting from 0)"),
+                        ));
+                    }
+                    check_range(
+                        &field("strategy.samples_per_tick"),
+                        *samples_per_tick,
+                        1,
+                        self.detector.window,
+                    )?;
+                }
+                _ => {}
+            }
+        }
+        if self.population() > MAX_AGENTS {
+            return Err(invalid(
+                "faults.adversaries",
+                self.population(),
+                format!("agents plus Sybil identities must not exceed {MAX_AGENTS}"),
+            ));
+        }
         for (i, partition) in f.partitions.iter().enumerate() {
             let field = |name: &str| format!("faults.partitions[{i}].{name}");
             check_range(&field("tick"), partition.tick, 1, MAX_STEPS)?;

@@ -174,8 +174,7 @@ impl Summary {
                 )
             })
             .collect();
-        let honest_agents = config.simulation.agents
-            - crate::sim::faults::byzantine_count(&config.faults, config.simulation.agents);
+        let honest_agents = config.population() - crate::sim::faults::adversary_count(config);
         let campaigns = names
             .iter()
             .enumerate()

@@ -213,10 +213,10 @@ impl Story {
                 let config: crate::config::SimConfig = ron::from_str(row.text("config_ron")?)
                     .map_err(|e| row.broken(format!("config_ron does not parse: {e}")))?;
                 let agents = row.int("agents")?;
-                if agents != config.simulation.agents as i64 {
+                if agents != config.population() as i64 {
                     return Err(row.broken(format!(
                         "agents = {agents}, but its config has {}",
-                        config.simulation.agents
+                        config.population()
                     )));
                 }
                 if row.int("seed")? as u64 != config.simulation.seed {

@@ -37,11 +37,12 @@ impl Role {
     }
 }
 
-/// Up, or crashed (silent) from a tick on.
+/// Up, crashed (silent) from a tick on, or not there yet (a Sybil identity before its attacker brings it in).
 #[derive(Component, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Liveness {
     Up,
     Crashed { since: u32 },
+    Absent,
 }
 
 impl Liveness {

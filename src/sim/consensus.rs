@@ -19,6 +19,7 @@ pub(super) fn plugin(app: &mut App) {
             tally_ballots,
             snowball::run_snowball_rounds,
             publish_decisions,
+            super::adversaries::whitewash,
         )
             .chain()
             .in_set(Pipeline::Consensus),
@@ -103,7 +104,7 @@ fn electorate_of<'a>(
 ) -> Electorate<'a> {
     Electorate {
         rules: &config.consensus,
-        size: config.simulation.agents,
+        size: config.population(),
         trust,
         committee: &record.committee,
     }

@@ -25,14 +25,25 @@ pub fn assign(
     agents: usize,
     rng: &mut ChaCha8Rng,
 ) -> Vec<(Role, CrashPlan)> {
+    cast(faults, &draw_order(agents, rng))
+}
+
+/// The seeded order in which agents are drawn for roles: Byzantine first, then crashing, then the adversary
+/// groups (`adversaries::draw_insiders`).
+pub fn draw_order(agents: usize, rng: &mut ChaCha8Rng) -> Vec<usize> {
     let mut order: Vec<usize> = (0..agents).collect();
     for i in (1..agents).rev() {
         let j = rng.random_range(0..=i);
         order.swap(i, j);
     }
+    order
+}
+
+/// The Byzantine and crashing agents, taken from the front of `order`.
+pub fn cast(faults: &FaultsConfig, order: &[usize]) -> Vec<(Role, CrashPlan)> {
+    let agents = order.len();
     let byzantine = byzantine_count(faults, agents);
-    let crashed =
-        ((faults.crash_fraction * agents as f64).round() as usize).min(agents - byzantine);
+    let crashed = crashed_count(faults, agents);
     let mut plan = vec![(Role::Honest, CrashPlan::default()); agents];
     for &agent in &order[..byzantine] {
         plan[agent].0 = Role::Byzantine(faults.byzantine_strategy);
@@ -43,6 +54,25 @@ pub fn assign(
         };
     }
     plan
+}
+
+/// How many agents the configured crash fraction crashes (never one already Byzantine).
+pub fn crashed_count(faults: &FaultsConfig, agents: usize) -> usize {
+    ((faults.crash_fraction * agents as f64).round() as usize)
+        .min(agents - byzantine_count(faults, agents))
+}
+
+/// Every identity that is not honest by the ground truth: the Byzantine agents, the adversary groups' members and
+/// the identities Sybil attackers bring.
+pub fn adversary_count(config: &SimConfig) -> usize {
+    let agents = config.simulation.agents;
+    byzantine_count(&config.faults, agents)
+        + config
+            .faults
+            .adversaries
+            .iter()
+            .map(|g| g.size(agents) * (1 + g.sybil_identities()))
+            .sum::<usize>()
 }
 
 /// How many of `agents` the configured Byzantine fraction makes Byzantine.

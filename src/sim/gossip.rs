@@ -11,7 +11,9 @@ use rand::rngs::ChaCha8Rng;
 
 use super::clock::SimClock;
 use super::components::*;
+use super::adversaries::Insider;
 use super::links::{Links, Partitions};
+use crate::config::Dropped;
 use super::network::Network;
 use super::{AgentDirectory, Pipeline, TickContext};
 
@@ -166,7 +168,7 @@ fn dispatch_outboxes(
     partitions: Res<Partitions>,
     mut links: ResMut<Links>,
     mut in_flight: ResMut<InFlight>,
-    mut outboxes: Query<&mut Outbox>,
+    mut outboxes: Query<(&mut Outbox, Option<&Insider>)>,
 ) {
     let net = &tick.config().network;
     let now = tick.now();
@@ -177,11 +179,15 @@ fn dispatch_outboxes(
     links.queues.forget_drained(now);
     let mut receivers = Vec::new();
     for (index, &entity) in directory.agents.iter().enumerate() {
-        let Ok(mut outbox) = outboxes.get_mut(entity) else {
+        let Ok((mut outbox, insider)) = outboxes.get_mut(entity) else {
             continue;
         };
         let from = index as AgentIdx;
+        let drops = insider.and_then(Insider::drops);
         for outgoing in outbox.messages.drain(..) {
+            if drops.is_some_and(|dropped| drops_relay(dropped, &outgoing, from)) {
+                continue;
+            }
             match outgoing.to {
                 Destination::One(to) => {
                     receivers.clear();
@@ -220,6 +226,25 @@ fn dispatch_outboxes(
             }
         }
     }
+}
+
+/// Whether a selective forwarder that drops `dropped` drops this outgoing message: only what it relays for others,
+/// never what it says itself.
+fn drops_relay(dropped: Dropped, outgoing: &Outgoing, from: AgentIdx) -> bool {
+    let relayed = match outgoing.payload {
+        Payload::Announce { .. } | Payload::Decision { .. } => {
+            matches!(outgoing.to, Destination::Neighbours { except: Some(_) })
+        }
+        Payload::Ballot { voter, .. } => voter != from,
+        Payload::Query { .. } | Payload::Answer { .. } => false,
+    };
+    relayed
+        && match dropped {
+            Dropped::All => true,
+            Dropped::Announcements => matches!(outgoing.payload, Payload::Announce { .. }),
+            Dropped::Ballots => matches!(outgoing.payload, Payload::Ballot { .. }),
+            Dropped::Decisions => matches!(outgoing.payload, Payload::Decision { .. }),
+        }
 }
 
 fn deliver_due(

@@ -7,6 +7,7 @@ use bevy::prelude::*;
 use serde::Serialize;
 
 use super::components::*;
+use super::adversaries::{Insider, is_adversary};
 use super::gossip::InFlight;
 use super::signature::SignatureRegistry;
 use super::traffic::Campaigns;
@@ -251,6 +252,7 @@ fn measure(
         &TickCounts,
         &Blacklist,
         &Reputation,
+        Option<&Insider>,
     )>,
 ) {
     let Figures {
@@ -267,22 +269,25 @@ fn measure(
     };
     let mut immune = vec![0u64; campaign_count];
     let mut per_campaign = vec![CampaignCounts::default(); campaign_count];
-    let agent_count = context.config().simulation.agents;
+    let agent_count = context.config().population();
     totals
         .first_immune
         .resize_with(campaign_count, || vec![None; agent_count]);
     // Trust of honest and of Byzantine agents, live or not: (sum, count, the highest Byzantine trust).
     let (mut honest_trust, mut byzantine_trust) = ((0.0, 0u64), (0.0, 0u64));
     let mut highest_byzantine_trust = f64::NEG_INFINITY;
-    for (agent, role, liveness, counts, blacklist, reputation) in &agents {
+    for (agent, role, liveness, counts, blacklist, reputation, insider) in &agents {
         let trust = reputation.trust();
-        if role.is_honest() {
+        // Ground truth: an insider counts as an adversary even while it acts honestly (a betrayer before its
+        // tick, a poisoner, a selective forwarder).
+        let honest = !is_adversary(*role, insider);
+        if honest {
             honest_trust = (honest_trust.0 + trust, honest_trust.1 + 1);
         } else {
             byzantine_trust = (byzantine_trust.0 + trust, byzantine_trust.1 + 1);
             highest_byzantine_trust = highest_byzantine_trust.max(trust);
         }
-        if !role.is_honest() || !liveness.is_up() {
+        if !honest || !liveness.is_up() {
             continue;
         }
         m.honest_live_agents += 1;

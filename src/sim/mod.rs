@@ -4,6 +4,7 @@
 //! only its own components and its own RNG), and the few serial steps walk agents in index order, so the outcome
 //! is the same on any number of threads.
 
+pub mod adversaries;
 pub mod clock;
 pub mod components;
 pub mod consensus;
@@ -173,14 +174,22 @@ fn role_name(role: Role) -> String {
 /// Builds the network, draws roles, profiles and RNGs, spawns the agents and opens the ledger.
 pub fn populate(world: &mut World, config: SimConfig, mut sink: Box<dyn LedgerSink>) {
     let seed = config.simulation.seed;
-    let n = config.simulation.agents;
+    let agents = config.simulation.agents;
     let network = network::build(
         &config.network,
-        n,
+        agents,
         &mut rng::stream(seed, rng::STREAM_TOPOLOGY),
     );
-    let mut plan = faults::assign(&config.faults, n, &mut rng::stream(seed, rng::STREAM_ROLES));
+    let order = faults::draw_order(agents, &mut rng::stream(seed, rng::STREAM_ROLES));
+    let mut plan = faults::cast(&config.faults, &order);
     faults::target_crashes(&mut plan, &config, &network);
+    let drawn = faults::byzantine_count(&config.faults, agents)
+        + faults::crashed_count(&config.faults, agents);
+    let insiders = adversaries::draw_insiders(&config, &order, drawn);
+    // Sybil identities join the network where their attackers are; everything below is sized by the population.
+    let network = adversaries::attach_identities(&network, &insiders);
+    let n = config.population();
+    plan.resize(n, (Role::Honest, faults::CrashPlan::default()));
     let campaigns = traffic::Campaigns::new(
         &config.traffic,
         n,
@@ -191,7 +200,14 @@ pub fn populate(world: &mut World, config: SimConfig, mut sink: Box<dyn LedgerSi
 
     let mut directory = AgentDirectory::default();
     let mut agent_rows = Vec::with_capacity(n);
-    for (index, &(role, crash)) in plan.iter().enumerate() {
+    for (index, (&(mut role, crash), insider)) in plan.iter().zip(insiders).enumerate() {
+        if let Some(insider) = &insider {
+            role = insider.role_at(0);
+        }
+        let liveness = match &insider {
+            Some(insider) if insider.identity_of.is_some() => Liveness::Absent,
+            _ => Liveness::Up,
+        };
         let mut agent_rng = rng::agent_rng(seed, index as u32);
         let profile = traffic::draw_profile(&mut agent_rng, config.traffic.profile_spread);
         let entity = world
@@ -201,7 +217,7 @@ pub fn populate(world: &mut World, config: SimConfig, mut sink: Box<dyn LedgerSi
                         index: index as AgentIdx,
                     },
                     role,
-                    Liveness::Up,
+                    liveness,
                     crash,
                     AgentRng(agent_rng),
                     profile,
@@ -226,9 +242,16 @@ pub fn populate(world: &mut World, config: SimConfig, mut sink: Box<dyn LedgerSi
             ))
             .id();
         directory.agents.push(entity);
+        let role_name = match &insider {
+            Some(insider) => insider.ledger_role(),
+            None => role_name(role),
+        };
+        if let Some(insider) = insider {
+            world.entity_mut(entity).insert(insider);
+        }
         agent_rows.push(AgentRow {
             index: index as AgentIdx,
-            role: role_name(role),
+            role: role_name,
             neighbours: network.neighbours(index as u32).to_vec(),
         });
     }

@@ -60,6 +60,7 @@ fn digest_agent(hasher: &mut Sha256, agent: &RecordedAgentItem) {
     let crashed = match liveness {
         Liveness::Up => 0u32,
         Liveness::Crashed { since } => *since,
+        Liveness::Absent => u32::MAX,
     };
     hasher.update(crashed.to_le_bytes());
     hasher.update(detector.threshold().unwrap_or(-1.0).to_le_bytes());

@@ -128,7 +128,7 @@ impl Simulation {
         let id = |sig: u32| registry.get(sig).signature.id;
         Some(AgentSnapshot {
             crashed_since: match world.get::<Liveness>(entity)? {
-                Liveness::Up => None,
+                Liveness::Up | Liveness::Absent => None,
                 Liveness::Crashed { since } => Some(*since),
             },
             threshold: world.get::<Detector>(entity).and_then(Detector::threshold),

@@ -19,12 +19,14 @@ pub(super) fn plugin(app: &mut App) {
         FixedUpdate,
         (
             advance_clock,
+            super::adversaries::act_insiders,
             evolve_campaigns,
             super::faults::churn_agents,
             super::faults::crash_agents,
             super::faults::send_missed_decisions,
             spread_campaigns,
             draw_traffic,
+            super::adversaries::poison_windows,
         )
             .chain()
             .in_set(Pipeline::Traffic),
