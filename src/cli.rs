@@ -402,7 +402,8 @@ pub struct ConfigArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "scenario")]
     pub config: Option<PathBuf>,
     /// A shipped preset: default, classroom, research, stress, scale; a fault: partition, churn, hub-attack,
-    /// uneven-links; or a campaign that fights back: drift, low-and-slow, evasion.
+    /// uneven-links; a campaign that fights back: drift, low-and-slow, evasion; or an adversary: betrayal, on-off,
+    /// sybil, selective-forwarding, whitewashing, poisoning.
     #[arg(long, value_name = "NAME")]
     pub scenario: Option<String>,
     /// Set any config key: its dotted path and a RON value, e.g. consensus.rule=bft or

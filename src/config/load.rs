@@ -28,6 +28,15 @@ pub const SCENARIOS: &[(&str, &str)] = &[
         include_str!("../../config/low-and-slow.ron"),
     ),
     ("evasion", include_str!("../../config/evasion.ron")),
+    ("betrayal", include_str!("../../config/betrayal.ron")),
+    ("on-off", include_str!("../../config/on-off.ron")),
+    ("sybil", include_str!("../../config/sybil.ron")),
+    (
+        "selective-forwarding",
+        include_str!("../../config/selective-forwarding.ron"),
+    ),
+    ("whitewashing", include_str!("../../config/whitewashing.ron")),
+    ("poisoning", include_str!("../../config/poisoning.ron")),
 ];
 
 #[derive(Debug, Error)]
@@ -410,7 +419,8 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "unknown scenario \"nope\": expected one of default, classroom, research, stress, scale, partition, churn, \
-             hub-attack, uneven-links, drift, low-and-slow, evasion"
+             hub-attack, uneven-links, drift, low-and-slow, evasion, betrayal, on-off, sybil, selective-forwarding, \
+             whitewashing, poisoning"
         );
     }
 }

@@ -679,6 +679,20 @@ impl SimConfig {
                 .sum::<usize>()
     }
 
+    /// The identities that have joined by `tick`, who make up the electorate then: Sybil identities count from
+    /// the tick their attacker brings them in.
+    pub fn population_at(&self, tick: u32) -> usize {
+        let agents = self.simulation.agents;
+        agents
+            + self
+                .faults
+                .adversaries
+                .iter()
+                .filter(|g| matches!(g.strategy, Adversary::Sybil { at, .. } if at <= tick))
+                .map(|g| g.size(agents) * g.sybil_identities())
+                .sum::<usize>()
+    }
+
     /// The config as pretty RON, the form `dais config show` prints and the ledger stores.
     pub fn to_ron(&self) -> String {
         let pretty = ron::ser::PrettyConfig::new().struct_names(false);

@@ -98,13 +98,14 @@ pub struct TrustSnapshot {
 
 /// Who may vote on `record`'s signature, as its tally and its certificate check see it.
 fn electorate_of<'a>(
+    now: u32,
     config: &'a crate::config::SimConfig,
     trust: &'a [f64],
     record: &'a super::signature::SignatureRecord,
 ) -> Electorate<'a> {
     Electorate {
         rules: &config.consensus,
-        size: config.population(),
+        size: config.population_at(now),
         trust,
         committee: &record.committee,
     }
@@ -127,7 +128,7 @@ fn tally_ballots(
             let book = &mut *book;
             book.tallies.retain(|&sig, tally| {
                 let record = registry.get(sig);
-                let electorate = electorate_of(&settings.config, &trust.trust, record);
+                let electorate = electorate_of(now, &settings.config, &trust.trust, record);
                 match draft_decision(&electorate, *role, record.forged, sig, tally, now) {
                     Some(draft) => {
                         outbox.decisions.push(draft);
@@ -171,7 +172,7 @@ fn publish_decisions(
             let record = &mut registry.records[draft.sig as usize];
             // The check is a pure function of public data (the certificate, the rule and the signed ballots), so
             // computing it once here gives every honest agent the verdict it would compute itself.
-            let electorate = electorate_of(config, &trust.trust, record);
+            let electorate = electorate_of(now, config, &trust.trust, record);
             let valid =
                 verify_certificate(&electorate, draft.outcome, &draft.certificate, &record.cast)
                     .is_ok();

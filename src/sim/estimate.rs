@@ -119,7 +119,7 @@ const TOPOLOGY_BUILD_LIMIT: usize = 50_000_000;
 /// Plans the peak memory of running `config`, recording to a ledger whose writer queue holds up to
 /// `ledger_queue_bytes` (None: no ledger).
 pub fn estimate(config: &SimConfig, ledger_queue_bytes: Option<u64>) -> MemoryEstimate {
-    let n = config.simulation.agents as u64;
+    let n = config.population() as u64;
     let detector = &config.detector;
     let psi = detector.subsample.min(detector.window).max(1);
     let forest = IsolationForest::planned_heap_bytes(detector.trees, psi, FEATURE_COUNT) as u64;

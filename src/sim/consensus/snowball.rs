@@ -81,7 +81,7 @@ pub(super) fn run_snowball_rounds(
         return;
     }
     let now = clock.tick;
-    let agent_count = settings.config.population();
+    let agent_count = settings.config.population_at(now);
     let round_time = 2 * links.latency.max();
     agents
         .par_iter_mut()
