@@ -343,11 +343,12 @@ impl SimConfig {
                     check_range(&field("strategy.identities"), *identities, 1, MAX_AGENTS)?;
                 }
                 Adversary::Whitewashing { threshold, .. } => {
-                    if !(*threshold > 0.0 && *threshold < 1.0) {
+                    // A newcomer's trust is 0.5: a threshold at or above it would rejoin every tick.
+                    if !(*threshold > 0.0 && *threshold < 0.5) {
                         return Err(invalid(
                             field("strategy.threshold"),
                             threshold,
-                            "must be a trust level in (0, 1)",
+                            "must be a trust level in (0, 0.5), below a newcomer's",
                         ));
                     }
                 }
@@ -574,5 +575,27 @@ mod tests {
         let mut c = SimConfig::default();
         c.consensus.min_turnout = 1.5;
         assert_eq!(field_of(&c), "consensus.min_turnout");
+    }
+
+    #[test]
+    fn a_bad_adversary_group_names_its_index_and_field() {
+        let with = |group: &str| {
+            let mut c = SimConfig::default();
+            c.faults.adversaries = ron::from_str(&format!("[(count: 5, strategy: collude), {group}]")).unwrap();
+            c.validate().expect_err("should be rejected")
+        };
+        let e = with("(count: 0, strategy: collude)");
+        assert_eq!(e.field, "faults.adversaries[1].count");
+        let e = with("(fraction: 0.99, strategy: collude)");
+        assert_eq!(e.field, "faults.adversaries[1].count");
+        assert!(e.expected.contains("more than simulation.agents"), "{e}");
+        let e = with("(count: 1, strategy: poisoning(campaign: 3, samples_per_tick: 4))");
+        assert_eq!(e.field, "faults.adversaries[1].strategy.campaign");
+        let e = with("(count: 1, strategy: whitewashing(threshold: 1.5, strategy: forge))");
+        assert_eq!(e.field, "faults.adversaries[1].strategy.threshold");
+        let e = with("(count: 1, strategy: on_off(honest: 0, malicious: 5, strategy: forge))");
+        assert_eq!(e.field, "faults.adversaries[1].strategy.honest");
+        let e = with("(count: 1, strategy: sybil(at: 5, identities: 100000, strategy: forge))");
+        assert_eq!(e.field, "faults.adversaries");
     }
 }
