@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod experiment;
+pub mod flows;
 pub mod ledger;
 pub mod ml;
 pub mod model;

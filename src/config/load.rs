@@ -69,6 +69,8 @@ pub enum ConfigError {
     Set(#[from] SetError),
     #[error(transparent)]
     Invalid(#[from] InvalidField),
+    #[error(transparent)]
+    Flows(#[from] crate::flows::FlowError),
 }
 
 /// Where the file layer comes from.
@@ -284,7 +286,11 @@ pub fn load_config(
         ConfigSource::Scenario(name) => scenario(name)?,
     };
     let config = apply_env(base, env)?;
-    let config = apply_flags(super::set::apply_settings(config, &flags.settings)?, flags);
+    let mut config = apply_flags(super::set::apply_settings(config, &flags.settings)?, flags);
+    // A flow file is read once the agents and steps are final: they decide which rows the run uses.
+    if let Some(report) = crate::flows::resolve(&mut config)? {
+        eprintln!("{report}");
+    }
     config.validate()?;
     Ok(config)
 }

@@ -138,6 +138,8 @@ pub enum CampaignKind {
     Ddos,
     Exfiltration,
     BruteForce,
+    /// A label of a flow file (`traffic.source`): its samples are the file's rows, not a shift of normal traffic.
+    Recorded,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -210,6 +212,9 @@ pub struct TrafficConfig {
     /// Noise of attack samples around the campaign's shifted mean, in standard deviations.
     pub attack_noise: f32,
     pub campaigns: Vec<CampaignConfig>,
+    /// Where samples come from: the generator (profiles and the campaigns above), or a CSV of flow records, whose
+    /// labels then become the campaigns.
+    pub source: TrafficSource,
 }
 
 impl Default for TrafficConfig {
@@ -218,8 +223,94 @@ impl Default for TrafficConfig {
             profile_spread: 0.3,
             attack_noise: 0.5,
             campaigns: vec![CampaignConfig::default()],
+            source: TrafficSource::Generator,
         }
     }
+}
+
+/// Where an agent's samples come from.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrafficSource {
+    #[default]
+    Generator,
+    Flows(FlowSource),
+}
+
+/// A CSV of flow records in the CICFlowMeter shape (CIC-IDS2017/2018), read as the agents' traffic.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FlowSource {
+    pub path: String,
+    /// Feature columns by name (spaces around header names are ignored); empty: every numeric column.
+    pub features: Vec<String>,
+    /// The ground-truth column: `benign` is normal traffic, every other value a campaign named after it.
+    pub label: String,
+    pub benign: String,
+    /// Which agent sees a row.
+    pub assign: FlowAssign,
+    /// What becomes of a row with an `Infinity` or `NaN` feature cell.
+    pub bad_cells: BadCells,
+    /// What the file held when the config was resolved (filled by DAIS, not written by hand).
+    pub resolved: Option<ResolvedFlows>,
+}
+
+impl Default for FlowSource {
+    fn default() -> Self {
+        Self {
+            path: String::new(),
+            features: Vec::new(),
+            label: "Label".into(),
+            benign: "BENIGN".into(),
+            assign: FlowAssign::RoundRobin,
+            bad_cells: BadCells::Drop,
+            resolved: None,
+        }
+    }
+}
+
+/// How rows are dealt to agents: each tick takes the next `agents × samples_per_tick` rows of the file, in order.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlowAssign {
+    /// Row i of the tick's block goes to agent i mod agents: exactly `samples_per_tick` each.
+    #[default]
+    RoundRobin,
+    /// By a hash of this column's text (a destination IP, say): the same host always lands on the same agent, and
+    /// agents get `samples_per_tick` on average.
+    Hash(String),
+}
+
+/// What an `Infinity` or `NaN` feature cell does to its row (they are counted either way).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BadCells {
+    /// The row is skipped.
+    #[default]
+    Drop,
+    /// Infinity becomes the column's largest (or smallest) finite benign value, NaN its benign mean.
+    Clamp,
+}
+
+/// A flow file as a run reads it: the rows it uses, their digest, the feature columns and their benign statistics,
+/// and the attack labels in order of first appearance (the campaigns). Stored in the config, so the ledger holds
+/// what defines the run's traffic, and a replay reads the file the same way.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ResolvedFlows {
+    /// SHA-256 of the bytes the run reads: the header line and its rows.
+    pub sha256: String,
+    /// Data rows the run reads (`steps × agents × samples_per_tick`, or the whole file if shorter).
+    pub rows: u64,
+    pub columns: Vec<String>,
+    pub mean: Vec<f64>,
+    pub std: Vec<f64>,
+    pub min: Vec<f64>,
+    pub max: Vec<f64>,
+    pub labels: Vec<String>,
+    pub infinite_cells: u64,
+    pub nan_cells: u64,
+    pub dropped_rows: u64,
 }
 
 /// scikit-learn's `contamination`: `"auto"` or a fraction in (0, 0.5].

@@ -116,6 +116,39 @@ impl SimConfig {
         check_range("network.fan_out", n.fan_out, 0, MAX_AGENTS)?;
         let t = &self.traffic;
         check_range("traffic.profile_spread", t.profile_spread, 0.0, 5.0)?;
+        let flows = match &t.source {
+            TrafficSource::Generator => None,
+            TrafficSource::Flows(source) => Some(source),
+        };
+        if let Some(source) = flows {
+            if source.path.is_empty() {
+                return Err(invalid(
+                    "traffic.source.path",
+                    "\"\"",
+                    "must name a CSV file of flow records",
+                ));
+            }
+            match &source.resolved {
+                None => {
+                    return Err(invalid(
+                        "traffic.source.resolved",
+                        "None",
+                        "is filled when dais loads the config; the file has not been read",
+                    ));
+                }
+                Some(r) if r.labels.len() != t.campaigns.len() => {
+                    return Err(invalid(
+                        "traffic.campaigns",
+                        format!("{} campaigns", t.campaigns.len()),
+                        format!(
+                            "must be the flow file's {} attack labels (they are made from it)",
+                            r.labels.len()
+                        ),
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
         check_range("traffic.attack_noise", t.attack_noise, 0.01, 5.0)?;
         for (i, c) in t.campaigns.iter().enumerate() {
             let field = |name: &str| format!("traffic.campaigns[{i}].{name}");
@@ -138,7 +171,15 @@ impl SimConfig {
                     "must differ from the other campaigns' names",
                 ));
             }
-            if c.start_tick >= s.steps {
+            if (c.kind == CampaignKind::Recorded) != flows.is_some() {
+                return Err(invalid(
+                    field("kind"),
+                    format!("{:?}", c.kind),
+                    "recorded campaigns come from a flow file (traffic.source = flows(...)), and only from one",
+                ));
+            }
+            // A label first seen in the last tick's rows starts there.
+            if c.start_tick >= s.steps && !(flows.is_some() && c.start_tick == s.steps) {
                 return Err(invalid(
                     field("start_tick"),
                     c.start_tick,
@@ -351,6 +392,13 @@ impl SimConfig {
                             "must be a trust level in (0, 0.5), below a newcomer's",
                         ));
                     }
+                }
+                Adversary::Poisoning { .. } if flows.is_some() => {
+                    return Err(invalid(
+                        field("strategy"),
+                        "poisoning",
+                        "needs generated traffic: a flow file's campaigns have no distribution to draw poison from",
+                    ));
                 }
                 Adversary::Poisoning {
                     campaign,

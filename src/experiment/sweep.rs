@@ -103,6 +103,13 @@ pub enum SweepError {
         #[source]
         source: crate::config::InvalidField,
     },
+    /// A design point's flow file cannot be read.
+    #[error("design point {}: {source}", describe(point))]
+    Flows {
+        point: Point,
+        #[source]
+        source: Box<crate::flows::FlowError>,
+    },
 }
 
 fn describe(point: &Point) -> String {
@@ -193,6 +200,12 @@ impl SweepFile {
                     value: first.value,
                     source: Box::new(source),
                 }
+            })?;
+            // The flow file's rows depend on the point's agents and steps, not on the seed.
+            let mut config = config;
+            crate::flows::resolve(&mut config).map_err(|source| SweepError::Flows {
+                point: point.clone(),
+                source: Box::new(source),
             })?;
             for &seed in &seeds {
                 let mut config = config.clone();

@@ -8,30 +8,17 @@ use std::path::{Path, PathBuf};
 use rand::SeedableRng;
 use thiserror::Error;
 
+use crate::flows::{CsvError, CsvRows};
 use crate::ml::evaluate::{average_precision, roc_auc};
 use crate::ml::{Contamination, ForestParams, IsolationForest};
 
 #[derive(Debug, Error)]
 pub enum DetectError {
-    #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{path} is empty")]
-    Empty { path: PathBuf },
-    #[error("{path}: {message}")]
-    Malformed { path: PathBuf, message: String },
+    /// Unreadable, empty, malformed or ragged: the reader's own error, naming the file and line.
+    #[error(transparent)]
+    Csv(#[from] CsvError),
     #[error("{path} has a header but no data rows")]
     NoRows { path: PathBuf },
-    #[error("{path}:{line}: {found} fields, but the header has {expected}")]
-    Ragged {
-        path: PathBuf,
-        line: usize,
-        found: usize,
-        expected: usize,
-    },
     #[error("{path}:{line}: column {column:?}: {value:?} is not a number")]
     NotNumeric {
         path: PathBuf,
@@ -60,53 +47,15 @@ pub struct Table {
 }
 
 impl Table {
-    /// Reads `path` through the `csv` crate (quoted fields may hold commas), trimming spaces around fields and
-    /// skipping blank lines.
+    /// Reads `path` through the one CSV reader (`flows::csv_rows`: quoted fields may hold commas; spaces around
+    /// fields and header names are trimmed; blank lines are skipped).
     pub fn read(path: &Path) -> Result<Self, DetectError> {
-        let file = std::fs::File::open(path).map_err(|source| DetectError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let bad = |e: csv::Error| {
-            let message = e.to_string();
-            match e.into_kind() {
-                csv::ErrorKind::Io(source) => DetectError::Read {
-                    path: path.to_path_buf(),
-                    source,
-                },
-                _ => DetectError::Malformed {
-                    path: path.to_path_buf(),
-                    message,
-                },
-            }
-        };
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .trim(csv::Trim::All)
-            .from_reader(std::io::BufReader::new(file));
-        let mut records = reader.records();
-        let header: Vec<String> = match records.next() {
-            Some(record) => record.map_err(bad)?.iter().map(str::to_string).collect(),
-            None => {
-                return Err(DetectError::Empty {
-                    path: path.to_path_buf(),
-                });
-            }
-        };
+        let mut reader = CsvRows::open(path)?;
+        let header = reader.header().to_vec();
         let mut rows = Vec::new();
-        for record in records {
-            let record = record.map_err(bad)?;
-            let line = record.position().map_or(0, |p| p.line() as usize);
-            if record.len() != header.len() {
-                return Err(DetectError::Ragged {
-                    path: path.to_path_buf(),
-                    line,
-                    found: record.len(),
-                    expected: header.len(),
-                });
-            }
-            rows.push((line, record.iter().map(str::to_string).collect()));
+        while let Some(row) = reader.next_row()? {
+            let fields = (0..header.len()).map(|c| row.text(c).to_string()).collect();
+            rows.push((row.line as usize, fields));
         }
         if rows.is_empty() {
             return Err(DetectError::NoRows {
@@ -232,13 +181,14 @@ pub fn detect(options: &DetectOptions) -> Result<DetectOutcome, DetectError> {
     })
 }
 
-/// Writes `score,is_anomaly` rows.
+/// Writes `score,is_anomaly` rows, through the same CSV writer as every other table DAIS writes.
 pub fn write_scores(outcome: &DetectOutcome, out: &mut dyn Write) -> std::io::Result<()> {
-    writeln!(out, "score,is_anomaly")?;
+    let mut writer = csv::Writer::from_writer(out);
+    writer.write_record(["score", "is_anomaly"])?;
     for (s, a) in outcome.scores.iter().zip(&outcome.anomalies) {
-        writeln!(out, "{s:.12},{}", u8::from(*a))?;
+        writer.write_record([format!("{s:.12}"), u8::from(*a).to_string()])?;
     }
-    Ok(())
+    writer.flush()
 }
 
 pub fn contamination_from_flag(text: &str) -> Result<Contamination, String> {

@@ -11,6 +11,7 @@ pub mod consensus;
 pub mod detect;
 pub mod estimate;
 pub mod faults;
+pub mod flows;
 pub mod gossip;
 pub mod learn;
 pub mod links;
@@ -198,6 +199,18 @@ pub fn populate(world: &mut World, config: SimConfig, mut sink: Box<dyn LedgerSi
         &mut rng::stream(seed, rng::STREAM_IMMUNITY_PROBES),
     );
 
+    let mut campaigns = campaigns;
+    let flow_feed = flows::FlowFeed::open(&config);
+    let mut flow_failure = flow_feed.as_ref().and_then(|f| f.failure.clone());
+    if let crate::config::TrafficSource::Flows(source) = &config.traffic.source {
+        match crate::flows::probes(source, campaigns.list.len(), config.immunity.probes) {
+            Ok(probes) => campaigns.recorded_probes = probes,
+            Err(e) => {
+                flow_failure.get_or_insert(e.to_string());
+            }
+        }
+    }
+
     let mut directory = AgentDirectory::default();
     let mut agent_rows = Vec::with_capacity(n);
     for (index, (&(mut role, crash), insider)) in plan.iter().zip(insiders).enumerate() {
@@ -265,7 +278,7 @@ pub fn populate(world: &mut World, config: SimConfig, mut sink: Box<dyn LedgerSi
     };
     let began = sink.begin(&run);
     let mut ledger = record::Ledger::new(sink);
-    ledger.failure = began.err().map(|e| e.to_string());
+    ledger.failure = began.err().map(|e| e.to_string()).or(flow_failure);
 
     world.insert_resource(clock::SimClock {
         tick: 0,
@@ -287,6 +300,9 @@ pub fn populate(world: &mut World, config: SimConfig, mut sink: Box<dyn LedgerSi
     world.insert_resource(faults::Churn::new(n, rng::stream(seed, rng::STREAM_CHURN)));
     world.insert_resource(network);
     world.insert_resource(campaigns);
+    if let Some(feed) = flow_feed {
+        world.insert_resource(feed);
+    }
     world.insert_resource(directory);
     world.insert_resource(ledger);
     world.init_resource::<TickEvents>();

@@ -25,7 +25,8 @@ pub(super) fn plugin(app: &mut App) {
             super::faults::crash_agents,
             super::faults::send_missed_decisions,
             spread_campaigns,
-            draw_traffic,
+            draw_traffic.run_if(not(super::flows::from_flows)),
+            super::flows::feed_flows.run_if(super::flows::from_flows),
             super::adversaries::poison_windows,
         )
             .chain()
@@ -53,6 +54,8 @@ pub fn preset_shift(kind: CampaignKind) -> Features {
         CampaignKind::Ddos => [-1.5, -2.0, 4.0, 0.0, 5.0, 0.0, 0.0, 1.0],
         CampaignKind::Exfiltration => [2.0, 3.0, 0.0, 5.0, 0.0, 0.0, 0.0, -1.0],
         CampaignKind::BruteForce => [0.0, 0.0, 0.0, 0.0, 2.5, -1.5, 5.0, 0.0],
+        // A flow file's rows are its samples: nothing to shift.
+        CampaignKind::Recorded => [0.0; 8],
     }
 }
 
@@ -125,6 +128,9 @@ pub struct Campaigns {
     /// (`Campaign::sample_at`). Immunity is measured on them, so it tracks the campaign's whole distribution, not
     /// its centre alone.
     pub probe_draws: Vec<Features>,
+    /// Per campaign of a flow file: rows of it, as samples, that immunity is measured on instead (empty for
+    /// generated campaigns).
+    pub recorded_probes: Vec<Vec<Features>>,
     rng: ChaCha8Rng,
 }
 
@@ -146,6 +152,7 @@ impl Campaigns {
             reached,
             attack_noise: config.attack_noise,
             probe_draws,
+            recorded_probes: Vec::new(),
             rng,
         }
     }
@@ -157,9 +164,16 @@ impl Campaigns {
         profile: &'a NormalProfile,
     ) -> impl Iterator<Item = Features> + 'a {
         let campaign = &self.list[c];
-        self.probe_draws
-            .iter()
-            .map(move |draw| campaign.sample_at(profile, self.attack_noise, draw))
+        let recorded = self.recorded_probes.get(c).filter(|p| !p.is_empty());
+        let generated = recorded.is_none().then(|| {
+            self.probe_draws
+                .iter()
+                .map(move |draw| campaign.sample_at(profile, self.attack_noise, draw))
+        });
+        generated
+            .into_iter()
+            .flatten()
+            .chain(recorded.into_iter().flatten().copied())
     }
 
     pub fn reached_count(&self, campaign: usize) -> usize {

@@ -1,0 +1,104 @@
+//! Traffic from a flow file (`traffic.source = flows(...)`), in place of the generator: each tick the next
+//! `agents × samples_per_tick` rows of the file are dealt to agents (round robin or by a key column's hash), in
+//! file order, as labelled samples. A crashed agent sees nothing, and its rows are lost to it as its traffic would
+//! be. An agent is reached by a campaign when it first sees one of its rows.
+
+use bevy::prelude::*;
+
+use super::AgentDirectory;
+use super::clock::SimClock;
+use super::components::*;
+use super::traffic::Campaigns;
+use crate::config::{FlowSource, SimConfig, TrafficSource};
+use crate::flows::{FlowReader, deal};
+
+/// The open flow file and where the run is in it.
+#[derive(Resource)]
+pub struct FlowFeed {
+    source: FlowSource,
+    reader: Option<FlowReader>,
+    /// The first error reading the file; from then on agents see nothing.
+    pub failure: Option<String>,
+    /// The tick at which the file's rows for the run ran out, if they did.
+    pub exhausted_at: Option<u32>,
+}
+
+impl FlowFeed {
+    /// Opens the flow file of `config`, if it has one.
+    pub fn open(config: &SimConfig) -> Option<Self> {
+        let TrafficSource::Flows(source) = &config.traffic.source else {
+            return None;
+        };
+        let (reader, failure) = match FlowReader::open(source) {
+            Ok(reader) => (Some(reader), None),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        Some(Self {
+            source: source.clone(),
+            reader,
+            failure,
+            exhausted_at: None,
+        })
+    }
+}
+
+/// Deals this tick's block of rows into the agents' batches.
+pub(super) fn feed_flows(
+    clock: Res<SimClock>,
+    settings: Res<super::SimSettings>,
+    directory: Res<AgentDirectory>,
+    mut feed: ResMut<FlowFeed>,
+    mut campaigns: ResMut<Campaigns>,
+    mut agents: Query<(&Liveness, &mut TrafficBatch, &mut TickCounts)>,
+) {
+    let now = clock.tick;
+    let campaign_count = campaigns.list.len();
+    for (_, mut batch, mut counts) in &mut agents {
+        counts.reset(campaign_count);
+        batch.samples.clear();
+        batch.labels.clear();
+        batch.anomalies.clear();
+    }
+    let feed = &mut *feed;
+    let Some(reader) = feed.reader.as_mut() else {
+        return;
+    };
+    let config = &settings.config;
+    let agent_count = config.simulation.agents;
+    let block = (agent_count * config.simulation.samples_per_tick) as u64;
+    for position in 0..block {
+        let row = match reader.next_row() {
+            Ok(Some(row)) => row,
+            Ok(None) => {
+                feed.exhausted_at.get_or_insert(now);
+                return;
+            }
+            Err(e) => {
+                bevy::log::error!(target: "dais::flows", "{e}");
+                feed.failure = Some(e.to_string());
+                feed.reader = None;
+                return;
+            }
+        };
+        let Some(sample) = row.features else {
+            continue;
+        };
+        let agent = deal(&feed.source.assign, position, row.key, agent_count);
+        let Ok((liveness, mut batch, _)) = agents.get_mut(directory.agents[agent]) else {
+            continue;
+        };
+        if !liveness.is_up() {
+            continue;
+        }
+        batch.samples.push(sample);
+        batch.labels.push(row.label);
+        if let Some(c) = (row.label as usize).checked_sub(1) {
+            campaigns.reached[c][agent].get_or_insert(now);
+        }
+    }
+}
+
+/// Runs when the traffic comes from a flow file.
+pub(super) fn from_flows(feed: Option<Res<FlowFeed>>) -> bool {
+    feed.is_some()
+}
