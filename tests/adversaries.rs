@@ -48,7 +48,10 @@ fn low_bar(groups: Vec<AdversaryGroup>) -> SimConfig {
 fn betrayal_fools_reputation_but_not_bft() {
     // The same quarter of agents, colluding from the start, is demoted by reputation before its forgeries count.
     let from_start = run(low_bar(vec![group(0.25, Adversary::Collude)]));
-    assert_eq!(from_start.counts.signatures_accepted_false, 0, "{from_start:?}");
+    assert_eq!(
+        from_start.counts.signatures_accepted_false, 0,
+        "{from_start:?}"
+    );
     // Betrayers vote honestly for 150 ticks, earn the honest agents' trust, then forge with it.
     let betrayal = Adversary::Betrayal {
         at: 150,
@@ -237,7 +240,10 @@ fn poisoning_lowers_recall_on_the_poisoned_agents() {
     let mut clean = poisoned.clone();
     clean.faults.adversaries.clear();
     let (before, after) = (recall_of(clean, &targets), recall_of(poisoned, &targets));
-    eprintln!("recall on the {} poisoned agents: {before:.3} clean, {after:.3} poisoned", targets.len());
+    eprintln!(
+        "recall on the {} poisoned agents: {before:.3} clean, {after:.3} poisoned",
+        targets.len()
+    );
     assert!(
         after < before - 0.2,
         "recall on the poisoned agents fell from {before:.2} to {after:.2}"

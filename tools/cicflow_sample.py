@@ -37,19 +37,24 @@ HEADER = (
 assert len(HEADER) == 85, len(HEADER)
 
 
+def short(x):
+    """A float as the files mostly hold them: integral values without decimals, others to 6 significant digits."""
+    return int(x) if x == int(x) else float(f"{x:.6g}")
+
+
 def stats(values):
     if not values:
-        return 0, 0, 0.0, 0.0
+        return 0, 0, 0, 0
     mean = sum(values) / len(values)
     std = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
-    return max(values), min(values), mean, std
+    return max(values), min(values), short(mean), short(std)
 
 
 def rate(amount, micros):
     """CICFlowMeter's per-second rate: Infinity over a zero duration, NaN for 0/0."""
     if micros == 0:
         return "NaN" if amount == 0 else "Infinity"
-    return amount / (micros / 1e6)
+    return short(amount / (micros / 1e6))
 
 
 def flow(rng, src, sport, dst, dport, proto, stamp, duration, fwd, bwd, label, syn=0, win=(8192, 229)):
@@ -70,8 +75,8 @@ def flow(rng, src, sport, dst, dport, proto, stamp, duration, fwd, bwd, label, s
         rate(fwd_bytes + bwd_bytes, duration), rate(packets, duration),
         imean, istd, imax, imin, sum(iats), imean, istd, imax, imin, 0, 0, 0, 0, 0,
         0, 0, 0, 0, header_fwd, header_bwd, rate(len(fwd), duration), rate(len(bwd), duration),
-        amin, amax, amean, astd, astd * astd, 0, syn, 0, int(bool(bwd)), int(bool(bwd)), 0, 0, 0,
-        len(bwd) // max(len(fwd), 1), (fwd_bytes + bwd_bytes) / max(packets, 1), fmean, bmean, header_fwd,
+        amin, amax, amean, astd, short(astd * astd), 0, syn, 0, int(bool(bwd)), int(bool(bwd)), 0, 0, 0,
+        len(bwd) // max(len(fwd), 1), short((fwd_bytes + bwd_bytes) / max(packets, 1)), fmean, bmean, header_fwd,
         0, 0, 0, 0, 0, 0, len(fwd), fwd_bytes, len(bwd), bwd_bytes, win[0], win[1], max(len(fwd) - 1, 0), 20,
         0, 0, 0, 0, 0, 0, 0, 0, label,
     ]

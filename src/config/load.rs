@@ -35,7 +35,10 @@ pub const SCENARIOS: &[(&str, &str)] = &[
         "selective-forwarding",
         include_str!("../../config/selective-forwarding.ron"),
     ),
-    ("whitewashing", include_str!("../../config/whitewashing.ron")),
+    (
+        "whitewashing",
+        include_str!("../../config/whitewashing.ron"),
+    ),
     ("poisoning", include_str!("../../config/poisoning.ron")),
 ];
 

@@ -596,7 +596,10 @@ pub enum Adversary {
     Forge,
     Collude,
     /// Honest, and so gaining reputation, until tick `at`; from then on the strategy `then`.
-    Betrayal { at: u32, then: ByzantineStrategy },
+    Betrayal {
+        at: u32,
+        then: ByzantineStrategy,
+    },
     /// Honest for `honest` ticks, then `strategy` for `malicious` ticks, over and over, starting honest.
     OnOff {
         honest: u32,
@@ -612,7 +615,9 @@ pub enum Adversary {
         strategy: ByzantineStrategy,
     },
     /// Votes honestly, but drops what it should relay: everything, or one kind of message.
-    SelectiveForwarding { drop: Dropped },
+    SelectiveForwarding {
+        drop: Dropped,
+    },
     /// Plays `strategy`; whenever its trust falls below `threshold` it leaves and rejoins under a new identity,
     /// with the fresh trust of a newcomer.
     Whitewashing {

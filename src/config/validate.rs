@@ -372,7 +372,9 @@ impl SimConfig {
                 ));
             }
             match &group.strategy {
-                Adversary::Betrayal { at, .. } => check_range(&field("strategy.at"), *at, 1, MAX_STEPS)?,
+                Adversary::Betrayal { at, .. } => {
+                    check_range(&field("strategy.at"), *at, 1, MAX_STEPS)?
+                }
                 Adversary::OnOff {
                     honest, malicious, ..
                 } => {
@@ -629,7 +631,8 @@ mod tests {
     fn a_bad_adversary_group_names_its_index_and_field() {
         let with = |group: &str| {
             let mut c = SimConfig::default();
-            c.faults.adversaries = ron::from_str(&format!("[(count: 5, strategy: collude), {group}]")).unwrap();
+            c.faults.adversaries =
+                ron::from_str(&format!("[(count: 5, strategy: collude), {group}]")).unwrap();
             c.validate().expect_err("should be rejected")
         };
         let e = with("(count: 0, strategy: collude)");

@@ -45,7 +45,9 @@ pub enum FlowError {
     NoRows { path: PathBuf },
     #[error("{path} has no numeric columns to use as features")]
     NoFeatures { path: PathBuf },
-    #[error("{path}: none of the {rows} rows the run reads is labelled {benign:?}, so there is no normal traffic to standardise on")]
+    #[error(
+        "{path}: none of the {rows} rows the run reads is labelled {benign:?}, so there is no normal traffic to standardise on"
+    )]
     NoBenign {
         path: PathBuf,
         rows: u64,

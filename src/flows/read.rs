@@ -6,8 +6,8 @@ use std::path::Path;
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 
-use super::csv_rows::{CsvRows, Row};
 use super::FlowError;
+use super::csv_rows::{CsvRows, Row};
 use crate::config::{BadCells, FEATURE_COUNT, FlowAssign, FlowSource, ResolvedFlows};
 use crate::model::{Features, Label, NORMAL};
 
@@ -38,9 +38,10 @@ impl Layout {
             .ok_or_else(|| missing(rows, "label", &source.label))?;
         let key = match &source.assign {
             FlowAssign::RoundRobin => None,
-            FlowAssign::Hash(name) => {
-                Some(rows.column(name).ok_or_else(|| missing(rows, "key", name))?)
-            }
+            FlowAssign::Hash(name) => Some(
+                rows.column(name)
+                    .ok_or_else(|| missing(rows, "key", name))?,
+            ),
         };
         let features: Vec<usize> = if source.features.is_empty() {
             (0..rows.header().len())
@@ -50,7 +51,10 @@ impl Layout {
             source
                 .features
                 .iter()
-                .map(|name| rows.column(name).ok_or_else(|| missing(rows, "feature", name)))
+                .map(|name| {
+                    rows.column(name)
+                        .ok_or_else(|| missing(rows, "feature", name))
+                })
                 .collect::<Result<_, _>>()?
         };
         if features.is_empty() {
@@ -97,11 +101,10 @@ pub fn deal(assign: &FlowAssign, position: u64, key: u64, agents: usize) -> usiz
 
 /// Standardised columns to the simulation's features: as they are when there are exactly `FEATURE_COUNT`,
 /// otherwise through a fixed Gaussian random projection scaled by 1/sqrt(columns), so each feature keeps about unit
-/// variance on benign traffic.
+/// variance on benign traffic. Weights are stored column by column, so a row is folded as its cells are parsed.
 #[derive(Clone, Debug)]
 struct Projection {
-    weights: Option<Vec<f64>>,
-    columns: usize,
+    weights: Option<Vec<[f64; FEATURE_COUNT]>>,
 }
 
 /// The projection's seed: fixed, so a file is always folded the same way.
@@ -110,33 +113,42 @@ const PROJECTION_SEED: u64 = 0x464c_4f57_5331;
 impl Projection {
     fn new(columns: usize) -> Self {
         if columns == FEATURE_COUNT {
-            return Self {
-                weights: None,
-                columns,
-            };
+            return Self { weights: None };
         }
         let mut rng = rand::rngs::ChaCha8Rng::seed_from_u64(PROJECTION_SEED);
         let scale = 1.0 / (columns as f64).sqrt();
-        let weights = (0..FEATURE_COUNT * columns)
+        let weights = (0..columns)
             .map(|_| {
-                let z: f64 = StandardNormal.sample(&mut rng);
-                z * scale
+                std::array::from_fn(|_| {
+                    let z: f64 = StandardNormal.sample(&mut rng);
+                    z * scale
+                })
             })
             .collect();
         Self {
             weights: Some(weights),
-            columns,
         }
     }
 
-    fn apply(&self, z: &[f64]) -> Features {
+    /// Adds standardised column `j`'s value `z` to the folded row.
+    fn add(&self, folded: &mut [f64; FEATURE_COUNT], j: usize, z: f64) {
         match &self.weights {
-            None => std::array::from_fn(|i| z[i] as f32),
-            Some(w) => std::array::from_fn(|i| {
-                let row = &w[i * self.columns..(i + 1) * self.columns];
-                row.iter().zip(z).map(|(a, b)| a * b).sum::<f64>() as f32
-            }),
+            None => folded[j] = z,
+            Some(w) => {
+                for (out, weight) in folded.iter_mut().zip(&w[j]) {
+                    *out += weight * z;
+                }
+            }
         }
+    }
+
+    #[cfg(test)]
+    fn apply(&self, z: &[f64]) -> Features {
+        let mut folded = [0.0; FEATURE_COUNT];
+        for (j, &v) in z.iter().enumerate() {
+            self.add(&mut folded, j, v);
+        }
+        folded.map(|v| v as f32)
     }
 }
 
@@ -149,7 +161,9 @@ pub struct FlowRow {
     pub key: u64,
 }
 
-/// Reads a resolved flow file's rows in order, at most the resolved count.
+/// Reads a resolved flow file's rows in order, at most the resolved count. [`FlowReader::next_row`] reads and
+/// converts one row; a caller with threads to spare reads a block with [`FlowReader::read_records`] and converts
+/// its records in parallel with [`FlowReader::convert`], which only reads the reader.
 pub struct FlowReader {
     rows: CsvRows,
     layout: Layout,
@@ -158,29 +172,36 @@ pub struct FlowReader {
     benign: String,
     projection: Projection,
     remaining: u64,
-    cells: Vec<f64>,
+    record: csv::ByteRecord,
 }
 
 impl FlowReader {
     pub fn open(source: &FlowSource) -> Result<Self, FlowError> {
         let path = Path::new(&source.path);
-        let resolved = source.resolved.clone().ok_or_else(|| FlowError::Unresolved {
-            path: path.to_path_buf(),
-        })?;
+        let resolved = source
+            .resolved
+            .clone()
+            .ok_or_else(|| FlowError::Unresolved {
+                path: path.to_path_buf(),
+            })?;
         let rows = CsvRows::open(path)?;
         let features = resolved
             .columns
             .iter()
-            .map(|name| rows.column(name).ok_or_else(|| missing(&rows, "feature", name)))
+            .map(|name| {
+                rows.column(name)
+                    .ok_or_else(|| missing(&rows, "feature", name))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let label = rows
             .column(&source.label)
             .ok_or_else(|| missing(&rows, "label", &source.label))?;
         let key = match &source.assign {
             FlowAssign::RoundRobin => None,
-            FlowAssign::Hash(name) => {
-                Some(rows.column(name).ok_or_else(|| missing(&rows, "key", name))?)
-            }
+            FlowAssign::Hash(name) => Some(
+                rows.column(name)
+                    .ok_or_else(|| missing(&rows, "key", name))?,
+            ),
         };
         Ok(Self {
             projection: Projection::new(features.len()),
@@ -194,87 +215,98 @@ impl FlowReader {
             rows,
             bad_cells: source.bad_cells,
             benign: source.benign.clone(),
-            cells: Vec::new(),
+            record: csv::ByteRecord::new(),
         })
     }
 
     /// The next row, or `None` once the run's rows are read.
     pub fn next_row(&mut self) -> Result<Option<FlowRow>, FlowError> {
-        if self.remaining == 0 {
+        let mut record = std::mem::take(&mut self.record);
+        let got = self.read_records(std::slice::from_mut(&mut record));
+        self.record = record;
+        if got? == 0 {
             return Ok(None);
         }
-        let Self {
-            rows,
-            layout,
-            resolved,
-            cells,
-            ..
-        } = self;
-        let Some(row) = rows.next_row()? else {
-            self.remaining = 0;
-            return Ok(None);
-        };
-        let line = row.line;
-        let text = row.text(layout.label);
+        self.convert(&self.record).map(Some)
+    }
+
+    /// Reads up to `records.len()` of the run's rows into `records` (reusing their buffers); how many it read.
+    pub fn read_records(&mut self, records: &mut [csv::ByteRecord]) -> Result<usize, FlowError> {
+        let mut read = 0;
+        for record in records.iter_mut() {
+            if self.remaining == 0 || !self.rows.read_into(record)? {
+                self.remaining = 0;
+                break;
+            }
+            self.remaining -= 1;
+            read += 1;
+        }
+        Ok(read)
+    }
+
+    /// One record as the simulation sees it: its label, its key, and its cells parsed, cleaned of `Infinity` and
+    /// `NaN` as configured, standardised and folded into the simulation's features as they are parsed.
+    pub fn convert(&self, record: &csv::ByteRecord) -> Result<FlowRow, FlowError> {
+        let row = Row::of(record);
+        let resolved = &self.resolved;
+        let text = row.text(self.layout.label);
         let label = if text.eq_ignore_ascii_case(&self.benign) {
-            Ok(NORMAL)
+            NORMAL
         } else {
             match resolved.labels.iter().position(|l| l == text) {
-                Some(c) => Ok(c as Label + 1),
-                None => Err(text.to_string()),
+                Some(c) => c as Label + 1,
+                None => {
+                    return Err(FlowError::Changed {
+                        path: self.rows.path().to_path_buf(),
+                        line: row.line,
+                        label: text.to_string(),
+                        sha256: resolved.sha256.clone(),
+                    });
+                }
             }
         };
-        let key = layout.key_of(&row);
-        let parsed = layout.cells(&row, cells);
-        self.remaining -= 1;
-        let label = label.map_err(|label| FlowError::Changed {
-            path: self.rows.path().to_path_buf(),
-            line,
-            label,
-            sha256: self.resolved.sha256.clone(),
-        })?;
-        parsed.map_err(|(column, value)| FlowError::NotNumeric {
-            path: self.rows.path().to_path_buf(),
-            line,
-            column: self.rows.header()[column].clone(),
-            value,
-        })?;
-        let (resolved, cells) = (&self.resolved, &mut self.cells);
+        let key = self.layout.key_of(&row);
+        let mut folded = [0.0f64; FEATURE_COUNT];
         let mut whole = true;
-        for (i, v) in cells.iter_mut().enumerate() {
-            if v.is_finite() {
-                continue;
-            }
-            whole = false;
-            *v = if v.is_nan() {
-                resolved.mean[i]
-            } else if *v > 0.0 {
-                resolved.max[i]
-            } else {
-                resolved.min[i]
+        for (j, &c) in self.layout.features.iter().enumerate() {
+            let Some(mut v) = row.number(c) else {
+                return Err(FlowError::NotNumeric {
+                    path: self.rows.path().to_path_buf(),
+                    line: row.line,
+                    column: self.rows.header()[c].clone(),
+                    value: row.text(c).to_string(),
+                });
             };
+            if !v.is_finite() {
+                whole = false;
+                v = if v.is_nan() {
+                    resolved.mean[j]
+                } else if v > 0.0 {
+                    resolved.max[j]
+                } else {
+                    resolved.min[j]
+                };
+            }
+            self.projection
+                .add(&mut folded, j, (v - resolved.mean[j]) / resolved.std[j]);
         }
-        if !whole && self.bad_cells == BadCells::Drop {
-            return Ok(Some(FlowRow {
-                features: None,
-                label,
-                key,
-            }));
-        }
-        for (i, v) in cells.iter_mut().enumerate() {
-            *v = (*v - resolved.mean[i]) / resolved.std[i];
-        }
-        Ok(Some(FlowRow {
-            features: Some(self.projection.apply(cells)),
+        let features =
+            (whole || self.bad_cells == BadCells::Clamp).then(|| folded.map(|v| v as f32));
+        Ok(FlowRow {
+            features,
             label,
             key,
-        }))
+        })
     }
 }
 
 /// Each attack label's first `per_label` whole rows, as samples: the probes "immune" is measured on, so immunity to
 /// a recorded campaign means blocking its real traffic.
-pub fn probes(source: &FlowSource, labels: usize, per_label: usize) -> Result<Vec<Vec<Features>>, FlowError> {
+pub fn probes(
+    source: &FlowSource,
+    labels: usize,
+    per_label: usize,
+) -> Result<Vec<Vec<Features>>, FlowError> {
     let mut reader = FlowReader::open(source)?;
     let mut probes = vec![Vec::new(); labels];
     while probes.iter().any(|p| p.len() < per_label) {
@@ -310,6 +342,9 @@ mod tests {
     #[test]
     fn rows_are_dealt_round_robin_or_by_key() {
         assert_eq!(deal(&FlowAssign::RoundRobin, 7, 99, 3), 1);
-        assert_eq!(deal(&FlowAssign::Hash("Destination IP".into()), 7, 99, 4), 3);
+        assert_eq!(
+            deal(&FlowAssign::Hash("Destination IP".into()), 7, 99, 4),
+            3
+        );
     }
 }

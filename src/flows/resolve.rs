@@ -143,7 +143,9 @@ pub fn resolve(config: &mut SimConfig) -> Result<Option<FlowReport>, FlowError> 
         let row = rows.next_row()?.ok_or_else(|| FlowError::NoRows {
             path: path.to_path_buf(),
         })?;
-        (0..row.fields.len()).map(|c| row.number(c).is_some()).collect()
+        (0..row.fields.len())
+            .map(|c| row.number(c).is_some())
+            .collect()
     };
     let mut rows = CsvRows::open(path)?;
     let layout = Layout::find(&rows, &source, &numeric)?;
@@ -259,7 +261,10 @@ mod tests {
     #[test]
     fn labels_become_campaign_names() {
         assert_eq!(campaign_name("DoS Hulk", &[]), "dos_hulk");
-        assert_eq!(campaign_name("Web Attack \u{fffd} Brute Force", &[]), "web_attack_brute_force");
+        assert_eq!(
+            campaign_name("Web Attack \u{fffd} Brute Force", &[]),
+            "web_attack_brute_force"
+        );
         assert_eq!(campaign_name("???", &[]), "attack");
         let taken = [CampaignConfig {
             name: "ddos".into(),

@@ -145,7 +145,10 @@ pub fn attach_identities(network: &Network, insiders: &[Option<Insider>]) -> Net
 }
 
 /// Each insider's role follows its schedule, and Sybil identities whose tick has come join the network.
-pub(super) fn act_insiders(clock: Res<SimClock>, mut insiders: Query<(&Insider, &mut Role, &mut Liveness)>) {
+pub(super) fn act_insiders(
+    clock: Res<SimClock>,
+    mut insiders: Query<(&Insider, &mut Role, &mut Liveness)>,
+) {
     let now = clock.tick;
     for (insider, mut role, mut liveness) in &mut insiders {
         let acting = insider.role_at(now);
@@ -203,9 +206,11 @@ pub(super) fn poison_windows(
                 continue;
             };
             for _ in 0..samples {
-                let draw: Features =
-                    std::array::from_fn(|_| rand::RngExt::sample::<f32, _>(&mut rng.0, StandardNormal));
-                let sample = campaigns.list[campaign].sample_at(profile, campaigns.attack_noise, &draw);
+                let draw: Features = std::array::from_fn(|_| {
+                    rand::RngExt::sample::<f32, _>(&mut rng.0, StandardNormal)
+                });
+                let sample =
+                    campaigns.list[campaign].sample_at(profile, campaigns.attack_noise, &draw);
                 if detector.window.len() >= window {
                     detector.window.pop_front();
                 }
@@ -264,7 +269,9 @@ mod tests {
         let roles: Vec<bool> = (0..10).map(|t| on_off.role_at(t).is_honest()).collect();
         assert_eq!(
             roles,
-            [true, true, true, false, false, true, true, true, false, false]
+            [
+                true, true, true, false, false, true, true, true, false, false
+            ]
         );
         let forwarder = insider(Adversary::SelectiveForwarding {
             drop: Dropped::Ballots,
@@ -295,7 +302,10 @@ mod tests {
         assert_eq!(insiders[2].as_ref().map(|i| i.identity_of), Some(None));
         assert_eq!(insiders[6].as_ref().and_then(|i| i.identity_of), Some(2));
         assert_eq!(insiders[7].as_ref().and_then(|i| i.identity_of), Some(2));
-        assert!(insiders[4].is_none(), "the agents skipped stay as drawn before");
+        assert!(
+            insiders[4].is_none(),
+            "the agents skipped stay as drawn before"
+        );
         let line = Network::from_adjacency(vec![
             vec![1],
             vec![0, 2],

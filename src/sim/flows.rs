@@ -4,6 +4,7 @@
 //! be. An agent is reached by a campaign when it first sees one of its rows.
 
 use bevy::prelude::*;
+use bevy::tasks::{ComputeTaskPool, ParallelSlice};
 
 use super::AgentDirectory;
 use super::clock::SimClock;
@@ -21,6 +22,8 @@ pub struct FlowFeed {
     pub failure: Option<String>,
     /// The tick at which the file's rows for the run ran out, if they did.
     pub exhausted_at: Option<u32>,
+    /// The tick's raw records (buffers reused from tick to tick).
+    records: Vec<csv::ByteRecord>,
 }
 
 impl FlowFeed {
@@ -38,6 +41,7 @@ impl FlowFeed {
             reader,
             failure,
             exhausted_at: None,
+            records: Vec::new(),
         })
     }
 }
@@ -59,31 +63,49 @@ pub(super) fn feed_flows(
         batch.labels.clear();
         batch.anomalies.clear();
     }
-    let feed = &mut *feed;
-    let Some(reader) = feed.reader.as_mut() else {
+    let FlowFeed {
+        source,
+        reader: open_reader,
+        failure,
+        exhausted_at,
+        records,
+    } = &mut *feed;
+    let Some(reader) = open_reader.as_mut() else {
         return;
     };
     let config = &settings.config;
     let agent_count = config.simulation.agents;
-    let block = (agent_count * config.simulation.samples_per_tick) as u64;
-    for position in 0..block {
-        let row = match reader.next_row() {
-            Ok(Some(row)) => row,
-            Ok(None) => {
-                feed.exhausted_at.get_or_insert(now);
-                return;
-            }
-            Err(e) => {
-                bevy::log::error!(target: "dais::flows", "{e}");
-                feed.failure = Some(e.to_string());
-                feed.reader = None;
-                return;
-            }
-        };
+    let block = agent_count * config.simulation.samples_per_tick;
+    records.resize_with(block, csv::ByteRecord::new);
+    // Reading is serial (one file); turning the records into samples is most of the work, and runs in parallel.
+    // The results come back in file order, so the dealing below is the same on any number of threads.
+    let converted = reader.read_records(records).and_then(|read| {
+        if read < block {
+            exhausted_at.get_or_insert(now);
+        }
+        let reader = &*reader;
+        (&records[..read])
+            .par_splat_map(ComputeTaskPool::get(), None, |_, chunk| {
+                chunk.iter().map(|r| reader.convert(r)).collect::<Vec<_>>()
+            })
+            .into_iter()
+            .flatten()
+            .collect::<Result<Vec<_>, _>>()
+    });
+    let rows = match converted {
+        Ok(rows) => rows,
+        Err(e) => {
+            bevy::log::error!(target: "dais::flows", "{e}");
+            *failure = Some(e.to_string());
+            *open_reader = None;
+            return;
+        }
+    };
+    for (position, row) in rows.into_iter().enumerate() {
         let Some(sample) = row.features else {
             continue;
         };
-        let agent = deal(&feed.source.assign, position, row.key, agent_count);
+        let agent = deal(&source.assign, position as u64, row.key, agent_count);
         let Ok((liveness, mut batch, _)) = agents.get_mut(directory.agents[agent]) else {
             continue;
         };

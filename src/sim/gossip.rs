@@ -9,13 +9,13 @@ use bevy::prelude::*;
 use rand::RngExt;
 use rand::rngs::ChaCha8Rng;
 
+use super::adversaries::Insider;
 use super::clock::SimClock;
 use super::components::*;
-use super::adversaries::Insider;
 use super::links::{Links, Partitions};
-use crate::config::Dropped;
 use super::network::Network;
 use super::{AgentDirectory, Pipeline, TickContext};
+use crate::config::Dropped;
 
 pub(super) fn plugin(app: &mut App) {
     app.add_systems(

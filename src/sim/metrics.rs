@@ -6,8 +6,8 @@
 use bevy::prelude::*;
 use serde::Serialize;
 
-use super::components::*;
 use super::adversaries::{Insider, is_adversary};
+use super::components::*;
 use super::gossip::InFlight;
 use super::signature::SignatureRegistry;
 use super::traffic::Campaigns;
