@@ -31,10 +31,10 @@ fn config_for(path: &Path) -> SimConfig {
     config.simulation.agents = ROWS as usize / 8;
     config.simulation.samples_per_tick = 8;
     config.simulation.steps = 1;
-    config.traffic.source = TrafficSource::Flows(FlowSource {
+    config.traffic.source = TrafficSource::Flows(Box::new(FlowSource {
         path: path.display().to_string(),
         ..FlowSource::default()
-    });
+    }));
     config
 }
 
@@ -89,7 +89,8 @@ fn flows(c: &mut Criterion) {
                 }
                 let reader = &reader;
                 let rows = (&records[..read]).par_splat_map(pool, None, |_, chunk| {
-                    chunk.iter().map(|r| reader.convert(r).unwrap()).count()
+                    let rows: Vec<_> = chunk.iter().map(|r| reader.convert(r).unwrap()).collect();
+                    rows.len()
                 });
                 n += rows.iter().sum::<usize>() as u64;
             }

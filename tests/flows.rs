@@ -61,12 +61,12 @@ fn flows_config(assign: FlowAssign, bad_cells: BadCells) -> SimConfig {
     let mut config = SimConfig::default();
     config.simulation.agents = 100;
     config.simulation.steps = 60; // 100 agents × 8 rows × 60 ticks: the whole file
-    config.traffic.source = TrafficSource::Flows(FlowSource {
+    config.traffic.source = TrafficSource::Flows(Box::new(FlowSource {
         path: sample().display().to_string(),
         assign,
         bad_cells,
         ..FlowSource::default()
-    });
+    }));
     config
 }
 

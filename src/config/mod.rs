@@ -234,7 +234,8 @@ impl Default for TrafficConfig {
 pub enum TrafficSource {
     #[default]
     Generator,
-    Flows(FlowSource),
+    /// Boxed: the resolved statistics make it large, and most configs have none.
+    Flows(Box<FlowSource>),
 }
 
 /// A CSV of flow records in the CICFlowMeter shape (CIC-IDS2017/2018), read as the agents' traffic.

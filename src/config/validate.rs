@@ -385,15 +385,15 @@ impl SimConfig {
                     check_range(&field("strategy.at"), *at, 1, MAX_STEPS)?;
                     check_range(&field("strategy.identities"), *identities, 1, MAX_AGENTS)?;
                 }
-                Adversary::Whitewashing { threshold, .. } => {
-                    // A newcomer's trust is 0.5: a threshold at or above it would rejoin every tick.
-                    if !(*threshold > 0.0 && *threshold < 0.5) {
-                        return Err(invalid(
-                            field("strategy.threshold"),
-                            threshold,
-                            "must be a trust level in (0, 0.5), below a newcomer's",
-                        ));
-                    }
+                // A newcomer's trust is 0.5: a threshold at or above it would rejoin every tick.
+                Adversary::Whitewashing { threshold, .. }
+                    if !(*threshold > 0.0 && *threshold < 0.5) =>
+                {
+                    return Err(invalid(
+                        field("strategy.threshold"),
+                        threshold,
+                        "must be a trust level in (0, 0.5), below a newcomer's",
+                    ));
                 }
                 Adversary::Poisoning { .. } if flows.is_some() => {
                     return Err(invalid(

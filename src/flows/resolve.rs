@@ -131,7 +131,7 @@ pub fn resolve(config: &mut SimConfig) -> Result<Option<FlowReport>, FlowError> 
     let TrafficSource::Flows(source) = &config.traffic.source else {
         return Ok(None);
     };
-    let source: FlowSource = source.clone();
+    let source: FlowSource = (**source).clone();
     let path = Path::new(&source.path);
     let agents = config.simulation.agents.max(1);
     let block = (agents * config.simulation.samples_per_tick.max(1)) as u64;

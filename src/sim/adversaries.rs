@@ -10,12 +10,12 @@
 use bevy::prelude::*;
 use rand_distr::StandardNormal;
 
+use super::AgentDirectory;
 use super::clock::SimClock;
 use super::components::*;
 use super::consensus::TrustSnapshot;
 use super::network::Network;
 use super::traffic::Campaigns;
-use super::{AgentDirectory, SimSettings};
 use crate::config::{Adversary, ByzantineStrategy, Dropped, SimConfig};
 
 /// A member of an adversary group, or an identity a Sybil attacker brought.
@@ -168,8 +168,7 @@ pub(super) fn act_insiders(
 /// campaign starts. The samples are drawn at the neighbour's own profile, as the campaign will reach it, from the
 /// poisoner's stream.
 pub(super) fn poison_windows(
-    clock: Res<SimClock>,
-    settings: Res<SimSettings>,
+    tick: super::TickContext,
     directory: Res<AgentDirectory>,
     network: Res<Network>,
     campaigns: Res<Campaigns>,
@@ -177,8 +176,8 @@ pub(super) fn poison_windows(
     mut rngs: Query<&mut AgentRng>,
     mut targets: Query<(&Liveness, &NormalProfile, &mut Detector)>,
 ) {
-    let now = clock.tick;
-    let window = settings.config.detector.window;
+    let now = tick.now();
+    let window = tick.config().detector.window;
     let mut plan: Vec<(AgentIdx, usize, usize)> = poisoners
         .iter()
         .filter_map(|(agent, insider, liveness)| match insider.strategy {

@@ -37,7 +37,7 @@ impl FlowFeed {
             Err(e) => (None, Some(e.to_string())),
         };
         Some(Self {
-            source: source.clone(),
+            source: (**source).clone(),
             reader,
             failure,
             exhausted_at: None,

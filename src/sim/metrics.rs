@@ -238,6 +238,17 @@ struct Figures<'w> {
     latest: ResMut<'w, LatestMetrics>,
 }
 
+/// What Measure reads of one agent.
+type MeasuredAgent = (
+    &'static Agent,
+    &'static Role,
+    &'static Liveness,
+    &'static TickCounts,
+    &'static Blacklist,
+    &'static Reputation,
+    Option<&'static Insider>,
+);
+
 fn measure(
     context: TickContext,
     campaigns: Res<Campaigns>,
@@ -245,15 +256,7 @@ fn measure(
     in_flight: Res<InFlight>,
     events: Res<TickEvents>,
     mut figures: Figures,
-    agents: Query<(
-        &Agent,
-        &Role,
-        &Liveness,
-        &TickCounts,
-        &Blacklist,
-        &Reputation,
-        Option<&Insider>,
-    )>,
+    agents: Query<MeasuredAgent>,
 ) {
     let Figures {
         ref mut totals,
