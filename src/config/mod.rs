@@ -766,14 +766,7 @@ impl SimConfig {
     /// Every identity the run will have: `simulation.agents`, plus the identities Sybil attackers bring. Sybil
     /// identities take the indices after the real agents, group by group, attacker by attacker.
     pub fn population(&self) -> usize {
-        let agents = self.simulation.agents;
-        agents
-            + self
-                .faults
-                .adversaries
-                .iter()
-                .map(|g| g.size(agents) * g.sybil_identities())
-                .sum::<usize>()
+        self.population_at(u32::MAX)
     }
 
     /// The identities that have joined by `tick`, who make up the electorate then: Sybil identities count from
