@@ -342,21 +342,10 @@ fn ledger_command(command: &LedgerCommand) -> Result<Finished, CommandError> {
                     expected: expected.clone(),
                 });
             }
+            println!("{}", report.line());
             if report.schema >= 2 && !report.closed {
-                println!(
-                    "ledger incomplete: {} of {} ticks and no closing row (the run was stopped or the file cut); \
-                     the {} rows present chain correctly, head hash {}",
-                    report.ticks,
-                    report.steps.unwrap_or(0),
-                    report.chained_rows,
-                    report.head_hash
-                );
                 return Ok(Finished::Incomplete);
             }
-            println!(
-                "ledger ok: {} ticks, {} chained rows, head hash {}",
-                report.ticks, report.chained_rows, report.head_hash
-            );
         }
         LedgerCommand::Export {
             path,

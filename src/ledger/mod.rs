@@ -7,6 +7,7 @@ pub mod memory;
 pub mod open;
 pub mod schema;
 pub mod sqlite;
+pub mod tamper;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod verify;
 #[cfg(not(target_arch = "wasm32"))]

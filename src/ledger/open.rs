@@ -54,6 +54,15 @@ pub fn open_existing(path: &Path) -> Result<Connection, OpenError> {
 /// Opens a ledger file's bytes (a browser upload) as a read-only in-memory database, with the same checks as
 /// [`open_existing`]. `name` is the file's name, for messages.
 pub fn open_bytes(name: &str, bytes: &[u8]) -> Result<Connection, OpenError> {
+    deserialize(name, bytes, true)
+}
+
+/// Like [`open_bytes`], but the copy may be written to (the tamper demo edits one; the file never changes).
+pub fn open_copy(name: &str, bytes: &[u8]) -> Result<Connection, OpenError> {
+    deserialize(name, bytes, false)
+}
+
+fn deserialize(name: &str, bytes: &[u8], read_only: bool) -> Result<Connection, OpenError> {
     let path = PathBuf::from(name);
     let unreadable = |e| OpenError::unreadable(&path, e);
     const MAGIC: &[u8] = b"SQLite format 3\0";
@@ -68,7 +77,7 @@ pub fn open_bytes(name: &str, bytes: &[u8]) -> Result<Connection, OpenError> {
     data[19] = 1;
     let mut conn = Connection::open_in_memory().map_err(unreadable)?;
     let size = data.len();
-    conn.deserialize_read_exact(rusqlite::MAIN_DB, &data[..], size, true)
+    conn.deserialize_read_exact(rusqlite::MAIN_DB, &data[..], size, read_only)
         .map_err(unreadable)?;
     check_ledger(&conn, &path)?;
     Ok(conn)

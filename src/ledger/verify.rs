@@ -29,6 +29,27 @@ pub struct VerifyReport {
     pub closed: bool,
 }
 
+impl VerifyReport {
+    /// The line `dais ledger verify` prints for a chain that holds: ok, or incomplete (no closing row).
+    pub fn line(&self) -> String {
+        if self.schema >= 2 && !self.closed {
+            format!(
+                "ledger incomplete: {} of {} ticks and no closing row (the run was stopped or the file cut); \
+                 the {} rows present chain correctly, head hash {}",
+                self.ticks,
+                self.steps.unwrap_or(0),
+                self.chained_rows,
+                self.head_hash
+            )
+        } else {
+            format!(
+                "ledger ok: {} ticks, {} chained rows, head hash {}",
+                self.ticks, self.chained_rows, self.head_hash
+            )
+        }
+    }
+}
+
 /// The first thing wrong with a ledger.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Problem {
