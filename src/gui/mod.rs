@@ -136,6 +136,7 @@ pub fn build_app(
         capture::plugin(options.screenshot.clone(), options.quit_after),
     ));
     app.add_systems(EguiPrimaryContextPass, panels::draw_panels);
+    app.add_plugins(panels::plugin);
     app.init_resource::<panels::PanelState>();
     Ok(app)
 }

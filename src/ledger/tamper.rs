@@ -105,10 +105,29 @@ impl ChainCopy {
     /// The last `count` rows of the chain, oldest first. Each link is checked the way `ledger verify` walks the
     /// chain: from the stored hash before the first row shown, each row must hash to its stored hash and name the
     /// hash before it; after a broken row every later one is broken too, as the demo shows it.
-    pub fn latest(&self, count: usize) -> Result<Vec<ChainLink>, String> {
+    /// With `through_tick`, the chain as it stood once that tick was recorded (its frame is its last row).
+    pub fn latest(
+        &self,
+        count: usize,
+        through_tick: Option<u32>,
+    ) -> Result<Vec<ChainLink>, String> {
+        let last_seq: i64 = match through_tick {
+            Some(tick) => self
+                .conn
+                .query_row(
+                    "SELECT COALESCE(MAX(seq), 0) FROM frames WHERE tick <= ?1",
+                    [tick],
+                    |r| r.get(0),
+                )
+                .map_err(err)?,
+            None => i64::MAX,
+        };
         let mut rows = Vec::new();
         for table in TABLES {
-            rows.extend(self.rows(table, &format!("ORDER BY seq DESC LIMIT {count}"))?);
+            rows.extend(self.rows(
+                table,
+                &format!("WHERE seq <= {last_seq} ORDER BY seq DESC LIMIT {count}"),
+            )?);
         }
         rows.sort_by_key(|r| r.int("seq"));
         let rows = &rows[rows.len().saturating_sub(count)..];
@@ -222,7 +241,7 @@ mod tests {
     fn tampering_with_a_row_breaks_the_chain_from_there_and_verify_names_it() {
         let bytes = recording();
         let mut copy = ChainCopy::from_bytes("run.sqlite", &bytes).unwrap();
-        let links = copy.latest(8).unwrap();
+        let links = copy.latest(8, None).unwrap();
         assert_eq!(links.len(), 8);
         assert!(links.iter().all(|l| l.holds), "{links:?}");
         assert!(links.windows(2).all(|w| w[1].seq == w[0].seq + 1));
@@ -235,7 +254,7 @@ mod tests {
 
         let target = links[3].seq;
         copy.tamper(target).unwrap();
-        let after = copy.latest(8).unwrap();
+        let after = copy.latest(8, None).unwrap();
         let broken: Vec<bool> = after.iter().map(|l| !l.holds).collect();
         assert_eq!(broken, [false, false, false, true, true, true, true, true]);
         assert!(after[3].tampered);
@@ -247,6 +266,9 @@ mod tests {
             )),
             "{line}"
         );
+        // Up to a tick, the chain ends with that tick's frame.
+        let at_30 = copy.latest(3, Some(30)).unwrap();
+        assert_eq!((at_30[2].table, at_30[2].tick), ("frames", Some(30)));
         // The recording's own bytes are untouched.
         let again = ChainCopy::from_bytes("run.sqlite", &bytes).unwrap();
         assert!(again.verify_line().starts_with("ledger ok"));

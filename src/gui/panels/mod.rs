@@ -2,6 +2,7 @@
 //! plots and the ledger feed on the right. Panel sizes are fixed (see `gui::TOP_BAR` and friends) so the scene's
 //! rectangle never moves. Panels only read view data and write requests (playback, selection, restart).
 
+mod chain;
 mod controls;
 mod inspector;
 mod ledger_feed;
@@ -65,6 +66,12 @@ pub struct Requests<'w> {
     restart: ResMut<'w, PendingRestart>,
     #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
     recording: ResMut<'w, RecordingRequests>,
+    chain: ResMut<'w, chain::ChainDemo>,
+}
+
+/// The panels' own systems (those that answer what the panels asked).
+pub fn plugin(app: &mut App) {
+    chain::plugin(app);
 }
 
 pub fn draw_panels(
@@ -126,8 +133,10 @@ pub fn draw_panels(
                 metrics::show(ui, &data, &state.plots);
                 ui.separator();
                 ledger_feed::show(ui, &data);
+                chain::button(ui, &mut requests.chain);
             });
         });
+    chain::window(ctx, &mut requests.chain);
     if let Some(problem) = &data.problem {
         egui::Window::new("Problem")
             .collapsible(false)
