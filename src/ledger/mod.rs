@@ -8,9 +8,7 @@ pub mod open;
 pub mod schema;
 pub mod sqlite;
 pub mod tamper;
-#[cfg(not(target_arch = "wasm32"))]
 pub mod verify;
-#[cfg(not(target_arch = "wasm32"))]
 mod verify_v1;
 
 use serde::{Deserialize, Serialize};
