@@ -334,6 +334,62 @@ fn screenshot_from_flag(text: &str) -> Result<PathBuf, String> {
     Ok(path)
 }
 
+/// A film's path is checked before any window opens: GIF or MP4, into a folder that exists, and MP4 only where
+/// ffmpeg runs.
+fn video_from_flag(text: &str) -> Result<PathBuf, String> {
+    let path = PathBuf::from(text);
+    let extension = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    match extension.as_deref() {
+        Some("gif") => {}
+        #[cfg(feature = "gui")]
+        Some("mp4") if !dais::gui::video::ffmpeg_available() => {
+            return Err(format!(
+                "{text:?}: MP4 is written by ffmpeg, which is not on PATH; install it (apt install ffmpeg) or name the file .gif"
+            ));
+        }
+        Some("mp4") => {}
+        _ => return Err(format!("{text:?}: a film is a .gif or an .mp4")),
+    }
+    let folder = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    if !folder.is_dir() {
+        return Err(format!(
+            "{text:?}: the folder {} does not exist",
+            folder.display()
+        ));
+    }
+    Ok(path)
+}
+
+fn fps_from_flag(text: &str) -> Result<f32, String> {
+    match text.parse::<f32>() {
+        Ok(f) if (0.5..=60.0).contains(&f) => Ok(f),
+        _ => Err(format!(
+            "{text:?}: frames per second must be between 0.5 and 60"
+        )),
+    }
+}
+
+/// `WIDTHxHEIGHT`, big enough for the panels and a scene.
+fn size_from_flag(text: &str) -> Result<(u32, u32), String> {
+    let parsed = text
+        .split_once(['x', 'X'])
+        .and_then(|(w, h)| Some((w.trim().parse::<u32>().ok()?, h.trim().parse::<u32>().ok()?)));
+    match parsed {
+        Some((w, h)) if (800..=3840).contains(&w) && (500..=2160).contains(&h) => Ok((w, h)),
+        Some(_) => Err(format!(
+            "{text:?}: the window must be 800x500 to 3840x2160 (the panels need room beside the scene)"
+        )),
+        None => Err(format!(
+            "{text:?}: give the size as WIDTHxHEIGHT, e.g. 1280x720"
+        )),
+    }
+}
+
 fn speed_from_flag(text: &str) -> Result<f32, String> {
     match text.parse::<f32>() {
         Ok(v) if (0.5..=240.0).contains(&v) => Ok(v),
@@ -362,6 +418,21 @@ pub struct ReplayArgs {
     pub at: Option<u32>,
     #[command(flatten)]
     pub view: ViewArgs,
+    /// Film the replay into a GIF (written in Rust) or an MP4 (through ffmpeg, which must be on PATH), then exit.
+    #[arg(long, value_name = "OUT.gif|OUT.mp4", value_parser = video_from_flag, conflicts_with_all = ["verify", "no_render"])]
+    pub video: Option<PathBuf>,
+    /// With --video: the first tick filmed (default: the first).
+    #[arg(long, value_name = "TICK", requires = "video")]
+    pub from: Option<u32>,
+    /// With --video: the last tick filmed (default: the last).
+    #[arg(long, value_name = "TICK", requires = "video")]
+    pub to: Option<u32>,
+    /// With --video: frames (ticks) per second of the film.
+    #[arg(long, value_name = "F", default_value_t = 8.0, value_parser = fps_from_flag, requires = "video")]
+    pub fps: f32,
+    /// The window's size, WIDTHxHEIGHT pixels (default 1280x800): the size of the film's frames.
+    #[arg(long, value_name = "WxH", value_parser = size_from_flag)]
+    pub size: Option<(u32, u32)>,
     /// Re-simulate from the recorded config and seed and compare every tick's state hash.
     #[arg(long)]
     pub verify: bool,

@@ -153,6 +153,14 @@ fn window_wanted(no_render: bool, screenshot: bool) -> Result<bool, CommandError
     }
 }
 
+/// What only some windows have: a film to make (`replay --video`) and a size.
+#[cfg(feature = "gui")]
+#[derive(Default)]
+struct WindowExtras {
+    video: Option<dais::gui::video::VideoPlan>,
+    size: Option<(u32, u32)>,
+}
+
 #[cfg(feature = "gui")]
 fn open_window(
     opening: dais::gui::Opening,
@@ -161,9 +169,13 @@ fn open_window(
     screenshot_tick: u32,
     ledger: Option<PathBuf>,
     telemetry: Option<Arc<dais::ops::RunTelemetry>>,
+    extras: WindowExtras,
 ) -> Result<(), CommandError> {
     dais::ops::logs::set_window_options(log_args().options())?;
+    let video = extras.video.clone();
     let options = dais::gui::ViewOptions {
+        video: extras.video,
+        size: extras.size,
         play: view.play,
         speed: view.speed,
         start_at: screenshot_tick,
@@ -177,7 +189,10 @@ fn open_window(
     let mut app =
         dais::gui::build_app(opening, options, stats.clone()).map_err(CommandError::View)?;
     let exit = app.run();
-    if let Some(report) = stats.lock().ok().and_then(|s| s.report()) {
+    // A film, like a screenshot, is a command-line job: its one line says what it saved.
+    if video.is_none()
+        && let Some(report) = stats.lock().ok().and_then(|s| s.report())
+    {
         eprintln!("dais: {report}");
     }
     if let Some(path) = &view.screenshot {
@@ -188,6 +203,24 @@ fn open_window(
             )));
         }
         eprintln!("dais: saved {}", path.display());
+    }
+    if let Some(video) = &video
+        && exit == bevy::app::AppExit::Success
+    {
+        if !video.path.exists() {
+            return Err(CommandError::View(format!(
+                "the window closed before the film {} was written",
+                video.path.display()
+            )));
+        }
+        eprintln!(
+            "dais: saved {} (ticks {} to {}, {} frames at {} fps)",
+            video.path.display(),
+            video.from,
+            video.to,
+            video.to - video.from + 1,
+            video.fps
+        );
     }
     match exit {
         bevy::app::AppExit::Success => Ok(()),
@@ -246,6 +279,7 @@ fn run(args: &RunArgs) -> Result<Finished, CommandError> {
                 tick,
                 ledger,
                 telemetry,
+                WindowExtras::default(),
             )
             .map(|()| Finished::Done);
         }
@@ -472,7 +506,8 @@ fn replay(args: &ReplayArgs) -> Result<Finished, CommandError> {
     if args.ops.metrics_addr.is_some() && !args.verify {
         return Err(CommandError::ReplayMetrics);
     }
-    if !args.verify && window_wanted(args.no_render, args.view.screenshot.is_some())? {
+    let filming = args.video.is_some();
+    if !args.verify && window_wanted(args.no_render, args.view.screenshot.is_some() || filming)? {
         #[cfg(feature = "gui")]
         {
             // A screenshot defaults to the end of the recording; a window opens at the start.
@@ -482,8 +517,28 @@ fn replay(args: &ReplayArgs) -> Result<Finished, CommandError> {
                 1
             };
             let tick = args.at.unwrap_or(default_tick).min(source.ticks());
+            let mut extras = WindowExtras {
+                size: args.size,
+                ..WindowExtras::default()
+            };
+            if let Some(path) = &args.video {
+                let last = source.ticks();
+                let (from, to) = (args.from.unwrap_or(1), args.to.unwrap_or(last));
+                if from < 1 || to > last || from > to {
+                    return Err(CommandError::View(format!(
+                        "--from {from} --to {to}: the recording holds ticks 1 to {last}"
+                    )));
+                }
+                extras.video = Some(dais::gui::video::VideoPlan {
+                    path: path.clone(),
+                    from,
+                    to,
+                    fps: args.fps,
+                });
+            }
             let opening = dais::gui::Opening::Replay(Box::new(source));
-            return open_window(opening, &args.view, tick, None, None).map(|()| Finished::Done);
+            return open_window(opening, &args.view, tick, None, None, extras)
+                .map(|()| Finished::Done);
         }
     }
     start_logs()?;

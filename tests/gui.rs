@@ -153,3 +153,107 @@ fn a_replay_refuses_a_tick_it_does_not_hold() {
         "the recording holds ticks 1 to 50",
     );
 }
+
+/// The frames of a GIF, as pictures.
+fn gif_frames(path: &std::path::Path) -> (Vec<RgbImage>, u16) {
+    let mut options = gif::DecodeOptions::new();
+    options.set_color_output(gif::ColorOutput::RGBA);
+    let mut decoder = options
+        .read_info(std::fs::File::open(path).expect("the film was written"))
+        .expect("a GIF");
+    let (mut frames, mut delay) = (Vec::new(), 0);
+    while let Some(frame) = decoder.read_next_frame().expect("a frame") {
+        delay = frame.delay;
+        let rgb: Vec<u8> = frame
+            .buffer
+            .chunks_exact(4)
+            .flat_map(|p| [p[0], p[1], p[2]])
+            .collect();
+        frames.push(
+            RgbImage::from_raw(u32::from(frame.width), u32::from(frame.height), rgb).unwrap(),
+        );
+    }
+    (frames, delay)
+}
+
+#[test]
+fn a_replay_films_its_ticks_into_a_gif_frame_for_tick() {
+    require_display();
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("class.db").display().to_string();
+    let out = dais(&[
+        "run",
+        "--scenario",
+        "classroom",
+        "--steps",
+        "200",
+        "--no-render",
+        "--quiet",
+        "--ledger",
+        &ledger,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let film = dir.path().join("film.gif");
+    let film_text = film.display().to_string();
+    let out = dais(&[
+        "replay", &ledger, "--video", &film_text, "--from", "40", "--to", "45", "--fps", "4",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(
+        lines,
+        [format!(
+            "dais: saved {film_text} (ticks 40 to 45, 6 frames at 4 fps)"
+        )],
+        "{err}"
+    );
+    let (frames, delay) = gif_frames(&film);
+    assert_eq!(frames.len(), 6);
+    assert_eq!(delay, 25, "4 frames per second: 25 hundredths each");
+    assert_eq!(frames[0].dimensions(), WINDOW_SIZE);
+    // Each frame is its tick as the replay shows it (up to the GIF's 256 colours).
+    for (frame, tick) in [(&frames[0], "40"), (&frames[5], "45")] {
+        let still = screenshot(
+            &["replay", &ledger, "--at", tick],
+            &dir.path().join(format!("still{tick}.png")),
+        );
+        let differing = differing_share(frame, &still);
+        assert!(
+            differing < 0.01,
+            "tick {tick}: {:.2}% differs",
+            differing * 100.0
+        );
+    }
+    assert!(
+        differing_share(&frames[0], &frames[5]) > 0.001,
+        "the film moves"
+    );
+
+    // Bad flags are refused before any window opens, by the flag parser (exit status 2), naming the flag.
+    let refused = |args: &[&str], needle: &str| {
+        let out = dais(args);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        let first = stderr(&out).lines().next().unwrap_or("").to_string();
+        assert!(
+            first.contains("--video") && first.contains(needle),
+            "{first}"
+        );
+    };
+    refused(
+        &["replay", &ledger, "--video", "film.avi"],
+        "a film is a .gif or an .mp4",
+    );
+    if !dais::gui::video::ffmpeg_available() {
+        refused(
+            &["replay", &ledger, "--video", "film.mp4"],
+            "install it (apt install ffmpeg) or name the file .gif",
+        );
+    }
+    assert_one_line_error(
+        &dais(&[
+            "replay", &ledger, "--video", &film_text, "--from", "190", "--to", "260",
+        ]),
+        "the recording holds ticks 1 to 200",
+    );
+}

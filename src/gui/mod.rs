@@ -14,6 +14,8 @@ pub mod palette;
 pub mod panels;
 pub mod propagation;
 pub mod source;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod video;
 #[cfg(target_arch = "wasm32")]
 pub mod web;
 
@@ -68,6 +70,11 @@ pub struct ViewOptions {
     /// `--metrics-addr`: the live run reports each tick to this endpoint, as a headless run does.
     #[cfg(not(target_arch = "wasm32"))]
     pub telemetry: Option<std::sync::Arc<crate::ops::RunTelemetry>>,
+    /// `replay --video`: film these ticks into a GIF or MP4, then exit.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub video: Option<video::VideoPlan>,
+    /// The window's size in pixels (`--size WxH`; default [`WINDOW_SIZE`]).
+    pub size: Option<(u32, u32)>,
 }
 
 /// What the window opens on.
@@ -89,15 +96,18 @@ pub fn build_app(
     let mut app = App::new();
     let mut window = Window {
         title: "DAIS - Decentralized AI Simulation".into(),
-        resolution: WindowResolution::new(WINDOW_SIZE.0, WINDOW_SIZE.1),
+        resolution: {
+            let (width, height) = options.size.unwrap_or(WINDOW_SIZE);
+            WindowResolution::new(width, height)
+        },
         // Follow the browser window on the web.
         fit_canvas_to_parent: true,
         prevent_default_event_handling: false,
         canvas: Some("#dais-canvas".into()),
         ..default()
     };
-    if options.screenshot.is_some() {
-        // A screenshot is the same picture on any monitor.
+    if options.screenshot.is_some() || filming(&options) {
+        // A screenshot (or a film) is the same picture on any monitor.
         window.resolution = window.resolution.with_scale_factor_override(1.0);
     }
     app.add_plugins(
@@ -135,10 +145,23 @@ pub fn build_app(
         propagation::plugin,
         capture::plugin(options.screenshot.clone(), options.quit_after),
     ));
+    #[cfg(not(target_arch = "wasm32"))]
+    app.add_plugins(video::plugin(options.video.clone()));
     app.add_systems(EguiPrimaryContextPass, panels::draw_panels);
     app.add_plugins(panels::plugin);
     app.init_resource::<panels::PanelState>();
     Ok(app)
+}
+
+/// Whether the window films a replay (`--video`).
+fn filming(options: &ViewOptions) -> bool {
+    #[cfg(not(target_arch = "wasm32"))]
+    return options.video.is_some();
+    #[cfg(target_arch = "wasm32")]
+    {
+        let _ = options;
+        false
+    }
 }
 
 /// What the window's libraries may print. A screenshot is a command-line job that should print one line, so it
@@ -156,7 +179,9 @@ fn log_settings(options: &ViewOptions) -> bevy::log::LogPlugin {
             };
             (level, String::new())
         }
-        None if options.screenshot.is_some() => (Level::ERROR, "wgpu=error,naga=error".into()),
+        None if options.screenshot.is_some() || filming(options) => {
+            (Level::ERROR, "wgpu=error,naga=error".into())
+        }
         None => (
             Level::INFO,
             "wgpu=error,naga=warn,bevy_render=warn,bevy_winit=warn".into(),
