@@ -244,7 +244,23 @@ fn a_replay_films_its_ticks_into_a_gif_frame_for_tick() {
         &["replay", &ledger, "--video", "film.avi"],
         "a film is a .gif or an .mp4",
     );
-    if !dais::gui::video::ffmpeg_available() {
+    if dais::gui::video::ffmpeg_available() {
+        // Where ffmpeg is installed, an MP4 is an ISO media file (its first box is `ftyp`).
+        let mp4 = dir.path().join("film.mp4");
+        let out = dais(&[
+            "replay",
+            &ledger,
+            "--video",
+            mp4.to_str().unwrap(),
+            "--from",
+            "40",
+            "--to",
+            "42",
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let bytes = std::fs::read(&mp4).unwrap();
+        assert_eq!(&bytes[4..8], b"ftyp");
+    } else {
         refused(
             &["replay", &ledger, "--video", "film.mp4"],
             "install it (apt install ffmpeg) or name the file .gif",
