@@ -229,6 +229,26 @@ fn a_replay_films_its_ticks_into_a_gif_frame_for_tick() {
         differing_share(&frames[0], &frames[5]) > 0.001,
         "the film moves"
     );
+    // And not a tick late or early: frame 1 is nearer tick 41's picture than tick 40's or 42's (the GIF's
+    // 256 colours blur the text a little).
+    let still = |tick: &str| {
+        screenshot(
+            &["replay", &ledger, "--at", tick],
+            &dir.path().join(format!("near{tick}.png")),
+        )
+    };
+    // The top bar prints the tick ("tick 41 / 200") and the timeline's number: compare it.
+    let top_bar_differs = |a: &RgbImage, b: &RgbImage| {
+        (0..TOP_BAR as u32)
+            .flat_map(|y| (0..WINDOW_SIZE.0).map(move |x| (x, y)))
+            .filter(|&(x, y)| !near(a.get_pixel(x, y).0, b.get_pixel(x, y).0, 24))
+            .count()
+    };
+    let near: Vec<usize> = ["40", "41", "42"]
+        .iter()
+        .map(|t| top_bar_differs(&frames[1], &still(t)))
+        .collect();
+    assert!(near[1] < near[0] && near[1] < near[2], "{near:?}");
 
     // Bad flags are refused before any window opens, by the flag parser (exit status 2), naming the flag.
     let refused = |args: &[&str], needle: &str| {

@@ -45,6 +45,44 @@ enum Encoder {
     Mp4(Child),
 }
 
+/// The encoder, on a thread of its own: a frame is quantised and written while the next one is drawn. At most a
+/// few frames wait in the channel, so memory stays flat however long the film.
+struct Writer {
+    frames: std::sync::mpsc::SyncSender<(u32, u32, Vec<u8>)>,
+    thread: std::thread::JoinHandle<std::io::Result<()>>,
+}
+
+impl Writer {
+    fn start(plan: VideoPlan) -> Self {
+        let (frames, received) = std::sync::mpsc::sync_channel::<(u32, u32, Vec<u8>)>(3);
+        let thread = std::thread::spawn(move || {
+            let mut encoder = None;
+            for (width, height, rgba) in received {
+                if encoder.is_none() {
+                    encoder = Some(open(&plan, width, height)?);
+                }
+                write_frame(
+                    encoder.as_mut().expect("opened above"),
+                    &plan,
+                    width,
+                    height,
+                    rgba,
+                )?;
+            }
+            encoder.map_or(Ok(()), finish)
+        });
+        Self { frames, thread }
+    }
+
+    /// Waits for every frame to be written and the file closed.
+    fn finish(self) -> std::io::Result<()> {
+        drop(self.frames);
+        self.thread
+            .join()
+            .map_err(|_| std::io::Error::other("the encoder thread panicked"))?
+    }
+}
+
 /// The film in progress.
 #[derive(Resource)]
 struct Recorder {
@@ -55,14 +93,17 @@ struct Recorder {
     settle: u32,
     requested: bool,
     retries: u32,
-    encoder: Mutex<Option<Encoder>>,
+    writer: Mutex<Option<Writer>>,
     frames: u32,
     failure: Option<String>,
+    progress: indicatif::ProgressBar,
 }
 
 /// Frames drawn before the first photograph (a new window's first frames can be black under Xvfb).
 const FIRST_FRAMES: u32 = 20;
-const SETTLE: u32 = 3;
+/// Frames drawn after a seek before the photograph: the scene's meshes are refilled in the seek's own frame, and
+/// egui lays the panels out once more.
+const SETTLE: u32 = 0;
 const MAX_RETRIES: u32 = 10;
 
 pub(super) fn plugin(plan: Option<VideoPlan>) -> impl Fn(&mut App) {
@@ -70,15 +111,24 @@ pub(super) fn plugin(plan: Option<VideoPlan>) -> impl Fn(&mut App) {
         let Some(plan) = plan.clone() else {
             return;
         };
+        let progress = indicatif::ProgressBar::new(u64::from(plan.to - plan.from + 1));
+        progress.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} [{bar:40}] {pos}/{len} frames  {per_sec}  ETA {eta}",
+            )
+            .expect("static template")
+            .progress_chars("=> "),
+        );
         app.insert_resource(Recorder {
             next: plan.from,
+            writer: Mutex::new(Some(Writer::start(plan.clone()))),
             plan,
             settle: SETTLE,
             requested: false,
             retries: 0,
-            encoder: Mutex::new(None),
             frames: 0,
             failure: None,
+            progress,
         });
         app.add_systems(Startup, seek_to_first_tick);
         app.add_systems(Update, film.in_set(ViewSet::Capture));
@@ -105,8 +155,9 @@ fn film(
         return;
     }
     if recorder.next > recorder.plan.to {
-        let finished = recorder.encoder.lock().ok().and_then(|mut e| e.take());
-        match finished.map(finish) {
+        recorder.progress.finish_and_clear();
+        let finished = recorder.writer.lock().ok().and_then(|mut w| w.take());
+        match finished.map(Writer::finish) {
             Some(Err(e)) => {
                 error!("{}: {e}", recorder.plan.path.display());
                 exit.write(AppExit::error());
@@ -151,6 +202,7 @@ fn film(
                 return;
             }
             recorder.frames += 1;
+            recorder.progress.inc(1);
             recorder.next += 1;
             recorder.requested = false;
             recorder.settle = SETTLE;
@@ -161,22 +213,39 @@ fn film(
     );
 }
 
-/// Adds one RGBA frame, opening the encoder on the first (its size is the window's).
+/// Hands one RGBA frame to the encoder thread (which opens the file on the first: its size is the window's).
 fn add_frame(
     recorder: &mut Recorder,
     width: u32,
     height: u32,
-    mut rgba: Vec<u8>,
+    rgba: Vec<u8>,
 ) -> std::io::Result<()> {
-    let plan = recorder.plan.clone();
-    let mut encoder = recorder
-        .encoder
+    let mut writer = recorder
+        .writer
         .lock()
         .map_err(|_| std::io::Error::other("encoder lock"))?;
-    if encoder.is_none() {
-        *encoder = Some(open(&plan, width, height)?);
+    let sent = writer
+        .as_ref()
+        .ok_or_else(|| std::io::Error::other("the film is closed"))?
+        .frames
+        .send((width, height, rgba));
+    if sent.is_err() {
+        // The thread stopped: its error says why.
+        let stopped = writer.take().expect("present above");
+        stopped.finish()?;
+        return Err(std::io::Error::other("the encoder stopped"));
     }
-    match encoder.as_mut().expect("opened above") {
+    Ok(())
+}
+
+fn write_frame(
+    encoder: &mut Encoder,
+    plan: &VideoPlan,
+    width: u32,
+    height: u32,
+    mut rgba: Vec<u8>,
+) -> std::io::Result<()> {
+    match encoder {
         Encoder::Gif(gif) => {
             // Quantised to 256 colours per frame (NeuQuant); speed 10 is the crate's balance of time and quality.
             let mut frame = gif::Frame::from_rgba_speed(width as u16, height as u16, &mut rgba, 10);
