@@ -47,6 +47,8 @@ pub enum ReplayError {
 pub struct RecordedDecision {
     pub tick: u32,
     pub sig_id: String,
+    /// The signature's ground truth: 0 normal traffic, c + 1 campaign c.
+    pub truth: u16,
     pub row: DecisionRow,
 }
 
@@ -207,7 +209,8 @@ impl ReplaySource {
         };
         let mut stmt = self.conn.prepare(&format!(
             "SELECT d.tick, coalesce((SELECT s.sig_id FROM signatures s WHERE s.sig = d.sig LIMIT 1), '?'),
-                    d.decision, d.sig, d.tallier, {claimed}, d.yes, d.no, {valid}
+                    d.decision, d.sig, d.tallier, {claimed}, d.yes, d.no, {valid},
+                    coalesce((SELECT s.truth FROM signatures s WHERE s.sig = d.sig LIMIT 1), 0)
              FROM decisions d ORDER BY d.seq"
         ))?;
         let mut rows = stmt.query([])?;
@@ -220,6 +223,7 @@ impl ReplaySource {
             entries.push(RecordedDecision {
                 tick,
                 sig_id: r.get(1)?,
+                truth: r.get(9)?,
                 row: DecisionRow {
                     decision: r.get(2)?,
                     sig: r.get(3)?,

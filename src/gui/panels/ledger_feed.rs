@@ -1,4 +1,6 @@
-//! The ledger feed: the latest decisions, newest first, with signature id, outcome and the yes/no count.
+//! The ledger feed: the latest decisions, newest first: what the signature really describes (the campaign it matches,
+//! or normal traffic, which makes it a false signature), the outcome, and the yes/no count. The signature's id is on
+//! hover.
 
 use bevy_egui::egui;
 
@@ -6,6 +8,8 @@ use crate::gui::source::ViewData;
 use crate::model::Outcome;
 
 const SHOWN: usize = 12;
+/// Red: a false signature, or a refused forged certificate.
+const FALSE_SIGNATURE: egui::Color32 = egui::Color32::from_rgb(229, 72, 77);
 
 pub fn show(ui: &mut egui::Ui, data: &ViewData) {
     let visible = data.feed.partition_point(|entry| entry.tick <= data.tick);
@@ -19,14 +23,27 @@ pub fn show(ui: &mut egui::Ui, data: &ViewData) {
         .num_columns(4)
         .show(ui, |ui| {
             ui.label("tick");
-            ui.label("signature");
+            ui.label("signature of");
             ui.label("outcome");
             ui.label("yes / no");
             ui.end_row();
             for entry in data.feed[..visible].iter().rev().take(SHOWN) {
                 ui.monospace(entry.tick.to_string());
-                ui.monospace(&entry.sig_id[..entry.sig_id.len().min(8)])
-                    .on_hover_text(&entry.sig_id);
+                // Ground truth names the signature: a true one by its campaign, a false one as what it is.
+                let campaign = (entry.truth as usize)
+                    .checked_sub(1)
+                    .and_then(|c| data.config.traffic.campaigns.get(c));
+                match campaign {
+                    Some(c) => ui.label(&c.name),
+                    None => ui.colored_label(FALSE_SIGNATURE, "normal traffic"),
+                }
+                .on_hover_text(match campaign {
+                    Some(c) => format!("a true signature of {} (id {})", c.name, entry.sig_id),
+                    None => format!(
+                        "a false signature: it describes normal traffic (id {})",
+                        entry.sig_id
+                    ),
+                });
                 // A decision whose certificate fails the check is refused by honest agents: that is its outcome,
                 // whatever the tallier claimed.
                 let verdict = if entry.valid {
@@ -36,9 +53,10 @@ pub fn show(ui: &mut egui::Ui, data: &ViewData) {
                 };
                 let colour = match verdict {
                     Outcome::Accepted => egui::Color32::from_rgb(48, 196, 141),
-                    Outcome::Rejected => egui::Color32::from_rgb(229, 72, 77),
+                    Outcome::Rejected => egui::Color32::from_rgb(170, 176, 186),
                     Outcome::Expired => egui::Color32::GRAY,
-                    Outcome::Refused => egui::Color32::from_rgb(245, 166, 35),
+                    // A forged certificate that honest agents refused: an attack caught, shown as an alarm.
+                    Outcome::Refused => FALSE_SIGNATURE,
                 };
                 let label = ui.colored_label(colour, verdict.as_str());
                 if !entry.valid {

@@ -132,8 +132,8 @@ pub fn draw_panels(
             egui::ScrollArea::vertical().show(ui, |ui| {
                 metrics::show(ui, &data, &state.plots);
                 ui.separator();
-                ledger_feed::show(ui, &data);
                 chain::button(ui, &mut requests.chain);
+                ledger_feed::show(ui, &data);
             });
         });
     chain::window(ctx, &mut requests.chain);

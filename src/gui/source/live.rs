@@ -19,7 +19,8 @@ pub(super) struct Feed {
     pub(super) frame: Option<Frame>,
     pub(super) metrics: Vec<TickMetrics>,
     decisions: Vec<FeedEntry>,
-    sig_ids: BTreeMap<u32, u64>,
+    /// Each signature's id and ground truth, by index.
+    sig_ids: BTreeMap<u32, (u64, u16)>,
     pub(super) last_tick: u32,
 }
 
@@ -42,14 +43,15 @@ impl LedgerSink for ViewSink {
         {
             let mut feed = self.feed.lock().expect("view feed");
             for s in &record.signatures {
-                feed.sig_ids.insert(s.sig, s.id);
+                feed.sig_ids.insert(s.sig, (s.id, s.truth));
             }
             for d in &record.decisions {
-                let sig_id = feed
-                    .sig_ids
-                    .get(&d.sig)
-                    .map_or_else(|| "?".to_string(), |&id| crate::ledger::sig_id_hex(id));
-                feed.decisions.push(FeedEntry::new(record.tick, sig_id, d));
+                let (sig_id, truth) = feed.sig_ids.get(&d.sig).map_or_else(
+                    || ("?".to_string(), 0),
+                    |&(id, truth)| (crate::ledger::sig_id_hex(id), truth),
+                );
+                feed.decisions
+                    .push(FeedEntry::new(record.tick, sig_id, truth, d));
             }
             feed.metrics.push(record.metrics.clone());
             feed.last_tick = record.tick;

@@ -86,13 +86,16 @@ pub struct FeedEntry {
     pub no: u32,
     /// The certificate check passed (otherwise honest agents refused the decision).
     pub valid: bool,
+    /// What the signature really describes: 0 normal traffic, c + 1 campaign c.
+    pub truth: u16,
 }
 
 impl FeedEntry {
-    pub fn new(tick: u32, sig_id: String, row: &DecisionRow) -> Self {
+    pub fn new(tick: u32, sig_id: String, truth: u16, row: &DecisionRow) -> Self {
         Self {
             tick,
             sig_id,
+            truth,
             outcome: row.outcome,
             yes: row.yes,
             no: row.no,

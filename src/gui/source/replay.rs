@@ -22,7 +22,7 @@ pub(super) fn show_new_replay(
     let feed = source
         .decisions()?
         .into_iter()
-        .map(|d| FeedEntry::new(d.tick, d.sig_id, &d.row))
+        .map(|d| FeedEntry::new(d.tick, d.sig_id, d.truth, &d.row))
         .collect();
     open_view(data, source.config().clone(), agents, source.ticks());
     data.metrics = metrics;
