@@ -10,21 +10,27 @@ use dais::config::{BadCells, FlowAssign, FlowSource, SimConfig, TrafficSource};
 
 const ROWS: usize = 48_000;
 
-/// The sample file, written once per test process by the tool under tools/.
+/// The sample file, written by the tool under tools/ into cargo's scratch folder for tests, once: later runs (and
+/// the other tests of this one) reuse it.
 fn sample() -> PathBuf {
     static FILE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     FILE.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("dais-flows-test-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("flows.csv");
+        let path =
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cicflow-sample-{ROWS}.csv"));
+        if path.exists() {
+            return path;
+        }
+        let partial = path.with_extension(format!("{}.partial", std::process::id()));
         let tool = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/cicflow_sample.py");
         let status = std::process::Command::new("python3")
             .arg(tool)
             .args(["--rows", &ROWS.to_string(), "--out"])
-            .arg(&path)
+            .arg(&partial)
             .status()
             .expect("python3 runs tools/cicflow_sample.py");
         assert!(status.success());
+        // Renamed into place whole, so a test process never reads a file another is still writing.
+        std::fs::rename(&partial, &path).unwrap();
         path
     })
     .clone()

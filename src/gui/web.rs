@@ -41,6 +41,12 @@ extern "C" {
     /// The app could not start: the page shows the message instead of a blank canvas.
     #[wasm_bindgen(js_name = daisFailed)]
     fn failed(message: &str);
+
+    #[wasm_bindgen(js_name = daisStartVideo)]
+    fn start_video() -> bool;
+
+    #[wasm_bindgen(js_name = daisStopVideo)]
+    fn stop_video(name: &str);
 }
 
 /// Frames drawn before the page is told the view is up: the first frames build pipelines and lay out egui.
@@ -95,6 +101,17 @@ fn answer_recording_requests(
 ) {
     if std::mem::take(&mut requests.pick) {
         pick_recording();
+    }
+    if std::mem::take(&mut requests.toggle_video) {
+        if requests.filming {
+            stop_video(&format!("dais-tick{}.webm", data.tick));
+            requests.filming = false;
+        } else if start_video() {
+            requests.filming = true;
+        } else {
+            data.problem =
+                Some("this browser cannot film the canvas (no MediaRecorder for WebM)".into());
+        }
     }
     if std::mem::take(&mut requests.download) {
         match source.recording() {

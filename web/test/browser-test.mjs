@@ -177,6 +177,7 @@ const BUTTONS = {
   play: { x: 84, y: 24 },
   download: { x: 52, y: 78 },
   liveRun: { x: 219, y: 78 },
+  video: { x: 70, y: 104 },
 };
 
 async function main() {
@@ -304,13 +305,31 @@ async function main() {
       const head = (await readFile(join(outDir, downloaded))).subarray(0, 15).toString();
       check(head === 'SQLite format 3', 'the download is an SQLite file');
     }
+    // 8. "Record video" films the canvas with the browser's MediaRecorder until "Stop", and saves a WebM file.
+    await screenshot(fast, 'page-video-button.png');
+    await fast.mouse.click(BUTTONS.video.x, BUTTONS.video.y);
+    await new Promise((resume) => setTimeout(resume, 2_000));
+    await fast.mouse.click(BUTTONS.video.x, BUTTONS.video.y);
+    let film;
+    for (let i = 0; i < 100 && !film; i++) {
+      await new Promise((resume) => setTimeout(resume, 100));
+      film = (await readdir(outDir)).find((f) => /^dais-tick\d+\.webm$/.test(f));
+    }
+    check(film !== undefined, `Record video saves a WebM film (${film})`);
+    if (film) {
+      await new Promise((resume) => setTimeout(resume, 500));
+      const bytes = await readFile(join(outDir, film));
+      // WebM is Matroska: an EBML header (1A 45 DF A3), then frames.
+      check(bytes.length > 1_000 && bytes.subarray(0, 4).equals(Buffer.from([0x1a, 0x45, 0xdf, 0xa3])),
+        `the film is WebM with frames in it (${bytes.length} bytes)`);
+    }
     check(fastLog.filter(isProblem).length === 0, 'no error or panic while running flat out');
     await fast.close();
   } finally {
     await browser.close();
   }
 
-  // 8. Without WebGL2 the page says so in words.
+  // 9. Without WebGL2 the page says so in words.
   const noGl = await launch(['--disable-webgl2', '--disable-3d-apis']);
   try {
     const page = await openPage(noGl, base, []);

@@ -39,4 +39,19 @@ pub fn show(
             pending.0 = crate::config::load::scenario(PAGE_SCENARIO).ok();
         }
     });
+    // Film the picture from now until Stop: play the ticks to show in between (a replay's range, or a live run).
+    let (label, hint) = if requests.filming {
+        (
+            "⏹ Stop and save video",
+            "Stop filming and save the WebM file",
+        )
+    } else {
+        (
+            "🎥 Record video",
+            "Film the view from now until you stop, as a WebM file",
+        )
+    };
+    if ui.button(label).on_hover_text(hint).clicked() {
+        requests.toggle_video = true;
+    }
 }

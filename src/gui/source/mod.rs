@@ -184,6 +184,10 @@ pub struct RecordingRequests {
     pub download: bool,
     /// Let the user pick a recording to open.
     pub pick: bool,
+    /// Start filming the canvas, or stop and save the film.
+    pub toggle_video: bool,
+    /// The canvas is being filmed (the browser's MediaRecorder).
+    pub filming: bool,
 }
 
 fn edges_of(agents: &[AgentRow]) -> Vec<(u32, u32)> {
