@@ -9,6 +9,7 @@ pub mod clock;
 pub mod components;
 pub mod consensus;
 pub mod detect;
+pub mod diagnose;
 pub mod estimate;
 pub mod faults;
 pub mod flows;

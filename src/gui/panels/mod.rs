@@ -130,6 +130,14 @@ pub fn draw_panels(
         .resizable(false)
         .show(&mut root, |ui| {
             egui::ScrollArea::vertical().show(ui, |ui| {
+                // Settings that stop the defence, named before the plots show their effect.
+                for hint in &data.hints {
+                    ui.colored_label(
+                        egui::Color32::from_rgb(245, 166, 35),
+                        format!("Why the defence may fail: {hint}"),
+                    );
+                    ui.separator();
+                }
                 metrics::show(ui, &data, &state.plots);
                 ui.separator();
                 chain::button(ui, &mut requests.chain);

@@ -64,6 +64,8 @@ pub struct ViewData {
     /// Bumps when a different run or recording is opened (layout and edges change).
     pub run_generation: u64,
     /// The first storage or replay error, shown in the panels.
+    /// Settings of the run that stop the defence, each naming its setting (`sim::diagnose`).
+    pub hints: Vec<String>,
     pub problem: Option<String>,
 }
 
@@ -208,7 +210,11 @@ fn edges_of(agents: &[AgentRow]) -> Vec<(u32, u32)> {
 /// Resets the view for a new run or recording.
 fn open_view(data: &mut ViewData, config: SimConfig, agents: Vec<AgentRow>, last_tick: u32) {
     let generation = data.run_generation + 1;
+    let network = crate::sim::network::Network::from_adjacency(
+        agents.iter().map(|a| a.neighbours.clone()).collect(),
+    );
     *data = ViewData {
+        hints: crate::sim::diagnose::hints(&config, &network),
         edges: edges_of(&agents),
         frame: Frame {
             agents: vec![crate::model::AgentState::Healthy; agents.len()],
