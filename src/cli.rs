@@ -310,17 +310,8 @@ pub struct ViewArgs {
     pub quit_after: Option<f32>,
 }
 
-/// A screenshot path is checked before any window opens: only PNG is written, and into a folder that exists.
-fn screenshot_from_flag(text: &str) -> Result<PathBuf, String> {
-    let path = PathBuf::from(text);
-    let is_png = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("png"));
-    if !is_png {
-        return Err(format!(
-            "{text:?}: screenshots are saved as PNG only; name the file FILE.png"
-        ));
-    }
+/// `path` when its folder exists (a file about to be written there); otherwise the one line that says so.
+fn in_existing_folder(text: &str, path: PathBuf) -> Result<PathBuf, String> {
     let folder = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -332,6 +323,20 @@ fn screenshot_from_flag(text: &str) -> Result<PathBuf, String> {
         ));
     }
     Ok(path)
+}
+
+/// A screenshot path is checked before any window opens: only PNG is written, and into a folder that exists.
+fn screenshot_from_flag(text: &str) -> Result<PathBuf, String> {
+    let path = PathBuf::from(text);
+    let is_png = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("png"));
+    if !is_png {
+        return Err(format!(
+            "{text:?}: screenshots are saved as PNG only; name the file FILE.png"
+        ));
+    }
+    in_existing_folder(text, path)
 }
 
 /// A film's path is checked before any window opens: GIF or MP4, into a folder that exists, and MP4 only where
@@ -352,17 +357,7 @@ fn video_from_flag(text: &str) -> Result<PathBuf, String> {
         Some("mp4") => {}
         _ => return Err(format!("{text:?}: a film is a .gif or an .mp4")),
     }
-    let folder = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    if !folder.is_dir() {
-        return Err(format!(
-            "{text:?}: the folder {} does not exist",
-            folder.display()
-        ));
-    }
-    Ok(path)
+    in_existing_folder(text, path)
 }
 
 fn fps_from_flag(text: &str) -> Result<f32, String> {
