@@ -65,11 +65,18 @@ pub fn show(
             .strong()
             .monospace(),
     );
-    ui.label(format!(
+}
+
+/// The settings that produced the picture, last in the top bar: cut short with "…" where the bar runs out (a
+/// replay's timeline comes first), whole on hover.
+pub fn settings(ui: &mut egui::Ui, data: &ViewData, replay: bool) {
+    let text = format!(
         "seed {} · {} agents · {} · {}",
         data.config.simulation.seed,
         data.agents.len(),
         super::params::setting_in_words(&data.config),
         if replay { "REPLAY" } else { "LIVE" }
-    ));
+    );
+    ui.add(egui::Label::new(&text).truncate())
+        .on_hover_text(text);
 }

@@ -106,6 +106,8 @@ pub fn draw_panels(
                 if replay {
                     timeline::show(ui, &data, &mut playback);
                 }
+                ui.separator();
+                controls::settings(ui, &data, replay);
             });
         });
     egui::Panel::left("explain")
