@@ -46,6 +46,24 @@ fn screenshot(args: &[&str], path: &std::path::Path) -> RgbImage {
 }
 
 /// The scene's rectangle (between the panels), a few pixels in from the panel borders.
+/// Records 200 ticks of the classroom preset headless into `dir`; the ledger's path.
+fn record_classroom(dir: &std::path::Path) -> String {
+    let ledger = dir.join("classroom.db").display().to_string();
+    let out = dais(&[
+        "run",
+        "--scenario",
+        "classroom",
+        "--steps",
+        "200",
+        "--no-render",
+        "--quiet",
+        "--ledger",
+        &ledger,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    ledger
+}
+
 fn scene_pixels(img: &RgbImage) -> impl Iterator<Item = [u8; 3]> + '_ {
     let (x0, x1) = (
         LEFT_PANEL as u32 + 4,
@@ -95,20 +113,7 @@ fn classroom_after_60_ticks_shows_the_network_and_a_replay_matches_it() {
     assert!(attacked > 100, "attack or immunity pixels: {attacked}");
 
     // Record the same run headless, then photograph its replay at tick 60.
-    let ledger = dir.path().join("classroom.db");
-    let ledger_text = ledger.display().to_string();
-    let out = dais(&[
-        "run",
-        "--scenario",
-        "classroom",
-        "--steps",
-        "200",
-        "--no-render",
-        "--quiet",
-        "--ledger",
-        &ledger_text,
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    let ledger_text = record_classroom(dir.path());
     let replay = screenshot(
         &["replay", &ledger_text, "--at", "60"],
         &dir.path().join("replay.png"),
@@ -186,19 +191,7 @@ fn gif_frames(path: &std::path::Path) -> (Vec<RgbImage>, u16) {
 fn a_replay_films_its_ticks_into_a_gif_frame_for_tick() {
     let _windows = require_display();
     let dir = tempfile::tempdir().unwrap();
-    let ledger = dir.path().join("class.db").display().to_string();
-    let out = dais(&[
-        "run",
-        "--scenario",
-        "classroom",
-        "--steps",
-        "200",
-        "--no-render",
-        "--quiet",
-        "--ledger",
-        &ledger,
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    let ledger = record_classroom(dir.path());
     let film = dir.path().join("film.gif");
     let film_text = film.display().to_string();
     let out = dais(&[

@@ -299,7 +299,8 @@ pub enum BadCells {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ResolvedFlows {
-    /// SHA-256 of the bytes the run reads: the header line and its rows.
+    /// SHA-256 of the bytes the run reads: the header line and its rows, up to the last row's line ending (which
+    /// the CSV reader has not consumed when the last row is read).
     pub sha256: String,
     /// Data rows the run reads (`steps × agents × samples_per_tick`, or the whole file if shorter).
     pub rows: u64,

@@ -91,6 +91,16 @@ impl Layout {
     }
 }
 
+/// A feature cell that is not a number, named by file, line and column.
+pub(super) fn not_numeric(rows: &CsvRows, line: u64, column: usize, value: String) -> FlowError {
+    FlowError::NotNumeric {
+        path: rows.path().to_path_buf(),
+        line,
+        column: rows.header()[column].clone(),
+        value,
+    }
+}
+
 /// The agent that sees the row at `position` of its tick's block, with key hash `key`.
 pub fn deal(assign: &FlowAssign, position: u64, key: u64, agents: usize) -> usize {
     match assign {
@@ -185,31 +195,15 @@ impl FlowReader {
                 path: path.to_path_buf(),
             })?;
         let rows = CsvRows::open(path)?;
-        let features = resolved
-            .columns
-            .iter()
-            .map(|name| {
-                rows.column(name)
-                    .ok_or_else(|| missing(&rows, "feature", name))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let label = rows
-            .column(&source.label)
-            .ok_or_else(|| missing(&rows, "label", &source.label))?;
-        let key = match &source.assign {
-            FlowAssign::RoundRobin => None,
-            FlowAssign::Hash(name) => Some(
-                rows.column(name)
-                    .ok_or_else(|| missing(&rows, "key", name))?,
-            ),
+        // The columns the config pass chose, found again by name (the numeric test is not needed for named ones).
+        let named = FlowSource {
+            features: resolved.columns.clone(),
+            ..source.clone()
         };
+        let layout = Layout::find(&rows, &named, &[])?;
         Ok(Self {
-            projection: Projection::new(features.len()),
-            layout: Layout {
-                features,
-                label,
-                key,
-            },
+            projection: Projection::new(layout.features.len()),
+            layout,
             remaining: resolved.rows,
             resolved,
             rows,
@@ -270,12 +264,12 @@ impl FlowReader {
         let mut whole = true;
         for (j, &c) in self.layout.features.iter().enumerate() {
             let Some(mut v) = row.number(c) else {
-                return Err(FlowError::NotNumeric {
-                    path: self.rows.path().to_path_buf(),
-                    line: row.line,
-                    column: self.rows.header()[c].clone(),
-                    value: row.text(c).to_string(),
-                });
+                return Err(not_numeric(
+                    &self.rows,
+                    row.line,
+                    c,
+                    row.text(c).to_string(),
+                ));
             };
             if !v.is_finite() {
                 whole = false;

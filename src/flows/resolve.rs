@@ -7,8 +7,8 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use super::FlowError;
-use super::csv_rows::CsvRows;
-use super::read::{Layout, deal};
+use super::csv_rows::{CsvRows, Row};
+use super::read::{Layout, deal, not_numeric};
 use crate::config::{
     CampaignConfig, CampaignKind, FlowSource, ResolvedFlows, SimConfig, TrafficSource,
 };
@@ -137,17 +137,17 @@ pub fn resolve(config: &mut SimConfig) -> Result<Option<FlowReport>, FlowError> 
     let block = (agents * config.simulation.samples_per_tick.max(1)) as u64;
     let wanted = u64::from(config.simulation.steps) * block;
 
-    // Which columns are numbers is read off the first data row.
-    let numeric: Vec<bool> = {
-        let mut rows = CsvRows::open(path)?;
-        let row = rows.next_row()?.ok_or_else(|| FlowError::NoRows {
-            path: path.to_path_buf(),
-        })?;
-        (0..row.fields.len())
-            .map(|c| row.number(c).is_some())
-            .collect()
-    };
+    // Which columns are numbers is read off the first data row, which the pass below then starts from.
     let mut rows = CsvRows::open(path)?;
+    let mut record = csv::ByteRecord::new();
+    if !rows.read_into(&mut record)? {
+        return Err(FlowError::NoRows {
+            path: path.to_path_buf(),
+        });
+    }
+    let numeric: Vec<bool> = (0..record.len())
+        .map(|c| Row::of(&record).number(c).is_some())
+        .collect();
     let layout = Layout::find(&rows, &source, &numeric)?;
     let mut stats = vec![ColumnStats::EMPTY; layout.features.len()];
     let mut benign_rows = 0u64;
@@ -156,19 +156,13 @@ pub fn resolve(config: &mut SimConfig) -> Result<Option<FlowReport>, FlowError> 
     let (mut infinite_cells, mut nan_cells, mut dropped_rows) = (0u64, 0u64, 0u64);
     let mut cells = Vec::new();
     let mut position = 0u64;
-    while position < wanted {
-        let Some(row) = rows.next_row()? else { break };
-        let line = row.line;
+    let mut more = wanted > 0;
+    while more {
+        let row = Row::of(&record);
         let label = row.text(layout.label).to_string();
         let key = layout.key_of(&row);
-        let parsed = layout.cells(&row, &mut cells);
-        if let Err((column, value)) = parsed {
-            return Err(FlowError::NotNumeric {
-                path: path.to_path_buf(),
-                line,
-                column: rows.header()[column].clone(),
-                value,
-            });
+        if let Err((column, value)) = layout.cells(&row, &mut cells) {
+            return Err(not_numeric(&rows, row.line, column, value));
         }
         let infinite = cells.iter().filter(|v| v.is_infinite()).count() as u64;
         let nan = cells.iter().filter(|v| v.is_nan()).count() as u64;
@@ -202,6 +196,8 @@ pub fn resolve(config: &mut SimConfig) -> Result<Option<FlowReport>, FlowError> 
             }
         }
         position += 1;
+        // Read no further than the run will: the digest covers exactly the bytes it reads.
+        more = position < wanted && rows.read_into(&mut record)?;
     }
     if position == 0 {
         return Err(FlowError::NoRows {

@@ -52,8 +52,8 @@ struct CapturePlan {
 
 /// Frames shown before any capture: the first frames of a new window can reach the screen before the renderer has
 /// drawn into it (seen as an all-black PNG under Xvfb).
-const MIN_FRAMES_BEFORE_CAPTURE: u32 = 20;
-const MAX_RETRIES: u32 = 10;
+pub(super) const MIN_FRAMES_BEFORE_CAPTURE: u32 = 20;
+pub(super) const MAX_RETRIES: u32 = 10;
 
 #[derive(Resource)]
 struct QuitAfter(f32);
@@ -153,7 +153,7 @@ fn capture_when_shown(
 }
 
 /// Every pixel the same: a window the renderer has not drawn into (the view always has panels and a scene).
-fn is_uniform(image: &Image) -> bool {
+pub(super) fn is_uniform(image: &Image) -> bool {
     image.data.as_ref().is_none_or(|bytes| {
         let first = bytes.get(..4).unwrap_or(&[]);
         bytes.chunks_exact(4).all(|pixel| pixel == first)

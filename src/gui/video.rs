@@ -11,6 +11,7 @@ use bevy::prelude::*;
 use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured};
 
 use super::ViewSet;
+use super::capture::{MAX_RETRIES, MIN_FRAMES_BEFORE_CAPTURE, is_uniform};
 use super::source::{Playback, ViewData};
 
 /// What to film.
@@ -89,22 +90,19 @@ struct Recorder {
     plan: VideoPlan,
     /// The tick to photograph next.
     next: u32,
-    /// Frames to let pass once that tick is shown, so the picture is final.
+    /// Frames to let pass before photographing again, after a capture came back blank.
     settle: u32,
     requested: bool,
     retries: u32,
     writer: Mutex<Option<Writer>>,
-    frames: u32,
     failure: Option<String>,
     progress: indicatif::ProgressBar,
 }
 
-/// Frames drawn before the first photograph (a new window's first frames can be black under Xvfb).
-const FIRST_FRAMES: u32 = 20;
-/// Frames drawn after a seek before the photograph: the scene's meshes are refilled in the seek's own frame, and
-/// egui lays the panels out once more.
-const SETTLE: u32 = 0;
-const MAX_RETRIES: u32 = 10;
+/// Frames to wait before photographing again after a capture came back blank. A tick needs none: the seek
+/// refills the scene's meshes in its own frame, before the photograph is taken (tests/gui.rs checks each frame is
+/// its tick).
+const RETRY_AFTER: u32 = 2;
 
 pub(super) fn plugin(plan: Option<VideoPlan>) -> impl Fn(&mut App) {
     move |app: &mut App| {
@@ -123,10 +121,9 @@ pub(super) fn plugin(plan: Option<VideoPlan>) -> impl Fn(&mut App) {
             next: plan.from,
             writer: Mutex::new(Some(Writer::start(plan.clone()))),
             plan,
-            settle: SETTLE,
+            settle: 0,
             requested: false,
             retries: 0,
-            frames: 0,
             failure: None,
             progress,
         });
@@ -168,7 +165,7 @@ fn film(
         }
         return;
     }
-    if recorder.requested || *frames < FIRST_FRAMES || data.tick != recorder.next {
+    if recorder.requested || *frames < MIN_FRAMES_BEFORE_CAPTURE || data.tick != recorder.next {
         return;
     }
     playback.playing = false;
@@ -181,31 +178,26 @@ fn film(
         |captured: On<ScreenshotCaptured>,
          mut recorder: ResMut<Recorder>,
          mut playback: ResMut<Playback>| {
+            if is_uniform(&captured.image) && recorder.retries < MAX_RETRIES {
+                // Not drawn yet: take it again in a few frames.
+                recorder.retries += 1;
+                recorder.requested = false;
+                recorder.settle = RETRY_AFTER;
+                return;
+            }
             let Ok(picture) = captured.image.clone().try_into_dynamic() else {
                 recorder.failure = Some("a frame could not be read back".into());
                 return;
             };
             let rgba = picture.to_rgba8();
-            let blank = rgba
-                .pixels()
-                .all(|p| *p == rgba.pixels().next().copied().unwrap_or(*p));
-            if blank && recorder.retries < MAX_RETRIES {
-                // Not drawn yet: take it again in a few frames.
-                recorder.retries += 1;
-                recorder.requested = false;
-                recorder.settle = SETTLE + 2;
-                return;
-            }
             let (width, height) = rgba.dimensions();
             if let Err(e) = add_frame(&mut recorder, width, height, rgba.into_raw()) {
                 recorder.failure = Some(format!("{}: {e}", recorder.plan.path.display()));
                 return;
             }
-            recorder.frames += 1;
             recorder.progress.inc(1);
             recorder.next += 1;
             recorder.requested = false;
-            recorder.settle = SETTLE;
             if recorder.next <= recorder.plan.to {
                 playback.seek = Some(recorder.next);
             }
