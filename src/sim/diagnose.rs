@@ -67,15 +67,10 @@ pub fn hints(config: &SimConfig, network: &Network) -> Vec<String> {
             ));
         }
     }
-    let faulty = config.faults.byzantine_fraction
-        + config.faults.crash_fraction
-        + config
-            .faults
-            .adversaries
-            .iter()
-            .map(|g| (g.size(config.simulation.agents) * (1 + g.sybil_identities())) as f64)
-            .sum::<f64>()
-            / agents.max(1) as f64;
+    let faulty = (super::faults::adversary_count(config)
+        + super::faults::crashed_count(&config.faults, config.simulation.agents))
+        as f64
+        / agents.max(1) as f64;
     if matches!(rules.rule, ConsensusRule::Bft | ConsensusRule::Committee) && faulty >= 1.0 / 3.0 {
         hints.push(format!(
             "faults: {:.0}% of the agents are Byzantine or crash, and BFT tolerates fewer than a third: 2f+1 \

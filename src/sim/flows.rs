@@ -27,14 +27,19 @@ pub struct FlowFeed {
 }
 
 impl FlowFeed {
-    /// Opens the flow file of `config`, if it has one.
-    pub fn open(config: &SimConfig) -> Option<Self> {
+    /// Opens the flow file of `config`, if it has one, and gives `campaigns` the rows immunity is measured on
+    /// (each label's first rows).
+    pub fn open(config: &SimConfig, campaigns: &mut Campaigns) -> Option<Self> {
         let TrafficSource::Flows(source) = &config.traffic.source else {
             return None;
         };
-        let (reader, failure) = match FlowReader::open(source) {
-            Ok(reader) => (Some(reader), None),
-            Err(e) => (None, Some(e.to_string())),
+        let probes = crate::flows::probes(source, campaigns.list.len(), config.immunity.probes);
+        let (reader, failure) = match (FlowReader::open(source), probes) {
+            (Ok(reader), Ok(probes)) => {
+                campaigns.recorded_probes = probes;
+                (Some(reader), None)
+            }
+            (Err(e), _) | (_, Err(e)) => (None, Some(e.to_string())),
         };
         Some(Self {
             source: (**source).clone(),

@@ -192,7 +192,7 @@ pub fn populate(world: &mut World, config: SimConfig, mut sink: Box<dyn LedgerSi
     let network = adversaries::attach_identities(&network, &insiders);
     let n = config.population();
     plan.resize(n, (Role::Honest, faults::CrashPlan::default()));
-    let campaigns = traffic::Campaigns::new(
+    let mut campaigns = traffic::Campaigns::new(
         &config.traffic,
         n,
         rng::stream(seed, rng::STREAM_CAMPAIGNS),
@@ -200,17 +200,8 @@ pub fn populate(world: &mut World, config: SimConfig, mut sink: Box<dyn LedgerSi
         &mut rng::stream(seed, rng::STREAM_IMMUNITY_PROBES),
     );
 
-    let mut campaigns = campaigns;
-    let flow_feed = flows::FlowFeed::open(&config);
-    let mut flow_failure = flow_feed.as_ref().and_then(|f| f.failure.clone());
-    if let crate::config::TrafficSource::Flows(source) = &config.traffic.source {
-        match crate::flows::probes(source, campaigns.list.len(), config.immunity.probes) {
-            Ok(probes) => campaigns.recorded_probes = probes,
-            Err(e) => {
-                flow_failure.get_or_insert(e.to_string());
-            }
-        }
-    }
+    let flow_feed = flows::FlowFeed::open(&config, &mut campaigns);
+    let flow_failure = flow_feed.as_ref().and_then(|f| f.failure.clone());
 
     let mut directory = AgentDirectory::default();
     let mut agent_rows = Vec::with_capacity(n);
