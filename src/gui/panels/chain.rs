@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use bevy::prelude::*;
 use bevy_egui::egui;
 
+use super::{ALARM as BROKEN, GOOD as HOLDS};
 use crate::gui::source::{ViewData, ViewSource};
 use crate::ledger::tamper::{ChainCopy, ChainLink};
 
@@ -80,9 +81,6 @@ fn serve_requests(
         demo.verify_line = Some(copy.verify_line());
     }
 }
-
-const HOLDS: egui::Color32 = egui::Color32::from_rgb(48, 196, 141);
-const BROKEN: egui::Color32 = egui::Color32::from_rgb(229, 72, 77);
 
 /// The ledger panel's button that opens the demo.
 pub fn button(ui: &mut egui::Ui, demo: &mut ChainDemo) {

@@ -82,9 +82,9 @@ pub fn show(ui: &mut egui::Ui, data: &ViewData, source: &ViewSource, selection: 
         ui.horizontal(|ui| {
             ui.monospace(&sig[..8.min(sig.len())]);
             if *yes {
-                ui.colored_label(egui::Color32::from_rgb(48, 196, 141), "yes");
+                ui.colored_label(super::GOOD, "yes");
             } else {
-                ui.colored_label(egui::Color32::from_rgb(229, 72, 77), "no");
+                ui.colored_label(super::ALARM, "no");
             }
         });
     }

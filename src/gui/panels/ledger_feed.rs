@@ -4,12 +4,12 @@
 
 use bevy_egui::egui;
 
+// Red: a false signature, or a refused forged certificate.
+use super::ALARM as FALSE_SIGNATURE;
 use crate::gui::source::ViewData;
 use crate::model::Outcome;
 
 const SHOWN: usize = 12;
-/// Red: a false signature, or a refused forged certificate.
-const FALSE_SIGNATURE: egui::Color32 = egui::Color32::from_rgb(229, 72, 77);
 
 pub fn show(ui: &mut egui::Ui, data: &ViewData) {
     let visible = data.feed.partition_point(|entry| entry.tick <= data.tick);
@@ -52,7 +52,7 @@ pub fn show(ui: &mut egui::Ui, data: &ViewData) {
                     Outcome::Refused
                 };
                 let colour = match verdict {
-                    Outcome::Accepted => egui::Color32::from_rgb(48, 196, 141),
+                    Outcome::Accepted => super::GOOD,
                     Outcome::Rejected => egui::Color32::from_rgb(170, 176, 186),
                     Outcome::Expired => egui::Color32::GRAY,
                     // A forged certificate that honest agents refused: an attack caught, shown as an alarm.

@@ -60,6 +60,12 @@ fn style_once(ctx: &egui::Context, state: &mut PanelState) {
     ctx.tessellation_options_mut(|options| options.feathering = false);
 }
 
+/// Text colours the panels share: a good outcome (accepted, a link that holds, a yes), an alarm (a false signature,
+/// a refusal, a broken link, a no), and a warning (a hint).
+pub(super) const GOOD: egui::Color32 = egui::Color32::from_rgb(48, 196, 141);
+pub(super) const ALARM: egui::Color32 = egui::Color32::from_rgb(229, 72, 77);
+pub(super) const WARNING: egui::Color32 = egui::Color32::from_rgb(245, 166, 35);
+
 /// What the panels may ask of the app beyond playback: a new run, or (in the browser) a recording saved or opened.
 #[derive(SystemParam)]
 pub struct Requests<'w> {
@@ -134,10 +140,7 @@ pub fn draw_panels(
             egui::ScrollArea::vertical().show(ui, |ui| {
                 // Settings that stop the defence, named before the plots show their effect.
                 for hint in &data.hints {
-                    ui.colored_label(
-                        egui::Color32::from_rgb(245, 166, 35),
-                        format!("Why the defence may fail: {hint}"),
-                    );
+                    ui.colored_label(WARNING, format!("Why the defence may fail: {hint}"));
                     ui.separator();
                 }
                 metrics::show(ui, &data, &state.plots);
