@@ -44,6 +44,15 @@ fn low_bar(groups: Vec<AdversaryGroup>) -> SimConfig {
     config
 }
 
+/// The defence against the trust-based attacks: the same group under BFT, which weighs no trust, gets no forgery
+/// accepted.
+fn assert_bft_accepts_no_forgery(adversaries: AdversaryGroup) {
+    let mut bft = low_bar(vec![adversaries]);
+    bft.consensus.rule = ConsensusRule::Bft;
+    let bft = run(bft);
+    assert_eq!(bft.counts.signatures_accepted_false, 0, "{bft:?}");
+}
+
 #[test]
 fn betrayal_fools_reputation_but_not_bft() {
     // The same quarter of agents, colluding from the start, is demoted by reputation before its forgeries count.
@@ -63,10 +72,7 @@ fn betrayal_fools_reputation_but_not_bft() {
         "betrayers with earned trust get forgeries accepted: {betrayed:?}"
     );
     // Defence: BFT counts heads, not trust, and no certificate can cite ballots that were not cast.
-    let mut bft = low_bar(vec![group(0.25, betrayal)]);
-    bft.consensus.rule = ConsensusRule::Bft;
-    let bft = run(bft);
-    assert_eq!(bft.counts.signatures_accepted_false, 0, "{bft:?}");
+    assert_bft_accepts_no_forgery(group(0.25, betrayal));
 }
 
 #[test]
@@ -85,10 +91,7 @@ fn on_off_attackers_rebuild_trust_between_attacks_unless_bft_decides() {
         "{on_off_run:?}"
     );
     // Defence: BFT, which has no trust to rebuild.
-    let mut bft = low_bar(vec![group(0.25, on_off)]);
-    bft.consensus.rule = ConsensusRule::Bft;
-    let bft = run(bft);
-    assert_eq!(bft.counts.signatures_accepted_false, 0, "{bft:?}");
+    assert_bft_accepts_no_forgery(group(0.25, on_off));
 }
 
 #[test]
@@ -115,10 +118,7 @@ fn whitewashers_shed_their_bad_name_unless_bft_decides() {
         .sum();
     assert!(rejoined > 0, "whitewashers left and came back");
     // Defence: BFT does not weigh trust, so a fresh identity buys nothing.
-    let mut bft = low_bar(vec![group(0.25, whitewash)]);
-    bft.consensus.rule = ConsensusRule::Bft;
-    let bft = run(bft);
-    assert_eq!(bft.counts.signatures_accepted_false, 0, "{bft:?}");
+    assert_bft_accepts_no_forgery(group(0.25, whitewash));
 }
 
 #[test]
