@@ -11,17 +11,11 @@ use dais::gui::{LEFT_PANEL, RIGHT_PANEL, TOP_BAR, WINDOW_SIZE};
 use dais::ledger::AgentState;
 use image::RgbImage;
 
-/// Checks for a display, and holds the windows' turn: the window tests take it one at a time, since a burst of
-/// windows from tests side by side can find the X server refusing a connection (XOpenDisplayFailed).
-fn require_display() -> std::sync::MutexGuard<'static, ()> {
+fn require_display() {
     assert!(
         std::env::var_os("DISPLAY").is_some_and(|d| !d.is_empty()),
         "the GUI tests open real windows and need an X display: run scripts/test, which starts them under xvfb-run"
     );
-    static WINDOWS: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    WINDOWS
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn stderr(out: &std::process::Output) -> String {
@@ -86,7 +80,7 @@ fn count_colour(img: &RgbImage, state: AgentState) -> usize {
 
 #[test]
 fn classroom_after_60_ticks_shows_the_network_and_a_replay_matches_it() {
-    let _windows = require_display();
+    require_display();
     let dir = tempfile::tempdir().unwrap();
     let live = screenshot(
         &["run", "--scenario", "classroom", "--steps", "60"],
@@ -189,7 +183,7 @@ fn gif_frames(path: &std::path::Path) -> (Vec<RgbImage>, u16) {
 
 #[test]
 fn a_replay_films_its_ticks_into_a_gif_frame_for_tick() {
-    let _windows = require_display();
+    require_display();
     let dir = tempfile::tempdir().unwrap();
     let ledger = record_classroom(dir.path());
     let film = dir.path().join("film.gif");
