@@ -16,6 +16,7 @@ const BALLOTS_PER_TICK: u32 = 10_000;
 
 fn tick(tick: u32) -> TickRecord {
     TickRecord {
+        interventions: Vec::new(),
         tick,
         state_hash: format!("{tick:064}"),
         signatures: vec![],

@@ -346,9 +346,8 @@ fn open_ledger(path: &Path) -> Result<rusqlite::Connection, CommandError> {
 
 /// The note a schema-1 ledger gets wherever it is opened: it is read, but its chain proves less.
 fn old_schema_note(conn: &rusqlite::Connection, path: &Path) {
-    if dais::ledger::sqlite::schema_version(conn).unwrap_or(0)
-        < dais::ledger::schema::SCHEMA_VERSION
-    {
+    // Schema 2 and later chain every row; only schema 1 proves less.
+    if dais::ledger::sqlite::schema_version(conn).unwrap_or(0) < 2 {
         eprintln!(
             "note: {} is a schema-1 ledger from an earlier dais, opened read-only; its chain covers signatures, \
              ballots and decisions only, not the run, agents, ticks or frames",

@@ -1,6 +1,7 @@
 //! `SimConfig`: every knob of a run, as plain serde data written in RON, with validation that names the field, the
 //! value and the accepted range. No Bevy here; the simulation copies what it needs into resources.
 
+pub mod interventions;
 pub mod load;
 mod ron_json;
 pub mod set;
@@ -8,6 +9,7 @@ mod validate;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+pub use interventions::Intervention;
 pub use load::{ConfigSource, load_config};
 pub use validate::InvalidField;
 
@@ -32,6 +34,10 @@ pub struct SimConfig {
     pub faults: FaultsConfig,
     pub immunity: ImmunityConfig,
     pub output: OutputConfig,
+    /// What is done to the run while it runs, by tick: a teacher's clicks, or a script. Left out of the RON while
+    /// empty, so a run without any keeps the config hash it always had.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub interventions: Vec<(u32, Intervention)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

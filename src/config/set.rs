@@ -94,6 +94,11 @@ pub fn apply_settings(config: SimConfig, settings: &[Setting]) -> Result<SimConf
         return Ok(config);
     }
     let mut tree = serde_json::to_value(&config).expect("SimConfig always serialises");
+    // An empty list of interventions is left out when the config is written; it is still a key `--set` may set.
+    tree.as_object_mut()
+        .expect("SimConfig is a struct")
+        .entry("interventions")
+        .or_insert_with(|| serde_json::Value::Array(Vec::new()));
     for setting in settings {
         let key = &setting.key;
         let steps = parse_key(key).ok_or_else(|| SetError::MalformedKey { key: key.clone() })?;

@@ -445,6 +445,47 @@ impl SimConfig {
                 agent_list(field("cut"), list)?;
             }
         }
+        self.validate_interventions()
+    }
+
+    fn validate_interventions(&self) -> Result<(), InvalidField> {
+        let population = self.population();
+        for (i, (tick, action)) in self.interventions.iter().enumerate() {
+            let field = |name: &str| format!("interventions[{i}].{name}");
+            check_range(&field("tick"), *tick, 1, self.simulation.steps)?;
+            for agent in action.agents() {
+                if agent >= population {
+                    return Err(invalid(
+                        field("agent"),
+                        agent,
+                        format!("must name an agent below {population}"),
+                    ));
+                }
+            }
+            match *action {
+                Intervention::StartCampaign { campaign, .. }
+                    if campaign >= self.traffic.campaigns.len() =>
+                {
+                    return Err(invalid(
+                        field("campaign"),
+                        campaign,
+                        format!(
+                            "must name one of the {} campaigns (0 to {})",
+                            self.traffic.campaigns.len(),
+                            self.traffic.campaigns.len().saturating_sub(1)
+                        ),
+                    ));
+                }
+                Intervention::Cut(a, b) | Intervention::Restore(a, b) if a == b => {
+                    return Err(invalid(
+                        field("link"),
+                        format!("({a}, {b})"),
+                        "must join two different agents",
+                    ));
+                }
+                _ => {}
+            }
+        }
         Ok(())
     }
 }
@@ -455,6 +496,21 @@ mod tests {
 
     fn field_of(config: &SimConfig) -> String {
         config.validate().expect_err("should be rejected").field
+    }
+
+    #[test]
+    fn an_impossible_intervention_names_its_place_in_the_list() {
+        let mut c = SimConfig::default();
+        c.interventions = vec![(5, Intervention::Crash(3)), (0, Intervention::Crash(3))];
+        assert_eq!(field_of(&c), "interventions[1].tick");
+        c.interventions = vec![(5, Intervention::Revive(100))];
+        assert_eq!(field_of(&c), "interventions[0].agent");
+        c.interventions = vec![(5, Intervention::StartCampaign { campaign: 9, at: 1 })];
+        assert_eq!(field_of(&c), "interventions[0].campaign");
+        c.interventions = vec![(5, Intervention::Cut(4, 4))];
+        assert_eq!(field_of(&c), "interventions[0].link");
+        c.interventions = vec![(300, Intervention::Cut(4, 5))];
+        assert!(c.validate().is_ok());
     }
 
     #[test]

@@ -344,6 +344,8 @@ impl Frame {
 pub struct TickRecord {
     pub tick: u32,
     pub state_hash: String,
+    /// What was done to the run at the start of this tick, in the order it was applied.
+    pub interventions: Vec<crate::config::Intervention>,
     pub signatures: Vec<SignatureRow>,
     pub ballots: Vec<BallotRow>,
     pub decisions: Vec<DecisionRow>,

@@ -6,13 +6,15 @@
 //! Each row carries a global `seq`, `prev_hash` and `hash = SHA-256(prev_hash || canonical(row))`, where the
 //! canonical bytes encode each stored value with its type and length (see [`canonical`]), so no edit to any
 //! column, not even one that recreates the append-only triggers afterwards, leaves the chain intact.
+//! Schema 3 adds the `interventions` table: what was done to the run at each tick, first among the tick's rows.
+//! Schema 2 files (no interventions table) are still read and verified in full.
 //! Schema 1 (the first release) chained signatures, ballots and decisions only; those files are still read.
 
 use rusqlite::types::ValueRef;
 use sha2::{Digest, Sha256};
 
 /// The schema this build writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 /// The oldest schema this build reads (read-only; its chain covers signatures, ballots and decisions only).
 pub const OLDEST_READABLE: i64 = 1;
 
@@ -21,6 +23,8 @@ pub const OLDEST_READABLE: i64 = 1;
 pub struct Table {
     pub name: &'static str,
     pub columns: &'static [(&'static str, &'static str)],
+    /// The first schema that has it.
+    pub since: i64,
 }
 
 impl Table {
@@ -33,6 +37,7 @@ impl Table {
 pub const TABLES: &[Table] = &[
     Table {
         name: "run",
+        since: 2,
         columns: &[
             ("id", "INTEGER PRIMARY KEY CHECK (id = 1)"),
             ("seq", "INTEGER NOT NULL UNIQUE"),
@@ -46,6 +51,7 @@ pub const TABLES: &[Table] = &[
     },
     Table {
         name: "agents",
+        since: 2,
         columns: &[
             ("idx", "INTEGER PRIMARY KEY"),
             ("seq", "INTEGER NOT NULL UNIQUE"),
@@ -54,7 +60,18 @@ pub const TABLES: &[Table] = &[
         ],
     },
     Table {
+        name: "interventions",
+        since: 3,
+        columns: &[
+            ("seq", "INTEGER PRIMARY KEY"),
+            ("tick", "INTEGER NOT NULL"),
+            // The intervention as the config spells it, e.g. `crash(12)`.
+            ("action", "TEXT NOT NULL"),
+        ],
+    },
+    Table {
         name: "signatures",
+        since: 2,
         columns: &[
             ("seq", "INTEGER PRIMARY KEY"),
             ("tick", "INTEGER NOT NULL"),
@@ -69,6 +86,7 @@ pub const TABLES: &[Table] = &[
     },
     Table {
         name: "ballots",
+        since: 2,
         columns: &[
             ("seq", "INTEGER PRIMARY KEY"),
             ("tick", "INTEGER NOT NULL"),
@@ -79,6 +97,7 @@ pub const TABLES: &[Table] = &[
     },
     Table {
         name: "decisions",
+        since: 2,
         columns: &[
             ("seq", "INTEGER PRIMARY KEY"),
             ("tick", "INTEGER NOT NULL"),
@@ -95,6 +114,7 @@ pub const TABLES: &[Table] = &[
     },
     Table {
         name: "outcomes",
+        since: 2,
         columns: &[
             ("seq", "INTEGER PRIMARY KEY"),
             ("tick", "INTEGER NOT NULL"),
@@ -106,6 +126,7 @@ pub const TABLES: &[Table] = &[
     },
     Table {
         name: "ticks",
+        since: 2,
         columns: &[
             ("tick", "INTEGER PRIMARY KEY"),
             ("seq", "INTEGER NOT NULL UNIQUE"),
@@ -119,6 +140,7 @@ pub const TABLES: &[Table] = &[
     },
     Table {
         name: "frames",
+        since: 2,
         columns: &[
             ("tick", "INTEGER PRIMARY KEY"),
             ("seq", "INTEGER NOT NULL UNIQUE"),
@@ -127,6 +149,7 @@ pub const TABLES: &[Table] = &[
     },
     Table {
         name: "closing",
+        since: 2,
         columns: &[
             ("id", "INTEGER PRIMARY KEY CHECK (id = 1)"),
             ("seq", "INTEGER NOT NULL UNIQUE"),
@@ -153,10 +176,15 @@ pub const CHAINED_V1: &[&str] = &["signatures", "ballots", "decisions"];
 /// The names of the tables a ledger of this schema holds.
 pub fn table_names(schema: i64) -> Vec<&'static str> {
     if schema >= 2 {
-        TABLES.iter().map(|t| t.name).collect()
+        tables(schema).map(|t| t.name).collect()
     } else {
         TABLES_V1.to_vec()
     }
+}
+
+/// The chained tables of a ledger of schema 2 or later, in the order `stats` and `export` list them.
+pub fn tables(schema: i64) -> impl Iterator<Item = &'static Table> {
+    TABLES.iter().filter(move |t| t.since <= schema)
 }
 
 pub fn table(name: &str) -> &'static Table {
@@ -175,6 +203,7 @@ CREATE INDEX ballots_sig ON ballots(sig);
 CREATE INDEX decisions_tick ON decisions(tick);
 CREATE INDEX decisions_sig ON decisions(sig);
 CREATE INDEX outcomes_tick ON outcomes(tick);
+CREATE INDEX interventions_tick ON interventions(tick);
 ";
 
 /// The whole schema: tables, indexes, append-only triggers and the version stamp.

@@ -5,7 +5,7 @@
 use rusqlite::Connection;
 use rusqlite::types::Value;
 
-use super::schema::{self, TABLES, Table};
+use super::schema::{self, Table};
 use super::verify;
 
 /// One row of the chain as the demo shows it.
@@ -27,6 +27,8 @@ pub struct ChainLink {
 pub struct ChainCopy {
     name: String,
     conn: Connection,
+    /// The copy's schema, which says which tables its chain runs through.
+    schema: i64,
     tampered: Option<i64>,
 }
 
@@ -60,16 +62,18 @@ impl StoredRow {
 impl ChainCopy {
     /// A copy of the ledger file `bytes` (named `name` in messages).
     pub fn from_bytes(name: &str, bytes: &[u8]) -> Result<Self, String> {
+        let conn = super::open::open_copy(name, bytes).map_err(err)?;
         Ok(Self {
             name: name.to_string(),
-            conn: super::open::open_copy(name, bytes).map_err(err)?,
+            schema: super::open::schema_version(&conn).map_err(err)?,
+            conn,
             tampered: None,
         })
     }
 
     /// The row with chain position `seq`, whichever table holds it.
     fn row(&self, seq: i64) -> Result<Option<StoredRow>, String> {
-        for table in TABLES {
+        for table in schema::tables(self.schema) {
             let rows = self.rows(table, &format!("WHERE seq = {seq}"))?;
             if let Some(row) = rows.into_iter().next() {
                 return Ok(Some(row));
@@ -123,7 +127,7 @@ impl ChainCopy {
             None => i64::MAX,
         };
         let mut rows = Vec::new();
-        for table in TABLES {
+        for table in schema::tables(self.schema) {
             rows.extend(self.rows(
                 table,
                 &format!("WHERE seq <= {last_seq} ORDER BY seq DESC LIMIT {count}"),

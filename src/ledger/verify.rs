@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use rusqlite::Connection;
 use rusqlite::types::{Value, ValueRef};
 
-use super::schema::{self, TABLES, Table};
+use super::schema::{self, Table};
 use super::sqlite::schema_version;
 use super::{Frame, LedgerTotals};
 use crate::model::Outcome;
@@ -91,7 +91,7 @@ pub(super) fn read(e: rusqlite::Error) -> Problem {
 pub fn verify(conn: &Connection) -> Result<VerifyReport, Problem> {
     match schema_version(conn).map_err(read)? {
         1 => super::verify_v1::verify(conn),
-        _ => verify_chain(conn),
+        schema => verify_chain(conn, schema),
     }
 }
 
@@ -169,6 +169,8 @@ fn read_row(table: &'static Table, row: &rusqlite::Row<'_>) -> rusqlite::Result<
 /// What one tick's rows added up to, before its `ticks` row states them.
 #[derive(Default)]
 struct TickTally {
+    /// What was done to the run this tick.
+    interventions: Vec<crate::config::Intervention>,
     signatures: i64,
     ballots: i64,
     decisions: i64,
@@ -181,6 +183,8 @@ struct TickTally {
 struct Story {
     agents: Option<i64>,
     steps: Option<i64>,
+    /// The interventions the recorded config scripts, by tick: each must be among its tick's recorded ones.
+    scripted: std::collections::BTreeMap<i64, Vec<crate::config::Intervention>>,
     agents_seen: i64,
     /// The last tick whose `ticks` row was read, and whether its frame followed.
     tick: i64,
@@ -205,7 +209,7 @@ impl Story {
         }
         let in_tick = matches!(
             name,
-            "signatures" | "ballots" | "decisions" | "outcomes" | "ticks"
+            "interventions" | "signatures" | "ballots" | "decisions" | "outcomes" | "ticks"
         );
         if in_tick {
             if self.agents_seen != self.agents.unwrap_or(0) {
@@ -249,6 +253,12 @@ impl Story {
                 }
                 self.agents = Some(agents);
                 self.steps = Some(i64::from(config.simulation.steps));
+                for (tick, action) in config.interventions {
+                    self.scripted
+                        .entry(i64::from(tick))
+                        .or_default()
+                        .push(action);
+                }
             }
             "agents" => {
                 if self.tick > 0 || self.current.signatures + self.current.ballots > 0 {
@@ -258,6 +268,24 @@ impl Story {
                     return Err(row.broken(format!("expected agent {}", self.agents_seen)));
                 }
                 self.agents_seen += 1;
+            }
+            "interventions" => {
+                if self.current.signatures + self.current.ballots + self.current.decisions > 0 {
+                    return Err(row.broken("an intervention after the tick's other rows"));
+                }
+                let action: crate::config::Intervention = ron::from_str(row.text("action")?)
+                    .map_err(|e| row.broken(format!("action does not parse: {e}")))?;
+                if let Some(agent) = action
+                    .agents()
+                    .into_iter()
+                    .find(|&a| a as i64 >= self.agents.unwrap_or(0))
+                {
+                    return Err(row.broken(format!(
+                        "names agent {agent}, but the run has {}",
+                        self.agents.unwrap_or(0)
+                    )));
+                }
+                self.current.interventions.push(action);
             }
             "signatures" => {
                 let sig = row.int("sig")?;
@@ -366,6 +394,21 @@ impl Story {
     fn close_tick(&mut self, row: &StoredRow) -> Result<(), Problem> {
         let tick = row.int("tick")?;
         let tally = std::mem::take(&mut self.current);
+        // The config's script is part of what defines the run: each scripted intervention must have been applied.
+        let mut recorded = tally.interventions.clone();
+        for action in self.scripted.remove(&tick).unwrap_or_default() {
+            match recorded.iter().position(|a| *a == action) {
+                Some(at) => {
+                    recorded.swap_remove(at);
+                }
+                None => {
+                    return Err(row.broken(format!(
+                        "the config scripts {} at this tick, but no intervention row records it",
+                        action.to_ron()
+                    )));
+                }
+            }
+        }
         for (column, found) in [
             ("signatures", tally.signatures),
             ("ballots", tally.ballots),
@@ -465,8 +508,9 @@ impl Story {
     }
 }
 
-fn verify_chain(conn: &Connection) -> Result<VerifyReport, Problem> {
-    let mut statements = TABLES
+fn verify_chain(conn: &Connection, version: i64) -> Result<VerifyReport, Problem> {
+    let tables: Vec<&'static Table> = schema::tables(version).collect();
+    let mut statements = tables
         .iter()
         .map(|t| conn.prepare(&schema::select_sql(t)))
         .collect::<rusqlite::Result<Vec<_>>>()
@@ -476,8 +520,8 @@ fn verify_chain(conn: &Connection) -> Result<VerifyReport, Problem> {
         .map(|s| s.query([]))
         .collect::<rusqlite::Result<Vec<_>>>()
         .map_err(read)?;
-    let mut next: Vec<Option<StoredRow>> = Vec::with_capacity(TABLES.len());
-    for (table, cursor) in TABLES.iter().zip(cursors.iter_mut()) {
+    let mut next: Vec<Option<StoredRow>> = Vec::with_capacity(tables.len());
+    for (table, cursor) in tables.iter().zip(cursors.iter_mut()) {
         next.push(match cursor.next().map_err(read)? {
             Some(row) => Some(read_row(table, row).map_err(read)?),
             None => None,
@@ -510,7 +554,7 @@ fn verify_chain(conn: &Connection) -> Result<VerifyReport, Problem> {
         story.follow(&row)?;
         head.clone_from(&row.hash);
         next[at] = match cursors[at].next().map_err(read)? {
-            Some(r) => Some(read_row(&TABLES[at], r).map_err(read)?),
+            Some(r) => Some(read_row(tables[at], r).map_err(read)?),
             None => None,
         };
     }
@@ -525,14 +569,14 @@ fn verify_chain(conn: &Connection) -> Result<VerifyReport, Problem> {
         .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger'")
         .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
         .map_err(read)?;
-    if let Some(missing) = schema::trigger_names(schema::SCHEMA_VERSION)
+    if let Some(missing) = schema::trigger_names(version)
         .into_iter()
         .find(|t| !triggers.contains(t))
     {
         return Err(Problem::MissingTrigger(missing));
     }
     Ok(VerifyReport {
-        schema: schema::SCHEMA_VERSION,
+        schema: version,
         ticks: story.tick as u64,
         steps: story.steps.map(|s| s as u64),
         chained_rows: rows as u64,

@@ -30,6 +30,8 @@ pub enum ReplayError {
     CorruptFrame(u32),
     #[error("cannot read the recording: {0}")]
     Read(#[from] rusqlite::Error),
+    #[error("intervention at tick {tick}: {action:?} is not an intervention this dais knows")]
+    UnknownIntervention { tick: u32, action: String },
     #[error("decision at tick {tick}: unknown outcome {word:?}")]
     UnknownOutcome { tick: u32, word: String },
     #[error(
@@ -255,6 +257,47 @@ impl ReplaySource {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Every intervention applied during the recording, in ledger order, with its tick: the config's script and
+    /// the teacher's clicks alike (none before schema 3).
+    pub fn interventions(&self) -> Result<Vec<(u32, crate::config::Intervention)>, ReplayError> {
+        if self.schema < 3 {
+            return Ok(Vec::new());
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT tick, action FROM interventions ORDER BY seq")?;
+        let mut rows = stmt.query([])?;
+        let mut list = Vec::new();
+        while let Some(r) = rows.next()? {
+            let (tick, action): (u32, String) = (r.get(0)?, r.get(1)?);
+            let parsed = ron::from_str(&action)
+                .map_err(|_| ReplayError::UnknownIntervention { tick, action })?;
+            list.push((tick, parsed));
+        }
+        Ok(list)
+    }
+
+    /// The config that reproduces the recording up to `tick`, and then goes on as its config says: the recorded
+    /// interventions up to `tick` (what was clicked included), then the config's own script after it. With
+    /// `tick` at the last recorded tick this is what `replay --verify` re-simulates; earlier, it is a fork.
+    pub fn config_through(&self, tick: u32) -> Result<SimConfig, ReplayError> {
+        let mut config = self.config.clone();
+        let mut interventions: Vec<_> = self
+            .interventions()?
+            .into_iter()
+            .filter(|(at, _)| *at <= tick)
+            .collect();
+        interventions.extend(
+            self.config
+                .interventions
+                .iter()
+                .filter(|(at, _)| *at > tick)
+                .cloned(),
+        );
+        config.interventions = interventions;
+        Ok(config)
+    }
+
     /// The recorded state hash of every tick, in order.
     pub fn state_hashes(&self) -> Result<Vec<String>, ReplayError> {
         let mut stmt = self
@@ -274,8 +317,8 @@ pub fn verify_by_resimulation(
     mut progress: impl FnMut(&crate::sim::Simulation),
 ) -> Result<u32, ReplayError> {
     let recorded = source.state_hashes()?;
-    let mut simulation =
-        crate::sim::Simulation::new(source.config().clone(), Box::new(DiscardSink));
+    let config = source.config_through(recorded.len() as u32)?;
+    let mut simulation = crate::sim::Simulation::new(config, Box::new(DiscardSink));
     for (i, recorded_hash) in recorded.iter().enumerate() {
         simulation.step();
         let resimulated = simulation.state_hash_hex();

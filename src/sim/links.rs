@@ -135,6 +135,8 @@ impl LinkQueues {
 #[derive(Resource, Clone, Debug, Default)]
 pub struct Partitions {
     cuts: Vec<ActiveCut>,
+    /// Links cut by interventions, lower index first: they carry nothing until restored.
+    pub cut_links: std::collections::BTreeSet<(AgentIdx, AgentIdx)>,
 }
 
 #[derive(Clone, Debug)]
@@ -155,12 +157,24 @@ impl Partitions {
                 far_side: far_side(&partition.cut, network, seed, i as u64),
             })
             .collect();
-        Self { cuts }
+        Self {
+            cuts,
+            cut_links: Default::default(),
+        }
     }
 
-    /// Whether a cut separates `a` from `b` at `tick`.
+    /// Whether an intervention has cut the link between `a` and `b`.
+    pub fn link_cut(&self, a: AgentIdx, b: AgentIdx) -> bool {
+        !self.cut_links.is_empty()
+            && self
+                .cut_links
+                .contains(&crate::config::interventions::link(a as usize, b as usize))
+    }
+
+    /// Whether a cut (a partition, or an intervention's cut link) separates `a` from `b` at `tick`.
     pub fn separates(&self, tick: u32, a: AgentIdx, b: AgentIdx) -> bool {
-        self.cuts.iter().any(|cut| {
+        self.link_cut(a, b)
+            || self.cuts.iter().any(|cut| {
             (cut.from..cut.heal).contains(&tick)
                 && cut.far_side[a as usize] != cut.far_side[b as usize]
         })

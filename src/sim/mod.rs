@@ -14,6 +14,7 @@ pub mod estimate;
 pub mod faults;
 pub mod flows;
 pub mod gossip;
+pub mod interventions;
 pub mod learn;
 pub mod links;
 pub mod metrics;
@@ -89,6 +90,8 @@ pub struct AgentDirectory {
 /// This tick's ledger events, filled by the stages and drained by Record.
 #[derive(Resource, Clone, Debug, Default)]
 pub struct TickEvents {
+    /// Interventions applied at the start of the tick, in order.
+    pub interventions: Vec<crate::config::Intervention>,
     pub proposals: Vec<SigIdx>,
     /// Ballots cast this tick, with the signature each is on.
     pub ballots: Vec<(SigIdx, Ballot)>,
@@ -101,6 +104,7 @@ pub use crate::model::Settlement;
 
 impl TickEvents {
     pub fn clear(&mut self) {
+        self.interventions.clear();
         self.proposals.clear();
         self.ballots.clear();
         self.decisions.clear();

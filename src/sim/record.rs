@@ -217,6 +217,10 @@ fn record_tick(
         serde_json::to_vec(&(&signatures, &ballots, &decision_rows, &outcomes, &metrics))
             .expect("plain data serialises"),
     );
+    // Only a tick with interventions hashes them, so runs without any keep the hashes they always had.
+    if !events.interventions.is_empty() {
+        hasher.update(serde_json::to_vec(&events.interventions).expect("plain data serialises"));
+    }
     let mut frame = Frame {
         agents: Vec::with_capacity(directory.agents.len()),
         messages: in_flight
@@ -259,6 +263,7 @@ fn record_tick(
     let record = TickRecord {
         tick: clock.tick,
         state_hash: ledger.state_hash_hex(),
+        interventions: std::mem::take(&mut events.interventions),
         signatures,
         ballots,
         decisions: decision_rows,

@@ -77,6 +77,23 @@ impl Simulation {
         &self.world.resource::<SimSettings>().config
     }
 
+    /// Schedules `action` for the next tick, as a teacher's click does: it joins the run's config, so the tick
+    /// applies it at its start, the ledger records it and a replay re-simulates it. Refused (with the field and
+    /// the reason) when it names an agent or campaign the run lacks, or when the run is over.
+    pub fn intervene(
+        &mut self,
+        action: crate::config::Intervention,
+    ) -> Result<u32, crate::config::InvalidField> {
+        let tick = self.tick() + 1;
+        let mut settings = self.world.resource_mut::<SimSettings>();
+        settings.config.interventions.push((tick, action));
+        if let Err(invalid) = settings.config.validate() {
+            settings.config.interventions.pop();
+            return Err(invalid);
+        }
+        Ok(tick)
+    }
+
     /// The figures of the last tick run.
     pub fn latest_metrics(&self) -> Option<&TickMetrics> {
         self.world.resource::<LatestMetrics>().tick.as_ref()

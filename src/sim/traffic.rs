@@ -22,6 +22,7 @@ pub(super) fn plugin(app: &mut App) {
             super::adversaries::act_insiders,
             evolve_campaigns,
             super::faults::churn_agents,
+            super::interventions::apply_interventions,
             super::faults::crash_agents,
             super::faults::send_missed_decisions,
             spread_campaigns,
@@ -79,6 +80,8 @@ pub struct Campaign {
     pub variant: u32,
     pub variant_started: u32,
     pub variant_shift: Features,
+    /// The first tick after which it spreads: its start, or earlier when an intervention started it somewhere.
+    pub spreading_from: u32,
 }
 
 impl Campaign {
@@ -102,6 +105,7 @@ impl Campaign {
             variant: 0,
             variant_started: config.start_tick,
             variant_shift: shift,
+            spreading_from: config.start_tick,
         }
     }
 
@@ -272,6 +276,7 @@ fn evolve_campaigns(
 fn spread_campaigns(
     clock: Res<SimClock>,
     network: Res<Network>,
+    partitions: Res<super::links::Partitions>,
     mut campaigns: ResMut<Campaigns>,
     agents: Query<(&Agent, &TickCounts, &Liveness)>,
 ) {
@@ -289,7 +294,7 @@ fn spread_campaigns(
                 reached[origin].get_or_insert(now);
             }
         }
-        if now <= campaign.start_tick {
+        if now <= campaign.spreading_from {
             continue;
         }
         // Infections found this tick take effect next tick, so the scan order cannot chain them within one tick.
@@ -300,6 +305,7 @@ fn spread_campaigns(
             }
             for &neighbour in network.neighbours(agent as u32) {
                 if reached[neighbour as usize].is_none()
+                    && !partitions.link_cut(agent as AgentIdx, neighbour)
                     && rng.random_bool(campaign.spread_probability)
                 {
                     newly.push(neighbour);

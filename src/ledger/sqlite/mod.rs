@@ -334,6 +334,7 @@ mod tests {
 
     fn record(tick: u32) -> TickRecord {
         TickRecord {
+            interventions: Vec::new(),
             tick,
             state_hash: format!("{tick}"),
             signatures: vec![],

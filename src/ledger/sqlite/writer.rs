@@ -174,6 +174,12 @@ impl Writer {
         let chain = &mut self.chain;
         let tick = || int(record.tick);
         {
+            if !record.interventions.is_empty() {
+                let mut interventions = Appender::new(&tx, "interventions")?;
+                for action in &record.interventions {
+                    interventions.append(chain, [tick(), text(action.to_ron())])?;
+                }
+            }
             let mut signatures = Appender::new(&tx, "signatures")?;
             for s in &record.signatures {
                 signatures.append(
