@@ -127,6 +127,81 @@ fn classroom_after_60_ticks_shows_the_network_and_a_replay_matches_it() {
     assert!(count_colour(&later, AgentState::Immune) > 1000);
 }
 
+/// Scene pixels of a palette colour.
+fn count_srgba(img: &RgbImage, colour: bevy::color::Srgba) -> usize {
+    let c = colour.to_u8_array();
+    scene_pixels(img)
+        .filter(|p| near(*p, [c[0], c[1], c[2]], 6))
+        .count()
+}
+
+#[test]
+fn each_intervention_shows_on_screen_live_and_in_its_replay() {
+    require_display();
+    let dir = tempfile::tempdir().unwrap();
+    // Agent 5 crashed, links 0-2 and 4-6 cut, agent 20 Byzantine, the second campaign started early at agent 30,
+    // and agent 12 crashed then revived.
+    let script = "interventions=[(10, crash(5)), (10, cut(0, 2)), (10, cut(4, 6)), (12, byzantine(20, collude)), \
+                  (20, crash(12)), (30, revive(12)), (30, start_campaign(campaign: 1, at: 30))]";
+    let args = ["run", "--scenario", "classroom", "--steps", "60"];
+    let plain = screenshot(&args, &dir.path().join("plain.png"));
+    let mut with_script = args.to_vec();
+    with_script.extend(["--set", script]);
+    let intervened = screenshot(&with_script, &dir.path().join("intervened.png"));
+
+    let crashed = |img: &RgbImage| count_colour(img, AgentState::Crashed);
+    let byzantine = |img: &RgbImage| count_colour(img, AgentState::Byzantine);
+    let cut = |img: &RgbImage| count_srgba(img, palette::CUT_LINK);
+    assert_eq!(
+        (crashed(&plain), cut(&plain)),
+        (0, 0),
+        "the classroom has no crash and no cut of its own"
+    );
+    assert!(
+        crashed(&intervened) > 40,
+        "a grey cross: {}",
+        crashed(&intervened)
+    );
+    assert!(
+        cut(&intervened) > 40,
+        "magenta cut links: {}",
+        cut(&intervened)
+    );
+    assert!(
+        byzantine(&intervened) > byzantine(&plain) + 40,
+        "one more purple star: {} against {}",
+        byzantine(&intervened),
+        byzantine(&plain)
+    );
+    // Agent 30's campaign: more of the network is under attack or compromised than without it.
+    let attacked = |img: &RgbImage| {
+        count_colour(img, AgentState::UnderAttack) + count_colour(img, AgentState::Compromised)
+    };
+    assert_ne!(attacked(&intervened), attacked(&plain));
+
+    // The same script recorded headless replays with the same marks, and re-simulates to the same hashes.
+    let ledger = dir.path().join("intervened.db").display().to_string();
+    let mut record = vec![
+        "run",
+        "--scenario",
+        "classroom",
+        "--steps",
+        "200",
+        "--no-render",
+        "--quiet",
+    ];
+    record.extend(["--set", script, "--ledger", &ledger]);
+    let out = dais(&record);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let replay = screenshot(
+        &["replay", &ledger, "--at", "60"],
+        &dir.path().join("replay.png"),
+    );
+    assert!(differing_share(&intervened, &replay) < 0.005);
+    let verify = dais(&["replay", &ledger, "--verify"]);
+    assert!(verify.status.success(), "{}", stderr(&verify));
+}
+
 /// The share of scene pixels that differ by more than a small tolerance.
 fn differing_share(a: &RgbImage, b: &RgbImage) -> f64 {
     let total = scene_pixels(a).count();

@@ -18,8 +18,11 @@ fn small_run() -> SimConfig {
     config
 }
 
-/// The agent states drawn at every tick, and every tick's messages in flight as (from, to, ticks since sent).
-fn run_frames(config: SimConfig) -> (Vec<Vec<AgentState>>, Vec<Vec<(u32, u32, u8)>>) {
+/// A message in flight as (from, to, ticks since sent).
+type Hop = (u32, u32, u8);
+
+/// The agent states drawn at every tick, and every tick's messages in flight.
+fn run_frames(config: SimConfig) -> (Vec<Vec<AgentState>>, Vec<Vec<Hop>>) {
     let ledger = MemoryLedger::default();
     let mut simulation = Simulation::new(config, Box::new(ledger.clone()));
     while !simulation.finished() {
@@ -54,17 +57,21 @@ fn each_scripted_intervention_shows_at_its_tick() {
     let mut config = small_run();
     let start = config.traffic.campaigns[0].start_tick;
     let (a, b) = busy_link(&config);
-    let on_link = |messages: &[(u32, u32, u8)]| {
+    let on_link = |messages: &[Hop]| {
         messages
             .iter()
             .filter(|&&(from, to, elapsed)| {
-                elapsed == 0 && ((from, to) == (a as u32, b as u32) || (from, to) == (b as u32, a as u32))
+                elapsed == 0
+                    && ((from, to) == (a as u32, b as u32) || (from, to) == (b as u32, a as u32))
             })
             .count()
     };
     let (_, baseline_messages) = run_frames(config.clone());
     let sent_before: usize = baseline_messages[5..].iter().map(|m| on_link(m)).sum();
-    assert!(sent_before > 0, "the busy link carries messages without a cut");
+    assert!(
+        sent_before > 0,
+        "the busy link carries messages without a cut"
+    );
 
     config.interventions = vec![
         (5, Intervention::Cut(a, b)),
@@ -72,12 +79,22 @@ fn each_scripted_intervention_shows_at_its_tick() {
         (15, Intervention::Byzantine(9, ByzantineStrategy::AlwaysNo)),
         (20, Intervention::Revive(3)),
         (25, Intervention::Honest(9)),
-        (start - 10, Intervention::StartCampaign { campaign: 0, at: 17 }),
+        (
+            start - 10,
+            Intervention::StartCampaign {
+                campaign: 0,
+                at: 17,
+            },
+        ),
     ];
     let (states, messages) = run_frames(config);
     let at = |tick: u32, agent: usize| states[tick as usize - 1][agent];
     assert_ne!(at(9, 3), AgentState::Crashed);
-    assert_eq!(at(10, 3), AgentState::Crashed, "crashed at the start of tick 10");
+    assert_eq!(
+        at(10, 3),
+        AgentState::Crashed,
+        "crashed at the start of tick 10"
+    );
     assert_eq!(at(19, 3), AgentState::Crashed, "and stays down");
     assert_ne!(at(20, 3), AgentState::Crashed, "revived at tick 20");
     assert_ne!(at(14, 9), AgentState::Byzantine);
@@ -139,7 +156,10 @@ fn a_clicked_intervention_is_recorded_verified_and_re_simulated() {
 
     let verify = dais(&["ledger", "verify", path.to_str().unwrap()]);
     let line = String::from_utf8_lossy(&verify.stdout);
-    assert!(verify.status.success() && line.starts_with("ledger ok"), "{line}");
+    assert!(
+        verify.status.success() && line.starts_with("ledger ok"),
+        "{line}"
+    );
     let replay = dais(&["replay", path.to_str().unwrap(), "--verify"]);
     let line = String::from_utf8_lossy(&replay.stdout);
     assert!(
@@ -180,7 +200,11 @@ fn a_headless_run_scripts_interventions_and_verify_checks_the_script_was_applied
         "--out",
         out.to_str().unwrap(),
     ]);
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     let ledger = out.join("ledger.db");
     let conn = rusqlite::Connection::open(&ledger).unwrap();
     let rows: Vec<(u32, String)> = conn

@@ -21,9 +21,13 @@ fn p(path: &Path) -> &str {
     path.to_str().unwrap()
 }
 
-/// Records a short run (60 agents, 120 ticks, 20% colluders so every kind of row appears) and returns its path.
+/// Records a short run (60 agents, 120 ticks, 20% colluders and one scripted crash, so every kind of row appears)
+/// and returns its path.
 fn record(dir: &Path) -> PathBuf {
-    record_into(&dir.join("run"), &[])
+    record_into(
+        &dir.join("run"),
+        &["--set", "interventions=[(30, crash(3))]"],
+    )
 }
 
 /// Records that run into `out_dir`, with `extra` flags (such as `--set`), and returns the ledger's path.
@@ -172,6 +176,12 @@ fn every_edit_to_any_table_breaks_the_chain_at_that_row() {
             "SELECT min(seq) FROM outcomes WHERE outcome <> 'accepted'",
         ),
         (
+            "an intervention",
+            "UPDATE interventions SET action = 'revive(3)'",
+            "interventions",
+            "SELECT seq FROM interventions",
+        ),
+        (
             "the closing totals",
             "UPDATE closing SET totals = json_set(totals, '$.ballots', json_extract(totals, '$.ballots') + 1)",
             "closing",
@@ -278,6 +288,24 @@ fn a_schema_one_ledger_still_verifies_read_only_with_a_note() {
     assert_eq!(std::fs::read(&old).unwrap(), before, "opened read-only");
     let source = dais::replay::ReplaySource::open(&old).unwrap();
     assert!(!source.decisions().unwrap().is_empty());
+}
+
+/// A schema-2 ledger (before the interventions table) from the previous release: it verifies in full, with no
+/// note, and this build re-simulates it to the very state hashes it recorded.
+#[test]
+fn a_schema_two_ledger_verifies_and_re_simulates_to_its_recorded_hashes() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("old.db");
+    std::fs::copy("tests/fixtures/ledger-schema2.db", &old).unwrap();
+    let out = verify(&old);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("ledger ok: 60 ticks, 220 chained rows"));
+    assert_eq!(text(&out.stderr), "", "no note: schema 2 chains every row");
+    verifies_and_re_simulates(&old, "schema 2");
+    let stats = text(&dais(&["ledger", "stats", p(&old)]).stdout);
+    assert!(stats.contains("(schema 2)") && !stats.contains("interventions"), "{stats}");
+    let source = dais::replay::ReplaySource::open(&old).unwrap();
+    assert!(source.interventions().unwrap().is_empty());
 }
 
 #[test]

@@ -111,7 +111,10 @@ mod tests {
         );
         assert_eq!(list[2].1.to_ron(), "start_campaign(campaign:0,at:12)");
         assert_eq!(cut_links_at(&list, 45), [(3, 9)].into());
-        assert!(cut_links_at(&list, 50).is_empty(), "restored either way round");
+        assert!(
+            cut_links_at(&list, 50).is_empty(),
+            "restored either way round"
+        );
         assert!(cut_links_at(&list, 40).is_empty(), "not cut yet");
         assert_eq!(
             list[2].1.describe(&["worm".into()]),

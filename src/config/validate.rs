@@ -448,7 +448,8 @@ impl SimConfig {
         self.validate_interventions()
     }
 
-    fn validate_interventions(&self) -> Result<(), InvalidField> {
+    /// Checks the interventions alone (each names an agent and campaign of the run, at a tick of it).
+    pub fn validate_interventions(&self) -> Result<(), InvalidField> {
         let population = self.population();
         for (i, (tick, action)) in self.interventions.iter().enumerate() {
             let field = |name: &str| format!("interventions[{i}].{name}");
@@ -500,17 +501,29 @@ mod tests {
 
     #[test]
     fn an_impossible_intervention_names_its_place_in_the_list() {
-        let mut c = SimConfig::default();
-        c.interventions = vec![(5, Intervention::Crash(3)), (0, Intervention::Crash(3))];
+        let with = |interventions: Vec<(u32, Intervention)>| SimConfig {
+            interventions,
+            ..Default::default()
+        };
+        let c = with(vec![
+            (5, Intervention::Crash(3)),
+            (0, Intervention::Crash(3)),
+        ]);
         assert_eq!(field_of(&c), "interventions[1].tick");
-        c.interventions = vec![(5, Intervention::Revive(100))];
+        let c = with(vec![(5, Intervention::Revive(100))]);
         assert_eq!(field_of(&c), "interventions[0].agent");
-        c.interventions = vec![(5, Intervention::StartCampaign { campaign: 9, at: 1 })];
+        let c = with(vec![(
+            5,
+            Intervention::StartCampaign { campaign: 9, at: 1 },
+        )]);
         assert_eq!(field_of(&c), "interventions[0].campaign");
-        c.interventions = vec![(5, Intervention::Cut(4, 4))];
+        let c = with(vec![(5, Intervention::Cut(4, 4))]);
         assert_eq!(field_of(&c), "interventions[0].link");
-        c.interventions = vec![(300, Intervention::Cut(4, 5))];
-        assert!(c.validate().is_ok());
+        assert!(
+            with(vec![(300, Intervention::Cut(4, 5))])
+                .validate()
+                .is_ok()
+        );
     }
 
     #[test]

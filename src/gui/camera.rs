@@ -1,5 +1,6 @@
 //! The scene camera: it sees only the rectangle between the panels, fits the whole network into it when a run
-//! opens, pans with a drag and zooms with the wheel towards the cursor. A click without a drag picks a node.
+//! opens, pans with a drag and zooms with the wheel towards the cursor. A click without a drag picks a node, or,
+//! away from every node, the link nearest the click.
 
 use bevy::input::mouse::AccumulatedMouseScroll;
 use bevy::prelude::*;
@@ -12,6 +13,7 @@ use super::{LEFT_PANEL, RIGHT_PANEL, TOP_BAR, ViewSet};
 
 pub(super) fn plugin(app: &mut App) {
     app.init_resource::<Selection>();
+    app.init_resource::<SelectedLink>();
     app.init_resource::<Fitted>();
     app.add_systems(Startup, spawn_cameras);
     app.add_systems(
@@ -25,6 +27,10 @@ pub(super) fn plugin(app: &mut App) {
 /// The camera that draws the graph (the egui camera is separate).
 #[derive(Component)]
 pub struct SceneCamera;
+
+/// The link the class clicked (lower index first), which the inspector offers to cut or restore.
+#[derive(Resource, Default, Debug, Clone, Copy, PartialEq)]
+pub struct SelectedLink(pub Option<(u32, u32)>);
 
 /// The agent whose details the inspector shows.
 #[derive(Resource, Default, Debug, Clone, Copy, PartialEq)]
@@ -165,12 +171,40 @@ pub fn nearest_agent(positions: &[[f32; 2]], point: Vec2, reach: f32) -> Option<
         .map(|(i, _)| i as u32)
 }
 
+/// The link nearest a world point, if the point is within `reach` of the segment between its two nodes.
+pub fn nearest_link(
+    positions: &[[f32; 2]],
+    edges: &[(u32, u32)],
+    point: Vec2,
+    reach: f32,
+) -> Option<(u32, u32)> {
+    edges
+        .iter()
+        .filter_map(|&(a, b)| {
+            let (pa, pb) = (positions.get(a as usize)?, positions.get(b as usize)?);
+            let (pa, pb) = (Vec2::from(*pa), Vec2::from(*pb));
+            let along = (pb - pa).length_squared();
+            let t = if along > 0.0 {
+                ((point - pa).dot(pb - pa) / along).clamp(0.0, 1.0)
+            } else {
+                0.0
+            };
+            Some(((a, b), pa.lerp(pb, t).distance_squared(point)))
+        })
+        .filter(|&(_, d)| d <= reach * reach)
+        .min_by(|x, y| x.1.total_cmp(&y.1))
+        .map(|(link, _)| link)
+}
+
+#[allow(clippy::too_many_arguments)]
 fn pick_node(
     window: Single<&Window, With<PrimaryWindow>>,
     buttons: Res<ButtonInput<MouseButton>>,
     camera: Single<(&Camera, &GlobalTransform), With<SceneCamera>>,
     scene: Res<super::graph_view::SceneLayout>,
+    data: Res<ViewData>,
     mut selection: ResMut<Selection>,
+    mut link: ResMut<SelectedLink>,
     mut press: Local<Option<Vec2>>,
 ) {
     let cursor = cursor_in_scene(&window);
@@ -191,6 +225,11 @@ fn pick_node(
         // Generous reach: small nodes are hard to hit on a projector.
         let reach = scene.node_radius * 2.5;
         selection.0 = nearest_agent(&scene.positions, world, reach);
+        // Away from every node, a click near a link picks the link (to cut it or restore it).
+        link.0 = match selection.0 {
+            Some(_) => None,
+            None => nearest_link(&scene.positions, &data.edges, world, scene.node_radius),
+        };
     }
 }
 
@@ -204,5 +243,30 @@ mod tests {
         assert_eq!(nearest_agent(&positions, Vec2::new(8.0, 1.0), 5.0), Some(1));
         assert_eq!(nearest_agent(&positions, Vec2::new(15.0, 30.0), 5.0), None);
         assert_eq!(nearest_agent(&[], Vec2::ZERO, 5.0), None);
+    }
+
+    #[test]
+    fn picks_the_link_nearest_a_click_between_nodes() {
+        let positions = [[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]];
+        let edges = [(0, 1), (0, 2), (1, 2)];
+        assert_eq!(
+            nearest_link(&positions, &edges, Vec2::new(5.0, 1.0), 2.0),
+            Some((0, 1))
+        );
+        assert_eq!(
+            nearest_link(&positions, &edges, Vec2::new(5.2, 5.0), 2.0),
+            Some((1, 2)),
+            "the diagonal"
+        );
+        assert_eq!(
+            nearest_link(&positions, &edges, Vec2::new(20.0, 20.0), 2.0),
+            None,
+            "nothing within reach"
+        );
+        assert_eq!(
+            nearest_link(&positions, &edges, Vec2::new(14.0, 0.0), 2.0),
+            None,
+            "past the segment's end"
+        );
     }
 }

@@ -8,6 +8,7 @@
 pub mod camera;
 pub mod capture;
 pub mod graph_view;
+pub mod interventions;
 pub mod layout;
 pub mod page;
 pub mod palette;
@@ -143,6 +144,7 @@ pub fn build_app(
         source::plugin,
         graph_view::plugin,
         propagation::plugin,
+        interventions::plugin,
         capture::plugin(options.screenshot.clone(), options.quit_after),
     ));
     #[cfg(not(target_arch = "wasm32"))]

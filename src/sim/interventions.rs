@@ -9,38 +9,49 @@
 use bevy::prelude::*;
 
 use super::adversaries::Insider;
-use super::clock::SimClock;
 use super::components::*;
 use super::faults::{Churn, CrashPlan};
 use super::links::Partitions;
 use super::traffic::Campaigns;
-use super::{AgentDirectory, SimSettings, TickEvents};
+use super::{AgentDirectory, TickContext, TickEvents};
 use crate::config::Intervention;
 use crate::config::interventions::link;
 
+/// The run-wide state an intervention may change besides the agents' own components.
+#[derive(bevy::ecs::system::SystemParam)]
+pub(super) struct RunState<'w> {
+    churn: ResMut<'w, Churn>,
+    campaigns: ResMut<'w, Campaigns>,
+    partitions: ResMut<'w, Partitions>,
+    events: ResMut<'w, TickEvents>,
+}
+
 /// Applies this tick's interventions, in the order the config lists them.
 pub(super) fn apply_interventions(
-    clock: Res<SimClock>,
-    settings: Res<SimSettings>,
+    tick: TickContext,
     directory: Res<AgentDirectory>,
-    mut churn: ResMut<Churn>,
-    mut campaigns: ResMut<Campaigns>,
-    mut partitions: ResMut<Partitions>,
-    mut events: ResMut<TickEvents>,
+    run: RunState,
     mut commands: Commands,
     mut agents: Query<(&mut Role, &mut Liveness, &mut CrashPlan, Has<Insider>)>,
 ) {
-    let now = clock.tick;
-    let due = settings
-        .config
+    let now = tick.now();
+    let RunState {
+        mut churn,
+        mut campaigns,
+        mut partitions,
+        mut events,
+    } = run;
+    let due = tick
+        .config()
         .interventions
         .iter()
-        .filter(|(tick, _)| *tick == now);
+        .filter(|(at, _)| *at == now);
     for (_, action) in due {
         let entity = |agent: usize| directory.agents.get(agent).copied();
         match *action {
             Intervention::Crash(agent) => {
-                if let Some((_, _, mut plan, _)) = entity(agent).and_then(|e| agents.get_mut(e).ok())
+                if let Some((_, _, mut plan, _)) =
+                    entity(agent).and_then(|e| agents.get_mut(e).ok())
                 {
                     // `crash_agents`, next in the stage, takes it down and keeps it down.
                     plan.at = Some(now);

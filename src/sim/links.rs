@@ -175,9 +175,9 @@ impl Partitions {
     pub fn separates(&self, tick: u32, a: AgentIdx, b: AgentIdx) -> bool {
         self.link_cut(a, b)
             || self.cuts.iter().any(|cut| {
-            (cut.from..cut.heal).contains(&tick)
-                && cut.far_side[a as usize] != cut.far_side[b as usize]
-        })
+                (cut.from..cut.heal).contains(&tick)
+                    && cut.far_side[a as usize] != cut.far_side[b as usize]
+            })
     }
 
     /// The agents on the far side of partition `i` (empty if there is no such partition).

@@ -31,6 +31,8 @@ pub struct AgentSnapshot {
     /// The agent's latest ballots, newest first: (signature id, yes).
     pub recent_ballots: Vec<(u64, bool)>,
     pub reputation: f64,
+    /// How it lies, while it is Byzantine.
+    pub byzantine: Option<crate::config::ByzantineStrategy>,
 }
 
 impl Simulation {
@@ -87,7 +89,7 @@ impl Simulation {
         let tick = self.tick() + 1;
         let mut settings = self.world.resource_mut::<SimSettings>();
         settings.config.interventions.push((tick, action));
-        if let Err(invalid) = settings.config.validate() {
+        if let Err(invalid) = settings.config.validate_interventions() {
             settings.config.interventions.pop();
             return Err(invalid);
         }
@@ -165,6 +167,10 @@ impl Simulation {
                 })
                 .unwrap_or_default(),
             reputation: world.get::<Reputation>(entity)?.trust(),
+            byzantine: match world.get::<super::components::Role>(entity)? {
+                super::components::Role::Byzantine(strategy) => Some(*strategy),
+                super::components::Role::Honest => None,
+            },
         })
     }
 

@@ -70,11 +70,17 @@ pub fn show(
 /// The settings that produced the picture, last in the top bar: cut short with "…" where the bar runs out (a
 /// replay's timeline comes first), whole on hover.
 pub fn settings(ui: &mut egui::Ui, data: &ViewData, replay: bool) {
+    let done = data.visible_interventions().count();
     let text = format!(
-        "seed {} · {} agents · {} · {}",
+        "seed {} · {} agents · {}{} · {}",
         data.config.simulation.seed,
         data.agents.len(),
         super::params::setting_in_words(&data.config),
+        match done {
+            0 => String::new(),
+            1 => " · 1 intervention".to_string(),
+            n => format!(" · {n} interventions"),
+        },
         if replay { "REPLAY" } else { "LIVE" }
     );
     ui.add(egui::Label::new(&text).truncate())

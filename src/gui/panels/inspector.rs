@@ -1,16 +1,50 @@
 //! The inspector: everything about the clicked agent: role, liveness, detector threshold, blacklist, latest ballots
-//! and reputation. A replay shows what the ledger recorded.
+//! and reputation, and in a live run the buttons that intervene on it. A clicked link can be cut or restored. A
+//! replay shows what the ledger recorded.
 
 use bevy_egui::egui;
 
-use crate::gui::camera::Selection;
+use super::intervene::{self, InterventionChoices};
+use crate::gui::camera::{SelectedLink, Selection};
+use crate::gui::interventions::InterventionRequests;
 use crate::gui::palette;
 use crate::gui::source::{ViewData, ViewSource};
 
-pub fn show(ui: &mut egui::Ui, data: &ViewData, source: &ViewSource, selection: &mut Selection) {
+/// What the class may do from the inspector.
+pub struct Hands<'a> {
+    pub link: &'a mut SelectedLink,
+    pub choices: &'a mut InterventionChoices,
+    pub requests: &'a mut InterventionRequests,
+}
+
+pub fn show(
+    ui: &mut egui::Ui,
+    data: &ViewData,
+    source: &ViewSource,
+    selection: &mut Selection,
+    hands: Hands,
+) {
+    let live = !source.is_replay();
+    if selection.0.is_none()
+        && let Some(link) = hands.link.0
+    {
+        if intervene::link_actions(ui, data, link, live, hands.requests) {
+            hands.link.0 = None;
+        }
+        intervene::history(ui, data);
+        return;
+    }
     let Some(agent) = selection.0 else {
         ui.strong("Inspector");
-        ui.label(egui::RichText::new("Click a node to inspect it.").weak());
+        ui.label(
+            egui::RichText::new(if live {
+                "Click a node to inspect it or intervene; click a link to cut it."
+            } else {
+                "Click a node to inspect it."
+            })
+            .weak(),
+        );
+        intervene::history(ui, data);
         return;
     };
     ui.horizontal(|ui| {
@@ -22,6 +56,17 @@ pub fn show(ui: &mut egui::Ui, data: &ViewData, source: &ViewSource, selection: 
     let Some(details) = source.inspect(agent, data) else {
         return;
     };
+    if live {
+        intervene::agent_actions(
+            ui,
+            data,
+            agent,
+            details.byzantine,
+            hands.choices,
+            hands.requests,
+        );
+        intervene::history(ui, data);
+    }
     let state = data.frame.agents.get(agent as usize).copied();
     let not_recorded = || egui::RichText::new("not recorded").weak();
     egui::Grid::new("inspector").num_columns(2).show(ui, |ui| {
@@ -102,6 +147,8 @@ pub struct AgentDetails {
     /// Latest ballots, newest first: (signature id, yes).
     pub recent_ballots: Vec<(String, bool)>,
     pub reputation: Option<f64>,
+    /// It lies now (in a live run, whatever its recorded role says).
+    pub byzantine: bool,
 }
 
 const INSPECTED_BALLOTS: usize = 6;
@@ -130,6 +177,15 @@ impl ViewSource {
                     .map(|(sig, yes)| (hex(sig), yes))
                     .collect();
                 details.reputation = Some(agent.reputation);
+                details.byzantine = agent.byzantine.is_some();
+                if let Some(strategy) = agent.byzantine
+                    && !details.role.starts_with("byzantine")
+                {
+                    details.role = format!(
+                        "byzantine:{} (by intervention)",
+                        ron::to_string(&strategy).unwrap_or_default()
+                    );
+                }
             }
             ViewSource::Replay(replay) => {
                 let ballots =

@@ -54,7 +54,8 @@ fn paint(ui: &mut egui::Ui, shape: Shape, colour: Srgba, outlined: bool) {
     }
 }
 
-pub fn show(ui: &mut egui::Ui) {
+/// `cut_links`: the run has cut a link, so the legend explains the mark.
+pub fn show(ui: &mut egui::Ui, cut_links: bool) {
     ui.strong("Agents");
     for state in palette::AGENT_STATES {
         let (name, meaning) = palette::agent_label(state);
@@ -82,6 +83,17 @@ pub fn show(ui: &mut egui::Ui) {
             );
             ui.label(egui::RichText::new(name).strong());
             ui.label(egui::RichText::new(meaning).small().weak());
+        });
+    }
+    if cut_links {
+        ui.horizontal(|ui| {
+            paint(ui, Shape::Cross, palette::CUT_LINK, false);
+            ui.label(egui::RichText::new("Cut link").strong());
+            ui.label(
+                egui::RichText::new("carries nothing until restored")
+                    .small()
+                    .weak(),
+            );
         });
     }
     ui.label(

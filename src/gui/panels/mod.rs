@@ -5,6 +5,7 @@
 mod chain;
 mod controls;
 mod inspector;
+mod intervene;
 mod ledger_feed;
 mod legend;
 mod metrics;
@@ -30,6 +31,8 @@ pub struct PanelState {
     /// Why the last "apply" was refused.
     pub draft_error: Option<String>,
     pub plots: metrics::PlotSeries,
+    /// The strategy and campaign the intervention buttons use.
+    pub intervention_choices: intervene::InterventionChoices,
     styled: bool,
 }
 
@@ -73,6 +76,8 @@ pub struct Requests<'w> {
     #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
     recording: ResMut<'w, RecordingRequests>,
     chain: ResMut<'w, chain::ChainDemo>,
+    link: ResMut<'w, super::camera::SelectedLink>,
+    interventions: ResMut<'w, super::interventions::InterventionRequests>,
 }
 
 /// The panels' own systems (those that answer what the panels asked).
@@ -126,9 +131,23 @@ pub fn draw_panels(
                     recording::show(ui, &data, replay, &mut requests.recording, pending);
                     ui.separator();
                 }
-                legend::show(ui);
+                let cut_links = data
+                    .interventions
+                    .iter()
+                    .any(|(_, a)| matches!(a, crate::config::Intervention::Cut(..)));
+                legend::show(ui, cut_links);
                 ui.separator();
-                inspector::show(ui, &data, &source, &mut selection);
+                inspector::show(
+                    ui,
+                    &data,
+                    &source,
+                    &mut selection,
+                    inspector::Hands {
+                        link: &mut requests.link,
+                        choices: &mut state.intervention_choices,
+                        requests: &mut requests.interventions,
+                    },
+                );
                 ui.separator();
                 params::show(ui, &data, replay, state, pending);
             });

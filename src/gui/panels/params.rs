@@ -10,7 +10,7 @@ use crate::config::{
 };
 use crate::gui::source::{PendingRestart, ViewData};
 
-fn combo<T: PartialEq + Copy>(
+pub(super) fn combo<T: PartialEq + Copy>(
     ui: &mut egui::Ui,
     id: &str,
     value: &mut T,
@@ -43,7 +43,7 @@ const RULES: [(ConsensusRule, &str); 7] = [
     (ConsensusRule::Committee, "committee (BFT in c)"),
     (ConsensusRule::Snowball, "Snowball"),
 ];
-const STRATEGIES: [(ByzantineStrategy, &str); 4] = [
+pub(super) const STRATEGIES: [(ByzantineStrategy, &str); 4] = [
     (ByzantineStrategy::AlwaysYes, "always yes"),
     (ByzantineStrategy::AlwaysNo, "always no"),
     (ByzantineStrategy::Forge, "forge"),

@@ -163,7 +163,9 @@ pub(super) fn show_new_live_run(run: &LiveRun, data: &mut ViewData) {
     drop(feed);
     let config = run.simulation.config().clone();
     let steps = config.simulation.steps;
+    let interventions = config.interventions.clone();
     open_view(data, config, info.agents, steps);
+    data.interventions = interventions;
 }
 
 pub(super) fn restart_run(

@@ -67,9 +67,19 @@ pub struct ViewData {
     /// Settings of the run that stop the defence, each naming its setting (`sim::diagnose`).
     pub hints: Vec<String>,
     pub problem: Option<String>,
+    /// Every intervention of the run by tick: the config's script and the class's clicks (a live run), or what
+    /// the recording holds (a replay). The scene draws the links cut at the tick on screen from it.
+    pub interventions: Vec<(u32, crate::config::Intervention)>,
 }
 
 impl ViewData {
+    /// The interventions applied by the tick on screen, oldest first.
+    pub fn visible_interventions(
+        &self,
+    ) -> impl DoubleEndedIterator<Item = &(u32, crate::config::Intervention)> {
+        self.interventions.iter().filter(|(t, _)| *t <= self.tick)
+    }
+
     /// Metrics up to the tick on screen.
     pub fn visible_metrics(&self) -> &[TickMetrics] {
         &self.metrics[..(self.tick as usize).min(self.metrics.len())]

@@ -27,6 +27,7 @@ pub(super) fn show_new_replay(
     open_view(data, source.config().clone(), agents, source.ticks());
     data.metrics = metrics;
     data.feed = feed;
+    data.interventions = source.interventions()?;
     Ok(())
 }
 
