@@ -303,7 +303,10 @@ fn a_schema_two_ledger_verifies_and_re_simulates_to_its_recorded_hashes() {
     assert_eq!(text(&out.stderr), "", "no note: schema 2 chains every row");
     verifies_and_re_simulates(&old, "schema 2");
     let stats = text(&dais(&["ledger", "stats", p(&old)]).stdout);
-    assert!(stats.contains("(schema 2)") && !stats.contains("interventions"), "{stats}");
+    assert!(
+        stats.contains("(schema 2)") && !stats.contains("interventions"),
+        "{stats}"
+    );
     let source = dais::replay::ReplaySource::open(&old).unwrap();
     assert!(source.interventions().unwrap().is_empty());
 }

@@ -228,7 +228,12 @@ fn pick_node(
         // Away from every node, a click near a link picks the link (to cut it or restore it).
         link.0 = match selection.0 {
             Some(_) => None,
-            None => nearest_link(&scene.positions, &data.edges, world, scene.node_radius * 1.5),
+            None => nearest_link(
+                &scene.positions,
+                &data.edges,
+                world,
+                scene.node_radius * 1.5,
+            ),
         };
     }
 }

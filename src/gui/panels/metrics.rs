@@ -134,7 +134,7 @@ fn plot<'a>(
     ui: &mut egui::Ui,
     id: &str,
     title: &str,
-    data: &ViewData,
+    data: &'a ViewData,
     y: YAxis,
     lines: impl FnOnce(&mut egui_plot::PlotUi<'a>) + 'a,
 ) {
@@ -153,7 +153,31 @@ fn plot<'a>(
         .include_x(data.tick.max(10) as f64)
         .include_y(0.0)
         .include_y(y.least_top)
-        .show(ui, lines);
+        .show(ui, |p| {
+            marks(p, data);
+            lines(p);
+        });
+}
+
+/// Vertical marks on every plot: each intervention applied so far (thin amber), and where a forked run left its
+/// recording (white).
+fn marks(p: &mut egui_plot::PlotUi<'_>, data: &ViewData) {
+    let mut ticks: Vec<u32> = data.visible_interventions().map(|(t, _)| *t).collect();
+    ticks.dedup();
+    for tick in ticks {
+        p.vline(
+            egui_plot::VLine::new("", tick as f64)
+                .color(super::WARNING.gamma_multiply(0.6))
+                .width(1.0),
+        );
+    }
+    if let Some(fork) = &data.fork {
+        p.vline(
+            egui_plot::VLine::new("fork", fork.tick as f64)
+                .color(egui::Color32::WHITE)
+                .width(1.5),
+        );
+    }
 }
 
 const CAMPAIGN_COLOURS: [egui::Color32; 4] = [

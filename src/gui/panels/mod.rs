@@ -78,6 +78,7 @@ pub struct Requests<'w> {
     chain: ResMut<'w, chain::ChainDemo>,
     link: ResMut<'w, super::camera::SelectedLink>,
     interventions: ResMut<'w, super::interventions::InterventionRequests>,
+    fork: ResMut<'w, super::source::PendingFork>,
 }
 
 /// The panels' own systems (those that answer what the panels asked).
@@ -115,7 +116,9 @@ pub fn draw_panels(
             ui.horizontal_centered(|ui| {
                 controls::show(ui, &data, replay, &mut playback, pending);
                 if replay {
-                    timeline::show(ui, &data, &mut playback);
+                    timeline::show(ui, &data, &mut playback, &mut requests.fork);
+                } else if let Some(fork) = &data.fork {
+                    timeline::forked(ui, fork);
                 }
                 ui.separator();
                 controls::settings(ui, &data, replay);

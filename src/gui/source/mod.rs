@@ -2,6 +2,7 @@
 //! and reads it only through that facade, or a recording ([`replay`]), read from the ledger by tick. [`playback`]
 //! turns play, pause and speed into ticks for either. The rest of the view only sees [`ViewData`].
 
+mod fork;
 mod live;
 mod playback;
 mod replay;
@@ -10,6 +11,7 @@ use std::sync::Mutex;
 
 use bevy::prelude::*;
 
+pub use fork::{ForkPoint, PendingFork};
 pub use live::{LiveRun, ViewSink, in_memory_recording};
 pub use playback::{Playback, SPEED_RANGE};
 pub use replay::ReplayRun;
@@ -18,6 +20,7 @@ use super::{Opening, ViewOptions, ViewSet};
 use crate::config::SimConfig;
 use crate::ledger::{AgentRow, DecisionRow, Frame};
 use crate::model::{Outcome, TickMetrics};
+use fork::{check_fork, fork_replay};
 use live::{pull_live_ticks, restart_run, show_new_live_run};
 use playback::advance;
 use replay::{open_recording, show_new_replay, show_replay_tick};
@@ -27,6 +30,7 @@ pub(super) fn plugin(app: &mut App) {
     app.init_resource::<PendingRestart>();
     app.init_resource::<PendingOpen>();
     app.init_resource::<RecordingRequests>();
+    app.init_resource::<PendingFork>();
     app.add_systems(Startup, load_opening);
     app.add_systems(Last, finish_ledger_on_exit);
     app.add_systems(
@@ -34,8 +38,10 @@ pub(super) fn plugin(app: &mut App) {
         (
             restart_run,
             open_recording,
+            fork_replay,
             advance,
             pull_live_ticks,
+            check_fork,
             show_replay_tick,
         )
             .chain()
@@ -70,6 +76,8 @@ pub struct ViewData {
     /// Every intervention of the run by tick: the config's script and the class's clicks (a live run), or what
     /// the recording holds (a replay). The scene draws the links cut at the tick on screen from it.
     pub interventions: Vec<(u32, crate::config::Intervention)>,
+    /// Where this live run forked off a recording, if it did.
+    pub fork: Option<ForkPoint>,
 }
 
 impl ViewData {
