@@ -9,6 +9,7 @@ pub mod config;
 pub mod experiment;
 pub mod flows;
 pub mod ledger;
+pub mod lesson;
 pub mod ml;
 pub mod model;
 pub mod sim;
