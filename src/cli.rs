@@ -95,6 +95,9 @@ pub enum Command {
     Ledger(LedgerCommand),
     /// Open a recording; with --verify, re-simulate it and compare every tick.
     Replay(ReplayArgs),
+    /// Teach a guided lesson: a shipped one (worm, single-point-of-failure, liars) or a lesson file, in the window.
+    /// With no display it plays through headless, answering every question right, and prints the captions.
+    Lesson(LessonArgs),
     /// Fit an Isolation Forest on a CSV and score another: writes score,is_anomaly per row.
     Detect(DetectArgs),
     /// Run every run of a sweep file (parameters x seeds) into DIR/runs.csv, --jobs at a time; or report on,
@@ -399,6 +402,20 @@ fn seconds_from_flag(text: &str) -> Result<f32, String> {
         Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
         _ => Err(format!("{text:?} is not a positive number of seconds")),
     }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct LessonArgs {
+    /// A shipped lesson's name, or a lesson file (RON, as in assets/lessons/). Without it, list the shipped ones.
+    pub lesson: Option<String>,
+    /// Play it through without a window and print the captions and answers.
+    #[arg(long)]
+    pub no_render: bool,
+    /// With --screenshot: the tick to photograph (default: the first).
+    #[arg(long, value_name = "TICK")]
+    pub at: Option<u32>,
+    #[command(flatten)]
+    pub view: ViewArgs,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -159,6 +159,7 @@ fn window_wanted(no_render: bool, screenshot: bool) -> Result<bool, CommandError
 struct WindowExtras {
     video: Option<dais::gui::video::VideoPlan>,
     size: Option<(u32, u32)>,
+    lesson: Option<dais::lesson::Lesson>,
 }
 
 #[cfg(feature = "gui")]
@@ -184,6 +185,7 @@ fn open_window(
         log_level: log_args().log_level.clone(),
         ledger,
         telemetry,
+        lesson: extras.lesson,
     };
     let stats = dais::gui::SharedFrameStats::default();
     let mut app =
@@ -625,13 +627,75 @@ fn config_command(command: &ConfigCommand) -> Result<Finished, CommandError> {
     Ok(Finished::Done)
 }
 
+/// `dais lesson [NAME]`: the list of shipped lessons, the lesson in the window, or (no display, or --no-render) a
+/// play-through that prints each caption with its tick.
+fn lesson(args: &crate::cli::LessonArgs) -> Result<Finished, CommandError> {
+    use dais::lesson::Lesson;
+    let Some(name) = &args.lesson else {
+        for (name, _) in dais::lesson::BUILTIN {
+            let title = Lesson::open(name).map(|l| l.title).unwrap_or_default();
+            println!("{name:<26} {title}");
+        }
+        return Ok(Finished::Done);
+    };
+    let lesson = Lesson::open(name).map_err(|e| CommandError::View(e.to_string()))?;
+    let screenshot = args.view.screenshot.is_some();
+    let config = lesson
+        .config()
+        .map_err(|(field, e)| CommandError::View(format!("lesson {name}: {field}: {e}")))?;
+    if let Some(tick) = args.at
+        && tick > config.simulation.steps
+    {
+        return Err(CommandError::ScreenshotPastEnd {
+            tick,
+            last: config.simulation.steps,
+        });
+    }
+    if window_wanted(args.no_render, screenshot)? {
+        #[cfg(feature = "gui")]
+        {
+            // A lesson plays at once: its first step pauses the run where it has something to say.
+            let view = crate::cli::ViewArgs {
+                play: true,
+                ..args.view.clone()
+            };
+            return open_window(
+                dais::gui::Opening::Live(Box::new(config)),
+                &view,
+                args.at.unwrap_or(1),
+                None,
+                None,
+                WindowExtras {
+                    lesson: Some(lesson),
+                    ..WindowExtras::default()
+                },
+            )
+            .map(|()| Finished::Done);
+        }
+    }
+    start_logs()?;
+    println!("{}", lesson.title);
+    let transcript = dais::lesson::play::play(
+        &lesson,
+        |question| question.answer,
+        |tick, text| println!("tick {tick:>4}  {text}"),
+    )
+    .map_err(|e| CommandError::View(format!("lesson {name}: {e}")))?;
+    println!(
+        "lesson complete: {} steps, {} questions",
+        transcript.fired_at.len(),
+        transcript.right_answers.1
+    );
+    Ok(Finished::Done)
+}
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let _ = LOG_ARGS.set(cli.logs());
     // Commands that never open a window log through our subscriber from the start.
     let windowed = matches!(
         &cli.command,
-        None | Some(Command::Run(_)) | Some(Command::Replay(_))
+        None | Some(Command::Run(_)) | Some(Command::Replay(_)) | Some(Command::Lesson(_))
     );
     if !windowed && let Err(message) = start_logs() {
         eprintln!("error: {message}");
@@ -645,6 +709,7 @@ pub fn main() -> ExitCode {
         Some(Command::Config(command)) => config_command(command),
         Some(Command::Ledger(command)) => ledger_command(command),
         Some(Command::Replay(args)) => replay(args),
+        Some(Command::Lesson(args)) => lesson(args),
         Some(Command::Detect(args)) => detect(args),
         Some(Command::Sweep(command)) => sweep::sweep(command),
     };

@@ -14,6 +14,7 @@ use super::{LEFT_PANEL, RIGHT_PANEL, TOP_BAR, ViewSet};
 pub(super) fn plugin(app: &mut App) {
     app.init_resource::<Selection>();
     app.init_resource::<SelectedLink>();
+    app.init_resource::<Focus>();
     app.init_resource::<Fitted>();
     app.add_systems(Startup, spawn_cameras);
     app.add_systems(
@@ -43,11 +44,37 @@ struct DragState {
     panning: bool,
 }
 
-/// The run generation and viewport size the camera was last fitted to.
+/// The run generation, viewport size and focus the camera was last fitted to.
 #[derive(Resource, Default)]
 struct Fitted {
     generation: u64,
     size: UVec2,
+    focus: u64,
+}
+
+/// What the camera frames: the whole network, or (a lesson's zoom) the world rectangle `area`, as (min, max).
+/// Bump `generation` to apply a new one.
+#[derive(Resource, Default, Debug, Clone, Copy, PartialEq)]
+pub struct Focus {
+    pub area: Option<(Vec2, Vec2)>,
+    /// Logical pixels at the bottom of the scene kept clear (a lesson's caption box sits there).
+    pub bottom_inset: f32,
+    pub generation: u64,
+}
+
+impl Focus {
+    pub fn on(&mut self, area: Option<(Vec2, Vec2)>) {
+        self.area = area;
+        self.generation += 1;
+    }
+
+    /// Keeps `inset` logical pixels clear at the bottom of the scene.
+    pub fn keep_clear(&mut self, inset: f32) {
+        if self.bottom_inset != inset {
+            self.bottom_inset = inset;
+            self.generation += 1;
+        }
+    }
 }
 
 /// One camera for the scene and the panels: in a software renderer every full-window pass costs milliseconds, and
@@ -76,29 +103,48 @@ fn fit_viewport(
     window: Single<&Window, With<PrimaryWindow>>,
     camera: Single<(&mut Projection, &mut Transform), With<SceneCamera>>,
     data: Res<ViewData>,
+    focus: Res<Focus>,
     mut fitted: ResMut<Fitted>,
 ) {
     let (mut projection, mut transform) = camera.into_inner();
     let Some((position, size)) = scene_rect(&window) else {
         return;
     };
-    if fitted.generation == data.run_generation && fitted.size == size {
+    if fitted.generation == data.run_generation
+        && fitted.size == size
+        && fitted.focus == focus.generation
+    {
         return;
     }
     fitted.generation = data.run_generation;
     fitted.size = size;
+    fitted.focus = focus.generation;
     let Projection::Orthographic(ortho) = projection.as_mut() else {
         return;
     };
     // One world unit is one logical pixel at scale 1; leave a margin so border nodes are whole.
     let scale_factor = window.scale_factor();
+    let inset = focus.bottom_inset.min(size.y as f32 / scale_factor / 2.0);
+    let size = UVec2::new(size.x, size.y - (inset * scale_factor) as u32);
     let logical = size.as_vec2() / scale_factor;
-    ortho.scale = 2.0 * EXTENT * 1.1 / logical.min_element();
+    // The whole layout, or the focus area with room around it (never closer than two fifths of the layout).
+    let (centre, half) = match focus.area {
+        Some((min, max)) => (
+            (min + max) / 2.0,
+            ((max - min).max_element() / 2.0 * 1.6).max(EXTENT / 2.5),
+        ),
+        None => (Vec2::ZERO, EXTENT),
+    };
+    ortho.scale = 2.0 * half * 1.1 / logical.min_element();
     // Put the layout's centre (world origin) at the centre of the scene rectangle rather than of the window.
     let scene_centre = (position.as_vec2() + size.as_vec2() / 2.0) / scale_factor;
     let window_centre = Vec2::new(window.width(), window.height()) / 2.0;
     let offset = (scene_centre - window_centre) * ortho.scale;
-    transform.translation = Vec3::new(-offset.x, offset.y, transform.translation.z);
+    transform.translation = Vec3::new(
+        centre.x - offset.x,
+        centre.y + offset.y,
+        transform.translation.z,
+    );
 }
 
 fn cursor_in_scene(window: &Window) -> Option<Vec2> {

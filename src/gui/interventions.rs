@@ -1,7 +1,7 @@
 //! The class's hands on the run: the inspector's buttons and keys ask for interventions here, and this plugin hands
 //! them to the live simulation, which schedules each for its next tick in the run's config (the view never touches
-//! simulation state itself). It also draws what interventions leave on the graph: cut links as magenta dashes, and the
-//! link the class picked.
+//! simulation state itself). It also draws what interventions leave on the graph: cut links as magenta dashes, the
+//! link the class picked, and a lesson's highlighted nodes and links.
 
 use bevy::prelude::*;
 
@@ -64,8 +64,9 @@ fn spawn_overlay(
     commands.insert_resource(OverlayMesh(mesh));
 }
 
-/// What the overlay was last drawn for: frame and layout generations, the picked link, interventions known.
-type OverlayKey = (u64, u64, Option<(u32, u32)>, usize);
+/// What the overlay was last drawn for: frame and layout generations, the picked link, interventions known, and
+/// the lesson's highlight.
+type OverlayKey = (u64, u64, Option<(u32, u32)>, usize, u64);
 
 /// Refills the overlay when the tick, the layout, the picked link or the interventions change; otherwise costs a
 /// comparison.
@@ -73,15 +74,18 @@ fn draw_link_overlay(
     data: Res<ViewData>,
     scene: Res<SceneLayout>,
     picked: Res<SelectedLink>,
+    lesson: Res<super::lesson::ActiveLesson>,
     overlay: Res<OverlayMesh>,
     mut meshes: ResMut<Assets<Mesh>>,
     mut drawn: Local<Option<OverlayKey>>,
 ) {
+    let highlight = lesson.0.as_ref();
     let key = (
         data.frame_generation,
         scene.generation,
         picked.0,
         data.interventions.len(),
+        highlight.map_or(0, |l| l.highlight_generation),
     );
     if *drawn == Some(key) {
         return;
@@ -99,6 +103,26 @@ fn draw_link_overlay(
             width * 4.0,
             LinearRgba::from(palette::SELECTED).to_f32_array(),
         );
+    }
+    // A lesson's highlight: a halo round each node, a broad band along each link.
+    if let Some(lesson) = highlight {
+        let halo = LinearRgba::from(palette::HIGHLIGHT).to_f32_array();
+        for &(a, b) in &lesson.highlight_links {
+            if let (Some(pa), Some(pb)) = (at(a), at(b)) {
+                batch.segment(pa, pb, width * 6.0, halo);
+            }
+        }
+        for &agent in &lesson.highlight_agents {
+            if let Some(p) = at(agent) {
+                let scale = scene.node_scale.get(agent as usize).copied().unwrap_or(1.0);
+                batch.shape(
+                    palette::Shape::Ring,
+                    p,
+                    scene.node_radius * scale * 1.9,
+                    palette::HIGHLIGHT,
+                );
+            }
+        }
     }
     let colour = LinearRgba::from(palette::CUT_LINK).to_f32_array();
     for (a, b) in cut_links_at(&data.interventions, data.tick) {

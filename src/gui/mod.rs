@@ -10,6 +10,7 @@ pub mod capture;
 pub mod graph_view;
 pub mod interventions;
 pub mod layout;
+pub mod lesson;
 pub mod page;
 pub mod palette;
 pub mod panels;
@@ -76,6 +77,8 @@ pub struct ViewOptions {
     pub video: Option<video::VideoPlan>,
     /// The window's size in pixels (`--size WxH`; default [`WINDOW_SIZE`]).
     pub size: Option<(u32, u32)>,
+    /// Teach this lesson (`dais lesson NAME`, `?lesson=NAME`); the opening run is its scenario.
+    pub lesson: Option<crate::lesson::Lesson>,
 }
 
 /// What the window opens on.
@@ -94,6 +97,7 @@ pub fn build_app(
     stats: SharedFrameStats,
 ) -> Result<App, String> {
     let source = source::ViewSource::open(opening, &options)?;
+    let options_lesson = options.lesson.clone();
     let mut app = App::new();
     let mut window = Window {
         title: "DAIS - Decentralized AI Simulation".into(),
@@ -145,6 +149,7 @@ pub fn build_app(
         graph_view::plugin,
         propagation::plugin,
         interventions::plugin,
+        lesson::plugin,
         capture::plugin(options.screenshot.clone(), options.quit_after),
     ));
     #[cfg(not(target_arch = "wasm32"))]
@@ -152,6 +157,9 @@ pub fn build_app(
     app.add_systems(EguiPrimaryContextPass, panels::draw_panels);
     app.add_plugins(panels::plugin);
     app.init_resource::<panels::PanelState>();
+    app.insert_resource(lesson::ActiveLesson(
+        options_lesson.map(lesson::LessonView::new),
+    ));
     Ok(app)
 }
 

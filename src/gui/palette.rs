@@ -13,6 +13,8 @@ pub const EDGE: Srgba = Srgba::new(0.20, 0.25, 0.31, 1.0);
 /// Drawn behind every node so it stands out from the edges.
 pub const OUTLINE: Srgba = Srgba::new(0.02, 0.03, 0.05, 1.0);
 pub const SELECTED: Srgba = Srgba::new(1.0, 1.0, 1.0, 1.0);
+/// A lesson's highlight: a bright yellow halo, yellower than a signature's dot.
+pub const HIGHLIGHT: Srgba = Srgba::new(1.0, 0.95, 0.0, 1.0);
 /// A link an intervention cut: magenta, a colour no agent or message uses.
 pub const CUT_LINK: Srgba = Srgba::new(1.0, 0.24, 0.78, 1.0);
 

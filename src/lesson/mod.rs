@@ -163,7 +163,10 @@ pub struct Question {
 /// Why a lesson cannot be opened. Each names the file, and the step and field where there is one.
 #[derive(Debug, Error)]
 pub enum LessonError {
-    #[error("unknown lesson {name:?}: expected a lesson file or one of {}", builtin_names())]
+    #[error(
+        "unknown lesson {name:?}: expected a lesson file or one of {}",
+        builtin_names()
+    )]
     Unknown { name: String },
     #[error("cannot read lesson {path}: {source}")]
     Read {
@@ -217,14 +220,19 @@ impl Lesson {
             ron::Deserializer::from_str(text).map_err(|e| invalid(None, e.to_string()))?;
         let lesson: Lesson = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
             let field = e.path().to_string();
-            let field = field.trim_end_matches(".?").trim_end_matches('?').to_string();
+            let field = field
+                .trim_end_matches(".?")
+                .trim_end_matches('?')
+                .to_string();
             let spanned = deserializer.span_error(e.into_inner());
             invalid(
                 (!field.is_empty() && field != ".").then_some(field),
                 format!("{}: {}", spanned.span.start, spanned.code),
             )
         })?;
-        lesson.validate().map_err(|(field, message)| invalid(Some(field), message))?;
+        lesson
+            .validate()
+            .map_err(|(field, message)| invalid(Some(field), message))?;
         Ok(lesson)
     }
 
@@ -235,8 +243,8 @@ impl Lesson {
 
     /// The run a step's `restart` starts: the lesson's settings, then the step's.
     pub fn config_with(&self, more: &[String]) -> Result<SimConfig, (String, String)> {
-        let base = load::scenario(&self.scenario)
-            .map_err(|e| ("scenario".to_string(), e.to_string()))?;
+        let base =
+            load::scenario(&self.scenario).map_err(|e| ("scenario".to_string(), e.to_string()))?;
         let settings = self
             .set
             .iter()
@@ -244,8 +252,11 @@ impl Lesson {
             .map(|s| s.parse::<Setting>())
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| ("set".to_string(), e))?;
-        let config = apply_settings(base, &settings).map_err(|e| ("set".to_string(), e.to_string()))?;
-        config.validate().map_err(|e| ("set".to_string(), e.to_string()))?;
+        let config =
+            apply_settings(base, &settings).map_err(|e| ("set".to_string(), e.to_string()))?;
+        config
+            .validate()
+            .map_err(|e| ("set".to_string(), e.to_string()))?;
         Ok(config)
     }
 
@@ -269,17 +280,26 @@ impl Lesson {
                     if campaign >= campaigns {
                         return Err((
                             field("at.campaign"),
-                            format!("{campaign}: the run has {campaigns} campaigns (0 to {})", campaigns.saturating_sub(1)),
+                            format!(
+                                "{campaign}: the run has {campaigns} campaigns (0 to {})",
+                                campaigns.saturating_sub(1)
+                            ),
                         ));
                     }
                     if !(0.0..=1.0).contains(&share) {
-                        return Err((field("at.share"), format!("{share}: must be a fraction between 0 and 1")));
+                        return Err((
+                            field("at.share"),
+                            format!("{share}: must be a fraction between 0 and 1"),
+                        ));
                     }
                 }
                 Trigger::Tick(tick) if tick > config.simulation.steps => {
                     return Err((
                         field("at"),
-                        format!("tick {tick} is past the run's last ({})", config.simulation.steps),
+                        format!(
+                            "tick {tick} is past the run's last ({})",
+                            config.simulation.steps
+                        ),
                     ));
                 }
                 _ => {}
@@ -290,17 +310,26 @@ impl Lesson {
                     Highlight::Agents(list) => list.clone(),
                     Highlight::Links(list) => list.iter().flat_map(|&(a, b)| [a, b]).collect(),
                     Highlight::Origins(c) if *c >= campaigns => {
-                        return Err((at, format!("campaign {c}: the run has {campaigns} campaigns")));
+                        return Err((
+                            at,
+                            format!("campaign {c}: the run has {campaigns} campaigns"),
+                        ));
                     }
                     _ => Vec::new(),
                 };
                 if let Some(bad) = named.into_iter().find(|&a| a >= agents) {
-                    return Err((at, format!("agent {bad}: the run has agents 0 to {}", agents - 1)));
+                    return Err((
+                        at,
+                        format!("agent {bad}: the run has agents 0 to {}", agents - 1),
+                    ));
                 }
             }
             if let Some(q) = &step.question {
                 if q.choices.len() < 2 {
-                    return Err((field("question.choices"), "a question needs at least two choices".into()));
+                    return Err((
+                        field("question.choices"),
+                        "a question needs at least two choices".into(),
+                    ));
                 }
                 if q.answer >= q.choices.len() {
                     return Err((
@@ -315,7 +344,10 @@ impl Lesson {
                 }
             }
             if step.caption.trim().is_empty() && step.question.is_none() {
-                return Err((field("caption"), "a step needs a caption or a question".into()));
+                return Err((
+                    field("caption"),
+                    "a step needs a caption or a question".into(),
+                ));
             }
         }
         Ok(())
@@ -323,10 +355,17 @@ impl Lesson {
 }
 
 /// The agents a highlight names in a run with this config and these links.
-pub fn highlighted_agents(highlight: &Highlight, config: &SimConfig, edges: &[(u32, u32)]) -> Vec<u32> {
+pub fn highlighted_agents(
+    highlight: &Highlight,
+    config: &SimConfig,
+    edges: &[(u32, u32)],
+) -> Vec<u32> {
     match highlight {
         Highlight::Agents(list) => list.iter().map(|&a| a as u32).collect(),
-        Highlight::Links(list) => list.iter().flat_map(|&(a, b)| [a as u32, b as u32]).collect(),
+        Highlight::Links(list) => list
+            .iter()
+            .flat_map(|&(a, b)| [a as u32, b as u32])
+            .collect(),
         Highlight::Hubs(k) => {
             let mut degree = vec![0usize; config.population()];
             for &(a, b) in edges {
@@ -362,7 +401,8 @@ mod tests {
 
     #[test]
     fn a_bad_lesson_names_the_step_and_field() {
-        let base = r#"(title: "t", scenario: "classroom", steps: [(at: tick(1), caption: "hi"), STEP])"#;
+        let base =
+            r#"(title: "t", scenario: "classroom", steps: [(at: tick(1), caption: "hi"), STEP])"#;
         let bad = |step: &str| {
             Lesson::parse(&base.replace("STEP", step), "mine.ron")
                 .unwrap_err()
@@ -370,7 +410,9 @@ mod tests {
         };
         let e = bad(r#"(at: tick(2), question: Some((ask: "?", choices: ["a", "b"], answer: 2)))"#);
         assert!(
-            e.starts_with("invalid lesson mine.ron: steps[1].question.answer: 2: must be one of the 2 choices"),
+            e.starts_with(
+                "invalid lesson mine.ron: steps[1].question.answer: 2: must be one of the 2 choices"
+            ),
             "{e}"
         );
         let e = bad(r#"(at: reached(campaign: 5, share: 0.5), caption: "x")"#);
@@ -378,12 +420,21 @@ mod tests {
         let e = bad(r#"(at: tick(2), caption: "x", highlight: [agents([1, 400])])"#);
         assert!(e.contains("steps[1].highlight[0]: agent 400"), "{e}");
         let e = bad(r#"(at: tick(2), caption: "x", restart: Some(["consensus.rule=nope"]))"#);
-        assert!(e.contains("steps[1].restart: --set consensus.rule=nope"), "{e}");
+        assert!(
+            e.contains("steps[1].restart: --set consensus.rule=nope"),
+            "{e}"
+        );
         let e = bad(r#"(at: tick(2), caption: 7)"#);
         assert!(e.contains("steps[1].caption"), "{e}");
         let e = bad(r#"(at: tick(2))"#);
-        assert!(e.contains("steps[1].caption: a step needs a caption or a question"), "{e}");
+        assert!(
+            e.contains("steps[1].caption: a step needs a caption or a question"),
+            "{e}"
+        );
         let e = Lesson::open("no-such-lesson").unwrap_err().to_string();
-        assert!(e.contains("expected a lesson file or one of worm, single-point-of-failure, liars"), "{e}");
+        assert!(
+            e.contains("expected a lesson file or one of worm, single-point-of-failure, liars"),
+            "{e}"
+        );
     }
 }

@@ -24,7 +24,13 @@ impl LedgerSink for DecisionLog {
         let mut edges = self.edges.lock().map_err(|_| LedgerError::Poisoned)?;
         edges.clear();
         for agent in &run.agents {
-            edges.extend(agent.neighbours.iter().filter(|&&b| b > agent.index).map(|&b| (agent.index, b)));
+            edges.extend(
+                agent
+                    .neighbours
+                    .iter()
+                    .filter(|&&b| b > agent.index)
+                    .map(|&b| (agent.index, b)),
+            );
         }
         Ok(())
     }
@@ -49,6 +55,8 @@ impl LedgerSink for DecisionLog {
 pub struct Transcript {
     /// For each step, in order: the tick it fired at.
     pub fired_at: Vec<u32>,
+    /// For each step: the run's figures when it fired (what its caption may claim), if a tick had run.
+    pub metrics_at: Vec<Option<crate::model::TickMetrics>>,
     /// Questions answered right, of those asked.
     pub right_answers: (usize, usize),
 }
@@ -59,7 +67,12 @@ fn start(config: SimConfig) -> (Simulation, DecisionLog) {
 }
 
 /// The intervention a scripted class makes for `kind`: on the step's first highlighted agent or link.
-fn class_action(kind: InterventionKind, highlight: &[Highlight], config: &SimConfig, edges: &[(u32, u32)]) -> Intervention {
+fn class_action(
+    kind: InterventionKind,
+    highlight: &[Highlight],
+    config: &SimConfig,
+    edges: &[(u32, u32)],
+) -> Intervention {
     let agent = highlight
         .iter()
         .flat_map(|h| highlighted_agents(h, config, edges))
@@ -78,7 +91,10 @@ fn class_action(kind: InterventionKind, highlight: &[Highlight], config: &SimCon
         InterventionKind::Revive => Intervention::Revive(agent),
         InterventionKind::Byzantine => Intervention::Byzantine(agent, ByzantineStrategy::Collude),
         InterventionKind::Honest => Intervention::Honest(agent),
-        InterventionKind::Attack => Intervention::StartCampaign { campaign: 0, at: agent },
+        InterventionKind::Attack => Intervention::StartCampaign {
+            campaign: 0,
+            at: agent,
+        },
         InterventionKind::Cut => Intervention::Cut(link.0, link.1),
         InterventionKind::Restore => Intervention::Restore(link.0, link.1),
     }
@@ -91,11 +107,14 @@ pub fn play(
     mut choose: impl FnMut(&Question) -> usize,
     mut say: impl FnMut(u32, &str),
 ) -> Result<Transcript, String> {
-    let config = lesson.config().map_err(|(field, e)| format!("{field}: {e}"))?;
+    let config = lesson
+        .config()
+        .map_err(|(field, e)| format!("{field}: {e}"))?;
     let (mut simulation, mut log) = start(config);
     let mut run = LessonRun::new(lesson.clone());
     let mut transcript = Transcript {
         fired_at: Vec::new(),
+        metrics_at: Vec::new(),
         right_answers: (0, 0),
     };
     loop {
@@ -109,25 +128,40 @@ pub fn play(
         };
         if let Some(fired) = run.poll(&facts) {
             if let Some(more) = &fired.restart {
-                let config = lesson.config_with(more).map_err(|(field, e)| format!("{field}: {e}"))?;
+                let config = lesson
+                    .config_with(more)
+                    .map_err(|(field, e)| format!("{field}: {e}"))?;
                 (simulation, log) = start(config);
                 run.restarted();
             }
             let step = lesson.steps[fired.index].clone();
             transcript.fired_at.push(simulation.tick());
-            say(simulation.tick(), &step.caption);
+            transcript
+                .metrics_at
+                .push(simulation.latest_metrics().cloned());
+            if !step.caption.is_empty() {
+                say(simulation.tick(), &step.caption);
+            }
             if let Some(question) = &step.question {
                 let choice = choose(question);
                 run.answer(choice);
                 transcript.right_answers.1 += 1;
                 transcript.right_answers.0 += usize::from(choice == question.answer);
-                say(simulation.tick(), &format!("{} -> {}", question.ask, question.choices[question.answer]));
+                say(
+                    simulation.tick(),
+                    &format!("{} -> {}", question.ask, question.choices[question.answer]),
+                );
             }
             if let Some(kind) = step.wait_for {
                 let edges = log.edges.lock().expect("edge log").clone();
                 let action = class_action(kind, &step.highlight, simulation.config(), &edges);
-                simulation.intervene(action.clone()).map_err(|e| e.to_string())?;
-                say(simulation.tick(), &format!("the class: {}", action.describe(&[])));
+                simulation
+                    .intervene(action.clone())
+                    .map_err(|e| e.to_string())?;
+                say(
+                    simulation.tick(),
+                    &format!("the class: {}", action.describe(&[])),
+                );
             }
             let decisions = log.decisions.lock().expect("decision log").clone();
             let interventions = simulation.config().interventions.clone();
@@ -169,12 +203,53 @@ mod tests {
                 &lesson,
                 |q| {
                     asked += 1;
-                    if asked % 2 == 1 { q.answer } else { (q.answer + 1) % q.choices.len() }
+                    if asked % 2 == 1 {
+                        q.answer
+                    } else {
+                        (q.answer + 1) % q.choices.len()
+                    }
                 },
                 |tick, text| captions.push(format!("{tick}: {text}")),
             )
             .unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(transcript.fired_at.len(), lesson.steps.len(), "{name}");
+            assert_eq!(
+                transcript.right_answers.0,
+                transcript.right_answers.1.div_ceil(2),
+                "{name}"
+            );
+            // What the captions claim holds in the run they are shown on.
+            let at = |step: usize| transcript.metrics_at[step].clone().unwrap_or_default();
+            match *name {
+                "single-point-of-failure" => {
+                    let crashed = at(3);
+                    assert_eq!(crashed.tick, 120);
+                    assert_eq!(
+                        crashed.immune_fraction[0], 0.0,
+                        "nobody immune with the authority down"
+                    );
+                    assert!(
+                        crashed.reached_fraction[0] > 0.5,
+                        "the worm spread unopposed"
+                    );
+                    assert!(
+                        at(5).immune_fraction[0] >= 0.9,
+                        "BFT immune despite the crash"
+                    );
+                }
+                "liars" => {
+                    assert_eq!(
+                        at(1).signatures_accepted_false,
+                        1,
+                        "it fired on the first forgery"
+                    );
+                    let piled = at(2).false_blacklist_share.unwrap_or(0.0);
+                    assert!(piled > 0.5, "honest agents block normal traffic: {piled}");
+                    assert!(at(4).signatures_refused >= 1 && at(4).signatures_accepted_false == 0);
+                }
+                "worm" => assert!(at(5).immune_fraction[0] >= 0.9),
+                _ => {}
+            }
             assert!(transcript.right_answers.1 >= 1, "{name} asks a question");
             assert!(!captions.is_empty());
         }

@@ -101,14 +101,27 @@ impl LessonRun {
         }
         let step = self.current()?;
         let metric = |per_campaign: fn(&TickMetrics) -> &Vec<f64>, c: usize| {
-            facts.metrics.and_then(|m| per_campaign(m).get(c).copied()).unwrap_or(0.0)
+            facts
+                .metrics
+                .and_then(|m| per_campaign(m).get(c).copied())
+                .unwrap_or(0.0)
         };
-        let new_decisions = facts.decisions.get(self.seen_decisions..).unwrap_or_default();
-        let new_interventions = facts.interventions.get(self.seen_interventions..).unwrap_or_default();
+        let new_decisions = facts
+            .decisions
+            .get(self.seen_decisions..)
+            .unwrap_or_default();
+        let new_interventions = facts
+            .interventions
+            .get(self.seen_interventions..)
+            .unwrap_or_default();
         let fired = match step.at {
             Trigger::Tick(t) => facts.tick >= t,
-            Trigger::Reached { campaign, share } => metric(|m| &m.reached_fraction, campaign) >= share,
-            Trigger::Immune { campaign, share } => metric(|m| &m.immune_fraction, campaign) >= share,
+            Trigger::Reached { campaign, share } => {
+                metric(|m| &m.reached_fraction, campaign) >= share
+            }
+            Trigger::Immune { campaign, share } => {
+                metric(|m| &m.immune_fraction, campaign) >= share
+            }
             Trigger::Decision(kind) => new_decisions.iter().any(|d| kind.matches(d)),
             Trigger::Intervention(kind) => new_interventions.iter().any(|(_, a)| kind.matches(a)),
         };
@@ -156,7 +169,10 @@ impl LessonRun {
 
     /// Whether the class may go on: the step is shown, its question answered and its intervention made.
     pub fn can_continue(&self, facts: &Facts) -> bool {
-        let answered = match (&self.phase, self.current().and_then(|s| s.question.as_ref())) {
+        let answered = match (
+            &self.phase,
+            self.current().and_then(|s| s.question.as_ref()),
+        ) {
             (Phase::Shown { .. }, None) => true,
             (Phase::Shown { answered }, Some(_)) => answered.is_some(),
             _ => false,
@@ -199,7 +215,9 @@ mod tests {
     #[test]
     fn steps_fire_on_their_trigger_and_wait_for_the_class() {
         let mut run = LessonRun::new(lesson());
-        let facts = |tick, decisions: &'static [DecisionFact], interventions: &'static [(u32, Intervention)]| Facts {
+        let facts = |tick,
+                     decisions: &'static [DecisionFact],
+                     interventions: &'static [(u32, Intervention)]| Facts {
             tick,
             metrics: None,
             decisions,
@@ -232,14 +250,22 @@ mod tests {
         assert!(!run.can_continue(&facts(10, FORGED, &[])));
         run.answer(0);
         run.answer(1);
-        assert_eq!(run.phase, Phase::Shown { answered: Some(0) }, "the first pick stands");
+        assert_eq!(
+            run.phase,
+            Phase::Shown { answered: Some(0) },
+            "the first pick stands"
+        );
         run.next(&facts(10, FORGED, &[]));
 
         // The last step waits for a crash made after it fired.
         const EARLIER: &[(u32, Intervention)] = &[(4, Intervention::Crash(1))];
-        const CRASH: &[(u32, Intervention)] = &[(4, Intervention::Crash(1)), (11, Intervention::Crash(2))];
+        const CRASH: &[(u32, Intervention)] =
+            &[(4, Intervention::Crash(1)), (11, Intervention::Crash(2))];
         run.poll(&facts(10, FORGED, EARLIER)).unwrap();
-        assert!(!run.can_continue(&facts(10, FORGED, EARLIER)), "a crash before the step does not count");
+        assert!(
+            !run.can_continue(&facts(10, FORGED, EARLIER)),
+            "a crash before the step does not count"
+        );
         assert!(run.can_continue(&facts(10, FORGED, CRASH)));
         run.next(&facts(10, FORGED, CRASH));
         assert!(run.finished());

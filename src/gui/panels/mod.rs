@@ -8,6 +8,7 @@ mod inspector;
 mod intervene;
 mod ledger_feed;
 mod legend;
+mod lesson;
 mod metrics;
 mod params;
 #[cfg(target_arch = "wasm32")]
@@ -79,6 +80,8 @@ pub struct Requests<'w> {
     link: ResMut<'w, super::camera::SelectedLink>,
     interventions: ResMut<'w, super::interventions::InterventionRequests>,
     fork: ResMut<'w, super::source::PendingFork>,
+    lesson: ResMut<'w, super::lesson::ActiveLesson>,
+    pending_lesson: ResMut<'w, super::lesson::PendingLesson>,
 }
 
 /// The panels' own systems (those that answer what the panels asked).
@@ -152,6 +155,8 @@ pub fn draw_panels(
                     },
                 );
                 ui.separator();
+                lesson::picker(ui, &mut requests.pending_lesson);
+                ui.separator();
                 params::show(ui, &data, replay, state, pending);
             });
         });
@@ -172,6 +177,7 @@ pub fn draw_panels(
             });
         });
     chain::window(ctx, &mut requests.chain);
+    lesson::window(ctx, &mut requests.lesson, &data, playback.playing);
     if let Some(problem) = &data.problem {
         egui::Window::new("Problem")
             .collapsible(false)

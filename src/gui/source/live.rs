@@ -151,7 +151,7 @@ pub fn in_memory_recording() -> Option<Box<dyn LedgerSink>> {
     }
 }
 
-pub(super) fn show_new_live_run(run: &LiveRun, data: &mut ViewData) {
+pub(crate) fn show_new_live_run(run: &LiveRun, data: &mut ViewData) {
     let feed = run.feed.lock().expect("view feed");
     let info = feed.run.clone().unwrap_or_else(|| RunInfo {
         config_ron: String::new(),

@@ -21,7 +21,8 @@ use crate::config::SimConfig;
 use crate::ledger::{AgentRow, DecisionRow, Frame};
 use crate::model::{Outcome, TickMetrics};
 use fork::{check_fork, fork_replay};
-use live::{pull_live_ticks, restart_run, show_new_live_run};
+pub(crate) use live::show_new_live_run;
+use live::{pull_live_ticks, restart_run};
 use playback::advance;
 use replay::{open_recording, show_new_replay, show_replay_tick};
 

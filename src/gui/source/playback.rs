@@ -27,6 +27,8 @@ pub struct Playback {
     pub freeze_phase: bool,
     /// Run the live simulation flat out to this tick (screenshots).
     pub run_to: Option<u32>,
+    /// A live run steps no further than this tick (a lesson's next step fires there).
+    pub stop_at: Option<u32>,
 }
 
 impl Playback {
@@ -42,6 +44,7 @@ impl Playback {
             seek: Some(options.start_at.max(1)),
             freeze_phase: options.screenshot.is_some(),
             run_to: None,
+            stop_at: None,
         }
     }
 }
@@ -80,6 +83,9 @@ pub(super) fn advance(world: &mut World) {
                     if ticks == 0 {
                         playback.run_to = None;
                     }
+                }
+                if let Some(stop) = playback.stop_at.filter(|_| playback.run_to.is_none()) {
+                    ticks = ticks.min(stop.saturating_sub(run.tick()));
                 }
                 let started = Instant::now();
                 for _ in 0..ticks {
