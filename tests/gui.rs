@@ -202,6 +202,33 @@ fn each_intervention_shows_on_screen_live_and_in_its_replay() {
     assert!(verify.status.success(), "{}", stderr(&verify));
 }
 
+#[test]
+fn a_lesson_frames_its_caption_and_highlights_the_authority() {
+    require_display();
+    let dir = tempfile::tempdir().unwrap();
+    let shot = |at: &str, name: &str| {
+        screenshot(
+            &["lesson", "single-point-of-failure", "--at", at],
+            &dir.path().join(name),
+        )
+    };
+    // Tick 1: the first step zooms to the highlighted authority; tick 38: the question, the authority still lit.
+    let first = shot("1", "first.png");
+    let question = shot("38", "question.png");
+    let halo = |img: &RgbImage| count_srgba(img, palette::HIGHLIGHT);
+    assert!(halo(&first) > 2000, "a big halo when zoomed in: {}", halo(&first));
+    assert!(halo(&question) > 100, "a halo at the question: {}", halo(&question));
+    assert!(differing_share(&first, &question) > 0.05, "zoomed in, then the whole network");
+    let plain = screenshot(
+        &["run", "--scenario", "classroom", "--steps", "38"],
+        &dir.path().join("plain.png"),
+    );
+    assert_eq!(halo(&plain), 0, "no halo without a lesson");
+    // A bad lesson name is refused in one line that lists the shipped ones.
+    let out = dais(&["lesson", "nope", "--no-render"]);
+    assert_one_line_error(&out, "unknown lesson \"nope\": expected a lesson file or one of worm");
+}
+
 /// The share of scene pixels that differ by more than a small tolerance.
 fn differing_share(a: &RgbImage, b: &RgbImage) -> f64 {
     let total = scene_pixels(a).count();

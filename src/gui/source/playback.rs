@@ -84,7 +84,8 @@ pub(super) fn advance(world: &mut World) {
                         playback.run_to = None;
                     }
                 }
-                if let Some(stop) = playback.stop_at.filter(|_| playback.run_to.is_none()) {
+                // Even a screenshot's flat-out run stops there, so each step fires on its own tick.
+                if let Some(stop) = playback.stop_at {
                     ticks = ticks.min(stop.saturating_sub(run.tick()));
                 }
                 let started = Instant::now();
