@@ -311,6 +311,12 @@ pub struct ViewArgs {
     /// Close the window after this many seconds and print the mean frame time (for benchmarks and kiosks).
     #[arg(long, hide = NO_VIEW, value_name = "SECONDS", value_parser = seconds_from_flag)]
     pub quit_after: Option<f32>,
+    /// Start with the panels' text half as large again (the "A+" toggle), for the back of the room.
+    #[arg(long, hide = NO_VIEW)]
+    pub large_text: bool,
+    /// Start with the high-contrast palette (the "HC" toggle): colour-blind-safe colours on black.
+    #[arg(long, hide = NO_VIEW)]
+    pub high_contrast: bool,
 }
 
 /// `path` when its folder exists (a file about to be written there); otherwise the one line that says so.

@@ -186,6 +186,8 @@ fn open_window(
         ledger,
         telemetry,
         lesson: extras.lesson,
+        large_text: view.large_text,
+        high_contrast: view.high_contrast,
     };
     let stats = dais::gui::SharedFrameStats::default();
     let mut app =

@@ -216,9 +216,20 @@ fn a_lesson_frames_its_caption_and_highlights_the_authority() {
     let first = shot("1", "first.png");
     let question = shot("38", "question.png");
     let halo = |img: &RgbImage| count_srgba(img, palette::HIGHLIGHT);
-    assert!(halo(&first) > 2000, "a big halo when zoomed in: {}", halo(&first));
-    assert!(halo(&question) > 100, "a halo at the question: {}", halo(&question));
-    assert!(differing_share(&first, &question) > 0.05, "zoomed in, then the whole network");
+    assert!(
+        halo(&first) > 2000,
+        "a big halo when zoomed in: {}",
+        halo(&first)
+    );
+    assert!(
+        halo(&question) > 100,
+        "a halo at the question: {}",
+        halo(&question)
+    );
+    assert!(
+        differing_share(&first, &question) > 0.05,
+        "zoomed in, then the whole network"
+    );
     let plain = screenshot(
         &["run", "--scenario", "classroom", "--steps", "38"],
         &dir.path().join("plain.png"),
@@ -226,7 +237,63 @@ fn a_lesson_frames_its_caption_and_highlights_the_authority() {
     assert_eq!(halo(&plain), 0, "no halo without a lesson");
     // A bad lesson name is refused in one line that lists the shipped ones.
     let out = dais(&["lesson", "nope", "--no-render"]);
-    assert_one_line_error(&out, "unknown lesson \"nope\": expected a lesson file or one of worm");
+    assert_one_line_error(
+        &out,
+        "unknown lesson \"nope\": expected a lesson file or one of worm",
+    );
+}
+
+#[test]
+fn high_contrast_and_large_text_keep_every_state_apart() {
+    require_display();
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["run", "--scenario", "classroom", "--steps", "60"];
+    let normal = screenshot(&args, &dir.path().join("normal.png"));
+    let mut contrast_args = args.to_vec();
+    contrast_args.extend(["--high-contrast", "--large-text"]);
+    let contrast = screenshot(&contrast_args, &dir.path().join("contrast.png"));
+    // The scene's background is black, and healthy agents take the high-contrast palette's blue, not the usual one.
+    let black = scene_pixels(&contrast)
+        .filter(|p| near(*p, [0, 0, 0], 2))
+        .count();
+    assert!(
+        black * 2 > scene_pixels(&contrast).count(),
+        "a black background"
+    );
+    let healthy = count_colour(&normal, AgentState::Healthy);
+    assert!(healthy > 500);
+    assert_eq!(
+        count_colour(&contrast, AgentState::Healthy),
+        0,
+        "not the default blue"
+    );
+    let in_contrast = |state| {
+        let c = palette::agent_colour_in(state, true).to_u8_array();
+        scene_pixels(&contrast)
+            .filter(|p| near(*p, [c[0], c[1], c[2]], 6))
+            .count()
+    };
+    let contrast_healthy = in_contrast(AgentState::Healthy);
+    let contrast_compromised = in_contrast(AgentState::Compromised);
+    assert!(
+        contrast_healthy > 500,
+        "the high-contrast blue: {contrast_healthy}"
+    );
+    assert!(
+        contrast_compromised > 100,
+        "the high-contrast vermillion: {contrast_compromised}"
+    );
+    // Larger text fills more of the panels: more of the left panel differs from its background.
+    let left_ink = |img: &RgbImage| {
+        (TOP_BAR as u32 + 4..WINDOW_SIZE.1 - 4)
+            .flat_map(|y| (4..LEFT_PANEL as u32 - 4).map(move |x| (x, y)))
+            .filter(|&(x, y)| img.get_pixel(x, y).0.iter().any(|&c| c > 120))
+            .count()
+    };
+    assert!(
+        left_ink(&contrast) as f64 > left_ink(&normal) as f64 * 1.3,
+        "large text"
+    );
 }
 
 /// The share of scene pixels that differ by more than a small tolerance.

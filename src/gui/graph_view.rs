@@ -138,7 +138,7 @@ fn lay_out_run(
 
     let mut batch = ShapeBatch::default();
     let width = (scene.node_radius * 0.18).max(0.6);
-    let colour = LinearRgba::from(palette::EDGE).to_f32_array();
+    let colour = LinearRgba::from(palette::edge_colour()).to_f32_array();
     for &(a, b) in &data.edges {
         let (pa, pb) = (scene.positions[a as usize], scene.positions[b as usize]);
         batch.segment(Vec2::from(pa), Vec2::from(pb), width, colour);

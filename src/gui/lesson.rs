@@ -191,6 +191,10 @@ fn drive_lesson(
     if std::mem::take(&mut view.continue_requested) && view.run.can_continue(&facts) {
         view.run.next(&facts);
         view.shown = None;
+        // Back to the whole network once the class has seen what the step zoomed to.
+        if focus.area.is_some() {
+            focus.on(None);
+        }
         view.highlight_agents.clear();
         view.highlight_links.clear();
         view.highlight_generation += 1;

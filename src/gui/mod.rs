@@ -77,6 +77,10 @@ pub struct ViewOptions {
     pub video: Option<video::VideoPlan>,
     /// The window's size in pixels (`--size WxH`; default [`WINDOW_SIZE`]).
     pub size: Option<(u32, u32)>,
+    /// Start with the panels' large text (`--large-text`, `?large`).
+    pub large_text: bool,
+    /// Start with the high-contrast palette (`--high-contrast`, `?contrast`).
+    pub high_contrast: bool,
     /// Teach this lesson (`dais lesson NAME`, `?lesson=NAME`); the opening run is its scenario.
     pub lesson: Option<crate::lesson::Lesson>,
 }
@@ -98,6 +102,10 @@ pub fn build_app(
 ) -> Result<App, String> {
     let source = source::ViewSource::open(opening, &options)?;
     let options_lesson = options.lesson.clone();
+    let style = panels::ViewStyle {
+        large_text: options.large_text,
+        high_contrast: options.high_contrast,
+    };
     let mut app = App::new();
     let mut window = Window {
         title: "DAIS - Decentralized AI Simulation".into(),
@@ -128,7 +136,7 @@ pub fn build_app(
         auto_create_primary_context: false,
         ..default()
     });
-    app.insert_resource(ClearColor(palette::BACKGROUND));
+    app.insert_resource(ClearColor(palette::background()));
     app.insert_resource(source);
     app.insert_resource(source::Playback::new(&options));
     app.insert_resource(capture::StatsHandle(stats));
@@ -157,6 +165,7 @@ pub fn build_app(
     app.add_systems(EguiPrimaryContextPass, panels::draw_panels);
     app.add_plugins(panels::plugin);
     app.init_resource::<panels::PanelState>();
+    app.insert_resource(style);
     app.insert_resource(lesson::ActiveLesson(
         options_lesson.map(lesson::LessonView::new),
     ));

@@ -1,7 +1,11 @@
 //! Colours and shapes, shared by the scene and the legend so the legend can never drift from the picture. Each
 //! agent state has its own shape as well as its own colour, so the picture reads without colour vision too.
+//!
+//! A high-contrast palette (the "High contrast" toggle) swaps the colours for Okabe and Ito's colour-blind-safe set
+//! on a black background, with lighter links; the shapes stay as they are.
 
 use std::sync::LazyLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use bevy::prelude::*;
 
@@ -10,6 +14,35 @@ use crate::model::{AgentState, MessageKind};
 pub const BACKGROUND: Color = Color::srgb(0.059, 0.078, 0.106);
 /// Opaque: a muted blue-grey that reads as a thin line over the background without competing with the nodes.
 pub const EDGE: Srgba = Srgba::new(0.20, 0.25, 0.31, 1.0);
+
+/// Whether the view draws with the high-contrast palette. One view per process, so one switch.
+static HIGH_CONTRAST: AtomicBool = AtomicBool::new(false);
+
+pub fn set_high_contrast(on: bool) {
+    HIGH_CONTRAST.store(on, Ordering::Relaxed);
+}
+
+pub fn high_contrast() -> bool {
+    HIGH_CONTRAST.load(Ordering::Relaxed)
+}
+
+/// The scene's background in the current palette.
+pub fn background() -> Color {
+    if high_contrast() {
+        Color::BLACK
+    } else {
+        BACKGROUND
+    }
+}
+
+/// Links in the current palette: lighter on black, so they read from the back of the room.
+pub fn edge_colour() -> Srgba {
+    if high_contrast() {
+        Srgba::new(0.55, 0.57, 0.62, 1.0)
+    } else {
+        EDGE
+    }
+}
 /// Drawn behind every node so it stands out from the edges.
 pub const OUTLINE: Srgba = Srgba::new(0.02, 0.03, 0.05, 1.0);
 pub const SELECTED: Srgba = Srgba::new(1.0, 1.0, 1.0, 1.0);
@@ -49,6 +82,24 @@ pub const AGENT_STATES: [AgentState; 7] = [
 ];
 
 pub fn agent_colour(state: AgentState) -> Srgba {
+    agent_colour_in(state, high_contrast())
+}
+
+/// An agent state's colour in the usual palette or the high-contrast one.
+pub fn agent_colour_in(state: AgentState, high_contrast: bool) -> Srgba {
+    if high_contrast {
+        // Okabe & Ito (2008): distinguishable with any common colour-vision deficiency.
+        let [r, g, b] = match state {
+            AgentState::Healthy => [86, 180, 233],
+            AgentState::UnderAttack => [230, 159, 0],
+            AgentState::Compromised => [213, 94, 0],
+            AgentState::Immune => [0, 158, 115],
+            AgentState::ImmuneLeaking => [240, 228, 66],
+            AgentState::Byzantine => [204, 121, 167],
+            AgentState::Crashed => [190, 190, 190],
+        };
+        return Srgba::rgb_u8(r, g, b);
+    }
     match state {
         AgentState::Healthy => Srgba::new(0.31, 0.64, 0.88, 1.0),
         AgentState::UnderAttack => Srgba::new(0.96, 0.65, 0.14, 1.0),
@@ -329,7 +380,9 @@ mod tests {
     fn every_state_has_its_own_colour_and_shape() {
         for (i, a) in AGENT_STATES.iter().enumerate() {
             for b in &AGENT_STATES[i + 1..] {
-                assert_ne!(agent_colour(*a), agent_colour(*b));
+                for contrast in [false, true] {
+                    assert_ne!(agent_colour_in(*a, contrast), agent_colour_in(*b, contrast));
+                }
                 assert_ne!(agent_shape(*a), agent_shape(*b));
             }
         }

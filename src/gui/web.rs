@@ -22,6 +22,10 @@ extern "C" {
     /// Where the run is, whenever it changes.
     #[wasm_bindgen(js_name = daisStatus)]
     fn status(tick: u32, last: u32, replay: bool, playing: bool);
+    /// What the class has done and where a lesson is, whenever that changes: crashed agents on screen,
+    /// interventions in the run, the lesson's current step (-1 without a lesson) and whether its caption shows.
+    #[wasm_bindgen(js_name = daisClass)]
+    fn class_state(crashed: u32, interventions: u32, lesson_step: i32, lesson_shown: bool);
     /// How many meshes, materials and images the app holds, whenever that changes (the page's test checks that
     /// playing a run creates none).
     #[wasm_bindgen(js_name = daisAssets)]
@@ -77,7 +81,7 @@ fn plugin(app: &mut App) {
         Update,
         (take_opened_recording, answer_recording_requests).in_set(ViewSet::Input),
     );
-    app.add_systems(Last, report_to_page);
+    app.add_systems(Last, (report_to_page, report_class_to_page));
 }
 
 /// What the page was last told.
@@ -85,6 +89,7 @@ fn plugin(app: &mut App) {
 struct PageReport {
     frames: u32,
     status: Option<(u32, u32, bool, bool)>,
+    class: Option<(u32, u32, i32, bool)>,
     assets: Option<(u32, u32, u32)>,
 }
 
@@ -154,5 +159,27 @@ fn report_to_page(
     if report.assets != Some(held) {
         report.assets = Some(held);
         assets(held.0, held.1, held.2);
+    }
+}
+
+/// Tells the page what the class has done and where a lesson is (the page's test reads it).
+fn report_class_to_page(
+    mut report: ResMut<PageReport>,
+    data: Res<ViewData>,
+    lesson: Res<super::lesson::ActiveLesson>,
+) {
+    let class = (
+        data.frame
+            .agents
+            .iter()
+            .filter(|&&a| a == crate::model::AgentState::Crashed)
+            .count() as u32,
+        data.interventions.len() as u32,
+        lesson.0.as_ref().map_or(-1, |l| l.run.step as i32),
+        lesson.0.as_ref().is_some_and(|l| l.shown.is_some()),
+    );
+    if report.class != Some(class) {
+        report.class = Some(class);
+        class_state(class.0, class.1, class.2, class.3);
     }
 }

@@ -325,6 +325,47 @@ async function main() {
     }
     check(fastLog.filter(isProblem).length === 0, 'no error or panic while running flat out');
     await fast.close();
+
+    // 10. A lesson opens from the address, and the class crashes the authority it points at.
+    const lessonLog = [];
+    const lesson = await openPage(browser, `${base}?lesson=single-point-of-failure`, lessonLog);
+    await waitForConsole(lessonLog, /^dais: ready/, READY_TIMEOUT_MS);
+    const classState = () => lesson.evaluate(() => window.daisClassState ?? null);
+    let shown = null;
+    for (let i = 0; i < 300 && !(shown && shown.lessonShown); i++) {
+      await new Promise((resume) => setTimeout(resume, 100));
+      shown = await classState();
+    }
+    check(shown && shown.lessonStep === 0 && shown.lessonShown,
+      `?lesson= opens the lesson at its first caption (${JSON.stringify(shown)})`);
+    await new Promise((resume) => setTimeout(resume, 1000));
+    const lessonShot = await sceneStats(lesson, await screenshot(lesson, 'page-lesson.png'));
+    check(lessonShot.drawn > 5_000, 'the lesson zooms to the authority and draws it');
+    // The first step zooms to the authority: it sits in the middle of the scene above the caption box.
+    const CAPTION_BOX = 210;
+    await lesson.mouse.click(
+      LEFT_PANEL + (VIEWPORT.width - LEFT_PANEL - RIGHT_PANEL) / 2,
+      TOP_BAR + (VIEWPORT.height - TOP_BAR - CAPTION_BOX) / 2,
+    );
+    await new Promise((resume) => setTimeout(resume, 500));
+    await lesson.keyboard.press('KeyC');
+    let asked = null;
+    for (let i = 0; i < 50 && !(asked && asked.interventions === 1); i++) {
+      await new Promise((resume) => setTimeout(resume, 100));
+      asked = await classState();
+    }
+    check(asked && asked.interventions === 1, `C on the picked node schedules a crash (${JSON.stringify(asked)})`);
+    await lesson.keyboard.press('Enter');
+    let crashed = null;
+    for (let i = 0; i < 100 && !(crashed && crashed.crashed === 1); i++) {
+      await new Promise((resume) => setTimeout(resume, 100));
+      crashed = await classState();
+    }
+    check(crashed && crashed.crashed === 1 && crashed.lessonStep === 1,
+      `Enter goes on with the lesson and the crash takes effect (${JSON.stringify(crashed)})`);
+    await screenshot(lesson, 'page-lesson-crashed.png');
+    check(lessonLog.filter(isProblem).length === 0, 'no error or panic in the lesson');
+    await lesson.close();
   } finally {
     await browser.close();
   }

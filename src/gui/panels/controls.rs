@@ -67,6 +67,14 @@ pub fn show(
     );
 }
 
+/// "A+" (large text) and "HC" (high contrast): for the back of the room and for colour-blind eyes.
+pub fn style_toggles(ui: &mut egui::Ui, style: &mut super::ViewStyle) {
+    ui.toggle_value(&mut style.large_text, "A+")
+        .on_hover_text("Large text: the panels' type half as large again");
+    ui.toggle_value(&mut style.high_contrast, "HC")
+        .on_hover_text("High contrast: colour-blind-safe colours on black, the same shapes");
+}
+
 /// The settings that produced the picture, last in the top bar: cut short with "…" where the bar runs out (a
 /// replay's timeline comes first), whole on hover.
 pub fn settings(ui: &mut egui::Ui, data: &ViewData, replay: bool) {

@@ -144,13 +144,20 @@ pub fn window(ctx: &egui::Context, active: &mut ActiveLesson, data: &ViewData, p
             }
             ui.horizontal(|ui| {
                 let ready = view.run.can_continue(&facts);
-                if ui
+                // Enter, Page Down or the right arrow: what a presenter's clicker sends.
+                let key = !ui.ctx().egui_wants_keyboard_input()
+                    && ui.input(|i| {
+                        [egui::Key::Enter, egui::Key::PageDown, egui::Key::ArrowRight]
+                            .iter()
+                            .any(|&k| i.key_pressed(k))
+                    });
+                let button = ui
                     .add_enabled(
                         ready,
                         egui::Button::new(egui::RichText::new("Next ▶").size(16.0)),
                     )
-                    .clicked()
-                {
+                    .on_hover_text("Enter, Page Down or →");
+                if ready && (button.clicked() || key) {
                     view.continue_requested = true;
                 }
                 close = ui.small_button("End lesson").clicked();

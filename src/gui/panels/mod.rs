@@ -34,7 +34,35 @@ pub struct PanelState {
     pub plots: metrics::PlotSeries,
     /// The strategy and campaign the intervention buttons use.
     pub intervention_choices: intervene::InterventionChoices,
-    styled: bool,
+    /// The text size the panels were last styled with (None before the first frame).
+    styled: Option<bool>,
+}
+
+/// How the view looks: larger text (about 1.5 times) and the high-contrast palette, for the back of the room.
+#[derive(Resource, Default, Debug, Clone, Copy, PartialEq)]
+pub struct ViewStyle {
+    pub large_text: bool,
+    pub high_contrast: bool,
+}
+
+/// Puts a changed style into effect: the palette switch, the background, and a fresh draw of every mesh (a new
+/// layout generation redraws edges, nodes and overlays from the same positions).
+fn apply_view_style(
+    style: Res<ViewStyle>,
+    mut clear: ResMut<ClearColor>,
+    mut data: ResMut<ViewData>,
+    mut applied: Local<Option<bool>>,
+) {
+    if *applied == Some(style.high_contrast) {
+        return;
+    }
+    let first = applied.is_none();
+    *applied = Some(style.high_contrast);
+    super::palette::set_high_contrast(style.high_contrast);
+    clear.0 = super::palette::background();
+    if !first || style.high_contrast {
+        data.run_generation += 1;
+    }
 }
 
 pub fn egui_colour(c: Srgba) -> egui::Color32 {
@@ -42,20 +70,23 @@ pub fn egui_colour(c: Srgba) -> egui::Color32 {
     egui::Color32::from_rgba_unmultiplied(r, g, b, a)
 }
 
-/// Larger type than egui's default: the panels are read from the back of a classroom.
-fn style_once(ctx: &egui::Context, state: &mut PanelState) {
-    if state.styled {
+/// Larger type than egui's default: the panels are read from the back of a classroom; "Large text" makes it half
+/// as large again.
+fn style_panels(ctx: &egui::Context, state: &mut PanelState, large_text: bool) {
+    if state.styled == Some(large_text) {
         return;
     }
-    state.styled = true;
+    state.styled = Some(large_text);
+    let scale = if large_text { 1.5 } else { 1.0 };
     ctx.set_theme(egui::Theme::Dark);
     ctx.all_styles_mut(|style| {
         for (text_style, font) in style.text_styles.iter_mut() {
-            font.size = match text_style {
-                egui::TextStyle::Heading => 17.0,
-                egui::TextStyle::Small => 11.0,
-                _ => 14.0,
-            };
+            font.size = scale
+                * match text_style {
+                    egui::TextStyle::Heading => 17.0,
+                    egui::TextStyle::Small => 11.0,
+                    _ => 14.0,
+                };
         }
         style.spacing.item_spacing = egui::vec2(6.0, 4.0);
     });
@@ -82,11 +113,13 @@ pub struct Requests<'w> {
     fork: ResMut<'w, super::source::PendingFork>,
     lesson: ResMut<'w, super::lesson::ActiveLesson>,
     pending_lesson: ResMut<'w, super::lesson::PendingLesson>,
+    style: ResMut<'w, ViewStyle>,
 }
 
 /// The panels' own systems (those that answer what the panels asked).
 pub fn plugin(app: &mut App) {
     chain::plugin(app);
+    app.add_systems(Update, apply_view_style.in_set(super::ViewSet::Input));
 }
 
 pub fn draw_panels(
@@ -100,7 +133,7 @@ pub fn draw_panels(
 ) -> Result {
     let pending = requests.restart.as_mut();
     let ctx = contexts.ctx_mut()?;
-    style_once(ctx, &mut state);
+    style_panels(ctx, &mut state, requests.style.large_text);
     let replay = source.is_replay();
     let state = state.as_mut();
     state.plots.update(&data);
@@ -118,6 +151,7 @@ pub fn draw_panels(
         .show(&mut root, |ui| {
             ui.horizontal_centered(|ui| {
                 controls::show(ui, &data, replay, &mut playback, pending);
+                controls::style_toggles(ui, &mut requests.style);
                 if replay {
                     timeline::show(ui, &data, &mut playback, &mut requests.fork);
                 } else if let Some(fork) = &data.fork {
