@@ -217,25 +217,32 @@ pub fn nearest_agent(positions: &[[f32; 2]], point: Vec2, reach: f32) -> Option<
         .map(|(i, _)| i as u32)
 }
 
-/// The link nearest a world point, if the point is within `reach` of the segment between its two nodes.
+/// The link nearest a world point, if the point is within `reach` of the link as drawn (curved or straight).
 pub fn nearest_link(
-    positions: &[[f32; 2]],
+    scene: &super::graph_view::SceneLayout,
     edges: &[(u32, u32)],
     point: Vec2,
     reach: f32,
 ) -> Option<(u32, u32)> {
+    let to_piece = |pa: Vec2, pb: Vec2| {
+        let along = (pb - pa).length_squared();
+        let t = if along > 0.0 {
+            ((point - pa).dot(pb - pa) / along).clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        pa.lerp(pb, t).distance_squared(point)
+    };
     edges
         .iter()
-        .filter_map(|&(a, b)| {
-            let (pa, pb) = (positions.get(a as usize)?, positions.get(b as usize)?);
-            let (pa, pb) = (Vec2::from(*pa), Vec2::from(*pb));
-            let along = (pb - pa).length_squared();
-            let t = if along > 0.0 {
-                ((point - pa).dot(pb - pa) / along).clamp(0.0, 1.0)
-            } else {
-                0.0
-            };
-            Some(((a, b), pa.lerp(pb, t).distance_squared(point)))
+        .filter(|&&(a, b)| (a.max(b) as usize) < scene.positions.len())
+        .map(|&(a, b)| {
+            let line = scene.polyline(a, b, super::graph_view::CURVE_PIECES);
+            let nearest = line
+                .windows(2)
+                .map(|w| to_piece(w[0], w[1]))
+                .fold(f32::INFINITY, f32::min);
+            ((a, b), nearest)
         })
         .filter(|&(_, d)| d <= reach * reach)
         .min_by(|x, y| x.1.total_cmp(&y.1))
@@ -274,12 +281,7 @@ fn pick_node(
         // Away from every node, a click near a link picks the link (to cut it or restore it).
         link.0 = match selection.0 {
             Some(_) => None,
-            None => nearest_link(
-                &scene.positions,
-                &data.edges,
-                world,
-                scene.node_radius * 1.5,
-            ),
+            None => nearest_link(&scene, &data.edges, world, scene.node_radius * 1.5),
         };
     }
 }
@@ -298,26 +300,21 @@ mod tests {
 
     #[test]
     fn picks_the_link_nearest_a_click_between_nodes() {
-        let positions = [[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]];
+        let scene = crate::gui::graph_view::SceneLayout {
+            positions: vec![[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]],
+            ..Default::default()
+        };
         let edges = [(0, 1), (0, 2), (1, 2)];
-        assert_eq!(
-            nearest_link(&positions, &edges, Vec2::new(5.0, 1.0), 2.0),
-            Some((0, 1))
-        );
-        assert_eq!(
-            nearest_link(&positions, &edges, Vec2::new(5.2, 5.0), 2.0),
-            Some((1, 2)),
-            "the diagonal"
-        );
-        assert_eq!(
-            nearest_link(&positions, &edges, Vec2::new(20.0, 20.0), 2.0),
-            None,
-            "nothing within reach"
-        );
-        assert_eq!(
-            nearest_link(&positions, &edges, Vec2::new(14.0, 0.0), 2.0),
-            None,
-            "past the segment's end"
-        );
+        let pick = |x, y| nearest_link(&scene, &edges, Vec2::new(x, y), 2.0);
+        assert_eq!(pick(5.0, 1.0), Some((0, 1)));
+        assert_eq!(pick(5.2, 5.0), Some((1, 2)), "the diagonal");
+        assert_eq!(pick(20.0, 20.0), None, "nothing within reach");
+        assert_eq!(pick(14.0, 0.0), None, "past the link's end");
+        // A curved link is picked along its curve, not its chord.
+        let mut curved = scene;
+        curved.curves.insert((0, 1), Vec2::new(5.0, -10.0));
+        let pick = |x, y| nearest_link(&curved, &[(0, 1)], Vec2::new(x, y), 2.0);
+        assert_eq!(pick(5.0, 0.0), None, "the chord is empty");
+        assert_eq!(pick(5.0, -5.0), Some((0, 1)), "the curve's middle");
     }
 }

@@ -26,7 +26,88 @@ pub struct SceneLayout {
     pub node_radius: f32,
     /// Each node's radius over `node_radius`: bigger for more links, so a scale-free network's hubs stand out.
     pub node_scale: Vec<f32>,
+    /// The control point of each link drawn curved (lower index first): a straight line would run through a third
+    /// node and read as two links (a ring's skip links do).
+    pub curves: std::collections::HashMap<(u32, u32), Vec2>,
     pub generation: u64,
+}
+
+/// Above this many agents links stay straight: finding the ones that cross a node costs links x agents.
+pub const CURVES_UP_TO: usize = 2_000;
+
+impl SceneLayout {
+    /// The point a fraction `t` of the way along the link from `a` to `b`, on its curve if it has one.
+    pub fn point_on(&self, a: u32, b: u32, t: f32) -> Vec2 {
+        let (pa, pb) = (
+            Vec2::from(self.positions[a as usize]),
+            Vec2::from(self.positions[b as usize]),
+        );
+        match self.curves.get(&(a.min(b), a.max(b))) {
+            // A quadratic Bézier, the same whichever end it is walked from.
+            Some(&control) => {
+                let u = 1.0 - t;
+                pa * (u * u) + control * (2.0 * u * t) + pb * (t * t)
+            }
+            None => pa.lerp(pb, t),
+        }
+    }
+
+    /// The link as `pieces` straight pieces (one if it is straight).
+    pub fn polyline(&self, a: u32, b: u32, pieces: usize) -> Vec<Vec2> {
+        let pieces = if self.curves.contains_key(&(a.min(b), a.max(b))) {
+            pieces.max(1)
+        } else {
+            1
+        };
+        (0..=pieces)
+            .map(|i| self.point_on(a, b, i as f32 / pieces as f32))
+            .collect()
+    }
+}
+
+/// Pieces a curved link is drawn with.
+pub const CURVE_PIECES: usize = 12;
+
+/// The links whose straight line passes within `clearance` of another node's centre, each with the control point
+/// that bends it away from the layout's centre by a third of its length.
+pub fn curve_links(
+    positions: &[[f32; 2]],
+    edges: &[(u32, u32)],
+    clearance: f32,
+) -> std::collections::HashMap<(u32, u32), Vec2> {
+    let mut curves = std::collections::HashMap::new();
+    if positions.len() > CURVES_UP_TO {
+        return curves;
+    }
+    for &(a, b) in edges {
+        let (pa, pb) = (
+            Vec2::from(positions[a as usize]),
+            Vec2::from(positions[b as usize]),
+        );
+        let along = pb - pa;
+        let length = along.length();
+        if length == 0.0 {
+            continue;
+        }
+        let blocked = positions.iter().enumerate().any(|(i, p)| {
+            if i == a as usize || i == b as usize {
+                return false;
+            }
+            let p = Vec2::from(*p);
+            let t = ((p - pa).dot(along) / (length * length)).clamp(0.0, 1.0);
+            t > 0.0 && t < 1.0 && pa.lerp(pb, t).distance(p) < clearance
+        });
+        if blocked {
+            let middle = (pa + pb) / 2.0;
+            let mut normal = Vec2::new(-along.y, along.x) / length;
+            // Outward: away from the layout's centre (the origin), so a ring's skip links bow out of the ring.
+            if normal.dot(middle) < 0.0 {
+                normal = -normal;
+            }
+            curves.insert((a, b), middle + normal * length / 3.0);
+        }
+    }
+    curves
 }
 
 /// A node's size for its degree: the square root of its degree over the mean, so area follows links, within limits
@@ -47,6 +128,44 @@ pub fn degree_scale(edges: &[(u32, u32)], agents: usize) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_links_that_run_through_a_node_are_curved_and_they_bow_outwards() {
+        // Four nodes on a circle of radius 10 at 12, 3, 6 and 9 o'clock, and one in the middle.
+        let positions = [
+            [0.0, 10.0],
+            [10.0, 0.0],
+            [0.0, -10.0],
+            [-10.0, 0.0],
+            [0.0, 0.0],
+        ];
+        let edges = [(0, 1), (0, 2), (1, 2)];
+        let curves = curve_links(&positions, &edges, 1.0);
+        assert_eq!(
+            curves.keys().collect::<Vec<_>>(),
+            [&(0, 2)],
+            "only 0-2 crosses the middle node"
+        );
+        let control = curves[&(0, 2)];
+        assert!(
+            control.y.abs() < 1e-4 && control.x.abs() > 5.0,
+            "{control:?}"
+        );
+        let scene = SceneLayout {
+            positions: positions.to_vec(),
+            curves,
+            ..Default::default()
+        };
+        // Walking a curved link either way gives the same points; a straight one is a line.
+        assert!((scene.point_on(0, 2, 0.25) - scene.point_on(2, 0, 0.75)).length() < 1e-4);
+        assert!(
+            scene.point_on(0, 2, 0.5).distance(Vec2::ZERO) > 2.0,
+            "clear of the middle node"
+        );
+        assert_eq!(scene.point_on(0, 1, 0.5), Vec2::new(5.0, 5.0));
+        assert_eq!(scene.polyline(0, 1, 12).len(), 2);
+        assert_eq!(scene.polyline(0, 2, 12).len(), 13);
+    }
 
     #[test]
     fn hubs_are_drawn_bigger_and_leaves_smaller_within_limits() {
@@ -131,6 +250,7 @@ fn lay_out_run(
     scene.positions = layout::positions(topology, agents, &data.edges);
     scene.node_radius = node_radius(layout::spacing(topology, agents));
     scene.node_scale = degree_scale(&data.edges, agents);
+    scene.curves = curve_links(&scene.positions, &data.edges, scene.node_radius * 1.2);
     scene.generation = data.run_generation;
     if selection.0.is_some_and(|s| s as usize >= agents) {
         selection.0 = None;
@@ -140,8 +260,9 @@ fn lay_out_run(
     let width = (scene.node_radius * 0.18).max(0.6);
     let colour = LinearRgba::from(palette::edge_colour()).to_f32_array();
     for &(a, b) in &data.edges {
-        let (pa, pb) = (scene.positions[a as usize], scene.positions[b as usize]);
-        batch.segment(Vec2::from(pa), Vec2::from(pb), width, colour);
+        for piece in scene.polyline(a, b, CURVE_PIECES).windows(2) {
+            batch.segment(piece[0], piece[1], width, colour);
+        }
     }
     if let Some(mut mesh) = meshes.get_mut(&graph.edges) {
         batch.write_to(&mut mesh);

@@ -94,12 +94,34 @@ fn draw_link_overlay(
     let mut batch = ShapeBatch::default();
     let width = (scene.node_radius * 0.18).max(0.6);
     let at = |i: u32| scene.positions.get(i as usize).map(|p| Vec2::from(*p));
-    if let Some((a, b)) = picked.0
-        && let (Some(pa), Some(pb)) = (at(a), at(b))
-    {
-        batch.segment(
-            pa,
-            pb,
+    let known = |a: u32, b: u32| at(a).is_some() && at(b).is_some();
+    // A link as drawn: straight, or along its curve.
+    let band = |batch: &mut ShapeBatch, a: u32, b: u32, from: f32, to: f32, width: f32, colour| {
+        let pieces = if scene.curves.contains_key(&(a.min(b), a.max(b))) {
+            6
+        } else {
+            1
+        };
+        for i in 0..pieces {
+            let (t0, t1) = (
+                from + (to - from) * i as f32 / pieces as f32,
+                from + (to - from) * (i + 1) as f32 / pieces as f32,
+            );
+            batch.segment(
+                scene.point_on(a, b, t0),
+                scene.point_on(a, b, t1),
+                width,
+                colour,
+            );
+        }
+    };
+    if let Some((a, b)) = picked.0.filter(|&(a, b)| known(a, b)) {
+        band(
+            &mut batch,
+            a,
+            b,
+            0.0,
+            1.0,
             width * 4.0,
             LinearRgba::from(palette::SELECTED).to_f32_array(),
         );
@@ -107,10 +129,8 @@ fn draw_link_overlay(
     // A lesson's highlight: a halo round each node, a broad band along each link.
     if let Some(lesson) = highlight {
         let halo = LinearRgba::from(palette::HIGHLIGHT).to_f32_array();
-        for &(a, b) in &lesson.highlight_links {
-            if let (Some(pa), Some(pb)) = (at(a), at(b)) {
-                batch.segment(pa, pb, width * 6.0, halo);
-            }
+        for &(a, b) in lesson.highlight_links.iter().filter(|&&(a, b)| known(a, b)) {
+            band(&mut batch, a, b, 0.0, 1.0, width * 6.0, halo);
         }
         for &agent in &lesson.highlight_agents {
             if let Some(p) = at(agent) {
@@ -126,9 +146,9 @@ fn draw_link_overlay(
     }
     let colour = LinearRgba::from(palette::CUT_LINK).to_f32_array();
     for (a, b) in cut_links_at(&data.interventions, data.tick) {
-        let (Some(pa), Some(pb)) = (at(a), at(b)) else {
+        if !known(a, b) {
             continue;
-        };
+        }
         // Dashes with gaps between them and a magenta cross at the middle: a broken line reads as "cut" without a
         // legend, even on a ring's short links.
         let pieces = (2 * DASHES - 1) as f32;
@@ -137,11 +157,11 @@ fn draw_link_overlay(
                 2.0 * dash as f32 / pieces,
                 (2.0 * dash as f32 + 1.0) / pieces,
             );
-            batch.segment(pa.lerp(pb, t0), pa.lerp(pb, t1), width * 4.0, colour);
+            band(&mut batch, a, b, t0, t1, width * 4.0, colour);
         }
         batch.outlined(
             palette::Shape::Cross,
-            pa.lerp(pb, 0.5),
+            scene.point_on(a, b, 0.5),
             scene.node_radius * 1.2,
             palette::CUT_LINK,
         );

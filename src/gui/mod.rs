@@ -15,6 +15,7 @@ pub mod page;
 pub mod palette;
 pub mod panels;
 pub mod propagation;
+pub mod shapes;
 pub mod source;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod video;

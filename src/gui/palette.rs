@@ -4,7 +4,6 @@
 //! A high-contrast palette (the "High contrast" toggle) swaps the colours for Okabe and Ito's colour-blind-safe set
 //! on a black background, with lighter links; the shapes stay as they are.
 
-use std::sync::LazyLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use bevy::prelude::*;
@@ -170,86 +169,13 @@ pub fn message_scale(kind: MessageKind) -> f32 {
     }
 }
 
-const CIRCLE_SEGMENTS: usize = 20;
-
-fn regular_polygon(sides: usize) -> Vec<[f32; 2]> {
-    (0..sides)
-        .map(|i| {
-            let a = std::f32::consts::TAU * (i as f32 + 0.5) / sides as f32;
-            [a.cos(), a.sin()]
-        })
-        .collect()
-}
-
-static UNIT_CIRCLE: LazyLock<Vec<[f32; 2]>> = LazyLock::new(|| regular_polygon(CIRCLE_SEGMENTS));
-static UNIT_OCTAGON: LazyLock<Vec<[f32; 2]>> = LazyLock::new(|| regular_polygon(8));
-static UNIT_HEXAGON: LazyLock<Vec<[f32; 2]>> = LazyLock::new(|| regular_polygon(6));
-
-/// A convex outline, counter-clockwise, in units of the radius. Ring, Cross and Star are built from pieces.
-pub fn convex_outline(shape: Shape) -> &'static [[f32; 2]] {
-    const TRIANGLE: [[f32; 2]; 3] = [[0.0, 1.15], [-1.0, -0.62], [1.0, -0.62]];
-    const SQUARE: [[f32; 2]; 4] = [[-0.85, -0.85], [0.85, -0.85], [0.85, 0.85], [-0.85, 0.85]];
-    const DIAMOND: [[f32; 2]; 4] = [[0.0, -1.2], [1.2, 0.0], [0.0, 1.2], [-1.2, 0.0]];
-    match shape {
-        Shape::Circle | Shape::Ring => &UNIT_CIRCLE,
-        Shape::Dot => &UNIT_OCTAGON,
-        Shape::Triangle => &TRIANGLE,
-        Shape::Square => &SQUARE,
-        Shape::Hexagon => &UNIT_HEXAGON,
-        Shape::Diamond | Shape::Cross | Shape::Star => &DIAMOND,
-    }
-}
-
-/// The convex quads a non-convex shape is drawn from (a cross's two bars, a star's five spikes); empty for the
-/// shapes `convex_outline` and the ring cover. The scene and the legend both paint these.
-pub fn quad_pieces(shape: Shape) -> &'static [[[f32; 2]; 4]] {
-    match shape {
-        Shape::Cross => &*CROSS_BARS,
-        Shape::Star => &*STAR_SPIKES,
-        _ => &[],
-    }
-}
-
-static CROSS_BARS: LazyLock<[[[f32; 2]; 4]; 2]> = LazyLock::new(|| {
-    let (w, l) = (0.3, 1.0);
-    let bar = |s: f32| {
-        let d = std::f32::consts::FRAC_1_SQRT_2;
-        let along = [d, s * d];
-        let across = [-s * d, d];
-        let p = |a: f32, b: f32| [along[0] * a + across[0] * b, along[1] * a + across[1] * b];
-        [p(-l, -w), p(l, -w), p(l, w), p(-l, w)]
-    };
-    [bar(1.0), bar(-1.0)]
-});
-
-/// Each spike: centre, inner corner, tip, next inner corner.
-static STAR_SPIKES: LazyLock<[[[f32; 2]; 4]; 5]> = LazyLock::new(|| {
-    let (tip, inner) = (1.3, 0.55);
-    let at = |r: f32, step: f32| {
-        let a = std::f32::consts::FRAC_PI_2 + step * std::f32::consts::TAU / 10.0;
-        [r * a.cos(), r * a.sin()]
-    };
-    std::array::from_fn(|k| {
-        let k = 2.0 * k as f32;
-        [
-            [0.0, 0.0],
-            at(inner, k - 1.0),
-            at(tip, k),
-            at(inner, k + 1.0),
-        ]
-    })
-});
-
-/// Inner radius of the ring, as a fraction of the outer.
-pub const RING_HOLE: f32 = 0.5;
-
 /// Vertex buffers for a batch of flat shapes: one mesh, one draw call.
 #[derive(Default)]
 pub struct ShapeBatch {
     pub positions: Vec<[f32; 3]>,
     pub colours: Vec<[f32; 4]>,
     pub indices: Vec<u32>,
-    /// Octagons instead of 20-gons for circles: thousands of small nodes cost a software renderer a third of the
+    /// Coarse round shapes (about octagons): thousands of small nodes cost a software renderer a third of the
     /// triangles and look the same.
     pub coarse: bool,
 }
@@ -264,59 +190,18 @@ impl ShapeBatch {
         self.indices.clear();
     }
 
-    fn polygon(&mut self, centre: Vec2, radius: f32, outline: &[[f32; 2]], colour: [f32; 4]) {
+    /// One filled shape: its template (tessellated once by lyon, `gui::shapes`) scaled and moved into place.
+    pub fn shape(&mut self, shape: Shape, centre: Vec2, radius: f32, colour: Srgba) {
+        let colour = LinearRgba::from(colour).to_f32_array();
+        let template = super::shapes::template(shape, self.coarse);
         let base = self.positions.len() as u32;
-        for p in outline {
+        for p in &template.vertices {
             self.positions
                 .push([centre.x + p[0] * radius, centre.y + p[1] * radius, 0.0]);
             self.colours.push(colour);
         }
-        for i in 1..outline.len() as u32 - 1 {
-            self.indices
-                .extend_from_slice(&[base, base + i, base + i + 1]);
-        }
-    }
-
-    fn circle_outline(&self) -> &'static [[f32; 2]] {
-        if self.coarse {
-            &UNIT_OCTAGON
-        } else {
-            &UNIT_CIRCLE
-        }
-    }
-
-    fn ring(&mut self, centre: Vec2, outer: f32, inner: f32, colour: [f32; 4]) {
-        let base = self.positions.len() as u32;
-        let unit = self.circle_outline();
-        let n = unit.len() as u32;
-        for p in unit {
-            self.positions
-                .push([centre.x + p[0] * outer, centre.y + p[1] * outer, 0.0]);
-            self.positions
-                .push([centre.x + p[0] * inner, centre.y + p[1] * inner, 0.0]);
-            self.colours.push(colour);
-            self.colours.push(colour);
-        }
-        for i in 0..n {
-            let (o0, i0) = (base + 2 * i, base + 2 * i + 1);
-            let (o1, i1) = (base + 2 * ((i + 1) % n), base + 2 * ((i + 1) % n) + 1);
-            self.indices.extend_from_slice(&[o0, o1, i0, i0, o1, i1]);
-        }
-    }
-
-    /// One filled shape.
-    pub fn shape(&mut self, shape: Shape, centre: Vec2, radius: f32, colour: Srgba) {
-        let colour = LinearRgba::from(colour).to_f32_array();
-        match shape {
-            Shape::Ring => self.ring(centre, radius, radius * RING_HOLE, colour),
-            Shape::Cross | Shape::Star => {
-                for piece in quad_pieces(shape) {
-                    self.polygon(centre, radius, piece, colour);
-                }
-            }
-            Shape::Circle => self.polygon(centre, radius, self.circle_outline(), colour),
-            _ => self.polygon(centre, radius, convex_outline(shape), colour),
-        }
+        self.indices
+            .extend(template.indices.iter().map(|&i| base + i));
     }
 
     /// A shape with a dark outline around it, as nodes are drawn.

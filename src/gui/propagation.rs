@@ -29,20 +29,13 @@ fn spawn_message_mesh(
     commands.insert_resource(MessageMesh(mesh));
 }
 
-/// Where a message is drawn, given the animation phase within the tick (0 start, 1 end). It travels between the
-/// rims of the two nodes (`inset` from each centre), so it is never mistaken for a node's own shape.
-pub fn message_position(
-    from: Vec2,
-    to: Vec2,
-    inset: f32,
-    progress: (f32, f32),
-    phase: f32,
-) -> Vec2 {
+/// How far along its link (0 the sender's centre, 1 the receiver's) a message is drawn, given the animation phase
+/// within the tick (0 start, 1 end). It travels between the rims of the two nodes (`inset` from each centre, on a
+/// link `length` long), so it is never mistaken for a node's own shape.
+pub fn travel_fraction(length: f32, inset: f32, progress: (f32, f32), phase: f32) -> f32 {
     let t = progress.0 + (progress.1 - progress.0) * phase.clamp(0.0, 1.0);
-    let length = from.distance(to);
-    let inset = inset.min(length * 0.3);
-    let dir = (to - from).normalize_or_zero();
-    (from + dir * inset).lerp(to - dir * inset, t)
+    let inset = inset.min(length * 0.3) / length.max(f32::EPSILON);
+    inset + (1.0 - 2.0 * inset) * t
 }
 
 fn draw_messages(
@@ -69,13 +62,10 @@ fn draw_messages(
         ) else {
             continue;
         };
-        let at = message_position(
-            Vec2::from(*from),
-            Vec2::from(*to),
-            r * 1.6,
-            hop_progress(message),
-            playback.phase,
-        );
+        // Along the link as it is drawn: curved where it would otherwise run through a node.
+        let length = Vec2::from(*from).distance(Vec2::from(*to));
+        let t = travel_fraction(length, r * 1.6, hop_progress(message), playback.phase);
+        let at = scene.point_on(message.from, message.to, t);
         // No outline: messages are many and small, and their colours already stand out from the dark edges.
         batch.shape(
             palette::message_shape(message.kind),
@@ -126,23 +116,12 @@ mod tests {
 
     #[test]
     fn messages_move_from_sender_to_receiver() {
-        let (a, b) = (Vec2::ZERO, Vec2::new(36.0, 0.0));
-        assert_eq!(
-            message_position(a, b, 3.0, (0.0, 1.0 / 3.0), 0.0),
-            Vec2::new(3.0, 0.0)
-        );
-        assert_eq!(
-            message_position(a, b, 3.0, (0.0, 1.0 / 3.0), 1.0),
-            Vec2::new(13.0, 0.0)
-        );
-        assert_eq!(
-            message_position(a, b, 3.0, (2.0 / 3.0, 1.0), 1.0),
-            Vec2::new(33.0, 0.0)
-        );
-        // On a short edge the inset shrinks, so the message still moves.
-        assert_eq!(
-            message_position(a, Vec2::new(10.0, 0.0), 5.0, (0.0, 1.0), 0.0),
-            Vec2::new(3.0, 0.0)
-        );
+        // A link 36 long with rims 3 from each centre: the message covers 3 to 33.
+        let at = |progress, phase| 36.0 * travel_fraction(36.0, 3.0, progress, phase);
+        assert!((at((0.0, 1.0 / 3.0), 0.0) - 3.0).abs() < 1e-4);
+        assert!((at((0.0, 1.0 / 3.0), 1.0) - 13.0).abs() < 1e-4);
+        assert!((at((2.0 / 3.0, 1.0), 1.0) - 33.0).abs() < 1e-4);
+        // On a short link the inset shrinks, so the message still moves.
+        assert!((10.0 * travel_fraction(10.0, 5.0, (0.0, 1.0), 0.0) - 3.0).abs() < 1e-4);
     }
 }

@@ -6,55 +6,26 @@ use bevy_egui::egui;
 use super::egui_colour;
 use crate::gui::palette::{self, Shape};
 
-/// Paints a palette shape into a small square, as the scene draws it.
+/// Paints a palette shape into a small square with the scene's own triangles (`gui::shapes`).
 fn paint(ui: &mut egui::Ui, shape: Shape, colour: Srgba, outlined: bool) {
     let (rect, _) = ui.allocate_exact_size(egui::vec2(18.0, 18.0), egui::Sense::hover());
     let painter = ui.painter_at(rect);
     let centre = rect.center();
     let radius = 6.5;
-    let fill = egui_colour(colour);
-    let dark = egui_colour(palette::OUTLINE);
-    let points = |outline: &[[f32; 2]], r: f32| -> Vec<egui::Pos2> {
-        // egui's y axis points down; the scene's points up.
-        outline
-            .iter()
-            .map(|p| centre + egui::vec2(p[0] * r, -p[1] * r))
-            .collect()
-    };
     if outlined {
-        painter.circle_filled(centre, radius + 2.0, dark);
+        painter.circle_filled(centre, radius + 2.0, egui_colour(palette::OUTLINE));
     }
-    match shape {
-        Shape::Circle | Shape::Dot => {
-            painter.circle_filled(centre, radius, fill);
-        }
-        Shape::Ring => {
-            painter.circle_stroke(
-                centre,
-                radius * (1.0 + palette::RING_HOLE) / 2.0,
-                egui::Stroke::new(radius * (1.0 - palette::RING_HOLE), fill),
-            );
-        }
-        Shape::Cross | Shape::Star => {
-            for piece in palette::quad_pieces(shape) {
-                painter.add(egui::Shape::convex_polygon(
-                    points(piece, radius),
-                    fill,
-                    egui::Stroke::NONE,
-                ));
-            }
-        }
-        other => {
-            painter.add(egui::Shape::convex_polygon(
-                points(palette::convex_outline(other), radius),
-                fill,
-                egui::Stroke::NONE,
-            ));
-        }
+    let template = crate::gui::shapes::template(shape, false);
+    let fill = egui_colour(colour);
+    let mut mesh = egui::Mesh::default();
+    for p in &template.vertices {
+        // egui's y axis points down; the scene's points up.
+        mesh.colored_vertex(centre + egui::vec2(p[0] * radius, -p[1] * radius), fill);
     }
+    mesh.indices.extend_from_slice(&template.indices);
+    painter.add(egui::Shape::mesh(mesh));
 }
 
-/// `cut_links`: the run has cut a link, so the legend explains the mark.
 pub fn show(ui: &mut egui::Ui, cut_links: bool) {
     ui.strong("Agents");
     for state in palette::AGENT_STATES {
