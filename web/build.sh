@@ -43,6 +43,7 @@ mkdir -p "$dist"
 wasm-bindgen --target web --no-typescript --out-dir "$dist" --out-name dais \
     "$CARGO_TARGET_DIR/wasm32-unknown-unknown/web/dais.wasm"
 cp web/index.html "$dist/"
+cp assets/icon.png "$dist/icon.png"
 
 raw=$(stat -c %s "$dist/dais_bg.wasm")
 gzipped=$(gzip -9 -c "$dist/dais_bg.wasm" | wc -c)

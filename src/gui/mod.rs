@@ -8,6 +8,8 @@
 pub mod camera;
 pub mod capture;
 pub mod graph_view;
+#[cfg(not(target_arch = "wasm32"))]
+mod icon;
 pub mod interventions;
 pub mod layout;
 pub mod lesson;
@@ -162,7 +164,7 @@ pub fn build_app(
         capture::plugin(options.screenshot.clone(), options.quit_after),
     ));
     #[cfg(not(target_arch = "wasm32"))]
-    app.add_plugins(video::plugin(options.video.clone()));
+    app.add_plugins((video::plugin(options.video.clone()), icon::plugin));
     app.add_systems(EguiPrimaryContextPass, panels::draw_panels);
     app.add_plugins(panels::plugin);
     app.init_resource::<panels::PanelState>();

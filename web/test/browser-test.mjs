@@ -28,6 +28,7 @@ const TYPES = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
   '.wasm': 'application/wasm',
+  '.png': 'image/png',
 };
 
 // The native recording is also served here, for the drag-and-drop check.

@@ -51,6 +51,8 @@ pub fn window(ctx: &egui::Context, active: &mut ActiveLesson, data: &ViewData, p
         .resizable(false)
         .default_width(560.0)
         .anchor(egui::Align2::CENTER_BOTTOM, egui::vec2(-20.0, -12.0))
+        // No drop shadow: a software renderer pays for every blurred pixel of it, every frame.
+        .frame(egui::Frame::window(&ctx.global_style()).shadow(egui::epaint::Shadow::NONE))
         .show(ctx, |ui| {
             ui.set_max_width(560.0);
             if view.run.finished() {
