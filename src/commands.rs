@@ -640,11 +640,11 @@ fn lesson(args: &crate::cli::LessonArgs) -> Result<Finished, CommandError> {
         }
         return Ok(Finished::Done);
     };
-    let lesson = Lesson::open(name).map_err(|e| CommandError::View(e.to_string()))?;
+    let lesson = Lesson::open(name).map_err(|e| CommandError::Lesson(e.to_string()))?;
     let screenshot = args.view.screenshot.is_some();
     let config = lesson
         .config()
-        .map_err(|(field, e)| CommandError::View(format!("lesson {name}: {field}: {e}")))?;
+        .map_err(|(field, e)| CommandError::Lesson(format!("lesson {name}: {field}: {e}")))?;
     if let Some(tick) = args.at
         && tick > config.simulation.steps
     {
@@ -682,7 +682,7 @@ fn lesson(args: &crate::cli::LessonArgs) -> Result<Finished, CommandError> {
         |question| question.answer,
         |tick, text| println!("tick {tick:>4}  {text}"),
     )
-    .map_err(|e| CommandError::View(format!("lesson {name}: {e}")))?;
+    .map_err(|e| CommandError::Lesson(format!("lesson {name}: {e}")))?;
     println!(
         "lesson complete: {} steps, {} questions",
         transcript.fired_at.len(),

@@ -117,6 +117,9 @@ pub enum CommandError {
     /// No window can open here, or this build has none, and the command needs one.
     #[error("--screenshot needs a window, but {0}")]
     NeedsWindow(String),
+    /// A lesson could not be opened or played through (a bad file names its step and field).
+    #[error("{0}")]
+    Lesson(String),
     /// The view itself failed: it could not open, or closed early.
     #[cfg(feature = "gui")]
     #[error("{0}")]

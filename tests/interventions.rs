@@ -86,6 +86,7 @@ fn each_scripted_intervention_shows_at_its_tick() {
                 at: 17,
             },
         ),
+        (45, Intervention::Restore(b, a)),
     ];
     let (states, messages) = run_frames(config);
     let at = |tick: u32, agent: usize| states[tick as usize - 1][agent];
@@ -109,8 +110,11 @@ fn each_scripted_intervention_shows_at_its_tick() {
         "the campaign reached agent 17 ten ticks before its start: {:?}",
         at(start - 10, 17)
     );
-    let cut_sent: usize = messages[5..].iter().map(|m| on_link(m)).sum();
+    // Frames are 0-based: messages[t] is tick t + 1. Cut from tick 5 to tick 44, restored at tick 45.
+    let cut_sent: usize = messages[5..44].iter().map(|m| on_link(m)).sum();
     assert_eq!(cut_sent, 0, "nothing leaves over the cut link");
+    let restored_sent: usize = messages[44..].iter().map(|m| on_link(m)).sum();
+    assert!(restored_sent > 0, "the restored link carries again");
 }
 
 #[test]

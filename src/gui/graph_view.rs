@@ -9,6 +9,7 @@ use super::camera::Selection;
 use super::palette::{self, ShapeBatch};
 use super::source::ViewData;
 use super::{ViewSet, layout};
+use crate::config::Topology;
 
 pub(super) fn plugin(app: &mut App) {
     app.init_resource::<SceneLayout>();
@@ -241,6 +242,7 @@ fn lay_out_run(
     graph: Res<GraphMeshes>,
     mut meshes: ResMut<Assets<Mesh>>,
     mut selection: ResMut<Selection>,
+    style: Res<super::ViewStyle>,
 ) {
     if scene.generation == data.run_generation {
         return;
@@ -249,8 +251,19 @@ fn lay_out_run(
     let agents = data.agents.len();
     scene.positions = layout::positions(topology, agents, &data.edges);
     scene.node_radius = node_radius(layout::spacing(topology, agents));
-    scene.node_scale = degree_scale(&data.edges, agents);
-    scene.curves = curve_links(&scene.positions, &data.edges, scene.node_radius * 1.2);
+    scene.node_scale = if style.size_by_links {
+        degree_scale(&data.edges, agents)
+    } else {
+        vec![1.0; agents]
+    };
+    // Rings and grids line nodes up, so a link can run straight through a third node; a force-directed layout
+    // spreads them, and curving its hairball would only make it busier.
+    scene.curves = match topology {
+        Topology::Ring | Topology::WattsStrogatz | Topology::Grid => {
+            curve_links(&scene.positions, &data.edges, scene.node_radius * 1.2)
+        }
+        _ => Default::default(),
+    };
     scene.generation = data.run_generation;
     if selection.0.is_some_and(|s| s as usize >= agents) {
         selection.0 = None;

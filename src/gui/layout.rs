@@ -81,7 +81,8 @@ fn grid(agents: usize) -> Vec<[f32; 2]> {
         .collect()
 }
 
-/// Fruchterman-Reingold with repulsion only between nodes in neighbouring cells of a uniform grid, so each
+/// Fruchterman-Reingold with repulsion only between nodes within a cell's width (found in the neighbouring cells of a
+/// uniform grid), so each
 /// iteration costs O(agents + edges) rather than O(agents²): 5,000 agents lay out in well under a second.
 fn force_directed(agents: usize, edges: &[(u32, u32)]) -> Vec<[f32; 2]> {
     if agents <= 1 {
@@ -131,6 +132,12 @@ fn force_directed(agents: usize, edges: &[(u32, u32)]) -> Vec<[f32; 2]> {
                         }
                         let d = [pos[i][0] - pos[j][0], pos[i][1] - pos[j][1]];
                         let dist2 = (d[0] * d[0] + d[1] * d[1]).max(1e-2);
+                        // Repel within one cell's width, the same in every direction: the 3x3 block reaches
+                        // further on one side of a node than the other, and without the cut-off nodes piled up
+                        // along the cells' borders in straight rows.
+                        if dist2 > cell * cell {
+                            continue;
+                        }
                         let force = k * k / dist2;
                         displacement[i][0] += d[0] * force;
                         displacement[i][1] += d[1] * force;
@@ -251,6 +258,36 @@ mod tests {
             / 99.0;
         let far: f32 = (0..50).map(|i| dist(i, i + 50)).sum::<f32>() / 50.0;
         assert!(linked * 3.0 < far, "linked {linked} vs unlinked {far}");
+    }
+
+    #[test]
+    fn a_scale_free_network_is_not_laid_out_in_rows() {
+        // The hub-attack preset's network: 300 agents, Barabási–Albert. Repulsion cut off by the bucket grid's
+        // square block used to line dozens of nodes up on the cells' borders.
+        let config = crate::config::load::scenario("hub-attack").unwrap();
+        let network = crate::sim::network::build(
+            &config.network,
+            300,
+            &mut crate::sim::rng::stream(42, crate::sim::rng::STREAM_TOPOLOGY),
+        );
+        let edges: Vec<(u32, u32)> = (0..300u32)
+            .flat_map(|a| {
+                network
+                    .neighbours(a)
+                    .iter()
+                    .filter(move |&&b| b > a)
+                    .map(move |&b| (a, b))
+            })
+            .collect();
+        let pos = positions(Topology::BarabasiAlbert, 300, &edges);
+        for axis in 0..2 {
+            let mut bins = std::collections::BTreeMap::<i32, usize>::new();
+            for p in &pos {
+                *bins.entry((p[axis] / 3.0).floor() as i32).or_default() += 1;
+            }
+            let crowded = bins.values().max().copied().unwrap_or(0);
+            assert!(crowded <= 6, "{crowded} nodes on one line of axis {axis}");
+        }
     }
 
     #[test]

@@ -54,6 +54,25 @@ pub enum ViewSet {
     Capture,
 }
 
+/// How the view looks: larger text (about 1.5 times), the high-contrast palette, and node size by number of links
+/// (on by default: a scale-free network's hubs stand out), for the back of the room.
+#[derive(Resource, Debug, Clone, Copy, PartialEq)]
+pub struct ViewStyle {
+    pub large_text: bool,
+    pub high_contrast: bool,
+    pub size_by_links: bool,
+}
+
+impl Default for ViewStyle {
+    fn default() -> Self {
+        Self {
+            large_text: false,
+            high_contrast: false,
+            size_by_links: true,
+        }
+    }
+}
+
 /// What to open and how.
 #[derive(Clone, Debug, Default)]
 pub struct ViewOptions {
@@ -105,9 +124,10 @@ pub fn build_app(
 ) -> Result<App, String> {
     let source = source::ViewSource::open(opening, &options)?;
     let options_lesson = options.lesson.clone();
-    let style = panels::ViewStyle {
+    let style = ViewStyle {
         large_text: options.large_text,
         high_contrast: options.high_contrast,
+        ..ViewStyle::default()
     };
     let mut app = App::new();
     let mut window = Window {

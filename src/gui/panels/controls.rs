@@ -68,7 +68,7 @@ pub fn show(
 }
 
 /// "A+" (large text) and "HC" (high contrast): for the back of the room and for colour-blind eyes.
-pub fn style_toggles(ui: &mut egui::Ui, style: &mut super::ViewStyle) {
+pub fn style_toggles(ui: &mut egui::Ui, style: &mut crate::gui::ViewStyle) {
     ui.toggle_value(&mut style.large_text, "A+")
         .on_hover_text("Large text: the panels' type half as large again");
     ui.toggle_value(&mut style.high_contrast, "HC")

@@ -26,7 +26,7 @@ fn paint(ui: &mut egui::Ui, shape: Shape, colour: Srgba, outlined: bool) {
     painter.add(egui::Shape::mesh(mesh));
 }
 
-pub fn show(ui: &mut egui::Ui, cut_links: bool) {
+pub fn show(ui: &mut egui::Ui, cut_links: bool, size_by_links: &mut bool) {
     ui.strong("Agents");
     for state in palette::AGENT_STATES {
         let (name, meaning) = palette::agent_label(state);
@@ -67,8 +67,13 @@ pub fn show(ui: &mut egui::Ui, cut_links: bool) {
             );
         });
     }
+    ui.checkbox(
+        size_by_links,
+        egui::RichText::new("Bigger nodes have more links").small(),
+    )
+    .on_hover_text("Node size by number of links: a scale-free network's hubs stand out");
     ui.label(
-        egui::RichText::new("Bigger nodes have more links. Drag to pan, scroll to zoom, click a node to inspect it. Space plays or pauses; F12 saves a screenshot.")
+        egui::RichText::new("Drag to pan, scroll to zoom, click a node to inspect it. Space plays or pauses; F12 saves a screenshot.")
             .small()
             .weak(),
     );

@@ -21,7 +21,7 @@ use bevy_egui::{EguiContexts, egui};
 
 use super::camera::Selection;
 use super::source::{PendingRestart, Playback, RecordingRequests, ViewData, ViewSource};
-use super::{LEFT_PANEL, RIGHT_PANEL, TOP_BAR};
+use super::{LEFT_PANEL, RIGHT_PANEL, TOP_BAR, ViewStyle};
 use crate::config::SimConfig;
 
 /// State the panels keep between frames.
@@ -38,29 +38,23 @@ pub struct PanelState {
     styled: Option<bool>,
 }
 
-/// How the view looks: larger text (about 1.5 times) and the high-contrast palette, for the back of the room.
-#[derive(Resource, Default, Debug, Clone, Copy, PartialEq)]
-pub struct ViewStyle {
-    pub large_text: bool,
-    pub high_contrast: bool,
-}
-
 /// Puts a changed style into effect: the palette switch, the background, and a fresh draw of every mesh (a new
 /// layout generation redraws edges, nodes and overlays from the same positions).
 fn apply_view_style(
     style: Res<ViewStyle>,
     mut clear: ResMut<ClearColor>,
     mut data: ResMut<ViewData>,
-    mut applied: Local<Option<bool>>,
+    mut applied: Local<Option<(bool, bool)>>,
 ) {
-    if *applied == Some(style.high_contrast) {
+    let wanted = (style.high_contrast, style.size_by_links);
+    if *applied == Some(wanted) {
         return;
     }
     let first = applied.is_none();
-    *applied = Some(style.high_contrast);
+    *applied = Some(wanted);
     super::palette::set_high_contrast(style.high_contrast);
     clear.0 = super::palette::background();
-    if !first || style.high_contrast {
+    if !first || style.high_contrast || !style.size_by_links {
         data.run_generation += 1;
     }
 }
@@ -175,7 +169,7 @@ pub fn draw_panels(
                     .interventions
                     .iter()
                     .any(|(_, a)| matches!(a, crate::config::Intervention::Cut(..)));
-                legend::show(ui, cut_links);
+                legend::show(ui, cut_links, &mut requests.style.size_by_links);
                 ui.separator();
                 inspector::show(
                     ui,
