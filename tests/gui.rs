@@ -72,10 +72,7 @@ fn near(a: [u8; 3], b: [u8; 3], tolerance: u8) -> bool {
 }
 
 fn count_colour(img: &RgbImage, state: AgentState) -> usize {
-    let c = palette::agent_colour(state).to_u8_array();
-    scene_pixels(img)
-        .filter(|p| near(*p, [c[0], c[1], c[2]], 6))
-        .count()
+    count_srgba(img, palette::agent_colour(state))
 }
 
 #[test]
@@ -267,12 +264,7 @@ fn high_contrast_and_large_text_keep_every_state_apart() {
         0,
         "not the default blue"
     );
-    let in_contrast = |state| {
-        let c = palette::agent_colour_in(state, true).to_u8_array();
-        scene_pixels(&contrast)
-            .filter(|p| near(*p, [c[0], c[1], c[2]], 6))
-            .count()
-    };
+    let in_contrast = |state| count_srgba(&contrast, palette::agent_colour_in(state, true));
     let contrast_healthy = in_contrast(AgentState::Healthy);
     let contrast_compromised = in_contrast(AgentState::Compromised);
     assert!(
