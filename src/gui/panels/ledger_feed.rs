@@ -1,6 +1,6 @@
 //! The ledger feed: the latest decisions, newest first: what the signature really describes (the campaign it matches,
 //! or normal traffic, which makes it a false signature), the outcome, and the yes/no count. The signature's id is on
-//! hover.
+//! hover. With large text the yes/no count moves to the outcome's hover, so the columns still fit the panel.
 
 use bevy_egui::egui;
 
@@ -11,7 +11,7 @@ use crate::model::Outcome;
 
 const SHOWN: usize = 12;
 
-pub fn show(ui: &mut egui::Ui, data: &ViewData) {
+pub fn show(ui: &mut egui::Ui, data: &ViewData, large_text: bool) {
     let visible = data.feed.partition_point(|entry| entry.tick <= data.tick);
     ui.strong(format!("Ledger: {visible} decisions"));
     if visible == 0 {
@@ -20,12 +20,14 @@ pub fn show(ui: &mut egui::Ui, data: &ViewData) {
     }
     egui::Grid::new("ledger-feed")
         .striped(true)
-        .num_columns(4)
+        .num_columns(if large_text { 3 } else { 4 })
         .show(ui, |ui| {
             ui.label("tick");
             ui.label("signature of");
             ui.label("outcome");
-            ui.label("yes / no");
+            if !large_text {
+                ui.label("yes / no");
+            }
             ui.end_row();
             for entry in data.feed[..visible].iter().rev().take(SHOWN) {
                 ui.monospace(entry.tick.to_string());
@@ -59,13 +61,18 @@ pub fn show(ui: &mut egui::Ui, data: &ViewData) {
                     Outcome::Refused => FALSE_SIGNATURE,
                 };
                 let label = ui.colored_label(colour, verdict.as_str());
+                let count = format!("{} yes / {} no", entry.yes, entry.no);
                 if !entry.valid {
                     label.on_hover_text(format!(
-                        "forged certificate: the tallier claimed {} with ballots that were never cast",
+                        "forged certificate: the tallier claimed {} with ballots that were never cast ({count})",
                         entry.outcome.as_str()
                     ));
+                } else if large_text {
+                    label.on_hover_text(count);
                 }
-                ui.monospace(format!("{} / {}", entry.yes, entry.no));
+                if !large_text {
+                    ui.monospace(format!("{} / {}", entry.yes, entry.no));
+                }
                 ui.end_row();
             }
         });

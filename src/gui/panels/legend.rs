@@ -26,7 +26,7 @@ fn paint(ui: &mut egui::Ui, shape: Shape, colour: Srgba, outlined: bool) {
     painter.add(egui::Shape::mesh(mesh));
 }
 
-pub fn show(ui: &mut egui::Ui, cut_links: bool, size_by_links: &mut bool) {
+pub fn show(ui: &mut egui::Ui, cut_links: bool, size_by_links: &mut bool, large_text: bool) {
     ui.strong("Agents");
     for state in palette::AGENT_STATES {
         let (name, meaning) = palette::agent_label(state);
@@ -39,7 +39,10 @@ pub fn show(ui: &mut egui::Ui, cut_links: bool, size_by_links: &mut bool) {
             );
             ui.label(egui::RichText::new(name).strong())
                 .on_hover_text(meaning);
-            ui.label(egui::RichText::new(meaning).small().weak());
+            // With large text the meanings would run off the panel: they stay on hover.
+            if !large_text {
+                ui.label(egui::RichText::new(meaning).small().weak());
+            }
         });
     }
     ui.strong("Messages on the wire");
@@ -52,8 +55,11 @@ pub fn show(ui: &mut egui::Ui, cut_links: bool, size_by_links: &mut bool) {
                 palette::message_colour(kind),
                 false,
             );
-            ui.label(egui::RichText::new(name).strong());
-            ui.label(egui::RichText::new(meaning).small().weak());
+            ui.label(egui::RichText::new(name).strong())
+                .on_hover_text(meaning);
+            if !large_text {
+                ui.label(egui::RichText::new(meaning).small().weak());
+            }
         });
     }
     if cut_links {

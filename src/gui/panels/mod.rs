@@ -169,7 +169,8 @@ pub fn draw_panels(
                     .interventions
                     .iter()
                     .any(|(_, a)| matches!(a, crate::config::Intervention::Cut(..)));
-                legend::show(ui, cut_links, &mut requests.style.size_by_links);
+                let large_text = requests.style.large_text;
+                legend::show(ui, cut_links, &mut requests.style.size_by_links, large_text);
                 ui.separator();
                 inspector::show(
                     ui,
@@ -201,7 +202,7 @@ pub fn draw_panels(
                 metrics::show(ui, &data, &state.plots);
                 ui.separator();
                 chain::button(ui, &mut requests.chain);
-                ledger_feed::show(ui, &data);
+                ledger_feed::show(ui, &data, requests.style.large_text);
             });
         });
     chain::window(ctx, &mut requests.chain);
