@@ -96,14 +96,21 @@ pub struct FlagOverrides {
 
 /// Parses a RON config text; `origin` names it in errors.
 pub fn parse_config(text: &str, origin: &Path) -> Result<SimConfig, ConfigError> {
-    let error = |field: Option<String>, source| ConfigError::Parse {
+    parse_ron_naming_field(text).map_err(|(field, source)| ConfigError::Parse {
         path: origin.to_path_buf(),
         field,
-        source: Box::new(source),
-    };
-    let mut deserializer = ron::Deserializer::from_str(text).map_err(|e| error(None, e))?;
-    // serde_path_to_error tracks where in the config the deserializer was, so a wrong value names its field.
-    let config = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        source,
+    })
+}
+
+/// Parses a whole RON text into `T`. A wrong value comes back with the dotted path of its field (config files and
+/// lesson files alike); a syntax error before any field, or text after the value, without one.
+pub fn parse_ron_naming_field<T: serde::de::DeserializeOwned>(
+    text: &str,
+) -> Result<T, (Option<String>, Box<ron::error::SpannedError>)> {
+    let mut deserializer = ron::Deserializer::from_str(text).map_err(|e| (None, Box::new(e)))?;
+    // serde_path_to_error tracks where in the text the deserializer was, so a wrong value names its field.
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
         // A syntax error inside a section has no field name yet ("?"): name the section.
         let path = e.path().to_string();
         let field = path
@@ -111,15 +118,15 @@ pub fn parse_config(text: &str, origin: &Path) -> Result<SimConfig, ConfigError>
             .trim_end_matches('?')
             .to_string();
         let spanned = deserializer.span_error(e.into_inner());
-        error(
+        (
             (!field.is_empty() && field != ".").then_some(field),
-            spanned,
+            Box::new(spanned),
         )
     })?;
     deserializer
         .end()
-        .map_err(|e| error(None, deserializer.span_error(e)))?;
-    Ok(config)
+        .map_err(|e| (None, Box::new(deserializer.span_error(e))))?;
+    Ok(value)
 }
 
 /// `line:column: field: what is wrong`, or without the field when the text did not parse that far.

@@ -89,11 +89,7 @@ fn decision_facts(data: &ViewData) -> Vec<DecisionFact> {
     data.feed
         .iter()
         .map(|entry| DecisionFact {
-            verdict: if entry.valid {
-                entry.outcome
-            } else {
-                crate::model::Outcome::Refused
-            },
+            verdict: entry.verdict(),
             truth: entry.truth,
         })
         .collect()

@@ -395,7 +395,7 @@ impl Story {
         let tick = row.int("tick")?;
         let tally = std::mem::take(&mut self.current);
         // The config's script is part of what defines the run: each scripted intervention must have been applied.
-        let mut recorded = tally.interventions.clone();
+        let mut recorded = tally.interventions;
         for action in self.scripted.remove(&tick).unwrap_or_default() {
             match recorded.iter().position(|a| *a == action) {
                 Some(at) => {

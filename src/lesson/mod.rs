@@ -216,20 +216,11 @@ impl Lesson {
             field,
             message,
         };
-        let mut deserializer =
-            ron::Deserializer::from_str(text).map_err(|e| invalid(None, e.to_string()))?;
-        let lesson: Lesson = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
-            let field = e.path().to_string();
-            let field = field
-                .trim_end_matches(".?")
-                .trim_end_matches('?')
-                .to_string();
-            let spanned = deserializer.span_error(e.into_inner());
-            invalid(
-                (!field.is_empty() && field != ".").then_some(field),
-                format!("{}: {}", spanned.span.start, spanned.code),
-            )
-        })?;
+        let lesson: Lesson =
+            load::parse_ron_naming_field(text).map_err(|(field, spanned)| match field {
+                Some(_) => invalid(field, format!("{}: {}", spanned.span.start, spanned.code)),
+                None => invalid(None, spanned.to_string()),
+            })?;
         lesson
             .validate()
             .map_err(|(field, message)| invalid(Some(field), message))?;

@@ -66,6 +66,17 @@ fn start(config: SimConfig) -> (Simulation, DecisionLog) {
     (Simulation::new(config, Box::new(log.clone())), log)
 }
 
+/// Runs `f` on the run's facts as they stand, borrowed rather than copied.
+fn with_facts<R>(simulation: &Simulation, log: &DecisionLog, f: impl FnOnce(&Facts) -> R) -> R {
+    let decisions = log.decisions.lock().expect("decision log");
+    f(&Facts {
+        tick: simulation.tick(),
+        metrics: simulation.latest_metrics(),
+        decisions: &decisions,
+        interventions: &simulation.config().interventions,
+    })
+}
+
 /// The intervention a scripted class makes for `kind`: on the step's first highlighted agent or link.
 fn class_action(
     kind: InterventionKind,
@@ -118,15 +129,7 @@ pub fn play(
         right_answers: (0, 0),
     };
     loop {
-        let decisions = log.decisions.lock().expect("decision log").clone();
-        let interventions = simulation.config().interventions.clone();
-        let facts = Facts {
-            tick: simulation.tick(),
-            metrics: simulation.latest_metrics(),
-            decisions: &decisions,
-            interventions: &interventions,
-        };
-        if let Some(fired) = run.poll(&facts) {
+        if let Some(fired) = with_facts(&simulation, &log, |facts| run.poll(facts)) {
             if let Some(more) = &fired.restart {
                 let config = lesson
                     .config_with(more)
@@ -163,14 +166,7 @@ pub fn play(
                     &format!("the class: {}", action.describe(&[])),
                 );
             }
-            let decisions = log.decisions.lock().expect("decision log").clone();
-            let interventions = simulation.config().interventions.clone();
-            run.next(&Facts {
-                tick: simulation.tick(),
-                metrics: simulation.latest_metrics(),
-                decisions: &decisions,
-                interventions: &interventions,
-            });
+            with_facts(&simulation, &log, |facts| run.next(facts));
             continue;
         }
         if run.finished() {

@@ -48,11 +48,7 @@ pub fn show(ui: &mut egui::Ui, data: &ViewData, large_text: bool) {
                 });
                 // A decision whose certificate fails the check is refused by honest agents: that is its outcome,
                 // whatever the tallier claimed.
-                let verdict = if entry.valid {
-                    entry.outcome
-                } else {
-                    Outcome::Refused
-                };
+                let verdict = entry.verdict();
                 let colour = match verdict {
                     Outcome::Accepted => super::GOOD,
                     Outcome::Rejected => egui::Color32::from_rgb(170, 176, 186),

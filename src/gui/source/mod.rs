@@ -123,6 +123,15 @@ impl FeedEntry {
             valid: row.valid,
         }
     }
+
+    /// What honest agents took the decision as: the claim, or refused when its certificate failed the check.
+    pub fn verdict(&self) -> Outcome {
+        if self.valid {
+            self.outcome
+        } else {
+            Outcome::Refused
+        }
+    }
 }
 
 /// The live run or the recording behind the view.
