@@ -176,7 +176,7 @@ fn bad_flags_are_refused_by_name() {
 fn impossible_flag_values_name_the_field() {
     assert_one_line_error(
         &dais(&["--no-render", "--agents", "0"]),
-        "simulation.agents = 0: must be between 1 and 100000",
+        "simulation.agents = 0: must be between 1 and 1000000",
     );
     assert_one_line_error(
         &dais(&["--no-render", "--steps", "0"]),

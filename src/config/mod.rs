@@ -14,7 +14,7 @@ pub use load::{ConfigSource, load_config};
 pub use validate::InvalidField;
 
 /// Largest run we accept; beyond this memory, not the code, is the limit on this kind of machine.
-pub const MAX_AGENTS: usize = 100_000;
+pub const MAX_AGENTS: usize = 1_000_000;
 pub const MAX_STEPS: u32 = 10_000_000;
 /// Largest full mesh we build (about 12.5 million links).
 pub const MAX_FULL_MESH_AGENTS: usize = 5_000;
