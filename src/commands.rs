@@ -592,8 +592,41 @@ fn replay(args: &ReplayArgs) -> Result<Finished, CommandError> {
             config.simulation.agents,
             config.simulation.seed
         );
+        if let Some(tick) = args.at {
+            println!("{}", describe_frame(&source, tick)?);
+        }
     }
     Ok(Finished::Done)
+}
+
+/// One recorded tick in a line: how many agents are in each state and how many messages of each kind are on the
+/// wire, and how long reading the frame took (the read a view's seek does).
+fn describe_frame(source: &dais::replay::ReplaySource, tick: u32) -> Result<String, CommandError> {
+    use dais::model::{AgentState, MessageKind};
+    let started = std::time::Instant::now();
+    let frame = source.frame(tick)?;
+    let read = started.elapsed();
+    let states: Vec<String> = (0..=u8::MAX)
+        .map_while(AgentState::from_u8)
+        .filter_map(|state| {
+            let n = frame.agents.iter().filter(|&&a| a == state).count();
+            (n > 0).then(|| format!("{state:?} {n}"))
+        })
+        .collect();
+    let kinds: Vec<String> = MessageKind::ALL
+        .iter()
+        .map(|&kind| {
+            let n = frame.messages.iter().filter(|m| m.kind == kind).count();
+            format!("{kind:?} {n}")
+        })
+        .collect();
+    Ok(format!(
+        "tick {tick}: agents {}; {} messages on the wire ({}); frame read in {:.1} ms",
+        states.join(", "),
+        frame.messages.len(),
+        kinds.join(", "),
+        read.as_secs_f64() * 1000.0
+    ))
 }
 
 fn config_command(command: &ConfigCommand) -> Result<Finished, CommandError> {

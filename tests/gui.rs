@@ -446,3 +446,60 @@ fn a_replay_films_its_ticks_into_a_gif_frame_for_tick() {
         "the recording holds ticks 1 to 200",
     );
 }
+
+/// A network of thousands: every agent is drawn (the nodes are one instanced layer), the legend says how many links
+/// are drawn, and a replay's playback times each seek.
+#[test]
+fn a_replay_of_thousands_draws_every_agent_and_times_its_seeks() {
+    require_display();
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("big.db").display().to_string();
+    // 4,000 agents of a small world: 12,000 links, more than the view draws. Small forests, so recording takes a
+    // moment.
+    let out = dais(&[
+        "run",
+        "--agents",
+        "4000",
+        "--steps",
+        "16",
+        "--set",
+        "traffic.campaigns[0].start_tick=10",
+        "--set",
+        "detector=(trees: 4, subsample: 32, warmup: 5, window: 64)",
+        "--no-render",
+        "--quiet",
+        "--ledger",
+        &ledger,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let picture = screenshot(
+        &["replay", &ledger, "--at", "16"],
+        &dir.path().join("big.png"),
+    );
+    // Nodes at this size are a few pixels across: each shows at least its centre in the healthy colour.
+    let healthy = count_colour(&picture, AgentState::Healthy);
+    assert!(healthy > 4000, "healthy-blue pixels: {healthy}");
+
+    let out = dais(&[
+        "replay",
+        &ledger,
+        "--play",
+        "--speed",
+        "4",
+        "--quit-after",
+        "8",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    let report = err
+        .lines()
+        .find(|l| l.starts_with("dais: 4000 agents: mean frame time"))
+        .unwrap_or_else(|| panic!("no frame-time report: {err}"));
+    let seeks: u32 = report
+        .split("over ")
+        .nth(2)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no seek count in {report}"));
+    assert!(report.contains("; frame seek ") && seeks >= 5, "{report}");
+}

@@ -302,4 +302,22 @@ fn replay_source_serves_any_tick() {
     // Once the campaign has run, the frames show it.
     let late = source.frame(120).unwrap();
     assert!(late.agents.contains(&dais::ledger::AgentState::Immune));
+
+    // Without a window, `--at` describes that tick's frame: the same counts the frame holds.
+    let out = dais(&["replay", p(&ledger), "--no-render", "--at", "120"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let line = stdout.lines().nth(1).unwrap_or_default();
+    let immune = late
+        .agents
+        .iter()
+        .filter(|&&a| a == dais::ledger::AgentState::Immune)
+        .count();
+    assert!(
+        line.starts_with("tick 120: agents ")
+            && line.contains(&format!("Immune {immune}"))
+            && line.contains(&format!("; {} messages on the wire (", late.messages.len()))
+            && line.contains("frame read in "),
+        "{stdout}"
+    );
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use bevy::prelude::*;
 use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured, save_to_disk};
 
-use super::source::{Playback, ViewData, ViewSource};
+use super::source::{Playback, SeekClock, ViewData, ViewSource};
 use super::{SharedFrameStats, ViewSet};
 
 /// Frames shown and the time they took, after the first few (startup compiles shaders and is not representative).
@@ -16,6 +16,10 @@ pub struct FrameStats {
     pub seconds: f64,
     pub slowest: f64,
     pub agents: usize,
+    /// Replay seeks timed (`SeekClock`), their total and slowest time.
+    pub seeks: u64,
+    pub seek_seconds: f64,
+    pub slowest_seek: f64,
 }
 
 impl FrameStats {
@@ -25,13 +29,22 @@ impl FrameStats {
 
     pub fn report(&self) -> Option<String> {
         let mean = self.mean_ms()?;
-        Some(format!(
+        let mut report = format!(
             "{} agents: mean frame time {mean:.2} ms ({:.1} FPS) over {} frames, slowest {:.1} ms",
             self.agents,
             1000.0 / mean,
             self.frames,
             self.slowest * 1000.0
-        ))
+        );
+        if self.seeks > 0 {
+            report += &format!(
+                "; frame seek {:.1} ms mean over {} seeks, slowest {:.1} ms",
+                1000.0 * self.seek_seconds / self.seeks as f64,
+                self.seeks,
+                1000.0 * self.slowest_seek
+            );
+        }
+        Some(report)
     }
 }
 
@@ -170,9 +183,12 @@ fn count_frame(
     time: Res<Time<Real>>,
     stats: Res<StatsHandle>,
     data: Res<ViewData>,
+    mut seek: ResMut<SeekClock>,
     mut seen: Local<u32>,
 ) {
     *seen += 1;
+    // Runs after the scene systems, so a seek's time covers the new frame's nodes and messages as well.
+    let seek_took = seek.0.take().map(|started| started.elapsed().as_secs_f64());
     if *seen <= WARM_UP_FRAMES {
         return;
     }
@@ -182,4 +198,9 @@ fn count_frame(
     stats.seconds += dt;
     stats.slowest = stats.slowest.max(dt);
     stats.agents = data.agents.len();
+    if let Some(took) = seek_took {
+        stats.seeks += 1;
+        stats.seek_seconds += took;
+        stats.slowest_seek = stats.slowest_seek.max(took);
+    }
 }

@@ -1,12 +1,13 @@
-//! The network itself: all edges in one mesh (built once per run) and all nodes in one mesh (refilled when the
-//! frame on screen or the selection changes). Two draw calls for the whole graph, and no asset is ever created
-//! after startup: the meshes' contents are replaced in place.
+//! The network itself: all edges in one mesh (built once per run) and all nodes as instances of one quad
+//! (`shape_layers`, refilled when the frame on screen or the selection changes). Two draw calls for the whole
+//! graph, and no asset is ever created after startup: the edge mesh's contents are replaced in place.
 
 use bevy::camera::visibility::NoFrustumCulling;
 use bevy::prelude::*;
 
 use super::camera::Selection;
 use super::palette::{self, ShapeBatch};
+use super::shape_layers::{ShapeInstance, ShapeLayer, ShapeLayers};
 use super::source::ViewData;
 use super::{ViewSet, layout};
 use crate::config::Topology;
@@ -30,7 +31,19 @@ pub struct SceneLayout {
     /// The control point of each link drawn curved (lower index first): a straight line would run through a third
     /// node and read as two links (a ring's skip links do).
     pub curves: std::collections::HashMap<(u32, u32), Vec2>,
+    /// Every how many links one is drawn (1: all of them); see `MAX_DRAWN_LINKS`.
+    pub link_stride: usize,
     pub generation: u64,
+}
+
+/// Beyond this many links the scene draws an even sample of them. At 100,000 agents the 300,000 links of a
+/// small world are a grey haze at any zoom that shows the whole network, and filling them cost a software renderer
+/// 0.6 s a frame; the legend says how many are drawn.
+pub const MAX_DRAWN_LINKS: usize = 10_000;
+
+/// Every how many links one is drawn, so that at most `MAX_DRAWN_LINKS` are.
+pub fn link_stride(links: usize) -> usize {
+    links.div_ceil(MAX_DRAWN_LINKS).max(1)
 }
 
 /// Above this many agents links stay straight: finding the ones that cross a node costs links x agents.
@@ -169,6 +182,76 @@ mod tests {
     }
 
     #[test]
+    fn a_large_network_draws_an_even_sample_of_its_links() {
+        assert_eq!(link_stride(0), 1);
+        assert_eq!(link_stride(MAX_DRAWN_LINKS), 1);
+        assert_eq!(link_stride(MAX_DRAWN_LINKS + 1), 2);
+        // 100,000 agents of a small world with 6 neighbours: 300,000 links, one in 30 drawn.
+        let stride = link_stride(300_000);
+        assert_eq!(stride, 30);
+        assert!(300_000usize.div_ceil(stride) <= MAX_DRAWN_LINKS);
+    }
+
+    /// Every agent is one instance of the node layer, in the frame's state, with the selection's ring first.
+    #[test]
+    fn the_node_layer_holds_one_instance_per_agent_in_its_state() {
+        use crate::model::AgentState;
+        let mut world = World::new();
+        let nodes = world
+            .spawn(ShapeLayer {
+                z: NODE_Z,
+                ..default()
+            })
+            .id();
+        let messages = world.spawn(ShapeLayer::default()).id();
+        world.insert_resource(ShapeLayers { nodes, messages });
+        let states = [
+            AgentState::Healthy,
+            AgentState::Byzantine,
+            AgentState::Crashed,
+            AgentState::Immune,
+        ];
+        let mut data = ViewData::default();
+        data.frame.agents = states.to_vec();
+        data.frame_generation = 1;
+        world.insert_resource(data);
+        world.insert_resource(SceneLayout {
+            positions: vec![[0.0, 0.0], [10.0, 0.0], [20.0, 0.0], [30.0, 0.0]],
+            node_radius: 3.0,
+            node_scale: vec![1.0, 2.0, 1.0, 1.0],
+            link_stride: 1,
+            generation: 1,
+            ..default()
+        });
+        world.insert_resource(Selection(Some(1)));
+        let draw = world.register_system(draw_nodes);
+        world.run_system(draw).unwrap();
+        let layer = world.get::<ShapeLayer>(nodes).unwrap();
+        assert_eq!(layer.list.len(), 1 + states.len());
+        assert_eq!(layer.generation, 1);
+        let ring = &layer.list[0];
+        assert_eq!(
+            ring.place,
+            [10.0, 0.0, NODE_Z, 12.0],
+            "twice the selected node's radius"
+        );
+        for (i, (node, &state)) in layer.list[1..].iter().zip(&states).enumerate() {
+            let expected = ShapeInstance::new(
+                palette::agent_shape(state),
+                Vec2::new(10.0 * i as f32, 0.0),
+                NODE_Z,
+                3.0 * [1.0, 2.0, 1.0, 1.0][i],
+                palette::agent_colour(state),
+                true,
+            );
+            assert_eq!(*node, expected, "agent {i}");
+        }
+        // Nothing changed: the layer is not refilled.
+        world.run_system(draw).unwrap();
+        assert_eq!(world.get::<ShapeLayer>(nodes).unwrap().generation, 1);
+    }
+
+    #[test]
     fn hubs_are_drawn_bigger_and_leaves_smaller_within_limits() {
         // A star of 10 leaves around agent 0, plus a pair.
         let mut edges: Vec<(u32, u32)> = (1..=10).map(|leaf| (0, leaf)).collect();
@@ -185,7 +268,6 @@ mod tests {
 #[derive(Resource)]
 struct GraphMeshes {
     edges: Handle<Mesh>,
-    nodes: Handle<Mesh>,
 }
 
 /// Z order: edges under nodes under messages.
@@ -226,9 +308,8 @@ fn spawn_graph(
     mut materials: ResMut<Assets<ColorMaterial>>,
 ) {
     let material = vertex_colour_material(&mut materials);
-    let edges = spawn_batch(&mut commands, &mut meshes, material.clone(), EDGE_Z);
-    let nodes = spawn_batch(&mut commands, &mut meshes, material, NODE_Z);
-    commands.insert_resource(GraphMeshes { edges, nodes });
+    let edges = spawn_batch(&mut commands, &mut meshes, material, EDGE_Z);
+    commands.insert_resource(GraphMeshes { edges });
 }
 
 /// Node radius for a layout: a third of the spacing, within limits that stay visible and do not overlap.
@@ -264,6 +345,7 @@ fn lay_out_run(
         }
         _ => Default::default(),
     };
+    scene.link_stride = link_stride(data.edges.len());
     scene.generation = data.run_generation;
     if selection.0.is_some_and(|s| s as usize >= agents) {
         selection.0 = None;
@@ -272,7 +354,7 @@ fn lay_out_run(
     let mut batch = ShapeBatch::default();
     let width = (scene.node_radius * 0.18).max(0.6);
     let colour = LinearRgba::from(palette::edge_colour()).to_f32_array();
-    for &(a, b) in &data.edges {
+    for &(a, b) in data.edges.iter().step_by(scene.link_stride) {
         for piece in scene.polyline(a, b, CURVE_PIECES).windows(2) {
             batch.segment(piece[0], piece[1], width, colour);
         }
@@ -286,8 +368,8 @@ fn draw_nodes(
     data: Res<ViewData>,
     scene: Res<SceneLayout>,
     selection: Res<Selection>,
-    graph: Res<GraphMeshes>,
-    mut meshes: ResMut<Assets<Mesh>>,
+    layers: Res<ShapeLayers>,
+    mut shapes: Query<&mut ShapeLayer>,
     mut drawn: Local<(u64, u64, Option<u32>)>,
 ) {
     let key = (data.frame_generation, scene.generation, selection.0);
@@ -295,31 +377,48 @@ fn draw_nodes(
         return;
     }
     *drawn = key;
-    let mut batch = ShapeBatch {
-        coarse: scene.positions.len() > palette::COARSE_ABOVE,
-        ..default()
+    let Ok(mut nodes) = shapes.get_mut(layers.nodes) else {
+        return;
     };
     let r = scene.node_radius;
     let scale = |i: usize| scene.node_scale.get(i).copied().unwrap_or(1.0);
-    if let Some(selected) = selection.0
-        && let Some(p) = scene.positions.get(selected as usize)
-    {
-        batch.shape(
-            palette::Shape::Circle,
-            Vec2::from(*p),
-            r * 2.0 * scale(selected as usize),
-            palette::SELECTED,
+    // Each state's shape and colour once, not a colour conversion per node: a seek at 100,000 agents refills them all.
+    let styled: Vec<ShapeInstance> = (0..=u8::MAX)
+        .map_while(crate::model::AgentState::from_u8)
+        .map(|state| {
+            let colour = palette::agent_colour(state);
+            ShapeInstance::new(
+                palette::agent_shape(state),
+                Vec2::ZERO,
+                NODE_Z,
+                1.0,
+                colour,
+                true,
+            )
+        })
+        .collect();
+    nodes.replace(|list| {
+        if let Some(selected) = selection.0
+            && let Some(p) = scene.positions.get(selected as usize)
+        {
+            list.push(ShapeInstance::new(
+                palette::Shape::Circle,
+                Vec2::from(*p),
+                NODE_Z,
+                r * 2.0 * scale(selected as usize),
+                palette::SELECTED,
+                false,
+            ));
+        }
+        list.extend(
+            scene
+                .positions
+                .iter()
+                .zip(&data.frame.agents)
+                .enumerate()
+                .map(|(i, (p, &state))| {
+                    styled[state as usize].moved_to(Vec2::from(*p), r * scale(i))
+                }),
         );
-    }
-    for (i, (p, &state)) in scene.positions.iter().zip(&data.frame.agents).enumerate() {
-        batch.outlined(
-            palette::agent_shape(state),
-            Vec2::from(*p),
-            r * scale(i),
-            palette::agent_colour(state),
-        );
-    }
-    if let Some(mut mesh) = meshes.get_mut(&graph.nodes) {
-        batch.write_to(&mut mesh);
-    }
+    });
 }

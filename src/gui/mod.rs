@@ -17,6 +17,7 @@ pub mod page;
 pub mod palette;
 pub mod panels;
 pub mod propagation;
+pub mod shape_layers;
 pub mod shapes;
 pub mod source;
 #[cfg(not(target_arch = "wasm32"))]
@@ -178,6 +179,7 @@ pub fn build_app(
         camera::plugin,
         source::plugin,
         graph_view::plugin,
+        shape_layers::plugin,
         propagation::plugin,
         interventions::plugin,
         lesson::plugin,

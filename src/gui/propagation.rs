@@ -1,33 +1,22 @@
 //! Messages in flight, animated along their edges: signatures ripple out from their origin, ballots flow back to
-//! talliers, decisions follow. One mesh, refilled every frame while the animation moves.
+//! talliers, decisions follow. One layer of instanced shapes (`shape_layers`), refilled every frame while the
+//! animation moves.
 
 use bevy::prelude::*;
 
 use super::ViewSet;
-use super::graph_view::{MESSAGE_Z, SceneLayout, spawn_batch, vertex_colour_material};
-use super::palette::{self, ShapeBatch};
+use super::graph_view::{MESSAGE_Z, SceneLayout};
+use super::palette;
+use super::shape_layers::{ShapeInstance, ShapeLayer, ShapeLayers};
 use super::source::{Playback, ViewData};
+use crate::model::MessageKind;
 
 pub(super) fn plugin(app: &mut App) {
-    app.add_systems(Startup, spawn_message_mesh);
     app.add_systems(Update, draw_messages.in_set(ViewSet::Scene));
 }
 
 /// Beyond this many messages a frame draws an even sample of them: a flood of a million is a blur anyway.
 pub const MAX_DRAWN_MESSAGES: usize = 40_000;
-
-#[derive(Resource)]
-struct MessageMesh(Handle<Mesh>);
-
-fn spawn_message_mesh(
-    mut commands: Commands,
-    mut meshes: ResMut<Assets<Mesh>>,
-    mut materials: ResMut<Assets<ColorMaterial>>,
-) {
-    let material = vertex_colour_material(&mut materials);
-    let mesh = spawn_batch(&mut commands, &mut meshes, material, MESSAGE_Z);
-    commands.insert_resource(MessageMesh(mesh));
-}
 
 /// How far along its link (0 the sender's centre, 1 the receiver's) a message is drawn, given the animation phase
 /// within the tick (0 start, 1 end). It travels between the rims of the two nodes (`inset` from each centre, on a
@@ -42,8 +31,8 @@ fn draw_messages(
     data: Res<ViewData>,
     scene: Res<SceneLayout>,
     playback: Res<Playback>,
-    mesh: Res<MessageMesh>,
-    mut meshes: ResMut<Assets<Mesh>>,
+    layers: Res<ShapeLayers>,
+    mut shapes: Query<&mut ShapeLayer>,
     mut drawn: Local<(u64, u64, f32)>,
 ) {
     let key = (data.frame_generation, scene.generation, playback.phase);
@@ -51,32 +40,43 @@ fn draw_messages(
         return; // paused: nothing moved
     }
     *drawn = key;
+    let Ok(mut layer) = shapes.get_mut(layers.messages) else {
+        return;
+    };
     let messages = &data.frame.messages;
     let stride = messages.len().div_ceil(MAX_DRAWN_MESSAGES).max(1);
-    let mut batch = ShapeBatch::default();
     let r = scene.node_radius;
-    for message in messages.iter().step_by(stride) {
-        let (Some(from), Some(to)) = (
-            scene.positions.get(message.from as usize),
-            scene.positions.get(message.to as usize),
-        ) else {
-            continue;
-        };
-        // Along the link as it is drawn: curved where it would otherwise run through a node.
-        let length = Vec2::from(*from).distance(Vec2::from(*to));
-        let t = travel_fraction(length, r * 1.6, hop_progress(message), playback.phase);
-        let at = scene.point_on(message.from, message.to, t);
-        // No outline: messages are many and small, and their colours already stand out from the dark edges.
-        batch.shape(
-            palette::message_shape(message.kind),
-            at,
-            r * palette::message_scale(message.kind),
-            palette::message_colour(message.kind),
-        );
-    }
-    if let Some(mut mesh) = meshes.get_mut(&mesh.0) {
-        batch.write_to(&mut mesh);
-    }
+    // Each kind's shape, colour and size once; no outline: messages are many and small, and their colours already
+    // stand out from the dark links.
+    let styled = MessageKind::ALL.map(|kind| {
+        ShapeInstance::new(
+            palette::message_shape(kind),
+            Vec2::ZERO,
+            MESSAGE_Z,
+            r * palette::message_scale(kind),
+            palette::message_colour(kind),
+            false,
+        )
+    });
+    layer.replace(|list| {
+        for message in messages.iter().step_by(stride) {
+            let (Some(from), Some(to)) = (
+                scene.positions.get(message.from as usize),
+                scene.positions.get(message.to as usize),
+            ) else {
+                continue;
+            };
+            // Along the link as it is drawn: curved where it would otherwise run through a node.
+            let length = Vec2::from(*from).distance(Vec2::from(*to));
+            let t = travel_fraction(length, r * 1.6, hop_progress(message), playback.phase);
+            let at = scene.point_on(message.from, message.to, t);
+            let style = &styled[MessageKind::ALL
+                .iter()
+                .position(|&k| k == message.kind)
+                .unwrap_or(0)];
+            list.push(style.moved_to(at, style.radius()));
+        }
+    });
 }
 
 /// Where along the edge (0 sender, 1 receiver) a message is at the start and at the end of this tick. A hop of

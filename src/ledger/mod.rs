@@ -276,7 +276,8 @@ impl Frame {
             return Self::from_plain_bytes(bytes);
         }
         use std::io::Read;
-        let mut plain = Vec::new();
+        // Frames inflate to several times their size: start there rather than doubling up from nothing.
+        let mut plain = Vec::with_capacity((bytes.len() * 4).min(MAX_INFLATED_FRAME as usize));
         flate2::read::ZlibDecoder::new(&bytes[4..])
             .take(MAX_INFLATED_FRAME + 1)
             .read_to_end(&mut plain)
@@ -298,15 +299,22 @@ impl Frame {
         if runs.len() != 13 * run_count {
             return None;
         }
-        let mut messages = Vec::new();
+        let run_length =
+            |run: &[u8]| u32::from_le_bytes(run[9..13].try_into().expect("4 bytes")) as usize;
+        // Sized once: a flooded tick of 100,000 agents holds hundreds of thousands of messages.
+        let total: usize = runs.chunks_exact(13).map(run_length).sum();
+        if total > MAX_FRAME_MESSAGES {
+            return None;
+        }
+        let mut messages = Vec::with_capacity(total);
         let mut from: AgentIdx = 0;
         for run in runs.chunks_exact(13) {
             let field =
                 |at: usize| u32::from_le_bytes(run[at..at + 4].try_into().expect("4 bytes"));
             from = from.checked_add(field(0))?;
             let message = FrameMessage::unpack(from, field(4), run[8])?;
-            let count = field(9) as usize;
-            if count == 0 || messages.len() + count > MAX_FRAME_MESSAGES {
+            let count = run_length(run);
+            if count == 0 {
                 return None;
             }
             messages.extend(std::iter::repeat_n(message, count));

@@ -26,7 +26,19 @@ fn paint(ui: &mut egui::Ui, shape: Shape, colour: Srgba, outlined: bool) {
     painter.add(egui::Shape::mesh(mesh));
 }
 
-pub fn show(ui: &mut egui::Ui, cut_links: bool, size_by_links: &mut bool, large_text: bool) {
+/// How many of the run's links the scene draws: all, or one in `stride` of `total`.
+pub struct DrawnLinks {
+    pub stride: usize,
+    pub total: usize,
+}
+
+pub fn show(
+    ui: &mut egui::Ui,
+    cut_links: bool,
+    drawn_links: DrawnLinks,
+    size_by_links: &mut bool,
+    large_text: bool,
+) {
     ui.strong("Agents");
     for state in palette::AGENT_STATES {
         let (name, meaning) = palette::agent_label(state);
@@ -72,6 +84,18 @@ pub fn show(ui: &mut egui::Ui, cut_links: bool, size_by_links: &mut bool, large_
                     .weak(),
             );
         });
+    }
+    if drawn_links.stride > 1 {
+        ui.label(
+            egui::RichText::new(format!(
+                "Links: 1 in {} drawn ({} in all)",
+                drawn_links.stride, drawn_links.total
+            ))
+            .small(),
+        )
+        .on_hover_text(
+            "A network this large shows its links as a haze: an even sample keeps the view fast",
+        );
     }
     ui.checkbox(
         size_by_links,

@@ -170,7 +170,17 @@ pub fn draw_panels(
                     .iter()
                     .any(|(_, a)| matches!(a, crate::config::Intervention::Cut(..)));
                 let large_text = requests.style.large_text;
-                legend::show(ui, cut_links, &mut requests.style.size_by_links, large_text);
+                let drawn_links = legend::DrawnLinks {
+                    stride: super::graph_view::link_stride(data.edges.len()),
+                    total: data.edges.len(),
+                };
+                legend::show(
+                    ui,
+                    cut_links,
+                    drawn_links,
+                    &mut requests.style.size_by_links,
+                    large_text,
+                );
                 ui.separator();
                 inspector::show(
                     ui,

@@ -24,10 +24,12 @@ use fork::{check_fork, fork_replay};
 pub(crate) use live::show_new_live_run;
 use live::{pull_live_ticks, restart_run};
 use playback::advance;
+pub use replay::SeekClock;
 use replay::{open_recording, show_new_replay, show_replay_tick};
 
 pub(super) fn plugin(app: &mut App) {
     app.init_resource::<ViewData>();
+    app.init_resource::<SeekClock>();
     app.init_resource::<PendingRestart>();
     app.init_resource::<PendingOpen>();
     app.init_resource::<RecordingRequests>();
@@ -356,6 +358,7 @@ mod tests {
         world.insert_resource(source);
         world.insert_resource(Playback::new(&ViewOptions::default()));
         world.init_resource::<ViewData>();
+        world.init_resource::<SeekClock>();
         world.init_resource::<PendingOpen>();
         world
     }

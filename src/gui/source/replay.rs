@@ -67,10 +67,16 @@ pub(super) fn open_recording(
     }
 }
 
+/// When the frame on screen was last asked for a replay tick: the frame-time statistics time a seek from here to
+/// the end of the frame's scene systems (reading and decoding the frame, then filling the nodes and messages).
+#[derive(Resource, Default)]
+pub struct SeekClock(pub Option<bevy::platform::time::Instant>);
+
 pub(super) fn show_replay_tick(
     source: Res<ViewSource>,
     mut playback: ResMut<Playback>,
     mut data: ResMut<ViewData>,
+    mut clock: ResMut<SeekClock>,
 ) {
     let ViewSource::Replay(replay) = source.as_ref() else {
         return;
@@ -82,6 +88,7 @@ pub(super) fn show_replay_tick(
     if tick == data.tick || tick == 0 {
         return;
     }
+    clock.0 = Some(bevy::platform::time::Instant::now());
     let frame = replay.source.lock().expect("replay lock").frame(tick);
     match frame {
         Ok(frame) => {
