@@ -175,13 +175,7 @@ pub struct ShapeBatch {
     pub positions: Vec<[f32; 3]>,
     pub colours: Vec<[f32; 4]>,
     pub indices: Vec<u32>,
-    /// Coarse round shapes (about octagons): thousands of small nodes cost a software renderer a third of the
-    /// triangles and look the same.
-    pub coarse: bool,
 }
-
-/// Above this many agents, nodes are drawn coarse.
-pub const COARSE_ABOVE: usize = 400;
 
 impl ShapeBatch {
     pub fn clear(&mut self) {
@@ -193,7 +187,7 @@ impl ShapeBatch {
     /// One filled shape: its template (tessellated once by lyon, `gui::shapes`) scaled and moved into place.
     pub fn shape(&mut self, shape: Shape, centre: Vec2, radius: f32, colour: Srgba) {
         let colour = LinearRgba::from(colour).to_f32_array();
-        let template = super::shapes::template(shape, self.coarse);
+        let template = super::shapes::template(shape);
         let base = self.positions.len() as u32;
         for p in &template.vertices {
             self.positions

@@ -23,8 +23,8 @@ pub struct Template {
 /// Inner radius of the ring, as a fraction of the outer.
 pub const RING_HOLE: f32 = 0.5;
 
-/// How far a circle's chords may stray from the true circle, as a fraction of its radius: fine for nodes, coarse
-/// (about an octagon) where thousands of small nodes or messages are drawn.
+/// How far a circle's chords may stray from the true circle, as a fraction of its radius: fine for the legend and
+/// the marks drawn as meshes, coarse (about an octagon) for the cheap dot.
 const FINE: f32 = 0.01;
 const COARSE: f32 = 0.08;
 
@@ -129,24 +129,20 @@ const SHAPES: [Shape; 9] = [
     Shape::Star,
 ];
 
-static TEMPLATES: LazyLock<Vec<(Template, Template)>> = LazyLock::new(|| {
+static TEMPLATES: LazyLock<Vec<Template>> = LazyLock::new(|| {
     SHAPES
         .iter()
-        .map(|&shape| {
-            let fine = if shape == Shape::Dot { COARSE } else { FINE };
-            (tessellate(shape, fine), tessellate(shape, COARSE))
-        })
+        .map(|&shape| tessellate(shape, if shape == Shape::Dot { COARSE } else { FINE }))
         .collect()
 });
 
-/// A shape's template: `coarse` takes fewer triangles for round shapes (thousands of small nodes).
-pub fn template(shape: Shape, coarse: bool) -> &'static Template {
+/// A shape's template.
+pub fn template(shape: Shape) -> &'static Template {
     let at = SHAPES
         .iter()
         .position(|&s| s == shape)
         .expect("every shape has a template");
-    let (fine, rough) = &TEMPLATES[at];
-    if coarse { rough } else { fine }
+    &TEMPLATES[at]
 }
 
 #[cfg(test)]
@@ -168,7 +164,7 @@ mod tests {
     fn each_shape_covers_its_true_area() {
         let pi = std::f32::consts::PI;
         let close = |shape, expected: f32| {
-            let got = area(template(shape, false));
+            let got = area(template(shape));
             assert!(
                 (got - expected).abs() < expected * 0.02,
                 "{shape:?}: {got} against {expected}"
@@ -183,9 +179,6 @@ mod tests {
         // A star's area: ten triangles from the centre to consecutive corners.
         let star = 10.0 * 0.5 * 1.3 * 0.55 * (std::f32::consts::TAU / 10.0).sin();
         close(Shape::Star, star);
-        assert!(
-            template(Shape::Circle, true).vertices.len()
-                < template(Shape::Circle, false).vertices.len()
-        );
+        assert!(template(Shape::Dot).vertices.len() < template(Shape::Circle).vertices.len());
     }
 }

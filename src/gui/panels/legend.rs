@@ -15,7 +15,7 @@ fn paint(ui: &mut egui::Ui, shape: Shape, colour: Srgba, outlined: bool) {
     if outlined {
         painter.circle_filled(centre, radius + 2.0, egui_colour(palette::OUTLINE));
     }
-    let template = crate::gui::shapes::template(shape, false);
+    let template = crate::gui::shapes::template(shape);
     let fill = egui_colour(colour);
     let mut mesh = egui::Mesh::default();
     for p in &template.vertices {
