@@ -715,7 +715,7 @@ mod tests {
         assert_eq!(e.field, "faults.adversaries[1].strategy.threshold");
         let e = with("(count: 1, strategy: on_off(honest: 0, malicious: 5, strategy: forge))");
         assert_eq!(e.field, "faults.adversaries[1].strategy.honest");
-        let e = with("(count: 1, strategy: sybil(at: 5, identities: 100000, strategy: forge))");
+        let e = with("(count: 1, strategy: sybil(at: 5, identities: 999999, strategy: forge))");
         assert_eq!(e.field, "faults.adversaries");
     }
 }
