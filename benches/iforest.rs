@@ -87,6 +87,12 @@ fn small_batches(c: &mut Criterion) {
         group.bench_function(format!("score_8_rows_hot_{}", walk.name()), |b| {
             b.iter(|| forests[0].score_into_with(batch, &mut scores, walk));
         });
+        if walk == Walk::fastest() {
+            // The same forest, hot, without the prefetch a small population's agents skip.
+            group.bench_function(format!("score_8_rows_hot_cached_{}", walk.name()), |b| {
+                b.iter(|| forests[0].score_into_cached(batch, &mut scores));
+            });
+        }
         let mut next = 0;
         group.bench_function(format!("score_8_rows_1000_forests_{}", walk.name()), |b| {
             b.iter(|| {

@@ -337,6 +337,7 @@ pub(super) unsafe fn add_small_batch_path_lengths(
     forest: &IsolationForest,
     transposed: &[f32],
     totals: &mut [f64],
+    prefetch: bool,
 ) {
     const { assert!(LANES == 16) };
     let n = totals.len();
@@ -379,15 +380,19 @@ pub(super) unsafe fn add_small_batch_path_lengths(
     let from_registers = trees_per_vector == 2 && forest.split_features.shift() == 0;
     let lengths = PathLengthTable::new(&forest.path_lengths);
     let last_tree = _mm512_set1_epi32(trees as i32 - 1);
-    prefetch_trees::<_MM_HINT_T1>(forest, 0, trees);
-    prefetch_trees::<_MM_HINT_T0>(forest, 0, PREFETCH_GROUPS * trees_per_group);
+    if prefetch {
+        prefetch_trees::<_MM_HINT_T1>(forest, 0, trees);
+        prefetch_trees::<_MM_HINT_T0>(forest, 0, PREFETCH_GROUPS * trees_per_group);
+    }
     let mut first_tree = 0;
     while first_tree < trees {
-        prefetch_trees::<_MM_HINT_T0>(
-            forest,
-            first_tree + PREFETCH_GROUPS * trees_per_group,
-            trees_per_group,
-        );
+        if prefetch {
+            prefetch_trees::<_MM_HINT_T0>(
+                forest,
+                first_tree + PREFETCH_GROUPS * trees_per_group,
+                trees_per_group,
+            );
+        }
         let vectors = (trees - first_tree)
             .div_ceil(trees_per_vector)
             .min(VECTORS_IN_FLIGHT);

@@ -291,6 +291,10 @@ mod tests {
                     forest.depth()
                 );
             }
+            // Skipping the prefetch changes nothing but speed.
+            let mut cached = Vec::new();
+            forest.score_into_cached(&probe, &mut cached);
+            assert_eq!(cached, single, "cached, {features} features");
         }
     }
 

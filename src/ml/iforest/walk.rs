@@ -163,8 +163,20 @@ impl IsolationForest {
         self.score_into_with(rows, out, Walk::fastest());
     }
 
+    /// `score_into` for a forest that is likely still in this core's cache since its last use, as each of a small
+    /// population's forests is from one tick to the next: the small-batch walk skips prefetching the forest, which
+    /// then only costs: 8 rows through a hot default forest took 1.35-2.08 µs without it against 1.75-2.11 µs with
+    /// it (`iforest_small/score_8_rows_hot_cached`, three noisy rounds on a 2-core Xeon). The same scores.
+    pub fn score_into_cached(&self, rows: &[f32], out: &mut Vec<f64>) {
+        self.score_into_walk(rows, out, Walk::fastest(), false);
+    }
+
     /// `score_into` with a chosen walk, to compare walks. Panics if this CPU cannot run `walk`.
     pub fn score_into_with(&self, rows: &[f32], out: &mut Vec<f64>, walk: Walk) {
+        self.score_into_walk(rows, out, walk, true);
+    }
+
+    fn score_into_walk(&self, rows: &[f32], out: &mut Vec<f64>, walk: Walk, prefetch: bool) {
         assert!(
             Walk::supported().contains(&walk),
             "this CPU cannot run the {} walk",
@@ -212,7 +224,12 @@ impl IsolationForest {
                     Walk::Avx512 => {
                         if block_totals.len() <= LANES {
                             unsafe {
-                                avx512::add_small_batch_path_lengths(self, transposed, block_totals)
+                                avx512::add_small_batch_path_lengths(
+                                    self,
+                                    transposed,
+                                    block_totals,
+                                    prefetch,
+                                )
                             };
                             continue;
                         }
