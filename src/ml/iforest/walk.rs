@@ -177,6 +177,9 @@ impl IsolationForest {
     }
 
     fn score_into_walk(&self, rows: &[f32], out: &mut Vec<f64>, walk: Walk, prefetch: bool) {
+        // Only the AVX-512 walk prefetches.
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = prefetch;
         assert!(
             Walk::supported().contains(&walk),
             "this CPU cannot run the {} walk",
