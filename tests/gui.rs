@@ -461,7 +461,7 @@ fn a_replay_of_thousands_draws_every_agent_and_times_its_seeks() {
         "--agents",
         "4000",
         "--steps",
-        "16",
+        "40",
         "--set",
         "traffic.campaigns[0].start_tick=10",
         "--set",
@@ -485,9 +485,9 @@ fn a_replay_of_thousands_draws_every_agent_and_times_its_seeks() {
         &ledger,
         "--play",
         "--speed",
-        "4",
+        "2",
         "--quit-after",
-        "8",
+        "10",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let err = stderr(&out);
@@ -501,5 +501,6 @@ fn a_replay_of_thousands_draws_every_agent_and_times_its_seeks() {
         .and_then(|rest| rest.split(' ').next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no seek count in {report}"));
-    assert!(report.contains("; frame seek ") && seeks >= 5, "{report}");
+    // Slow playback, so seeks still come after the warm-up frames when other tests' windows share the machine.
+    assert!(report.contains("; frame seek ") && seeks >= 3, "{report}");
 }

@@ -531,27 +531,26 @@ fn box_distance(p: vec2<f32>, half: vec2<f32>) -> f32 {
     return length(max(q, vec2(0.0))) + min(max(q.x, q.y), 0.0);
 }
 
+// Convex shapes are the largest of their edges' signed distances (exact inside, mitred outside, like the scaled
+// rims of the lyon shapes), with no arrays or loops: a software WebGL runs this for every fragment of every node.
+// Only the star, drawn for Byzantine agents alone, walks its ten corners.
 fn sdf(shape: u32, p: vec2<f32>) -> f32 {
-    var corners: array<vec2<f32>, 10>;
     switch shape {
         case 1u: {
             return max(length(p) - 1.0, 0.5 - length(p));
         }
         case 2u: {
-            corners[0] = vec2(0.0, 1.15);
-            corners[1] = vec2(-1.0, -0.62);
-            corners[2] = vec2(1.0, -0.62);
-            return polygon_distance(p, &corners, 3u);
+            // Corners (0, 1.15), (-1, -0.62), (1, -0.62).
+            let side = normalize(vec2(1.77, 1.0));
+            return max(-0.62 - p.y, side.x * abs(p.x) + side.y * (p.y - 1.15));
         }
         case 3u: {
             return box_distance(p, vec2(0.85, 0.85));
         }
         case 4u: {
-            for (var i = 0u; i < 6u; i++) {
-                let a = 6.2831853 * (f32(i) + 0.5) / 6.0;
-                corners[i] = vec2(cos(a), sin(a));
-            }
-            return polygon_distance(p, &corners, 6u);
+            // Corners on the unit circle at 30 + 60k degrees: edges 0.866 from the centre, facing 0 and +-60 degrees.
+            let q = abs(p);
+            return max(q.x, dot(q, vec2(0.5, 0.8660254))) - 0.8660254;
         }
         case 5u: {
             return (abs(p.x) + abs(p.y) - 1.2) * 0.70710678;
@@ -562,6 +561,7 @@ fn sdf(shape: u32, p: vec2<f32>) -> f32 {
             return min(box_distance(a, vec2(1.0, 0.3)), box_distance(a, vec2(0.3, 1.0)));
         }
         case 7u: {
+            var corners: array<vec2<f32>, 10>;
             for (var k = 0u; k < 10u; k++) {
                 let a = 1.5707963 + f32(k) * 6.2831853 / 10.0;
                 let r = select(0.55, 1.3, k % 2u == 0u);
