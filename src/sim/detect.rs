@@ -8,6 +8,7 @@ use bevy::prelude::*;
 use super::components::*;
 use super::{Pipeline, SimSettings};
 use crate::config::SimConfig;
+use crate::ml::IsolationForest;
 
 pub(super) fn plugin(app: &mut App) {
     app.add_systems(FixedUpdate, score_traffic.in_set(Pipeline::Detect));
@@ -17,9 +18,20 @@ pub(super) fn plugin(app: &mut App) {
 /// of the machines DAIS is measured on (2 MiB).
 const CACHED_FORESTS_BYTES: usize = 2 << 20;
 
-/// Blocks, scores and sorts one agent's batch.
+/// Whether every agent's forest stays in a core's cache from one tick to the next, so prefetching one only costs;
+/// a large population's forests were evicted by the others since the agent's last turn. Every forest has the
+/// detector's shape, so this is decided once a tick, not per agent.
+pub fn forests_stay_cached(config: &SimConfig) -> bool {
+    let d = &config.detector;
+    let forest =
+        IsolationForest::planned_heap_bytes(d.trees, d.subsample, crate::config::FEATURE_COUNT);
+    config.population() * forest <= CACHED_FORESTS_BYTES
+}
+
+/// Blocks, scores and sorts one agent's batch; `forests_cached` is `forests_stay_cached` for the run.
 pub fn detect_batch(
     config: &SimConfig,
+    forests_cached: bool,
     batch: &mut TrafficBatch,
     detector: &mut Detector,
     blacklist: &Blacklist,
@@ -32,9 +44,7 @@ pub fn detect_batch(
     batch.anomalies.clear();
     // Score the whole batch at once (the forest interleaves rows); blocked samples' scores are simply unused.
     match &detector.forest {
-        // A small population's forests all fit in a core's cache, so prefetching one only costs; a large one's
-        // were evicted by the others since the agent's last turn.
-        Some(forest) if config.population() * forest.heap_bytes() <= CACHED_FORESTS_BYTES => {
+        Some(forest) if forests_cached => {
             forest.score_into_cached(batch.samples.as_flattened(), &mut batch.scores)
         }
         Some(forest) => forest.score_into(batch.samples.as_flattened(), &mut batch.scores),
@@ -104,11 +114,13 @@ fn score_traffic(
     )>,
 ) {
     let config = &settings.config;
+    let forests_cached = forests_stay_cached(config);
     agents.par_iter_mut().for_each(
         |(liveness, mut batch, mut detector, blacklist, mut evidence, mut counts)| {
             if liveness.is_up() {
                 detect_batch(
                     config,
+                    forests_cached,
                     &mut batch,
                     &mut detector,
                     blacklist,
@@ -152,6 +164,7 @@ mod tests {
         let (mut evidence, mut counts) = (Evidence::default(), TickCounts::default());
         detect_batch(
             &config,
+            false,
             &mut batch,
             &mut detector,
             &blacklist,
@@ -182,6 +195,7 @@ mod tests {
         let mut counts = TickCounts::default();
         detect_batch(
             &config,
+            false,
             &mut batch,
             &mut detector,
             &blacklist,
