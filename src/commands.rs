@@ -606,9 +606,9 @@ fn describe_frame(source: &dais::replay::ReplaySource, tick: u32) -> Result<Stri
     let started = std::time::Instant::now();
     let frame = source.frame(tick)?;
     let read = started.elapsed();
-    let states: Vec<String> = (0..=u8::MAX)
-        .map_while(AgentState::from_u8)
-        .filter_map(|state| {
+    let states: Vec<String> = AgentState::ALL
+        .iter()
+        .filter_map(|&state| {
             let n = frame.agents.iter().filter(|&&a| a == state).count();
             (n > 0).then(|| format!("{state:?} {n}"))
         })

@@ -31,8 +31,6 @@ pub struct SceneLayout {
     /// The control point of each link drawn curved (lower index first): a straight line would run through a third
     /// node and read as two links (a ring's skip links do).
     pub curves: std::collections::HashMap<(u32, u32), Vec2>,
-    /// Every how many links one is drawn (1: all of them); see `MAX_DRAWN_LINKS`.
-    pub link_stride: usize,
     pub generation: u64,
 }
 
@@ -219,7 +217,6 @@ mod tests {
             positions: vec![[0.0, 0.0], [10.0, 0.0], [20.0, 0.0], [30.0, 0.0]],
             node_radius: 3.0,
             node_scale: vec![1.0, 2.0, 1.0, 1.0],
-            link_stride: 1,
             generation: 1,
             ..default()
         });
@@ -345,7 +342,6 @@ fn lay_out_run(
         }
         _ => Default::default(),
     };
-    scene.link_stride = link_stride(data.edges.len());
     scene.generation = data.run_generation;
     if selection.0.is_some_and(|s| s as usize >= agents) {
         selection.0 = None;
@@ -354,7 +350,7 @@ fn lay_out_run(
     let mut batch = ShapeBatch::default();
     let width = (scene.node_radius * 0.18).max(0.6);
     let colour = LinearRgba::from(palette::edge_colour()).to_f32_array();
-    for &(a, b) in data.edges.iter().step_by(scene.link_stride) {
+    for &(a, b) in data.edges.iter().step_by(link_stride(data.edges.len())) {
         for piece in scene.polyline(a, b, CURVE_PIECES).windows(2) {
             batch.segment(piece[0], piece[1], width, colour);
         }
@@ -383,20 +379,16 @@ fn draw_nodes(
     let r = scene.node_radius;
     let scale = |i: usize| scene.node_scale.get(i).copied().unwrap_or(1.0);
     // Each state's shape and colour once, not a colour conversion per node: a seek at 100,000 agents refills them all.
-    let styled: Vec<ShapeInstance> = (0..=u8::MAX)
-        .map_while(crate::model::AgentState::from_u8)
-        .map(|state| {
-            let colour = palette::agent_colour(state);
-            ShapeInstance::new(
-                palette::agent_shape(state),
-                Vec2::ZERO,
-                NODE_Z,
-                1.0,
-                colour,
-                true,
-            )
-        })
-        .collect();
+    let styled = crate::model::AgentState::ALL.map(|state| {
+        ShapeInstance::new(
+            palette::agent_shape(state),
+            Vec2::ZERO,
+            NODE_Z,
+            1.0,
+            palette::agent_colour(state),
+            true,
+        )
+    });
     nodes.replace(|list| {
         if let Some(selected) = selection.0
             && let Some(p) = scene.positions.get(selected as usize)

@@ -70,10 +70,7 @@ fn draw_messages(
             let length = Vec2::from(*from).distance(Vec2::from(*to));
             let t = travel_fraction(length, r * 1.6, hop_progress(message), playback.phase);
             let at = scene.point_on(message.from, message.to, t);
-            let style = &styled[MessageKind::ALL
-                .iter()
-                .position(|&k| k == message.kind)
-                .unwrap_or(0)];
+            let style = &styled[usize::from(message.kind.code())];
             list.push(style.moved_to(at, style.radius()));
         }
     });

@@ -144,17 +144,18 @@ pub enum AgentState {
 }
 
 impl AgentState {
+    /// Every state, in the order of its byte: `ALL[state as usize] == state`.
+    pub const ALL: [AgentState; 7] = [
+        Self::Healthy,
+        Self::UnderAttack,
+        Self::Compromised,
+        Self::Immune,
+        Self::Byzantine,
+        Self::Crashed,
+        Self::ImmuneLeaking,
+    ];
+
     pub fn from_u8(v: u8) -> Option<Self> {
-        [
-            Self::Healthy,
-            Self::UnderAttack,
-            Self::Compromised,
-            Self::Immune,
-            Self::Byzantine,
-            Self::Crashed,
-            Self::ImmuneLeaking,
-        ]
-        .get(v as usize)
-        .copied()
+        Self::ALL.get(v as usize).copied()
     }
 }
