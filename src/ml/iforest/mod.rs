@@ -474,6 +474,46 @@ mod tests {
         }
     }
 
+    /// The branch-free rounding gives what rounding and stepping down with `next_down` gives, bit for bit: both
+    /// signs, zeros, subnormals, the f32 range's ends and beyond.
+    #[test]
+    fn f32_at_or_below_equals_rounding_then_stepping_down() {
+        let reference = |t: f64| {
+            let r = t as f32;
+            if f64::from(r) > t { r.next_down() } else { r }
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(17);
+        let mut cases = vec![
+            0.0,
+            -0.0,
+            1e-46,
+            -1e-46,
+            1e-40,
+            -1e-40,
+            f64::from(f32::MAX) * 1.5,
+            -f64::from(f32::MAX) * 1.5,
+            f64::from(f32::MIN_POSITIVE),
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ];
+        cases.extend((0..100_000).map(|_| {
+            let magnitude = 10f64.powf(rng.random_range(-44.0..39.0));
+            if rng.random::<bool>() {
+                magnitude
+            } else {
+                -magnitude
+            }
+        }));
+        for t in cases {
+            assert_eq!(
+                f32_at_or_below(t).to_bits(),
+                reference(t).to_bits(),
+                "{t:e}"
+            );
+        }
+        assert!(f32_at_or_below(f64::NAN).is_nan());
+    }
+
     #[test]
     fn c_matches_the_paper() {
         assert_eq!(average_path_length(1), 0.0);

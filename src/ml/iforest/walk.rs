@@ -68,9 +68,20 @@ pub(super) const BLOCK_ROWS: usize = 128;
 /// Inputs are f32, so an f64 threshold t (as scikit-learn stores it) is kept as the largest f32 not above t: for
 /// every f32 x, `x <= t` and `x <= that f32` agree, which keeps scoring exact.
 /// The largest f32 that is not above `t`.
+///
+/// Branch-free: whether `t` rounded up is a coin flip while growing trees, and a mispredicted branch per split cost
+/// more than computing both answers.
 pub fn f32_at_or_below(t: f64) -> f32 {
     let r = t as f32;
-    if f64::from(r) > t { r.next_down() } else { r }
+    let bits = r.to_bits();
+    // One step toward -inf: down for a positive r, up in magnitude for a negative one (-0.0 becomes the smallest
+    // negative subnormal). +0.0 never needs it: a t that rounds to +0.0 is not negative, so +0.0 is not above it.
+    let toward_negative = bits.wrapping_add(!((bits as i32 >> 31) as u32) | 1);
+    f32::from_bits(std::hint::select_unpredictable(
+        f64::from(r) > t,
+        toward_negative,
+        bits,
+    ))
 }
 
 /// One tree of a forest being fitted, already in the scoring layout but with its leaves' codes not yet packed.
