@@ -115,21 +115,24 @@ fn score_traffic(
 ) {
     let config = &settings.config;
     let forests_cached = forests_stay_cached(config);
-    agents.par_iter_mut().for_each(
-        |(liveness, mut batch, mut detector, blacklist, mut evidence, mut counts)| {
-            if liveness.is_up() {
-                detect_batch(
-                    config,
-                    forests_cached,
-                    &mut batch,
-                    &mut detector,
-                    blacklist,
-                    &mut evidence,
-                    &mut counts,
-                );
-            }
-        },
-    );
+    agents
+        .par_iter_mut()
+        .batching_strategy(super::agent_batches())
+        .for_each(
+            |(liveness, mut batch, mut detector, blacklist, mut evidence, mut counts)| {
+                if liveness.is_up() {
+                    detect_batch(
+                        config,
+                        forests_cached,
+                        &mut batch,
+                        &mut detector,
+                        blacklist,
+                        &mut evidence,
+                        &mut counts,
+                    );
+                }
+            },
+        );
 }
 
 #[cfg(test)]

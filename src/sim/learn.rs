@@ -144,35 +144,38 @@ fn learn_from_decisions(
 ) {
     let now = clock.tick;
     let config = &settings.config;
-    agents.par_iter_mut().for_each(|mut learner| {
-        if !learner.liveness.is_up() {
-            return;
-        }
-        apply_decisions(
-            now,
-            *learner.role,
-            learner.inbox,
-            &registry,
-            &mut learner.book,
-            &mut learner.blacklist,
-            &mut learner.outbox,
-        );
-        // Also covers a tallier that blacklisted its own decision in Consensus.
-        let blacklist = &mut *learner.blacklist;
-        if blacklist.immunity_stale {
-            blacklist.immune_to = immunity_mask(blacklist, learner.profile, &campaigns, config);
-            blacklist.immunity_stale = false;
-        }
-        if retrain_due(&learner.detector, config, learner.agent.index, now) {
-            retrain(
-                &mut learner.detector,
-                &learner.blacklist,
-                config,
-                &mut learner.rng,
+    agents
+        .par_iter_mut()
+        .batching_strategy(super::agent_batches())
+        .for_each(|mut learner| {
+            if !learner.liveness.is_up() {
+                return;
+            }
+            apply_decisions(
                 now,
+                *learner.role,
+                learner.inbox,
+                &registry,
+                &mut learner.book,
+                &mut learner.blacklist,
+                &mut learner.outbox,
             );
-        }
-    });
+            // Also covers a tallier that blacklisted its own decision in Consensus.
+            let blacklist = &mut *learner.blacklist;
+            if blacklist.immunity_stale {
+                blacklist.immune_to = immunity_mask(blacklist, learner.profile, &campaigns, config);
+                blacklist.immunity_stale = false;
+            }
+            if retrain_due(&learner.detector, config, learner.agent.index, now) {
+                retrain(
+                    &mut learner.detector,
+                    &learner.blacklist,
+                    config,
+                    &mut learner.rng,
+                    now,
+                );
+            }
+        });
 }
 
 /// What Learn reads and changes of one agent.

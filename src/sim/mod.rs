@@ -57,6 +57,13 @@ pub enum Pipeline {
     Record,
 }
 
+/// How the heavy per-agent stages (Detect, Learn) split their agents among threads: several batches a thread,
+/// so that one that drew the agents due to retrain (a forest fit costs a hundred agents' scoring) does not leave
+/// the other threads idle at the stage's end. Which thread runs an agent never changes its result.
+pub fn agent_batches() -> bevy::ecs::batching::BatchingStrategy {
+    bevy::ecs::batching::BatchingStrategy::new().batches_per_thread(8)
+}
+
 /// The effective config of the run.
 #[derive(Resource, Clone, Debug)]
 pub struct SimSettings {
