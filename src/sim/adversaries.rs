@@ -210,10 +210,8 @@ pub(super) fn poison_windows(
                 });
                 let sample =
                     campaigns.list[campaign].sample_at(profile, campaigns.attack_noise, &draw);
-                if detector.window.len() >= window {
-                    detector.window.pop_front();
-                }
-                detector.window.push_back(sample);
+                // Planted behind Detect's back: checked against nothing.
+                detector.window.push(sample, 0, window);
             }
         }
     }

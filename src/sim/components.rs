@@ -78,8 +78,93 @@ pub struct TrafficBatch {
 pub struct Detector {
     pub forest: Option<IsolationForest>,
     /// Recent samples that were not blocked, oldest first.
-    pub window: VecDeque<Features>,
+    pub window: TrainingWindow,
     pub last_fit_tick: Option<u32>,
+}
+
+/// An agent's latest samples, oldest first, each with how much of the blacklist it is known not to match.
+///
+/// Detect lets a sample in only when the blacklist did not block it, and a blacklist only grows, so retraining
+/// checks each sample against the signatures accepted since it came in rather than against the whole list: the same
+/// rows, at a fraction of the cost once a blacklist holds many signatures.
+#[derive(Clone, Debug, Default)]
+pub struct TrainingWindow {
+    samples: VecDeque<Features>,
+    /// Runs of consecutive samples, oldest first: (how many, how many of the blacklist's first signatures each was
+    /// checked against when it came in). A run starts only where that count changes, so there are few.
+    checked: VecDeque<(u32, u32)>,
+}
+
+impl TrainingWindow {
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            samples: VecDeque::with_capacity(capacity),
+            checked: VecDeque::new(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.samples.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.samples.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Features> {
+        self.samples.iter()
+    }
+
+    /// Adds `sample`, found not to match the first `checked` signatures of the agent's blacklist (0 for a sample
+    /// no one checked), dropping the oldest sample if the window already holds `capacity`.
+    pub fn push(&mut self, sample: Features, checked: usize, capacity: usize) {
+        if self.samples.len() >= capacity && self.samples.pop_front().is_some() {
+            let oldest = self
+                .checked
+                .front_mut()
+                .expect("the runs cover every sample");
+            oldest.0 -= 1;
+            if oldest.0 == 0 {
+                self.checked.pop_front();
+            }
+        }
+        self.samples.push_back(sample);
+        let checked = checked as u32;
+        match self.checked.back_mut() {
+            Some((count, against)) if *against == checked => *count += 1,
+            _ => self.checked.push_back((1, checked)),
+        }
+    }
+
+    /// Appends to `rows`, row-major and oldest first, every sample `blacklist` does not block: exactly the samples
+    /// for which `blacklist.blocks` is false.
+    pub fn append_unblocked(
+        &self,
+        blacklist: &Blacklist,
+        radius: f32,
+        min_spread: f32,
+        rows: &mut Vec<f32>,
+    ) {
+        let mut samples = self.samples.iter();
+        for &(count, against) in &self.checked {
+            let unchecked =
+                &blacklist.signatures[(against as usize).min(blacklist.signatures.len())..];
+            for sample in samples.by_ref().take(count as usize) {
+                if !unchecked
+                    .iter()
+                    .any(|s| s.matches(sample, radius, min_spread))
+                {
+                    rows.extend_from_slice(sample);
+                }
+            }
+        }
+    }
+
+    /// Heap bytes held.
+    pub fn heap_bytes(&self) -> usize {
+        self.samples.capacity() * size_of::<Features>()
+            + self.checked.capacity() * size_of::<(u32, u32)>()
+    }
 }
 
 impl Detector {
@@ -450,6 +535,57 @@ impl TickCounts {
 mod tests {
     use super::*;
     use crate::config::TrustModel;
+
+    /// Retraining's rows from the window are exactly the samples the whole blacklist does not block: samples checked
+    /// against part of the list as they came in, planted samples checked against nothing, signatures added after,
+    /// and samples evicted past the capacity.
+    #[test]
+    fn a_window_yields_the_rows_the_whole_blacklist_lets_through() {
+        let sample_at = |step: u32| -> Features {
+            std::array::from_fn(|f| (step as f32 * 0.37 + f as f32) % 12.0)
+        };
+        // A signature centred on step k's sample blocks the samples of about k - 6 to k + 6.
+        let signature = |id: u64, centroid: Features| Signature {
+            id,
+            centroid,
+            spread: [1.0; 8],
+            count: 6,
+            origin: 0,
+            tick: 1,
+            truth: 1,
+        };
+        let (radius, min_spread) = (2.5, 0.25);
+        let mut blacklist = Blacklist::default();
+        let mut window = TrainingWindow::default();
+        let capacity = 40;
+        let mut dropped_some = false;
+        for step in 0..120u32 {
+            if step % 25 == 10 {
+                let id = u64::from(step);
+                // Centred a little ahead: it blocks samples already in the window and samples to come.
+                blacklist.insert(id as SigIdx, &signature(id, sample_at(step + 3)));
+            }
+            let sample = sample_at(step);
+            if step % 7 == 3 {
+                // Planted without a check, as a poisoner does.
+                window.push(sample, 0, capacity);
+            } else if !blacklist.blocks(&sample, radius, min_spread) {
+                window.push(sample, blacklist.signatures.len(), capacity);
+            }
+            let mut rows = Vec::new();
+            window.append_unblocked(&blacklist, radius, min_spread, &mut rows);
+            let expected: Vec<f32> = window
+                .iter()
+                .filter(|s| !blacklist.blocks(s, radius, min_spread))
+                .flatten()
+                .copied()
+                .collect();
+            assert_eq!(rows, expected, "after step {step}");
+            assert!(window.len() <= capacity);
+            dropped_some |= rows.len() < window.len() * 8;
+        }
+        assert!(blacklist.signatures.len() >= 4 && dropped_some);
+    }
 
     /// Disagreements it takes an agent with `history` agreements behind it to fall below even trust.
     fn to_fall_below_half(history: u32, model: TrustModel) -> u32 {

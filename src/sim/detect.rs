@@ -95,10 +95,9 @@ pub fn detect_batch(
         // Flagged samples stay in the window: the contamination threshold expects the training set to hold some
         // anomalies, and trimming them at every retrain would shrink the model's idea of normal until ordinary
         // traffic looks anomalous. Attack traffic leaves the window through the blacklist instead.
-        if detector.window.len() == window {
-            detector.window.pop_front();
-        }
-        detector.window.push_back(*sample);
+        detector
+            .window
+            .push(*sample, blacklist.signatures.len(), window);
     }
 }
 

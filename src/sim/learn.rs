@@ -106,13 +106,10 @@ pub fn retrain(
     now: u32,
 ) {
     let (radius, min_spread) = (config.signatures.match_radius, config.signatures.min_spread);
-    let rows: Vec<f32> = detector
+    let mut rows = Vec::with_capacity(detector.window.len() * crate::config::FEATURE_COUNT);
+    detector
         .window
-        .iter()
-        .filter(|s| !blacklist.blocks(s, radius, min_spread))
-        .flatten()
-        .copied()
-        .collect();
+        .append_unblocked(blacklist, radius, min_spread, &mut rows);
     if rows.len() < 2 * crate::config::FEATURE_COUNT {
         return;
     }

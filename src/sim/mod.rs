@@ -241,7 +241,7 @@ pub fn populate(world: &mut World, config: SimConfig, mut sink: Box<dyn LedgerSi
                 (
                     Detector {
                         forest: None,
-                        window: std::collections::VecDeque::with_capacity(config.detector.window),
+                        window: TrainingWindow::with_capacity(config.detector.window),
                         last_fit_tick: None,
                     },
                     Blacklist::default(),

@@ -81,7 +81,7 @@ pub fn state_bytes(world: &mut World) -> usize {
     let mut total = 0;
     for (detector, blacklist, book, evidence, batch, inbox, outbox) in agents.iter(world) {
         total += detector.forest.as_ref().map_or(0, |f| f.heap_bytes());
-        total += detector.window.capacity() * size_of::<Features>();
+        total += detector.window.heap_bytes();
         total += blacklist.entries.capacity() * size_of::<SigIdx>()
             + blacklist.signatures.capacity() * size_of::<Signature>();
         total += book.known.len() * size_of::<(SigIdx, KnownSignature)>();

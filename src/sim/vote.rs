@@ -433,7 +433,7 @@ mod tests {
         }
         let detector = Detector {
             forest: Some(forest.clone()),
-            window: VecDeque::new(),
+            window: Default::default(),
             last_fit_tick: Some(1),
         };
         let evidence = Evidence::default();

@@ -71,6 +71,7 @@ pub(super) const BLOCK_ROWS: usize = 128;
 ///
 /// Branch-free: whether `t` rounded up is a coin flip while growing trees, and a mispredicted branch per split cost
 /// more than computing both answers.
+#[inline]
 pub fn f32_at_or_below(t: f64) -> f32 {
     let r = t as f32;
     let bits = r.to_bits();
