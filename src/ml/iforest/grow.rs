@@ -124,6 +124,9 @@ impl IsolationForest {
             for level in &mut scratch.levels {
                 level.resize(psi, 0);
             }
+            if scratch.values.len() < psi {
+                scratch.values.resize(psi, 0.0);
+            }
             scratch.levels[0].copy_from_slice(&scratch.indices[..psi]);
             let first_split = tree * per_splits;
             let leaf_codes = &mut scratch.leaf_codes[tree * per_leaves..(tree + 1) * per_leaves];
@@ -333,10 +336,26 @@ impl TreeBuilder<'_> {
         let Some((feature, threshold)) = split else {
             return self.push_leaf(range, depth, slot);
         };
-        let left_len = self.partition(range.clone(), depth, threshold);
         self.thresholds[slot] = threshold;
         self.split_features
             .set(self.first_split + slot, feature as u32);
+        if n == 2 {
+            // Both children hold one row, so both are leaves: no partition pass and no recursion. A split of two
+            // rows has two distinct values (neither NaN) and a threshold from the lower up to below the higher.
+            let [even, odd] = &mut *self.levels;
+            let (from, to) = if depth.is_multiple_of(2) {
+                (&even[range.clone()], &mut odd[range.clone()])
+            } else {
+                (&odd[range.clone()], &mut even[range.clone()])
+            };
+            let first_goes_left = self.values[0] <= threshold;
+            to[0] = from[usize::from(!first_goes_left)];
+            to[1] = from[usize::from(first_goes_left)];
+            self.push_leaf(range.start..range.start + 1, depth + 1, 2 * slot + 1);
+            self.push_leaf(range.start + 1..range.end, depth + 1, 2 * slot + 2);
+            return;
+        }
+        let left_len = self.partition(range.clone(), depth, threshold);
         let middle = range.start + left_len;
         self.grow(range.start..middle, depth + 1, 2 * slot + 1, rng);
         self.grow(middle..range.end, depth + 1, 2 * slot + 2, rng);
@@ -345,23 +364,19 @@ impl TreeBuilder<'_> {
     /// `values[k]` = the value of `feature` in the node's k-th row; returns their minimum and maximum.
     fn gather_range(&mut self, range: Range<usize>, depth: usize, feature: usize) -> (f32, f32) {
         let column = &self.columns[feature * self.n_rows..][..self.n_rows];
+        let rows = &self.levels[depth % 2][range];
+        // Sized to the subsample once per fit.
+        let values = &mut self.values[..rows.len()];
         #[cfg(target_arch = "x86_64")]
-        if self.avx512 && range.len() >= VECTOR_NODE_ROWS {
-            if self.values.len() < range.len() {
-                self.values.resize(range.len(), 0.0);
-            }
-            let values = &mut self.values[..range.len()];
+        if self.avx512 && rows.len() >= VECTOR_NODE_ROWS {
             // SAFETY: the CPU has AVX-512F; every row index was drawn from 0..n_rows, and `values` fits the node.
-            return unsafe { avx512::gather_range(&self.levels[depth % 2][range], column, values) };
+            return unsafe { avx512::gather_range(rows, column, values) };
         }
-        self.values.clear();
-        self.values.extend(
-            self.levels[depth % 2][range]
-                .iter()
-                // SAFETY: every row index was drawn from 0..n_rows.
-                .map(|&i| unsafe { *column.get_unchecked(i as usize) }),
-        );
-        value_range(self.values)
+        for (value, &row) in values.iter_mut().zip(rows) {
+            // SAFETY: every row index was drawn from 0..n_rows.
+            *value = unsafe { *column.get_unchecked(row as usize) };
+        }
+        value_range(values)
     }
 
     /// Writes the node's rows into the other level buffer at the same range: those whose gathered value is at or
