@@ -17,6 +17,8 @@ use super::{Contamination, ForestParams, IsolationForest, percentile_linear};
 /// copy per forest (every agent owns a forest).
 #[derive(Default, Debug)]
 struct FitScratch {
+    /// 0..n_rows, which each tree's subsample shuffle starts from.
+    identity: Vec<u32>,
     indices: Vec<u32>,
     /// The training rows feature-major (`columns[feature * n_rows + row]`): a node gathers one feature's values,
     /// and the walk of the rows a tree did not sample reads them by row.
@@ -110,13 +112,16 @@ impl IsolationForest {
             scratch.totals.resize(n_rows, 0.0);
         }
         scratch.codes.begin(height_limit, psi);
+        // Each tree's shuffle starts from 0..n_rows: copied, not counted out, per tree.
+        scratch.identity.clear();
+        scratch.identity.extend(0..n_rows as u32);
         let mut deepest = 0;
         #[cfg(target_arch = "x86_64")]
         let vector_nodes = Walk::fastest() == Walk::Avx512 && !scratch.scalar_nodes();
         for tree in 0..trees {
             // Partial Fisher-Yates: the first ψ entries become a uniform sample without replacement.
             scratch.indices.clear();
-            scratch.indices.extend(0..n_rows as u32);
+            scratch.indices.extend_from_slice(&scratch.identity);
             for i in 0..psi {
                 let j = random_below(rng, i, n_rows);
                 scratch.indices.swap(i, j);

@@ -203,15 +203,28 @@ impl IsolationForest {
     }
 }
 
-/// numpy's default ('linear') percentile; sorts `values` in place.
+/// numpy's default ('linear') percentile; reorders `values` in place.
+///
+/// It needs only the two order statistics around the rank, so it selects them (linear time) rather than sorting:
+/// the values, and so the result, are those of a sort.
 pub fn percentile_linear(values: &mut [f64], q: f64) -> f64 {
     assert!(!values.is_empty());
-    values.sort_by(f64::total_cmp);
     let rank = (q / 100.0).clamp(0.0, 1.0) * (values.len() - 1) as f64;
     let lo = rank.floor() as usize;
     let hi = rank.ceil() as usize;
     let frac = rank - lo as f64;
-    values[lo] + (values[hi] - values[lo]) * frac
+    let (_, &mut at_lo, above) = values.select_nth_unstable_by(lo, f64::total_cmp);
+    let at_hi = if hi == lo {
+        at_lo
+    } else {
+        // The smallest value above the lower statistic is the next in sorted order.
+        above
+            .iter()
+            .copied()
+            .min_by(f64::total_cmp)
+            .expect("the rank's ceiling is a position")
+    };
+    at_lo + (at_hi - at_lo) * frac
 }
 
 #[cfg(test)]
@@ -611,6 +624,29 @@ mod tests {
     fn percentile_matches_numpy_linear() {
         let mut v = vec![4.0, 1.0, 3.0, 2.0];
         assert_eq!(percentile_linear(&mut v, 50.0), 2.5);
+        // Against sorting, at many ranks, with ties, signed zeros and both signs.
+        let mut rng = ChaCha8Rng::seed_from_u64(8);
+        let values: Vec<f64> = (0..257)
+            .map(|i| match i % 9 {
+                0 => 0.0,
+                1 => -0.0,
+                2 => 0.75,
+                _ => rng.sample::<f64, _>(StandardNormal),
+            })
+            .collect();
+        for q in [0.0, 0.5, 1.0, 12.5, 33.3, 50.0, 99.0, 99.99, 100.0] {
+            let mut sorted = values.clone();
+            sorted.sort_by(f64::total_cmp);
+            let rank = q / 100.0 * (sorted.len() - 1) as f64;
+            let (lo, hi) = (rank.floor() as usize, rank.ceil() as usize);
+            let expected = sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo as f64);
+            let mut shuffled = values.clone();
+            assert_eq!(
+                percentile_linear(&mut shuffled, q).to_bits(),
+                expected.to_bits(),
+                "q {q}"
+            );
+        }
         assert_eq!(percentile_linear(&mut v, 0.0), 1.0);
         assert_eq!(percentile_linear(&mut v, 100.0), 4.0);
     }
