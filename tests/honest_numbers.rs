@@ -121,7 +121,7 @@ fn immunity_is_not_granted_for_blocking_a_campaigns_centre_alone() {
         std: [1.0; 8],
     };
     let centre = campaigns.list[0].sample_at(&profile, 0.0, &[0.0; 8]);
-    let mut blacklist = Blacklist::default();
+    let mut blacklist = Blacklist::new(config.signatures.min_spread);
     let tight = dais::sim::components::Signature {
         id: 1,
         centroid: centre,
@@ -322,7 +322,7 @@ fn the_papers_figures_agree_with_ground_truth() {
     let mut history = Vec::new();
     // Each agent's blacklist as Detect saw it: as the previous tick left it.
     let mut blacklists_before: Vec<Blacklist> =
-        vec![Blacklist::default(); config.simulation.agents];
+        vec![Blacklist::new(config.signatures.min_spread); config.simulation.agents];
     // And its threshold (Learn may refit the forest after Detect scored the batch).
     let mut thresholds_before: Vec<f64> = vec![f64::INFINITY; config.simulation.agents];
     for tick in 1..=config.simulation.steps {
@@ -347,7 +347,7 @@ fn the_papers_figures_agree_with_ground_truth() {
             live += 1;
             let blacklist = world.get::<Blacklist>(entity).unwrap();
             let agent = world.get::<Agent>(entity).unwrap().index as usize;
-            false_blacklists += u64::from(blacklist.signatures.iter().any(|s| s.truth == NORMAL));
+            false_blacklists += u64::from(blacklist.signatures().iter().any(|s| s.truth == NORMAL));
             if blacklist.immune_to & 1 == 1 {
                 first_immune[agent].get_or_insert(tick);
             }

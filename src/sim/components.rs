@@ -8,7 +8,7 @@ use rand::rngs::ChaCha8Rng;
 
 use crate::config::ByzantineStrategy;
 use crate::ml::IsolationForest;
-use crate::ml::similarity::{RunningStats, scaled_distance};
+use crate::ml::similarity::{RunningStats, SignatureBlock, scaled_distance};
 
 pub use crate::model::{AgentIdx, Ballot, Cast, Features, Label, NORMAL, SigIdx};
 
@@ -147,13 +147,8 @@ impl TrainingWindow {
     ) {
         let mut samples = self.samples.iter();
         for &(count, against) in &self.checked {
-            let unchecked =
-                &blacklist.signatures[(against as usize).min(blacklist.signatures.len())..];
             for sample in samples.by_ref().take(count as usize) {
-                if !unchecked
-                    .iter()
-                    .any(|s| s.matches(sample, radius, min_spread))
-                {
+                if !blacklist.blocks_from(sample, against as usize, radius, min_spread) {
                     rows.extend_from_slice(sample);
                 }
             }
@@ -194,10 +189,15 @@ impl Signature {
 }
 
 /// Accepted signatures this agent blocks.
-#[derive(Component, Clone, Debug, Default)]
+#[derive(Component, Clone, Debug)]
 pub struct Blacklist {
     pub entries: Vec<SigIdx>,
-    pub signatures: Vec<Signature>,
+    /// The signatures of `entries`, in the same order.
+    signatures: Vec<Signature>,
+    /// The same signatures laid out for matching, `SignatureBlock::LANES` to a block.
+    match_blocks: Vec<SignatureBlock>,
+    /// `signatures.min_spread`: the floor under each signature's spreads when it matches.
+    min_spread: f32,
     /// Bit c is set when the blacklist blocks campaign c's traffic (kept current in Learn).
     pub immune_to: u64,
     /// The list changed since `immune_to` was computed.
@@ -205,23 +205,92 @@ pub struct Blacklist {
 }
 
 impl Blacklist {
-    pub fn blocks(&self, sample: &Features, radius: f32, min_spread: f32) -> bool {
-        self.signatures
-            .iter()
-            .any(|s| s.matches(sample, radius, min_spread))
+    /// An empty list whose signatures will match with spreads floored at `min_spread`: the run's
+    /// `signatures.min_spread`.
+    pub fn new(min_spread: f32) -> Self {
+        Self {
+            entries: Vec::new(),
+            signatures: Vec::new(),
+            match_blocks: Vec::new(),
+            min_spread,
+            immune_to: 0,
+            immunity_stale: false,
+        }
     }
+
+    /// Whether any signature matches `sample` (`Signature::matches`).
+    pub fn blocks(&self, sample: &Features, radius: f32, min_spread: f32) -> bool {
+        self.blocks_from(sample, 0, radius, min_spread)
+    }
+
+    /// Whether any signature from the `first`-th on matches `sample`. `min_spread` must be the floor the list was
+    /// made with (a run's config never changes).
+    pub fn blocks_from(
+        &self,
+        sample: &Features,
+        first: usize,
+        radius: f32,
+        min_spread: f32,
+    ) -> bool {
+        debug_assert_eq!(min_spread, self.min_spread);
+        let first_block = first / SignatureBlock::LANES;
+        self.match_blocks
+            .iter()
+            .enumerate()
+            .skip(first_block)
+            .any(|(b, block)| {
+                let skipped = if b == first_block {
+                    first % SignatureBlock::LANES
+                } else {
+                    0
+                };
+                block.matching_lanes(sample, radius) >> skipped != 0
+            })
+    }
+
+    /// Starts loading what `blocks` reads, for a caller with other work to do first.
+    pub fn prefetch(&self) {
+        self.match_blocks.iter().for_each(SignatureBlock::prefetch);
+    }
+
+    /// The accepted signatures, in the order they were accepted.
+    pub fn signatures(&self) -> &[Signature] {
+        &self.signatures
+    }
+
     pub fn contains(&self, sig: SigIdx) -> bool {
         self.entries.contains(&sig)
     }
+
     /// Adds an accepted signature once; returns whether it was new.
     pub fn insert(&mut self, sig: SigIdx, signature: &Signature) -> bool {
         if self.contains(sig) {
             return false;
         }
+        let lane = self.signatures.len() % SignatureBlock::LANES;
+        if lane == 0 {
+            self.match_blocks.push(SignatureBlock::EMPTY);
+        }
+        self.match_blocks
+            .last_mut()
+            .expect("a block holds this lane")
+            .set(
+                lane,
+                &signature.centroid,
+                &signature.spread,
+                self.min_spread,
+            );
         self.entries.push(sig);
         self.signatures.push(signature.clone());
         self.immunity_stale = true;
         true
+    }
+
+    /// Heap bytes held.
+    pub fn heap_bytes(&self) -> usize {
+        self.entries.capacity() * size_of::<SigIdx>()
+            + self.signatures.capacity() * size_of::<Signature>()
+            + self.match_blocks.capacity() * size_of::<SignatureBlock>()
     }
 }
 
@@ -536,6 +605,86 @@ mod tests {
     use super::*;
     use crate::config::TrustModel;
 
+    /// Matching a block of signatures at once answers as `Signature::matches` one signature at a time does, from
+    /// any starting signature: near, far and exactly-on-the-radius samples (where the quick estimate cannot decide),
+    /// the centroid itself, NaN and infinite values, spreads under the floor and zero, and radii down to zero.
+    #[test]
+    fn block_matching_answers_as_each_signature_does() {
+        use crate::config::FEATURE_COUNT;
+        use rand::{RngExt, SeedableRng};
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        let min_spread = 0.25;
+        let signatures: Vec<Signature> = (0..19u64)
+            .map(|id| Signature {
+                id,
+                centroid: std::array::from_fn(|_| rng.random_range(-3.0..3.0)),
+                spread: std::array::from_fn(|f| match (id + f as u64) % 5 {
+                    0 => 0.0,
+                    1 => 0.1,
+                    _ => rng.random_range(0.2..2.0),
+                }),
+                count: 6,
+                origin: 0,
+                tick: 1,
+                truth: 1,
+            })
+            .collect();
+        let (mut matched, mut on_the_radius) = (0, 0);
+        for radius in [2.5f32, 0.7, 0.0, 1e-20] {
+            let mut blacklist = Blacklist::new(min_spread);
+            for (sig, signature) in signatures.iter().enumerate() {
+                blacklist.insert(sig as SigIdx, signature);
+                for kind in 0..600 {
+                    let centroid = signature.centroid;
+                    let mut sample: Features = match kind % 4 {
+                        0 => std::array::from_fn(|f| centroid[f] + rng.random_range(-1.5..1.5)),
+                        1 => std::array::from_fn(|_| rng.random_range(-6.0..6.0)),
+                        2 => {
+                            // On the radius, give or take a few units in the last place.
+                            let direction: Features =
+                                std::array::from_fn(|_| rng.random_range(-1.0..1.0));
+                            let unit = scaled_distance(
+                                &direction,
+                                &[0.0; 8],
+                                &signature.spread,
+                                min_spread,
+                            );
+                            let scale = radius / unit * (1.0 + rng.random_range(-3e-7..3e-7));
+                            std::array::from_fn(|f| centroid[f] + direction[f] * scale)
+                        }
+                        _ => centroid,
+                    };
+                    match kind % 53 {
+                        0 => sample[kind % FEATURE_COUNT] = f32::NAN,
+                        1 => sample[kind % FEATURE_COUNT] = f32::INFINITY,
+                        _ => {}
+                    }
+                    if radius > 0.0 {
+                        let relative =
+                            scaled_distance(&sample, &centroid, &signature.spread, min_spread)
+                                / radius;
+                        on_the_radius += usize::from((relative - 1.0).abs() < 1e-3);
+                    }
+                    for first in 0..=blacklist.signatures().len() {
+                        let expected = blacklist.signatures()[first..]
+                            .iter()
+                            .any(|s| s.matches(&sample, radius, min_spread));
+                        assert_eq!(
+                            blacklist.blocks_from(&sample, first, radius, min_spread),
+                            expected,
+                            "{sample:?} from signature {first}, radius {radius}"
+                        );
+                        matched += usize::from(expected);
+                    }
+                }
+            }
+        }
+        assert!(
+            matched > 10_000 && on_the_radius > 1_000,
+            "{matched} matches, {on_the_radius} on the radius"
+        );
+    }
+
     /// Retraining's rows from the window are exactly the samples the whole blacklist does not block: samples checked
     /// against part of the list as they came in, planted samples checked against nothing, signatures added after,
     /// and samples evicted past the capacity.
@@ -555,7 +704,7 @@ mod tests {
             truth: 1,
         };
         let (radius, min_spread) = (2.5, 0.25);
-        let mut blacklist = Blacklist::default();
+        let mut blacklist = Blacklist::new(min_spread);
         let mut window = TrainingWindow::default();
         let capacity = 40;
         let mut dropped_some = false;
@@ -570,7 +719,7 @@ mod tests {
                 // Planted without a check, as a poisoner does.
                 window.push(sample, 0, capacity);
             } else if !blacklist.blocks(&sample, radius, min_spread) {
-                window.push(sample, blacklist.signatures.len(), capacity);
+                window.push(sample, blacklist.signatures().len(), capacity);
             }
             let mut rows = Vec::new();
             window.append_unblocked(&blacklist, radius, min_spread, &mut rows);
@@ -584,7 +733,7 @@ mod tests {
             assert!(window.len() <= capacity);
             dropped_some |= rows.len() < window.len() * 8;
         }
-        assert!(blacklist.signatures.len() >= 4 && dropped_some);
+        assert!(blacklist.signatures().len() >= 4 && dropped_some);
     }
 
     /// Disagreements it takes an agent with `history` agreements behind it to fall below even trust.

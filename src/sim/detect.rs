@@ -42,6 +42,8 @@ pub fn detect_batch(
     let min_spread = config.signatures.min_spread;
     let window = config.detector.window;
     batch.anomalies.clear();
+    // The blacklist is read cold (once a tick per agent); scoring hides the wait.
+    blacklist.prefetch();
     // Score the whole batch at once (the forest interleaves rows); blocked samples' scores are simply unused.
     match &detector.forest {
         Some(forest) if forests_cached => {
@@ -97,7 +99,7 @@ pub fn detect_batch(
         // traffic looks anomalous. Attack traffic leaves the window through the blacklist instead.
         detector
             .window
-            .push(*sample, blacklist.signatures.len(), window);
+            .push(*sample, blacklist.signatures().len(), window);
     }
 }
 
@@ -162,7 +164,7 @@ mod tests {
             labels: vec![1, 0, 1],
             ..Default::default()
         };
-        let mut blacklist = Blacklist::default();
+        let mut blacklist = Blacklist::new(config.signatures.min_spread);
         let (mut evidence, mut counts) = (Evidence::default(), TickCounts::default());
         detect_batch(
             &config,
@@ -185,15 +187,18 @@ mod tests {
         assert_eq!(evidence.recent.len(), 2);
         assert_eq!(detector.window.len(), 3);
 
-        blacklist.signatures.push(Signature {
-            id: 1,
-            centroid: attack,
-            spread: [0.5; 8],
-            count: 5,
-            origin: 0,
-            tick: 1,
-            truth: 1,
-        });
+        blacklist.insert(
+            1,
+            &Signature {
+                id: 1,
+                centroid: attack,
+                spread: [0.5; 8],
+                count: 5,
+                origin: 0,
+                tick: 1,
+                truth: 1,
+            },
+        );
         let mut counts = TickCounts::default();
         detect_batch(
             &config,

@@ -71,7 +71,7 @@ pub fn immunity_mask(
     campaigns: &Campaigns,
     config: &SimConfig,
 ) -> u64 {
-    if blacklist.signatures.is_empty() {
+    if blacklist.signatures().is_empty() {
         return 0;
     }
     let (radius, min_spread) = (config.signatures.match_radius, config.signatures.min_spread);
@@ -231,7 +231,7 @@ mod tests {
             messages: vec![decision(0, false), decision(1, true)],
         };
         let (mut book, mut blacklist, mut outbox) =
-            (VoteBook::default(), Blacklist::default(), Outbox::default());
+            (VoteBook::default(), Blacklist::new(0.25), Outbox::default());
         assert!(apply_decisions(
             3,
             Role::Honest,

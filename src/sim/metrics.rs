@@ -304,7 +304,7 @@ fn measure(
         m.attack_through += u64::from(counts.attack_through);
         m.compromised_agents += u64::from(counts.attack_through > 0);
         m.false_blacklist_agents +=
-            u64::from(blacklist.signatures.iter().any(|s| s.truth == NORMAL));
+            u64::from(blacklist.signatures().iter().any(|s| s.truth == NORMAL));
         for c in 0..campaign_count {
             let is_immune = c < 64 && (blacklist.immune_to >> c) & 1 == 1;
             immune[c] += u64::from(is_immune);

@@ -244,7 +244,7 @@ pub fn populate(world: &mut World, config: SimConfig, mut sink: Box<dyn LedgerSi
                         window: TrainingWindow::with_capacity(config.detector.window),
                         last_fit_tick: None,
                     },
-                    Blacklist::default(),
+                    Blacklist::new(config.signatures.min_spread),
                     VoteBook::default(),
                     Reputation::default(),
                     Evidence::default(),

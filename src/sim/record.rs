@@ -295,10 +295,8 @@ mod tests {
             8,
             &mut stream(1, 2),
         );
-        let immune = Blacklist {
-            immune_to: 1,
-            ..Default::default()
-        };
+        let mut immune = Blacklist::new(0.25);
+        immune.immune_to = 1;
         let mut counts = TickCounts::default();
         let draw = |counts: &TickCounts, blacklist: &Blacklist| {
             visual_state(
@@ -315,7 +313,7 @@ mod tests {
         counts.attack_through = 1;
         assert_eq!(draw(&counts, &immune), AgentState::ImmuneLeaking);
         assert_eq!(
-            draw(&counts, &Blacklist::default()),
+            draw(&counts, &Blacklist::new(0.25)),
             AgentState::Compromised
         );
         // Before the campaign starts nobody is immune to it.

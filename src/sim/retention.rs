@@ -82,8 +82,7 @@ pub fn state_bytes(world: &mut World) -> usize {
     for (detector, blacklist, book, evidence, batch, inbox, outbox) in agents.iter(world) {
         total += detector.forest.as_ref().map_or(0, |f| f.heap_bytes());
         total += detector.window.heap_bytes();
-        total += blacklist.entries.capacity() * size_of::<SigIdx>()
-            + blacklist.signatures.capacity() * size_of::<Signature>();
+        total += blacklist.heap_bytes();
         total += book.known.len() * size_of::<(SigIdx, KnownSignature)>();
         total += book
             .tallies
