@@ -48,7 +48,7 @@ fn an_immune_agent_blocks_that_campaigns_fresh_samples() {
     let mut query = world.query::<(&Agent, &Role, &NormalProfile, &Blacklist)>();
     let world = simulation.world();
     let campaigns = world.resource::<Campaigns>();
-    let (radius, min_spread) = (config.signatures.match_radius, config.signatures.min_spread);
+    let radius = config.signatures.match_radius;
     // Fresh draws, never seen by the simulation or its probes.
     let mut rng = rand::rngs::ChaCha8Rng::seed_from_u64(0xF2E5);
     let mut checked = [0usize; 2];
@@ -64,7 +64,7 @@ fn an_immune_agent_blocks_that_campaigns_fresh_samples() {
                     let draw = std::array::from_fn(|_| StandardNormal.sample(&mut rng));
                     let sample =
                         campaigns.list[c].sample_at(profile, campaigns.attack_noise, &draw);
-                    blacklist.blocks(&sample, radius, min_spread)
+                    blacklist.blocks(&sample, radius)
                 })
                 .count();
             let share = blocked as f64 / draws as f64;
@@ -132,11 +132,7 @@ fn immunity_is_not_granted_for_blocking_a_campaigns_centre_alone() {
         truth: 1,
     };
     blacklist.insert(0, &tight);
-    assert!(blacklist.blocks(
-        &centre,
-        config.signatures.match_radius,
-        config.signatures.min_spread
-    ));
+    assert!(blacklist.blocks(&centre, config.signatures.match_radius));
     assert_eq!(
         dais::sim::learn::immunity_mask(&blacklist, &profile, &campaigns, &config),
         0
@@ -310,7 +306,7 @@ fn the_papers_figures_agree_with_ground_truth() {
     config.consensus.rule = ConsensusRule::ReputationWeighted;
     config.faults.byzantine_fraction = 0.2;
     config.faults.byzantine_strategy = ByzantineStrategy::Forge;
-    let (radius, min_spread) = (config.signatures.match_radius, config.signatures.min_spread);
+    let radius = config.signatures.match_radius;
     let start = config.traffic.campaigns[0].start_tick;
     let threshold = config.consensus.reputation_threshold;
     let mut simulation = Simulation::new(config.clone(), Box::new(dais::ledger::DiscardSink));
@@ -360,7 +356,7 @@ fn the_papers_figures_agree_with_ground_truth() {
             let cut = std::mem::replace(&mut thresholds_before[agent], now);
             let seen_by = std::mem::replace(&mut blacklists_before[agent], blacklist.clone());
             for (i, (sample, &label)) in batch.samples.iter().zip(&batch.labels).enumerate() {
-                let blocked = seen_by.blocks(sample, radius, min_spread);
+                let blocked = seen_by.blocks(sample, radius);
                 let scored = !blocked && batch.scores.get(i).is_some_and(|&s| s > cut);
                 let raised = blocked || scored;
                 if label == NORMAL {

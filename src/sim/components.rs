@@ -138,17 +138,11 @@ impl TrainingWindow {
 
     /// Appends to `rows`, row-major and oldest first, every sample `blacklist` does not block: exactly the samples
     /// for which `blacklist.blocks` is false.
-    pub fn append_unblocked(
-        &self,
-        blacklist: &Blacklist,
-        radius: f32,
-        min_spread: f32,
-        rows: &mut Vec<f32>,
-    ) {
+    pub fn append_unblocked(&self, blacklist: &Blacklist, radius: f32, rows: &mut Vec<f32>) {
         let mut samples = self.samples.iter();
         for &(count, against) in &self.checked {
             for sample in samples.by_ref().take(count as usize) {
-                if !blacklist.blocks_from(sample, against as usize, radius, min_spread) {
+                if !blacklist.blocks_from(sample, against as usize, radius) {
                     rows.extend_from_slice(sample);
                 }
             }
@@ -218,21 +212,13 @@ impl Blacklist {
         }
     }
 
-    /// Whether any signature matches `sample` (`Signature::matches`).
-    pub fn blocks(&self, sample: &Features, radius: f32, min_spread: f32) -> bool {
-        self.blocks_from(sample, 0, radius, min_spread)
+    /// Whether any signature matches `sample` (`Signature::matches`, with the list's spread floor).
+    pub fn blocks(&self, sample: &Features, radius: f32) -> bool {
+        self.blocks_from(sample, 0, radius)
     }
 
-    /// Whether any signature from the `first`-th on matches `sample`. `min_spread` must be the floor the list was
-    /// made with (a run's config never changes).
-    pub fn blocks_from(
-        &self,
-        sample: &Features,
-        first: usize,
-        radius: f32,
-        min_spread: f32,
-    ) -> bool {
-        debug_assert_eq!(min_spread, self.min_spread);
+    /// Whether any signature from the `first`-th on matches `sample`.
+    pub fn blocks_from(&self, sample: &Features, first: usize, radius: f32) -> bool {
         let first_block = first / SignatureBlock::LANES;
         self.match_blocks
             .iter()
@@ -670,7 +656,7 @@ mod tests {
                             .iter()
                             .any(|s| s.matches(&sample, radius, min_spread));
                         assert_eq!(
-                            blacklist.blocks_from(&sample, first, radius, min_spread),
+                            blacklist.blocks_from(&sample, first, radius),
                             expected,
                             "{sample:?} from signature {first}, radius {radius}"
                         );
@@ -718,14 +704,14 @@ mod tests {
             if step % 7 == 3 {
                 // Planted without a check, as a poisoner does.
                 window.push(sample, 0, capacity);
-            } else if !blacklist.blocks(&sample, radius, min_spread) {
+            } else if !blacklist.blocks(&sample, radius) {
                 window.push(sample, blacklist.signatures().len(), capacity);
             }
             let mut rows = Vec::new();
-            window.append_unblocked(&blacklist, radius, min_spread, &mut rows);
+            window.append_unblocked(&blacklist, radius, &mut rows);
             let expected: Vec<f32> = window
                 .iter()
-                .filter(|s| !blacklist.blocks(s, radius, min_spread))
+                .filter(|s| !blacklist.blocks(s, radius))
                 .flatten()
                 .copied()
                 .collect();

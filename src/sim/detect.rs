@@ -39,7 +39,6 @@ pub fn detect_batch(
     counts: &mut TickCounts,
 ) {
     let radius = config.signatures.match_radius;
-    let min_spread = config.signatures.min_spread;
     let window = config.detector.window;
     batch.anomalies.clear();
     // The blacklist is read cold (once a tick per agent); scoring hides the wait.
@@ -65,7 +64,7 @@ pub fn detect_batch(
         if let Some(c) = campaign {
             counts.by_campaign[c].samples += 1;
         }
-        if blacklist.blocks(sample, radius, min_spread) {
+        if blacklist.blocks(sample, radius) {
             if let Some(c) = campaign {
                 counts.by_campaign[c].blocked += 1;
             }

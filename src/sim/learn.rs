@@ -74,14 +74,14 @@ pub fn immunity_mask(
     if blacklist.signatures().is_empty() {
         return 0;
     }
-    let (radius, min_spread) = (config.signatures.match_radius, config.signatures.min_spread);
+    let radius = config.signatures.match_radius;
     let probes = campaigns.probe_draws.len();
     let needed = (config.immunity.block_share * probes as f64).ceil() as usize;
     (0..campaigns.list.len().min(64))
         .filter(|&c| {
             let blocked = campaigns
                 .probes(c, profile)
-                .filter(|probe| blacklist.blocks(probe, radius, min_spread))
+                .filter(|probe| blacklist.blocks(probe, radius))
                 .count();
             blocked >= needed.max(1)
         })
@@ -105,11 +105,11 @@ pub fn retrain(
     rng: &mut AgentRng,
     now: u32,
 ) {
-    let (radius, min_spread) = (config.signatures.match_radius, config.signatures.min_spread);
+    let radius = config.signatures.match_radius;
     let mut rows = Vec::with_capacity(detector.window.len() * crate::config::FEATURE_COUNT);
     detector
         .window
-        .append_unblocked(blacklist, radius, min_spread, &mut rows);
+        .append_unblocked(blacklist, radius, &mut rows);
     if rows.len() < 2 * crate::config::FEATURE_COUNT {
         return;
     }
