@@ -187,14 +187,12 @@ impl SignatureBlock {
         sum
     }
 
-    /// `scaled_distance(sample, ..) <= radius` for one lane, operation for operation.
+    /// `scaled_distance(sample, ..) <= radius` for one lane, by `scaled_distance` itself. The divisors are already
+    /// floored at `min_spread` (at least 0.001), so flooring them again at 0 leaves each as it is.
     fn matches_exactly(&self, sample: &[f32; FEATURE_COUNT], lane: usize, radius: f32) -> bool {
-        let mut sum = 0.0f32;
-        for ((&x, centroid), divisor) in sample.iter().zip(&self.centroid).zip(&self.divisor) {
-            let d = (x - centroid[lane]) / divisor[lane];
-            sum += d * d;
-        }
-        (sum / FEATURE_COUNT as f32).sqrt() <= radius
+        let centroid: [f32; FEATURE_COUNT] = std::array::from_fn(|f| self.centroid[f][lane]);
+        let divisor: [f32; FEATURE_COUNT] = std::array::from_fn(|f| self.divisor[f][lane]);
+        scaled_distance(sample, &centroid, &divisor, 0.0) <= radius
     }
 }
 
