@@ -115,6 +115,10 @@ impl IsolationForest {
         // Each tree's shuffle starts from 0..n_rows: copied, not counted out, per tree.
         scratch.identity.clear();
         scratch.identity.extend(0..n_rows as u32);
+        // A node's gathered values: no node holds more than the subsample.
+        if scratch.values.len() < psi {
+            scratch.values.resize(psi, 0.0);
+        }
         let mut deepest = 0;
         #[cfg(target_arch = "x86_64")]
         let vector_nodes = Walk::fastest() == Walk::Avx512 && !scratch.scalar_nodes();
@@ -128,9 +132,6 @@ impl IsolationForest {
             }
             for level in &mut scratch.levels {
                 level.resize(psi, 0);
-            }
-            if scratch.values.len() < psi {
-                scratch.values.resize(psi, 0.0);
             }
             scratch.levels[0].copy_from_slice(&scratch.indices[..psi]);
             let first_split = tree * per_splits;
@@ -249,6 +250,21 @@ pub(super) fn feature_major(rows: &[f32], features: usize, columns: &mut Vec<f32
     columns.extend((0..features).flat_map(|f| rows.chunks_exact(features).map(move |row| row[f])));
 }
 
+/// The rows of the node at `range` and depth `depth`, and where its children's rows go: the same range of the other
+/// level buffer.
+fn node_and_children(
+    levels: &mut [Vec<u32>; 2],
+    range: Range<usize>,
+    depth: usize,
+) -> (&[u32], &mut [u32]) {
+    let [even, odd] = levels;
+    if depth.is_multiple_of(2) {
+        (&even[range.clone()], &mut odd[range])
+    } else {
+        (&odd[range.clone()], &mut even[range])
+    }
+}
+
 /// Nodes of at least this many rows gather and partition in AVX-512 vectors; in smaller ones a gather's latency
 /// costs more than the scalar loop.
 #[cfg(target_arch = "x86_64")]
@@ -347,12 +363,7 @@ impl TreeBuilder<'_> {
         if n == 2 {
             // Both children hold one row, so both are leaves: no partition pass and no recursion. A split of two
             // rows has two distinct values (neither NaN) and a threshold from the lower up to below the higher.
-            let [even, odd] = &mut *self.levels;
-            let (from, to) = if depth.is_multiple_of(2) {
-                (&even[range.clone()], &mut odd[range.clone()])
-            } else {
-                (&odd[range.clone()], &mut even[range.clone()])
-            };
+            let (from, to) = node_and_children(self.levels, range.clone(), depth);
             let first_goes_left = self.values[0] <= threshold;
             to[0] = from[usize::from(!first_goes_left)];
             to[1] = from[usize::from(first_goes_left)];
@@ -390,12 +401,7 @@ impl TreeBuilder<'_> {
     /// ends and advancing one.
     fn partition(&mut self, range: Range<usize>, depth: usize, threshold: f32) -> usize {
         let n = range.len();
-        let [even, odd] = &mut *self.levels;
-        let (from, to) = if depth.is_multiple_of(2) {
-            (&even[range.clone()], &mut odd[range])
-        } else {
-            (&odd[range.clone()], &mut even[range])
-        };
+        let (from, to) = node_and_children(self.levels, range, depth);
         let values = &self.values[..n];
         #[cfg(target_arch = "x86_64")]
         if self.avx512 && n >= VECTOR_NODE_ROWS {
