@@ -196,6 +196,9 @@ pub struct Blacklist {
     pub immune_to: u64,
     /// The list changed since `immune_to` was computed.
     pub immunity_stale: bool,
+    /// Some signature was made from normal traffic (ground truth): kept on insert, because Metrics asks of every
+    /// agent every tick and scanning the signatures cost as much as the rest of Metrics.
+    holds_false_signature: bool,
 }
 
 impl Blacklist {
@@ -209,7 +212,13 @@ impl Blacklist {
             min_spread,
             immune_to: 0,
             immunity_stale: false,
+            holds_false_signature: false,
         }
+    }
+
+    /// Whether some signature was made from normal traffic (its ground-truth label is `NORMAL`).
+    pub fn holds_false_signature(&self) -> bool {
+        self.holds_false_signature
     }
 
     /// Whether any signature matches `sample` (`Signature::matches`, with the list's spread floor).
@@ -268,6 +277,7 @@ impl Blacklist {
             );
         self.entries.push(sig);
         self.signatures.push(signature.clone());
+        self.holds_false_signature |= signature.truth == NORMAL;
         self.immunity_stale = true;
         true
     }
@@ -720,6 +730,26 @@ mod tests {
             dropped_some |= rows.len() < window.len() * 8;
         }
         assert!(blacklist.signatures().len() >= 4 && dropped_some);
+    }
+
+    #[test]
+    fn a_blacklist_knows_when_it_holds_a_signature_of_normal_traffic() {
+        let signature = |id: u64, truth: Label| Signature {
+            id,
+            centroid: [id as f32; 8],
+            spread: [1.0; 8],
+            count: 6,
+            origin: 0,
+            tick: 1,
+            truth,
+        };
+        let mut blacklist = Blacklist::new(0.25);
+        for (id, truth) in [(1, 1), (2, 2), (3, NORMAL), (4, 1)] {
+            blacklist.insert(id as SigIdx, &signature(id, truth));
+            let scanned = blacklist.signatures().iter().any(|s| s.truth == NORMAL);
+            assert_eq!(blacklist.holds_false_signature(), scanned, "after {id}");
+        }
+        assert!(blacklist.holds_false_signature());
     }
 
     /// Disagreements it takes an agent with `history` agreements behind it to fall below even trust.

@@ -303,8 +303,7 @@ fn measure(
         m.normal_blocked += u64::from(counts.normal_blocked);
         m.attack_through += u64::from(counts.attack_through);
         m.compromised_agents += u64::from(counts.attack_through > 0);
-        m.false_blacklist_agents +=
-            u64::from(blacklist.signatures().iter().any(|s| s.truth == NORMAL));
+        m.false_blacklist_agents += u64::from(blacklist.holds_false_signature());
         for c in 0..campaign_count {
             let is_immune = c < 64 && (blacklist.immune_to >> c) & 1 == 1;
             immune[c] += u64::from(is_immune);

@@ -373,35 +373,38 @@ fn draw_traffic(
     let now = clock.tick;
     let samples = settings.config.simulation.samples_per_tick;
     let campaign_count = campaigns.list.len();
-    agents.par_iter_mut().for_each(
-        |(agent, liveness, profile, mut rng, mut batch, mut counts)| {
-            counts.reset(campaign_count);
-            if !liveness.is_up() {
-                batch.samples.clear();
-                batch.labels.clear();
-                batch.anomalies.clear();
-                return;
-            }
-            // At most a handful of campaigns: small stack-free vectors are fine here, but avoid them when idle.
-            let mut active: Vec<&Campaign> = Vec::new();
-            let mut labels: Vec<Label> = Vec::new();
-            for (c, campaign) in campaigns.list.iter().enumerate() {
-                if campaigns.reached[c][agent.index as usize].is_some_and(|t| t <= now) {
-                    active.push(campaign);
-                    labels.push(c as Label + 1);
+    agents
+        .par_iter_mut()
+        .batching_strategy(super::agent_batches())
+        .for_each(
+            |(agent, liveness, profile, mut rng, mut batch, mut counts)| {
+                counts.reset(campaign_count);
+                if !liveness.is_up() {
+                    batch.samples.clear();
+                    batch.labels.clear();
+                    batch.anomalies.clear();
+                    return;
                 }
-            }
-            fill_batch(
-                &mut batch,
-                profile,
-                &active,
-                &labels,
-                samples,
-                campaigns.attack_noise,
-                &mut rng.0,
-            );
-        },
-    );
+                // At most a handful of campaigns: small stack-free vectors are fine here, but avoid them when idle.
+                let mut active: Vec<&Campaign> = Vec::new();
+                let mut labels: Vec<Label> = Vec::new();
+                for (c, campaign) in campaigns.list.iter().enumerate() {
+                    if campaigns.reached[c][agent.index as usize].is_some_and(|t| t <= now) {
+                        active.push(campaign);
+                        labels.push(c as Label + 1);
+                    }
+                }
+                fill_batch(
+                    &mut batch,
+                    profile,
+                    &active,
+                    &labels,
+                    samples,
+                    campaigns.attack_noise,
+                    &mut rng.0,
+                );
+            },
+        );
 }
 
 #[cfg(test)]

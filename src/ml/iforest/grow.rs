@@ -405,7 +405,8 @@ impl TreeBuilder<'_> {
         let values = &self.values[..n];
         #[cfg(target_arch = "x86_64")]
         if self.avx512 && n >= VECTOR_NODE_ROWS {
-            // SAFETY: the CPU has AVX-512F, and `values` and `to` hold the node's n entries.
+            // SAFETY: the CPU has AVX-512F and POPCNT (`Walk::Avx512` is fastest only with both), and `values`
+            // and `to` hold the node's n entries.
             return unsafe { avx512::partition(from, values, threshold, to) };
         }
         // Rows [0, left) go left and [right, n) go right; a write past either end is overwritten before the two meet.

@@ -41,7 +41,10 @@ impl Walk {
                 if std::is_x86_feature_detected!("avx2") {
                     walks.push(Walk::Avx2);
                 }
-                if std::is_x86_feature_detected!("avx512f") {
+                // The AVX-512 fitting code also counts mask bits with POPCNT, which every AVX-512 CPU has.
+                if std::is_x86_feature_detected!("avx512f")
+                    && std::is_x86_feature_detected!("popcnt")
+                {
                     walks.push(Walk::Avx512);
                 }
             }
