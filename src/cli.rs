@@ -559,7 +559,8 @@ pub struct RunArgs {
     pub no_render: bool,
     #[command(flatten)]
     pub view: ViewArgs,
-    /// Worker threads for the simulation (default: all cores). Results are identical for any value.
+    /// Worker threads for the simulation (default: all cores, or one below 50 agents, where threads cost more than
+    /// they save). Results are identical for any value.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub threads: Option<u16>,
     /// Write metrics.csv, summary.json, config.ron and ledger.db into this directory (in a window: ledger.db). A

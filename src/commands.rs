@@ -290,12 +290,16 @@ fn run(args: &RunArgs) -> Result<Finished, CommandError> {
     }
     let _ = screenshot_steps;
     start_logs()?;
-    let threads = dais::headless::init_threads(args.threads.map(usize::from));
+    let threads = dais::headless::init_threads(dais::headless::default_threads(
+        args.threads.map(usize::from),
+        config.population(),
+    ));
     let telemetry = start_telemetry(&args.ops, &config)?.map(Arc::new);
     let options = dais::headless::RunOptions {
         out: config.output.dir.as_ref().map(Into::into),
         quiet: args.quiet,
-        single_threaded: false,
+        // One worker thread: the single-threaded executor does the same work without the task pool's hand-offs.
+        single_threaded: threads == 1,
         telemetry,
         on_tick: None,
     };
@@ -307,7 +311,8 @@ fn run(args: &RunArgs) -> Result<Finished, CommandError> {
     let stop = install_interrupt_handler("finishing the current tick and writing results");
     let outcome = dais::headless::run(config, sink, &options, stop)?;
     if !args.quiet {
-        println!("DAIS run summary ({threads} threads)");
+        let plural = if threads == 1 { "" } else { "s" };
+        println!("DAIS run summary ({threads} thread{plural})");
         print!("{}", outcome.summary.table());
         if let Some(dir) = &options.out {
             println!("  wrote {}/metrics.csv and summary.json", dir.display());

@@ -358,8 +358,11 @@ impl Summary {
         rows.push((
             "wall time".into(),
             format!(
-                "{:.2} s, {:.1} ticks/s on {} threads",
-                self.wall_seconds, self.ticks_per_second, self.threads
+                "{:.2} s, {:.1} ticks/s on {} thread{}",
+                self.wall_seconds,
+                self.ticks_per_second,
+                self.threads,
+                if self.threads == 1 { "" } else { "s" }
             ),
         ));
         rows.push(("final state hash".into(), self.final_state_hash.clone()));

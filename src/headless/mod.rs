@@ -6,4 +6,4 @@ pub mod memory;
 pub mod run;
 pub mod sweep;
 
-pub use run::{RunError, RunOptions, RunOutcome, TickHook, init_threads, run};
+pub use run::{RunError, RunOptions, RunOutcome, TickHook, default_threads, init_threads, run};
