@@ -207,8 +207,14 @@ pub fn run_sweep(
     }
     let bar = sweep_bar(mine.len(), outcome.skipped, options.quiet);
     let next = AtomicUsize::new(0);
-    // With several simulations at once, each runs whole on its own thread: parallelism comes from the runs.
-    let single_threaded = jobs > 1;
+    // With several simulations at once, each runs whole on its own thread: parallelism comes from the runs. A pool
+    // of one thread (a Slurm task with one CPU) gains nothing from the multi-threaded executor's hand-offs either,
+    // and neither does a run too small to split (as `dais run` decides).
+    let single_threaded = |population: usize| {
+        jobs > 1
+            || bevy::tasks::ComputeTaskPool::try_get().is_none_or(|pool| pool.thread_num() <= 1)
+            || super::run::default_threads(None, population) == Some(1)
+    };
     let started = Instant::now();
     let (send, receive) = mpsc::channel::<(usize, Result<Summary, String>)>();
     std::thread::scope(|scope| -> Result<(), SweepRunError> {
@@ -229,7 +235,13 @@ pub fn run_sweep(
                     let Some(planned) = todo.get(i) else { break };
                     let result = match &refusals[i] {
                         Some(line) => Err(line.clone()),
-                        None => run_one(planned, keep, out, single_threaded, on_tick.clone()),
+                        None => run_one(
+                            planned,
+                            keep,
+                            out,
+                            single_threaded(planned.config.population()),
+                            on_tick.clone(),
+                        ),
                     };
                     if send.send((i, result)).is_err() {
                         break;
