@@ -143,7 +143,7 @@ fn learn_from_decisions(
     let config = &settings.config;
     agents
         .par_iter_mut()
-        .batching_strategy(super::agent_batches())
+        .batching_strategy(super::learner_batches())
         .for_each(|mut learner| {
             if !learner.liveness.is_up() {
                 return;
