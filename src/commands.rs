@@ -298,8 +298,7 @@ fn run(args: &RunArgs) -> Result<Finished, CommandError> {
     let options = dais::headless::RunOptions {
         out: config.output.dir.as_ref().map(Into::into),
         quiet: args.quiet,
-        // One worker thread: the single-threaded executor does the same work without the task pool's hand-offs.
-        single_threaded: threads == 1,
+        single_threaded: false,
         telemetry,
         on_tick: None,
     };
@@ -311,8 +310,10 @@ fn run(args: &RunArgs) -> Result<Finished, CommandError> {
     let stop = install_interrupt_handler("finishing the current tick and writing results");
     let outcome = dais::headless::run(config, sink, &options, stop)?;
     if !args.quiet {
-        let plural = if threads == 1 { "" } else { "s" };
-        println!("DAIS run summary ({threads} thread{plural})");
+        println!(
+            "DAIS run summary ({})",
+            dais::headless::export::thread_count(threads)
+        );
         print!("{}", outcome.summary.table());
         if let Some(dir) = &options.out {
             println!("  wrote {}/metrics.csv and summary.json", dir.display());

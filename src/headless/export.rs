@@ -152,6 +152,12 @@ pub struct Summary {
     pub config: serde_json::Value,
 }
 
+/// "1 thread", "2 threads": how the run summary names its worker threads.
+pub fn thread_count(threads: usize) -> String {
+    let plural = if threads == 1 { "" } else { "s" };
+    format!("{threads} thread{plural}")
+}
+
 impl Summary {
     pub fn new(
         config: &SimConfig,
@@ -358,11 +364,10 @@ impl Summary {
         rows.push((
             "wall time".into(),
             format!(
-                "{:.2} s, {:.1} ticks/s on {} thread{}",
+                "{:.2} s, {:.1} ticks/s on {}",
                 self.wall_seconds,
                 self.ticks_per_second,
-                self.threads,
-                if self.threads == 1 { "" } else { "s" }
+                thread_count(self.threads)
             ),
         ));
         rows.push(("final state hash".into(), self.final_state_hash.clone()));

@@ -44,7 +44,8 @@ pub struct RunOptions {
     pub out: Option<PathBuf>,
     /// Hide the progress bar even on a terminal.
     pub quiet: bool,
-    /// Run every stage on this thread (see [`Simulation::single_threaded`]).
+    /// Run every stage on this thread (see [`Simulation::single_threaded`]). A pool of one thread always does: the
+    /// multi-threaded executor's hand-offs would gain nothing.
     pub single_threaded: bool,
     /// `--metrics-addr`: the Prometheus endpoint and health this run reports to after every tick.
     pub telemetry: Option<Arc<RunTelemetry>>,
@@ -82,10 +83,15 @@ const LEDGER_LAG_TICKS: u64 = 8;
 /// 40 agents 63 against 77; at 60 agents two threads win, 86 against 95).
 pub const ONE_THREAD_BELOW_AGENTS: usize = 50;
 
-/// The worker threads a run of `population` agents uses: `requested` when given, else one below
-/// [`ONE_THREAD_BELOW_AGENTS`] and every core (`None`) from there.
+/// Whether a run of `population` agents is fastest on one thread ([`ONE_THREAD_BELOW_AGENTS`]).
+pub fn best_on_one_thread(population: usize) -> bool {
+    population < ONE_THREAD_BELOW_AGENTS
+}
+
+/// The worker threads a run of `population` agents uses: `requested` when given, else one where
+/// [`best_on_one_thread`] and every core (`None`) otherwise.
 pub fn default_threads(requested: Option<usize>, population: usize) -> Option<usize> {
-    requested.or((population < ONE_THREAD_BELOW_AGENTS).then_some(1))
+    requested.or(best_on_one_thread(population).then_some(1))
 }
 
 /// Sets the size of the compute pool that `par_iter` uses. Only the first call in a process takes effect, which is
@@ -166,7 +172,7 @@ pub fn run(
     );
     let started = Instant::now();
     let mut simulation = Simulation::new(config.clone(), sink);
-    if options.single_threaded {
+    if options.single_threaded || bevy::tasks::ComputeTaskPool::get().thread_num() <= 1 {
         simulation = simulation.single_threaded();
     }
     if let Some(telemetry) = &options.telemetry {

@@ -207,14 +207,11 @@ pub fn run_sweep(
     }
     let bar = sweep_bar(mine.len(), outcome.skipped, options.quiet);
     let next = AtomicUsize::new(0);
-    // With several simulations at once, each runs whole on its own thread: parallelism comes from the runs. A pool
-    // of one thread (a Slurm task with one CPU) gains nothing from the multi-threaded executor's hand-offs either,
-    // and neither does a run too small to split (as `dais run` decides).
-    let single_threaded = |population: usize| {
-        jobs > 1
-            || bevy::tasks::ComputeTaskPool::try_get().is_none_or(|pool| pool.thread_num() <= 1)
-            || super::run::default_threads(None, population) == Some(1)
-    };
+    // With several simulations at once, each runs whole on its own thread: parallelism comes from the runs. A run
+    // too small to split gains nothing from the pool either (as `dais run` decides), and `run` itself keeps a pool
+    // of one thread (a Slurm task with one CPU) on the single-threaded executor.
+    let single_threaded =
+        |population: usize| jobs > 1 || super::run::best_on_one_thread(population);
     let started = Instant::now();
     let (send, receive) = mpsc::channel::<(usize, Result<Summary, String>)>();
     std::thread::scope(|scope| -> Result<(), SweepRunError> {

@@ -119,6 +119,10 @@ impl IsolationForest {
         if scratch.values.len() < psi {
             scratch.values.resize(psi, 0.0);
         }
+        // Each tree's rows start in levels[0][..psi], and its nodes partition within that range.
+        for level in &mut scratch.levels {
+            level.resize(psi, 0);
+        }
         let mut deepest = 0;
         #[cfg(target_arch = "x86_64")]
         let vector_nodes = Walk::fastest() == Walk::Avx512 && !scratch.scalar_nodes();
@@ -129,9 +133,6 @@ impl IsolationForest {
             for i in 0..psi {
                 let j = random_below(rng, i, n_rows);
                 scratch.indices.swap(i, j);
-            }
-            for level in &mut scratch.levels {
-                level.resize(psi, 0);
             }
             scratch.levels[0].copy_from_slice(&scratch.indices[..psi]);
             let first_split = tree * per_splits;
