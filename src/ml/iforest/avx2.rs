@@ -13,12 +13,17 @@
 use std::arch::x86_64::*;
 
 use super::layout::PackedIndices;
+use super::walk::{FittedTree, prefetch_trees};
 use super::{BLOCK_ROWS, IsolationForest, LANES};
 
 /// Rows per AVX2 vector.
 const WIDTH: usize = 8;
 /// Levels of up to this many splits are looked up in one register of thresholds and one of features.
 const REGISTER_WIDTH: usize = 8;
+/// Vectors walked side by side by the small-batch walk: enough independent chains to hide the gathers' latency.
+const VECTORS_IN_FLIGHT: usize = 4;
+/// How many groups of trees ahead the small-batch walk prefetches.
+const PREFETCH_GROUPS: usize = 2;
 
 /// A packed index array as this walk reads it: its bytes, the shift from entry to byte offset, and the mask.
 #[derive(Clone, Copy)]
@@ -194,6 +199,297 @@ pub(super) unsafe fn add_block_path_lengths(
                     sum,
                 )
             };
+        }
+    }
+}
+
+/// `FittedTree::add_path_lengths` in vectors: up to 16 vectors of 8 listed rows walk the tree side by side, each
+/// lane gathering its row's values from the feature-major `columns`; levels of at most 8 splits come from one
+/// register of thresholds and one of features, as in the block walk.
+///
+/// # Safety
+/// The CPU must support AVX2; `columns` must hold `n_rows` values for each feature the tree splits on, with every
+/// index below `i32::MAX`, and every listed row must be below `n_rows`.
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn add_listed_rows_path_lengths(
+    tree: &FittedTree,
+    rows: &[u32],
+    columns: &[f32],
+    n_rows: usize,
+    totals: &mut [f64],
+) {
+    const VECTORS: usize = BLOCK_ROWS / WIDTH;
+    let depth = tree.depth;
+    let per_splits = (1usize << depth) - 1;
+    assert_eq!(tree.thresholds.len(), per_splits);
+    assert_eq!(tree.leaf_codes.len(), per_splits + 1);
+    let features = Packed::of(tree.features);
+    let tree_base = _mm256_set1_epi32(tree.first_split as i32);
+    let stride = _mm256_set1_epi32(n_rows as i32);
+    let lane_iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    let one = _mm256_set1_epi32(1);
+    let all = _mm256_set1_epi32(-1);
+    let thresholds = tree.thresholds.as_ptr();
+    let mut slots = [0u32; BLOCK_ROWS];
+    for group in rows.chunks(BLOCK_ROWS) {
+        let vectors = group.len().div_ceil(WIDTH);
+        let mut row = [_mm256_setzero_si256(); VECTORS];
+        for (v, row_v) in row[..vectors].iter_mut().enumerate() {
+            let lanes = (group.len() - v * WIDTH).min(WIDTH);
+            let in_group = _mm256_cmpgt_epi32(_mm256_set1_epi32(lanes as i32), lane_iota);
+            // SAFETY: the mask covers only rows that exist; the other lanes walk row 0 and are not added.
+            *row_v =
+                unsafe { _mm256_maskload_epi32(group.as_ptr().add(v * WIDTH).cast(), in_group) };
+        }
+        let mut at = [_mm256_setzero_si256(); VECTORS];
+        for level in 0..depth {
+            let (first, width) = ((1usize << level) - 1, 1usize << level);
+            // The level's splits in one register each when it has at most 8 of them.
+            let level_splits = (width <= REGISTER_WIDTH).then(|| {
+                let in_level = _mm256_cmpgt_epi32(_mm256_set1_epi32(width as i32), lane_iota);
+                let entry = _mm256_add_epi32(
+                    _mm256_add_epi32(tree_base, _mm256_set1_epi32(first as i32)),
+                    lane_iota,
+                );
+                // SAFETY: the masks cover exactly this level's splits, all inside the tree.
+                unsafe {
+                    (
+                        _mm256_maskload_ps(thresholds.add(first), in_level),
+                        features.gather(entry, in_level),
+                    )
+                }
+            });
+            let first_v = _mm256_set1_epi32(first as i32);
+            for (at_v, &row_v) in at[..vectors].iter_mut().zip(&row) {
+                // SAFETY: every lane's index is a split of this tree, its feature is one `columns` holds, and its
+                // row is below `n_rows`.
+                let (threshold, x) = unsafe {
+                    let (threshold, feature) = match level_splits {
+                        Some((threshold_table, feature_table)) => {
+                            let within = _mm256_sub_epi32(*at_v, first_v);
+                            (
+                                _mm256_permutevar8x32_ps(threshold_table, within),
+                                _mm256_permutevar8x32_epi32(feature_table, within),
+                            )
+                        }
+                        None => (
+                            _mm256_i32gather_ps::<4>(thresholds, *at_v),
+                            features.gather(_mm256_add_epi32(tree_base, *at_v), all),
+                        ),
+                    };
+                    let index = _mm256_add_epi32(_mm256_mullo_epi32(feature, stride), row_v);
+                    (threshold, _mm256_i32gather_ps::<4>(columns.as_ptr(), index))
+                };
+                *at_v = step(*at_v, x, threshold, one);
+            }
+        }
+        for (v, &at_v) in at[..vectors].iter().enumerate() {
+            // SAFETY: `slots` holds VECTORS * WIDTH entries.
+            unsafe { _mm256_storeu_si256(slots.as_mut_ptr().add(v * WIDTH).cast(), at_v) };
+        }
+        for (&row, &slot) in group.iter().zip(&slots) {
+            let code = tree.leaf_codes[slot as usize - per_splits];
+            totals[row as usize] += tree.path_lengths[code as usize];
+        }
+    }
+}
+
+/// `add_block_path_lengths` for one chunk of at most `LANES` rows, an agent's traffic of a tick. One vector of rows
+/// through one tree is a single chain of dependent loads, so this walks `VECTORS_IN_FLIGHT` (tree, 8 rows) vectors
+/// side by side and prefetches the trees it walks next. The top levels' splits are loaded and permuted, not
+/// gathered, and with up to 8 features each lane's value is selected from registers rather than gathered.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn add_small_batch_path_lengths(
+    forest: &IsolationForest,
+    transposed: &[f32],
+    totals: &mut [f64],
+    prefetch: bool,
+) {
+    const { assert!(LANES == 2 * WIDTH) };
+    let n = totals.len();
+    let f = forest.features;
+    assert!(n <= LANES && transposed.len() >= LANES * f);
+    assert!(
+        forest.thresholds.len() < (i32::MAX >> 2) as usize
+            && (forest.trees << forest.depth) < (i32::MAX >> 2) as usize
+    );
+    let (trees, depth) = (forest.trees, forest.depth);
+    let per_splits = (1usize << depth) - 1;
+    // Each tree is walked by one vector per 8 rows.
+    let halves = n.div_ceil(WIDTH).max(1);
+    let trees_per_group = (VECTORS_IN_FLIGHT / halves).max(1);
+    let lane_iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    let one = _mm256_set1_epi32(1);
+    let all = _mm256_set1_epi32(-1);
+    // SAFETY: the chunk holds `LANES * f` values (asserted above).
+    let values = unsafe { ValueTable::new(transposed, f, halves) };
+    let mut sums = [[_mm256_setzero_pd(); 2]; 2];
+    for (half, half_sums) in sums[..halves].iter_mut().enumerate() {
+        for (quarter, sum) in half_sums.iter_mut().enumerate() {
+            let from = half * WIDTH + quarter * 4;
+            let lanes = n.saturating_sub(from).min(4);
+            // SAFETY: the mask covers only the `lanes` totals that exist from `from` on.
+            *sum = unsafe { _mm256_maskload_pd(totals.as_ptr().add(from), lane_mask_pd(lanes)) };
+        }
+    }
+    let thresholds = forest.thresholds.as_ptr();
+    let (features, leaves) = (
+        Packed::of(&forest.split_features),
+        Packed::of(&forest.leaves),
+    );
+    let one_byte_features = forest.split_features.shift() == 0;
+    let path_lengths = forest.path_lengths.as_ptr();
+    if prefetch {
+        prefetch_trees::<_MM_HINT_T1>(forest, 0, trees);
+        prefetch_trees::<_MM_HINT_T0>(forest, 0, PREFETCH_GROUPS * trees_per_group);
+    }
+    let mut first_tree = 0;
+    while first_tree < trees {
+        if prefetch {
+            prefetch_trees::<_MM_HINT_T0>(
+                forest,
+                first_tree + PREFETCH_GROUPS * trees_per_group,
+                trees_per_group,
+            );
+        }
+        let vectors = (trees - first_tree).min(trees_per_group) * halves;
+        // Vector v walks tree `first_tree + v / halves` with rows `(v % halves) * 8..`.
+        let tree_of = |v: usize| first_tree + v / halves;
+        let mut at = [_mm256_setzero_si256(); VECTORS_IN_FLIGHT];
+        for level in 0..depth {
+            let first = (1usize << level) - 1;
+            let width = 1usize << level;
+            // A level of at most 8 splits whose 8 feature bytes from its first split stay inside the tree.
+            let in_registers = one_byte_features && width <= WIDTH && first + WIDTH <= per_splits;
+            let in_level = _mm256_cmpgt_epi32(_mm256_set1_epi32(width as i32), lane_iota);
+            for v in 0..vectors {
+                let split_base = tree_of(v) * per_splits;
+                let (threshold, feature) = if in_registers {
+                    let within = _mm256_sub_epi32(at[v], _mm256_set1_epi32(first as i32));
+                    // SAFETY: the mask covers this level's splits, and the 8 feature bytes from its first split lie
+                    // inside the tree (`in_registers`).
+                    unsafe {
+                        let threshold_table =
+                            _mm256_maskload_ps(thresholds.add(split_base + first), in_level);
+                        let feature_table = _mm256_cvtepu8_epi32(_mm_loadl_epi64(
+                            forest
+                                .split_features
+                                .as_ptr()
+                                .add(split_base + first)
+                                .cast(),
+                        ));
+                        (
+                            _mm256_permutevar8x32_ps(threshold_table, within),
+                            _mm256_permutevar8x32_epi32(feature_table, within),
+                        )
+                    }
+                } else {
+                    let split = _mm256_add_epi32(_mm256_set1_epi32(split_base as i32), at[v]);
+                    // SAFETY: every lane's index is a split of this tree.
+                    unsafe {
+                        (
+                            _mm256_i32gather_ps::<4>(thresholds, split),
+                            features.gather(split, all),
+                        )
+                    }
+                };
+                // SAFETY: every split's feature is below `f`.
+                let x = unsafe { values.select(feature, v % halves, lane_iota) };
+                at[v] = step(at[v], x, threshold, one);
+            }
+        }
+        // Path lengths are added per row in tree order: vectors go tree by tree.
+        for v in 0..vectors {
+            let to_leaf = _mm256_set1_epi32(((tree_of(v) << depth) as i32) - per_splits as i32);
+            // SAFETY: after `depth` steps every index is a bottom slot of this tree, and every code is an index
+            // into the path lengths.
+            unsafe {
+                let code = leaves.gather(_mm256_add_epi32(at[v], to_leaf), all);
+                let lo = _mm256_i32gather_pd::<8>(path_lengths, _mm256_castsi256_si128(code));
+                let hi =
+                    _mm256_i32gather_pd::<8>(path_lengths, _mm256_extracti128_si256::<1>(code));
+                let half_sums = &mut sums[v % halves];
+                half_sums[0] = _mm256_add_pd(half_sums[0], lo);
+                half_sums[1] = _mm256_add_pd(half_sums[1], hi);
+            }
+        }
+        first_tree += trees_per_group;
+    }
+    for (half, half_sums) in sums[..halves].iter().enumerate() {
+        for (quarter, &sum) in half_sums.iter().enumerate() {
+            let from = half * WIDTH + quarter * 4;
+            let lanes = n.saturating_sub(from).min(4);
+            // SAFETY: the mask covers only the totals that exist.
+            unsafe { _mm256_maskstore_pd(totals.as_mut_ptr().add(from), lane_mask_pd(lanes), sum) };
+        }
+    }
+}
+
+/// Where the small-batch walk finds each lane's value of its feature.
+// Lives in registers for the length of a walk; boxing the large variant would defeat it.
+#[allow(clippy::large_enum_variant)]
+enum ValueTable {
+    /// Up to 8 features of each half's 8 rows: `[half][feature]`, one register a feature.
+    Registers([[__m256; 8]; 2]),
+    /// Gathered from the chunk.
+    Chunk(*const f32),
+}
+
+impl ValueTable {
+    /// # Safety
+    /// `transposed` must hold one feature-major chunk of `LANES * features` values.
+    #[target_feature(enable = "avx2")]
+    unsafe fn new(transposed: &[f32], features: usize, halves: usize) -> Self {
+        if features > 8 {
+            return Self::Chunk(transposed.as_ptr());
+        }
+        let mut registers = [[_mm256_setzero_ps(); 8]; 2];
+        for (half, half_registers) in registers[..halves].iter_mut().enumerate() {
+            for (feature, register) in half_registers[..features].iter_mut().enumerate() {
+                // SAFETY: feature < features, so its lanes are inside the chunk.
+                *register = unsafe {
+                    _mm256_loadu_ps(transposed.as_ptr().add(feature * LANES + half * WIDTH))
+                };
+            }
+        }
+        Self::Registers(registers)
+    }
+
+    /// Each lane's value of its own `feature`, for the rows of `half`.
+    ///
+    /// # Safety
+    /// Every lane's feature must be below the chunk's feature count.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn select(&self, feature: __m256i, half: usize, lane_iota: __m256i) -> __m256 {
+        match self {
+            Self::Registers(registers) => {
+                // A tree of blends on the feature's three bits (a blend reads its mask's sign bit).
+                let r = &registers[half];
+                let (b0, b1, b2) = (
+                    _mm256_castsi256_ps(_mm256_slli_epi32::<31>(feature)),
+                    _mm256_castsi256_ps(_mm256_slli_epi32::<30>(feature)),
+                    _mm256_castsi256_ps(_mm256_slli_epi32::<29>(feature)),
+                );
+                let low = _mm256_blendv_ps(
+                    _mm256_blendv_ps(r[0], r[1], b0),
+                    _mm256_blendv_ps(r[2], r[3], b0),
+                    b1,
+                );
+                let high = _mm256_blendv_ps(
+                    _mm256_blendv_ps(r[4], r[5], b0),
+                    _mm256_blendv_ps(r[6], r[7], b0),
+                    b1,
+                );
+                _mm256_blendv_ps(low, high, b2)
+            }
+            // SAFETY: the caller's promise keeps every element inside the chunk.
+            Self::Chunk(chunk) => unsafe {
+                gather_values(chunk.add(half * WIDTH), feature, lane_iota)
+            },
         }
     }
 }

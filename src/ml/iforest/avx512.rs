@@ -24,7 +24,7 @@
 use std::arch::x86_64::*;
 
 use super::layout::PackedIndices;
-use super::walk::FittedTree;
+use super::walk::{FittedTree, prefetch_trees};
 use super::{BLOCK_ROWS, IsolationForest, LANES};
 
 /// Levels of up to this many splits are looked up in registers: two registers of thresholds and two of features.
@@ -637,33 +637,6 @@ impl ValueTable {
             }
             // SAFETY: the caller's promise keeps every element inside the chunk.
             Self::Chunk(chunk) => unsafe { gather_values(*chunk, feature, row) },
-        }
-    }
-}
-
-/// Asks for trees `first..first + count` to be brought into L1, a cache line at a time.
-#[target_feature(enable = "avx512f")]
-fn prefetch_trees<const HINT: i32>(forest: &IsolationForest, first: usize, count: usize) {
-    let end = (first + count).min(forest.trees);
-    if first >= end {
-        return;
-    }
-    let (per_splits, per_leaves) = ((1usize << forest.depth) - 1, 1usize << forest.depth);
-    let thresholds = forest.thresholds[first * per_splits..end * per_splits].as_ptr_range();
-    for range in [
-        thresholds.start.cast::<u8>()..thresholds.end.cast::<u8>(),
-        forest
-            .split_features
-            .byte_range(first * per_splits..end * per_splits),
-        forest
-            .leaves
-            .byte_range(first * per_leaves..end * per_leaves),
-    ] {
-        let mut line = range.start;
-        while line < range.end {
-            // A prefetch never faults; stepping past the slice's end wraps, not reads.
-            _mm_prefetch::<HINT>(line.cast());
-            line = line.wrapping_add(64);
         }
     }
 }

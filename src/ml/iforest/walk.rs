@@ -114,7 +114,7 @@ impl FittedTree<'_> {
         self.add_path_lengths_with(Walk::fastest(), rows, columns, n_rows, totals);
     }
 
-    /// `add_path_lengths` with a chosen walk (AVX-512, or scalar for any other), to compare walks.
+    /// `add_path_lengths` with a chosen walk, to compare walks.
     pub(super) fn add_path_lengths_with(
         &self,
         walk: Walk,
@@ -127,11 +127,15 @@ impl FittedTree<'_> {
         #[cfg(not(target_arch = "x86_64"))]
         let _ = walk;
         #[cfg(target_arch = "x86_64")]
-        if walk == Walk::Avx512 && columns.len() <= i32::MAX as usize {
+        if walk != Walk::Scalar && columns.len() <= i32::MAX as usize {
             assert!(Walk::supported().contains(&walk));
-            // SAFETY: the CPU has AVX-512F, and every index into `columns` fits a gather's i32 offset.
+            // SAFETY: the CPU has the walk's features, and every index into `columns` fits a gather's i32 offset.
             return unsafe {
-                avx512::add_listed_rows_path_lengths(self, rows, columns, n_rows, totals)
+                if walk == Walk::Avx512 {
+                    avx512::add_listed_rows_path_lengths(self, rows, columns, n_rows, totals)
+                } else {
+                    avx2::add_listed_rows_path_lengths(self, rows, columns, n_rows, totals)
+                }
             };
         }
         for &row in rows {
@@ -192,7 +196,7 @@ impl IsolationForest {
     }
 
     fn score_into_walk(&self, rows: &[f32], out: &mut Vec<f64>, walk: Walk, prefetch: bool) {
-        // Only the AVX-512 walk prefetches.
+        // Only the vector walks prefetch.
         #[cfg(not(target_arch = "x86_64"))]
         let _ = prefetch;
         assert!(
@@ -234,6 +238,17 @@ impl IsolationForest {
                     // SAFETY: the CPU has AVX2 (asserted above).
                     #[cfg(target_arch = "x86_64")]
                     Walk::Avx2 => {
+                        if block_totals.len() <= LANES {
+                            unsafe {
+                                avx2::add_small_batch_path_lengths(
+                                    self,
+                                    transposed,
+                                    block_totals,
+                                    prefetch,
+                                )
+                            };
+                            continue;
+                        }
                         unsafe { avx2::add_block_path_lengths(self, transposed, block_totals) };
                         continue;
                     }
@@ -319,6 +334,39 @@ impl IsolationForest {
         let first_leaf = tree << self.depth;
         for (total, &slot) in totals.iter_mut().zip(&at) {
             *total += self.path_lengths[self.leaves.get(first_leaf + slot - per_splits)];
+        }
+    }
+}
+
+/// Asks for trees `first..first + count` to be brought into the cache `HINT` names (`_MM_HINT_T0`: L1), a cache
+/// line at a time. Prefetches are SSE, which every x86-64 CPU has, so both vector walks use this.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse")]
+pub(super) fn prefetch_trees<const HINT: i32>(
+    forest: &IsolationForest,
+    first: usize,
+    count: usize,
+) {
+    let end = (first + count).min(forest.trees);
+    if first >= end {
+        return;
+    }
+    let (per_splits, per_leaves) = ((1usize << forest.depth) - 1, 1usize << forest.depth);
+    let thresholds = forest.thresholds[first * per_splits..end * per_splits].as_ptr_range();
+    for range in [
+        thresholds.start.cast::<u8>()..thresholds.end.cast::<u8>(),
+        forest
+            .split_features
+            .byte_range(first * per_splits..end * per_splits),
+        forest
+            .leaves
+            .byte_range(first * per_leaves..end * per_leaves),
+    ] {
+        let mut line = range.start;
+        while line < range.end {
+            // A prefetch never faults; stepping past the slice's end wraps, not reads.
+            std::arch::x86_64::_mm_prefetch::<HINT>(line.cast());
+            line = line.wrapping_add(64);
         }
     }
 }
