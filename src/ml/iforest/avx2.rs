@@ -20,6 +20,9 @@ use super::{BLOCK_ROWS, IsolationForest, LANES};
 const WIDTH: usize = 8;
 /// Levels of up to this many splits are looked up in one register of thresholds and one of features.
 const REGISTER_WIDTH: usize = 8;
+/// Levels of up to this many splits are loaded whole by the small-batch walk, 8 splits a register, and each lane's
+/// split is selected from them with permutes and blends instead of two gathers.
+const SMALL_BATCH_REGISTER_WIDTH: usize = 32;
 /// Vectors walked side by side by the small-batch walk: enough independent chains to hide the gathers' latency.
 const VECTORS_IN_FLIGHT: usize = 4;
 /// How many groups of trees ahead the small-batch walk prefetches.
@@ -309,25 +312,46 @@ pub(super) unsafe fn add_small_batch_path_lengths(
     prefetch: bool,
 ) {
     const { assert!(LANES == 2 * WIDTH) };
+    assert!(totals.len() <= LANES && transposed.len() >= LANES * forest.features);
+    // SAFETY: the CPU has AVX2, the caller's promise; the chunk's size is asserted above.
+    unsafe {
+        if totals.len() <= WIDTH {
+            small_batch::<1>(forest, transposed, totals, prefetch)
+        } else {
+            small_batch::<2>(forest, transposed, totals, prefetch)
+        }
+    }
+}
+
+/// The small-batch walk for `HALVES` vectors of 8 rows: each tree is walked by `HALVES` vectors, and
+/// `VECTORS_IN_FLIGHT / HALVES` trees at a time. A fixed count keeps every chain in a register.
+///
+/// # Safety
+/// The CPU must support AVX2; `totals` holds at most `8 * HALVES` rows and `transposed` one whole chunk.
+#[target_feature(enable = "avx2")]
+unsafe fn small_batch<const HALVES: usize>(
+    forest: &IsolationForest,
+    transposed: &[f32],
+    totals: &mut [f64],
+    prefetch: bool,
+) {
     let n = totals.len();
     let f = forest.features;
-    assert!(n <= LANES && transposed.len() >= LANES * f);
+    assert!(n <= HALVES * WIDTH && transposed.len() >= LANES * f);
     assert!(
         forest.thresholds.len() < (i32::MAX >> 2) as usize
             && (forest.trees << forest.depth) < (i32::MAX >> 2) as usize
     );
     let (trees, depth) = (forest.trees, forest.depth);
     let per_splits = (1usize << depth) - 1;
-    // Each tree is walked by one vector per 8 rows.
-    let halves = n.div_ceil(WIDTH).max(1);
-    let trees_per_group = (VECTORS_IN_FLIGHT / halves).max(1);
+    let trees_per_group = VECTORS_IN_FLIGHT / HALVES;
     let lane_iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     let one = _mm256_set1_epi32(1);
     let all = _mm256_set1_epi32(-1);
     // SAFETY: the chunk holds `LANES * f` values (asserted above).
-    let values = unsafe { ValueTable::new(transposed, f, halves) };
-    let mut sums = [[_mm256_setzero_pd(); 2]; 2];
-    for (half, half_sums) in sums[..halves].iter_mut().enumerate() {
+    let values = unsafe { ValueTable::new(transposed, f, HALVES) };
+    let mut sums = [[_mm256_setzero_pd(); 2]; HALVES];
+    for (half, half_sums) in sums.iter_mut().enumerate() {
         for (quarter, sum) in half_sums.iter_mut().enumerate() {
             let from = half * WIDTH + quarter * 4;
             let lanes = n.saturating_sub(from).min(4);
@@ -355,75 +379,132 @@ pub(super) unsafe fn add_small_batch_path_lengths(
                 trees_per_group,
             );
         }
-        let vectors = (trees - first_tree).min(trees_per_group) * halves;
-        // Vector v walks tree `first_tree + v / halves` with rows `(v % halves) * 8..`.
-        let tree_of = |v: usize| first_tree + v / halves;
+        // Vector v walks tree `first_tree + v / HALVES` with rows `(v % HALVES) * 8..`. Past the last tree a vector
+        // walks the last tree again, and its path lengths are not added.
+        let tree_of = |v: usize| (first_tree + v / HALVES).min(trees - 1);
         let mut at = [_mm256_setzero_si256(); VECTORS_IN_FLIGHT];
         for level in 0..depth {
             let first = (1usize << level) - 1;
             let width = 1usize << level;
-            // A level of at most 8 splits whose 8 feature bytes from its first split stay inside the tree.
-            let in_registers = one_byte_features && width <= WIDTH && first + WIDTH <= per_splits;
-            let in_level = _mm256_cmpgt_epi32(_mm256_set1_epi32(width as i32), lane_iota);
-            for v in 0..vectors {
-                let split_base = tree_of(v) * per_splits;
-                let (threshold, feature) = if in_registers {
-                    let within = _mm256_sub_epi32(at[v], _mm256_set1_epi32(first as i32));
-                    // SAFETY: the mask covers this level's splits, and the 8 feature bytes from its first split lie
-                    // inside the tree (`in_registers`).
+            // A level of at most 32 splits whose feature bytes, 8 at a time from its first split, stay inside the tree.
+            let in_registers = one_byte_features
+                && width <= SMALL_BATCH_REGISTER_WIDTH
+                && first + width.max(WIDTH) <= per_splits;
+            if in_registers {
+                let first_v = _mm256_set1_epi32(first as i32);
+                for (v, at_v) in at.iter_mut().enumerate() {
+                    let split = tree_of(v) * per_splits + first;
+                    // SAFETY: `in_registers`: the level's splits and its feature bytes, 8 at a time, lie inside
+                    // the tree; every split's feature is below `f`.
                     unsafe {
-                        let threshold_table =
-                            _mm256_maskload_ps(thresholds.add(split_base + first), in_level);
-                        let feature_table = _mm256_cvtepu8_epi32(_mm_loadl_epi64(
-                            forest
-                                .split_features
-                                .as_ptr()
-                                .add(split_base + first)
-                                .cast(),
-                        ));
-                        (
-                            _mm256_permutevar8x32_ps(threshold_table, within),
-                            _mm256_permutevar8x32_epi32(feature_table, within),
-                        )
+                        let (threshold, feature) = level_split(
+                            thresholds.add(split),
+                            forest.split_features.as_ptr().add(split),
+                            width,
+                            _mm256_sub_epi32(*at_v, first_v),
+                        );
+                        let x = values.select(feature, v % HALVES, lane_iota);
+                        *at_v = step(*at_v, x, threshold, one);
                     }
-                } else {
-                    let split = _mm256_add_epi32(_mm256_set1_epi32(split_base as i32), at[v]);
-                    // SAFETY: every lane's index is a split of this tree.
+                }
+            } else {
+                for (v, at_v) in at.iter_mut().enumerate() {
+                    let split = _mm256_add_epi32(
+                        _mm256_set1_epi32((tree_of(v) * per_splits) as i32),
+                        *at_v,
+                    );
+                    // SAFETY: every lane's index is a split of this tree, and every split's feature is below `f`.
                     unsafe {
-                        (
-                            _mm256_i32gather_ps::<4>(thresholds, split),
-                            features.gather(split, all),
-                        )
+                        let threshold = _mm256_i32gather_ps::<4>(thresholds, split);
+                        let x = values.select(features.gather(split, all), v % HALVES, lane_iota);
+                        *at_v = step(*at_v, x, threshold, one);
                     }
-                };
-                // SAFETY: every split's feature is below `f`.
-                let x = unsafe { values.select(feature, v % halves, lane_iota) };
-                at[v] = step(at[v], x, threshold, one);
+                }
             }
         }
         // Path lengths are added per row in tree order: vectors go tree by tree.
-        for v in 0..vectors {
+        for (v, &at_v) in at.iter().enumerate() {
+            if first_tree + v / HALVES >= trees {
+                break;
+            }
             let to_leaf = _mm256_set1_epi32(((tree_of(v) << depth) as i32) - per_splits as i32);
             // SAFETY: after `depth` steps every index is a bottom slot of this tree, and every code is an index
             // into the path lengths.
             unsafe {
-                let code = leaves.gather(_mm256_add_epi32(at[v], to_leaf), all);
+                let code = leaves.gather(_mm256_add_epi32(at_v, to_leaf), all);
                 let lo = _mm256_i32gather_pd::<8>(path_lengths, _mm256_castsi256_si128(code));
                 let hi =
                     _mm256_i32gather_pd::<8>(path_lengths, _mm256_extracti128_si256::<1>(code));
-                let half_sums = &mut sums[v % halves];
+                let half_sums = &mut sums[v % HALVES];
                 half_sums[0] = _mm256_add_pd(half_sums[0], lo);
                 half_sums[1] = _mm256_add_pd(half_sums[1], hi);
             }
         }
         first_tree += trees_per_group;
     }
-    for (half, half_sums) in sums[..halves].iter().enumerate() {
+    for (half, half_sums) in sums.iter().enumerate() {
         for (quarter, &sum) in half_sums.iter().enumerate() {
             let from = half * WIDTH + quarter * 4;
             let lanes = n.saturating_sub(from).min(4);
             // SAFETY: the mask covers only the totals that exist.
             unsafe { _mm256_maskstore_pd(totals.as_mut_ptr().add(from), lane_mask_pd(lanes), sum) };
+        }
+    }
+}
+
+/// Each lane's threshold and feature at one level of at most `SMALL_BATCH_REGISTER_WIDTH` splits, loaded 8 at a
+/// time from the level's first threshold and first feature byte; `within` is each lane's index within the level.
+///
+/// # Safety
+/// Features must be packed one byte each; the level's `width` thresholds and `max(width, 8)` feature bytes must be
+/// readable.
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn level_split(
+    thresholds: *const f32,
+    features: *const u8,
+    width: usize,
+    within: __m256i,
+) -> (__m256, __m256i) {
+    debug_assert!(width <= SMALL_BATCH_REGISTER_WIDTH);
+    let lane_iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    // SAFETY: the caller's promise; below 8 splits the mask covers exactly the level's thresholds.
+    let part = |k: usize| unsafe {
+        let threshold_table = if width < WIDTH {
+            let in_level = _mm256_cmpgt_epi32(_mm256_set1_epi32(width as i32), lane_iota);
+            _mm256_maskload_ps(thresholds, in_level)
+        } else {
+            _mm256_loadu_ps(thresholds.add(k * WIDTH))
+        };
+        let feature_table = _mm256_cvtepu8_epi32(_mm_loadl_epi64(features.add(k * WIDTH).cast()));
+        (
+            _mm256_permutevar8x32_ps(threshold_table, within),
+            _mm256_permutevar8x32_epi32(feature_table, within),
+        )
+    };
+    // Which 8 splits a lane's index falls in: bit 3 picks within a pair, bit 4 between pairs (a blend reads the
+    // sign bit).
+    let pick = |low: (__m256, __m256i), high: (__m256, __m256i), bit: __m256| {
+        (
+            _mm256_blendv_ps(low.0, high.0, bit),
+            _mm256_castps_si256(_mm256_blendv_ps(
+                _mm256_castsi256_ps(low.1),
+                _mm256_castsi256_ps(high.1),
+                bit,
+            )),
+        )
+    };
+    let bit3 = _mm256_castsi256_ps(_mm256_slli_epi32::<28>(within));
+    match width.div_ceil(WIDTH) {
+        0 | 1 => part(0),
+        2 => pick(part(0), part(1), bit3),
+        _ => {
+            let bit4 = _mm256_castsi256_ps(_mm256_slli_epi32::<27>(within));
+            pick(
+                pick(part(0), part(1), bit3),
+                pick(part(2), part(3), bit3),
+                bit4,
+            )
         }
     }
 }
