@@ -301,10 +301,7 @@ pub(super) unsafe fn add_listed_rows_path_lengths(
             // SAFETY: `slots` holds VECTORS * WIDTH entries.
             unsafe { _mm256_storeu_si256(slots.as_mut_ptr().add(v * WIDTH).cast(), at_v) };
         }
-        for (&row, &slot) in group.iter().zip(&slots) {
-            let code = tree.leaf_codes[slot as usize - per_splits];
-            totals[row as usize] += tree.path_lengths[code as usize];
-        }
+        tree.add_bottom_slots(group, &slots, totals);
     }
 }
 

@@ -321,10 +321,7 @@ pub(super) unsafe fn add_listed_rows_path_lengths(
             // SAFETY: `slots` holds VECTORS * LANES entries.
             unsafe { _mm512_storeu_si512(slots.as_mut_ptr().add(v * LANES).cast(), at_v) };
         }
-        for (&row, &slot) in group.iter().zip(&slots) {
-            let code = tree.leaf_codes[slot as usize - per_splits];
-            totals[row as usize] += tree.path_lengths[code as usize];
-        }
+        tree.add_bottom_slots(group, &slots, totals);
     }
 }
 

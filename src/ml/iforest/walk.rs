@@ -102,6 +102,16 @@ pub(super) struct FittedTree<'a> {
 }
 
 impl FittedTree<'_> {
+    /// Adds to each of `rows`' totals the path length of the bottom slot (heap index) its vector walk ended in.
+    #[cfg(target_arch = "x86_64")]
+    pub(super) fn add_bottom_slots(&self, rows: &[u32], slots: &[u32], totals: &mut [f64]) {
+        let per_splits = self.thresholds.len();
+        for (&row, &slot) in rows.iter().zip(slots) {
+            let code = self.leaf_codes[slot as usize - per_splits];
+            totals[row as usize] += self.path_lengths[code as usize];
+        }
+    }
+
     /// Adds the path length of each row in `rows` (indices of training rows) to `totals[row]`. `columns` holds the
     /// training rows feature-major, `n_rows` values per feature.
     pub(super) fn add_path_lengths(
