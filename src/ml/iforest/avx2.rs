@@ -17,7 +17,8 @@
 //! order, so every total is bit-identical to the scalar walk's.
 //!
 //! Measured on the 2-core Zen 3 EPYC (`iforest_small` criterion bench, alternated with the build before): 8 rows
-//! going round 1,000 forests took 10.4-10.6 µs with the block walk and 7.6-8.4 µs with the small-batch walk. The
+//! going round 1,000 forests took 28.5-32.1 µs with the block walk and 8.8-9.0 µs with the small-batch walk, and
+//! 9.9-10.3 against 4.8-5.5 µs with one hot forest. The
 //! fitting code keeps its scalar nodes here: an AVX2 partition (permute-table compress, masked stores) and gather
 //! made a refit 10-20% slower on this CPU, whose masked stores and gathers are slow.
 
