@@ -111,16 +111,9 @@ pub(super) unsafe fn add_block_path_lengths(
     // Vector v holds lanes (v % 2) * 8.. of chunk v / 2: its values of feature k start at `vector_base(v) + k * LANES`.
     let vector_base = |v: usize| (v / 2) * LANES * f + (v % 2) * WIDTH;
     let mut at = [_mm256_setzero_si256(); BLOCK_ROWS / WIDTH];
-    // Each vector's totals as two vectors of 4 f64; lanes past the end load as 0 and are never stored.
     let mut sums = [[_mm256_setzero_pd(); 2]; BLOCK_ROWS / WIDTH];
     for (vector_totals, vector_sums) in totals.chunks(WIDTH).zip(&mut sums) {
-        for (quarter, sum) in vector_sums.iter_mut().enumerate() {
-            let lanes = vector_totals.len().saturating_sub(quarter * 4).min(4);
-            // SAFETY: the mask covers only the `lanes` entries that exist from `quarter * 4` on.
-            *sum = unsafe {
-                _mm256_maskload_pd(vector_totals.as_ptr().add(quarter * 4), lane_mask_pd(lanes))
-            };
-        }
+        *vector_sums = load_eight(vector_totals);
     }
     for tree in 0..forest.trees {
         let first_split = tree * per_splits;
@@ -135,34 +128,18 @@ pub(super) unsafe fn add_block_path_lengths(
         };
         at[..vectors].fill(_mm256_setzero_si256());
         for level in 0..depth {
-            let first = (1usize << level) - 1;
-            let width = 1usize << level;
-            if width <= REGISTER_WIDTH {
-                let in_level = _mm256_cmpgt_epi32(_mm256_set1_epi32(width as i32), lane_iota);
-                // SAFETY: the mask covers exactly this level's splits.
-                let (threshold_table, feature_table) = unsafe {
-                    (
-                        _mm256_maskload_ps(thresholds.add(first), in_level),
-                        features.gather(
-                            _mm256_add_epi32(
-                                _mm256_add_epi32(tree_base, _mm256_set1_epi32(first as i32)),
-                                lane_iota,
-                            ),
-                            in_level,
-                        ),
-                    )
-                };
-                let first_v = _mm256_set1_epi32(first as i32);
+            if (1usize << level) <= REGISTER_WIDTH {
+                // SAFETY: the level lies inside this tree's splits.
+                let level_splits =
+                    unsafe { LevelRegister::load(thresholds, features, tree_base, level) };
                 for (v, at_v) in at[..vectors].iter_mut().enumerate() {
                     // SAFETY: vector v's lanes are inside `transposed` (asserted above).
                     let values = unsafe { transposed.as_ptr().add(vector_base(v)) };
-                    let within = _mm256_sub_epi32(*at_v, first_v);
-                    let threshold = _mm256_permutevar8x32_ps(threshold_table, within);
+                    let (threshold, feature) = level_splits.of(*at_v);
                     let x = if level == 0 {
                         // SAFETY: the root's feature is below `f`, so its row is inside the chunk.
                         unsafe { _mm256_loadu_ps(values.add(root_feature * LANES)) }
                     } else {
-                        let feature = _mm256_permutevar8x32_epi32(feature_table, within);
                         // SAFETY: every split's feature is below `f`.
                         unsafe { gather_values(values, feature, lane_iota) }
                     };
@@ -194,27 +171,17 @@ pub(super) unsafe fn add_block_path_lengths(
             // SAFETY: after `depth` steps every index is a bottom slot of this tree, and every code is an index
             // into the path lengths.
             unsafe {
-                let code = leaves.gather(_mm256_add_epi32(*at_v, to_leaf), all);
-                let lo = _mm256_i32gather_pd::<8>(path_lengths, _mm256_castsi256_si128(code));
-                let hi =
-                    _mm256_i32gather_pd::<8>(path_lengths, _mm256_extracti128_si256::<1>(code));
-                vector_sums[0] = _mm256_add_pd(vector_sums[0], lo);
-                vector_sums[1] = _mm256_add_pd(vector_sums[1], hi);
-            }
-        }
-    }
-    for (vector_totals, vector_sums) in totals.chunks_mut(WIDTH).zip(&sums) {
-        for (quarter, &sum) in vector_sums.iter().enumerate() {
-            let lanes = vector_totals.len().saturating_sub(quarter * 4).min(4);
-            // SAFETY: the mask covers only the entries that exist.
-            unsafe {
-                _mm256_maskstore_pd(
-                    vector_totals.as_mut_ptr().add(quarter * 4),
-                    lane_mask_pd(lanes),
-                    sum,
+                add_leaf_lengths(
+                    leaves,
+                    path_lengths,
+                    _mm256_add_epi32(*at_v, to_leaf),
+                    vector_sums,
                 )
             };
         }
+    }
+    for (vector_totals, vector_sums) in totals.chunks_mut(WIDTH).zip(&sums) {
+        store_eight(vector_totals, vector_sums);
     }
 }
 
@@ -241,7 +208,6 @@ pub(super) unsafe fn add_listed_rows_path_lengths(
     let features = Packed::of(tree.features);
     let tree_base = _mm256_set1_epi32(tree.first_split as i32);
     let stride = _mm256_set1_epi32(n_rows as i32);
-    let lane_iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     let one = _mm256_set1_epi32(1);
     let all = _mm256_set1_epi32(-1);
     let thresholds = tree.thresholds.as_ptr();
@@ -251,42 +217,23 @@ pub(super) unsafe fn add_listed_rows_path_lengths(
         let mut row = [_mm256_setzero_si256(); VECTORS];
         for (v, row_v) in row[..vectors].iter_mut().enumerate() {
             let lanes = (group.len() - v * WIDTH).min(WIDTH);
-            let in_group = _mm256_cmpgt_epi32(_mm256_set1_epi32(lanes as i32), lane_iota);
             // SAFETY: the mask covers only rows that exist; the other lanes walk row 0 and are not added.
-            *row_v =
-                unsafe { _mm256_maskload_epi32(group.as_ptr().add(v * WIDTH).cast(), in_group) };
+            *row_v = unsafe {
+                _mm256_maskload_epi32(group.as_ptr().add(v * WIDTH).cast(), first_lanes(lanes))
+            };
         }
         let mut at = [_mm256_setzero_si256(); VECTORS];
         for level in 0..depth {
-            let (first, width) = ((1usize << level) - 1, 1usize << level);
             // The level's splits in one register each when it has at most 8 of them.
-            let level_splits = (width <= REGISTER_WIDTH).then(|| {
-                let in_level = _mm256_cmpgt_epi32(_mm256_set1_epi32(width as i32), lane_iota);
-                let entry = _mm256_add_epi32(
-                    _mm256_add_epi32(tree_base, _mm256_set1_epi32(first as i32)),
-                    lane_iota,
-                );
-                // SAFETY: the masks cover exactly this level's splits, all inside the tree.
-                unsafe {
-                    (
-                        _mm256_maskload_ps(thresholds.add(first), in_level),
-                        features.gather(entry, in_level),
-                    )
-                }
-            });
-            let first_v = _mm256_set1_epi32(first as i32);
+            let level_splits = ((1usize << level) <= REGISTER_WIDTH)
+                // SAFETY: the level lies inside the tree's splits.
+                .then(|| unsafe { LevelRegister::load(thresholds, features, tree_base, level) });
             for (at_v, &row_v) in at[..vectors].iter_mut().zip(&row) {
                 // SAFETY: every lane's index is a split of this tree, its feature is one `columns` holds, and its
                 // row is below `n_rows`.
                 let (threshold, x) = unsafe {
-                    let (threshold, feature) = match level_splits {
-                        Some((threshold_table, feature_table)) => {
-                            let within = _mm256_sub_epi32(*at_v, first_v);
-                            (
-                                _mm256_permutevar8x32_ps(threshold_table, within),
-                                _mm256_permutevar8x32_epi32(feature_table, within),
-                            )
-                        }
+                    let (threshold, feature) = match &level_splits {
+                        Some(level_splits) => level_splits.of(*at_v),
                         None => (
                             _mm256_i32gather_ps::<4>(thresholds, *at_v),
                             features.gather(_mm256_add_epi32(tree_base, *at_v), all),
@@ -344,9 +291,8 @@ unsafe fn small_batch<const HALVES: usize>(
     totals: &mut [f64],
     prefetch: bool,
 ) {
-    let n = totals.len();
     let f = forest.features;
-    assert!(n <= HALVES * WIDTH && transposed.len() >= LANES * f);
+    assert!(totals.len() <= HALVES * WIDTH && transposed.len() >= LANES * f);
     assert!(
         forest.thresholds.len() < (i32::MAX >> 2) as usize
             && (forest.trees << forest.depth) < (i32::MAX >> 2) as usize
@@ -360,13 +306,8 @@ unsafe fn small_batch<const HALVES: usize>(
     // SAFETY: the chunk holds `LANES * f` values (asserted above).
     let values = unsafe { ValueTable::new(transposed, f, HALVES) };
     let mut sums = [[_mm256_setzero_pd(); 2]; HALVES];
-    for (half, half_sums) in sums.iter_mut().enumerate() {
-        for (quarter, sum) in half_sums.iter_mut().enumerate() {
-            let from = half * WIDTH + quarter * 4;
-            let lanes = n.saturating_sub(from).min(4);
-            // SAFETY: the mask covers only the `lanes` totals that exist from `from` on.
-            *sum = unsafe { _mm256_maskload_pd(totals.as_ptr().add(from), lane_mask_pd(lanes)) };
-        }
+    for (half_totals, half_sums) in totals.chunks(WIDTH).zip(&mut sums) {
+        *half_sums = load_eight(half_totals);
     }
     let thresholds = forest.thresholds.as_ptr();
     let (features, leaves) = (
@@ -440,24 +381,18 @@ unsafe fn small_batch<const HALVES: usize>(
             // SAFETY: after `depth` steps every index is a bottom slot of this tree, and every code is an index
             // into the path lengths.
             unsafe {
-                let code = leaves.gather(_mm256_add_epi32(at_v, to_leaf), all);
-                let lo = _mm256_i32gather_pd::<8>(path_lengths, _mm256_castsi256_si128(code));
-                let hi =
-                    _mm256_i32gather_pd::<8>(path_lengths, _mm256_extracti128_si256::<1>(code));
-                let half_sums = &mut sums[v % HALVES];
-                half_sums[0] = _mm256_add_pd(half_sums[0], lo);
-                half_sums[1] = _mm256_add_pd(half_sums[1], hi);
-            }
+                add_leaf_lengths(
+                    leaves,
+                    path_lengths,
+                    _mm256_add_epi32(at_v, to_leaf),
+                    &mut sums[v % HALVES],
+                )
+            };
         }
         first_tree += trees_per_group;
     }
-    for (half, half_sums) in sums.iter().enumerate() {
-        for (quarter, &sum) in half_sums.iter().enumerate() {
-            let from = half * WIDTH + quarter * 4;
-            let lanes = n.saturating_sub(from).min(4);
-            // SAFETY: the mask covers only the totals that exist.
-            unsafe { _mm256_maskstore_pd(totals.as_mut_ptr().add(from), lane_mask_pd(lanes), sum) };
-        }
+    for (half_totals, half_sums) in totals.chunks_mut(WIDTH).zip(&sums) {
+        store_eight(half_totals, half_sums);
     }
 }
 
@@ -476,12 +411,10 @@ unsafe fn level_split(
     within: __m256i,
 ) -> (__m256, __m256i) {
     debug_assert!(width <= SMALL_BATCH_REGISTER_WIDTH);
-    let lane_iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     // SAFETY: the caller's promise; below 8 splits the mask covers exactly the level's thresholds.
     let part = |k: usize| unsafe {
         let threshold_table = if width < WIDTH {
-            let in_level = _mm256_cmpgt_epi32(_mm256_set1_epi32(width as i32), lane_iota);
-            _mm256_maskload_ps(thresholds, in_level)
+            _mm256_maskload_ps(thresholds, first_lanes(width))
         } else {
             _mm256_loadu_ps(thresholds.add(k * WIDTH))
         };
@@ -618,4 +551,118 @@ fn lane_mask_pd(lanes: usize) -> __m256i {
         _mm256_set1_epi64x(lanes as i64),
         _mm256_setr_epi64x(0, 1, 2, 3),
     )
+}
+
+/// The first `lanes` of 8 i32 lanes set (all ones), the rest clear: a mask for the masked loads.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn first_lanes(lanes: usize) -> __m256i {
+    _mm256_cmpgt_epi32(
+        _mm256_set1_epi32(lanes as i32),
+        _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+    )
+}
+
+/// Up to 8 totals as two vectors of 4 f64; lanes past the end load as 0 (and `store_eight` never writes them).
+#[inline]
+#[target_feature(enable = "avx2")]
+fn load_eight(totals: &[f64]) -> [__m256d; 2] {
+    debug_assert!(totals.len() <= WIDTH);
+    std::array::from_fn(|quarter| {
+        let lanes = totals.len().saturating_sub(quarter * 4).min(4);
+        // SAFETY: the mask covers only the `lanes` entries that exist from `quarter * 4` on.
+        unsafe { _mm256_maskload_pd(totals.as_ptr().add(quarter * 4), lane_mask_pd(lanes)) }
+    })
+}
+
+/// Writes back the totals `load_eight` read, and no entry past their end.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn store_eight(totals: &mut [f64], sums: &[__m256d; 2]) {
+    debug_assert!(totals.len() <= WIDTH);
+    for (quarter, &sum) in sums.iter().enumerate() {
+        let lanes = totals.len().saturating_sub(quarter * 4).min(4);
+        // SAFETY: the mask covers only the entries that exist.
+        unsafe {
+            _mm256_maskstore_pd(
+                totals.as_mut_ptr().add(quarter * 4),
+                lane_mask_pd(lanes),
+                sum,
+            )
+        };
+    }
+}
+
+/// Adds to each lane's total (8 lanes as two vectors of 4 f64) the path length of the leaf at `leaf`, an entry of
+/// the forest's packed leaves.
+///
+/// # Safety
+/// Every entry must be inside the leaves, and every code an index into `path_lengths`.
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn add_leaf_lengths(
+    leaves: Packed,
+    path_lengths: *const f64,
+    leaf: __m256i,
+    sums: &mut [__m256d; 2],
+) {
+    // SAFETY: the caller's promise.
+    unsafe {
+        let code = leaves.gather(leaf, _mm256_set1_epi32(-1));
+        let lo = _mm256_i32gather_pd::<8>(path_lengths, _mm256_castsi256_si128(code));
+        let hi = _mm256_i32gather_pd::<8>(path_lengths, _mm256_extracti128_si256::<1>(code));
+        sums[0] = _mm256_add_pd(sums[0], lo);
+        sums[1] = _mm256_add_pd(sums[1], hi);
+    }
+}
+
+/// A level of at most `REGISTER_WIDTH` splits of one tree in registers: one of thresholds and one of features.
+#[derive(Clone, Copy)]
+struct LevelRegister {
+    thresholds: __m256,
+    features: __m256i,
+    /// The level's first split within the tree.
+    first: __m256i,
+}
+
+impl LevelRegister {
+    /// Loads `level` of the tree whose splits start at `thresholds` and at entry `tree_base` of `features`.
+    ///
+    /// # Safety
+    /// The level must have at most `REGISTER_WIDTH` splits, all inside the tree.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn load(
+        thresholds: *const f32,
+        features: Packed,
+        tree_base: __m256i,
+        level: usize,
+    ) -> Self {
+        let (first, width) = ((1usize << level) - 1, 1usize << level);
+        debug_assert!(width <= REGISTER_WIDTH);
+        let in_level = first_lanes(width);
+        let entry = _mm256_add_epi32(
+            _mm256_add_epi32(tree_base, _mm256_set1_epi32(first as i32)),
+            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+        );
+        // SAFETY: the caller's promise; the masks cover exactly this level's splits.
+        unsafe {
+            Self {
+                thresholds: _mm256_maskload_ps(thresholds.add(first), in_level),
+                features: features.gather(entry, in_level),
+                first: _mm256_set1_epi32(first as i32),
+            }
+        }
+    }
+
+    /// Each lane's threshold and feature, for lanes at splits `at` of this level (indices within the tree).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn of(&self, at: __m256i) -> (__m256, __m256i) {
+        let within = _mm256_sub_epi32(at, self.first);
+        (
+            _mm256_permutevar8x32_ps(self.thresholds, within),
+            _mm256_permutevar8x32_epi32(self.features, within),
+        )
+    }
 }
