@@ -389,11 +389,7 @@ impl TreeBuilder<'_> {
             // SAFETY: the CPU has AVX-512F; every row index was drawn from 0..n_rows, and `values` fits the node.
             return unsafe { avx512::gather_range(rows, column, values) };
         }
-        for (value, &row) in values.iter_mut().zip(rows) {
-            // SAFETY: every row index was drawn from 0..n_rows.
-            *value = unsafe { *column.get_unchecked(row as usize) };
-        }
-        value_range(values)
+        gather_and_range(rows, column, values)
     }
 
     /// Writes the node's rows into the other level buffer at the same range: those whose gathered value is at or
@@ -427,25 +423,36 @@ impl TreeBuilder<'_> {
     }
 }
 
-/// The minimum and maximum of `values`, ignoring NaNs as `f32::min` and `f32::max` do. Eight running pairs instead
-/// of one, so the compiler keeps them in vector lanes rather than in one dependency chain.
-fn value_range(values: &[f32]) -> (f32, f32) {
-    const WAYS: usize = 8;
+/// `values[k] = column[rows[k]]`, and their minimum and maximum (ignoring NaNs, as `f32::min` and `f32::max` do),
+/// taken from the loaded values in the same pass: reading the values back just after storing them one at a time
+/// stalls each vector load until the stores it overlaps have left the store buffer.
+fn gather_and_range(rows: &[u32], column: &[f32], values: &mut [f32]) -> (f32, f32) {
+    const WAYS: usize = 4;
     let mut lo = [f32::INFINITY; WAYS];
     let mut hi = [f32::NEG_INFINITY; WAYS];
-    let chunks = values.chunks_exact(WAYS);
-    let tail = chunks.remainder();
-    for chunk in chunks {
+    let mut value_chunks = values.chunks_exact_mut(WAYS);
+    let mut row_chunks = rows.chunks_exact(WAYS);
+    for (chunk, rows) in (&mut value_chunks).zip(&mut row_chunks) {
         for k in 0..WAYS {
-            lo[k] = lo[k].min(chunk[k]);
-            hi[k] = hi[k].max(chunk[k]);
+            // SAFETY: every row index was drawn from 0..n_rows.
+            let v = unsafe { *column.get_unchecked(rows[k] as usize) };
+            chunk[k] = v;
+            lo[k] = lo[k].min(v);
+            hi[k] = hi[k].max(v);
         }
     }
     let (mut lo, mut hi) = (
         lo.into_iter().fold(f32::INFINITY, f32::min),
         hi.into_iter().fold(f32::NEG_INFINITY, f32::max),
     );
-    for &v in tail {
+    for (value, &row) in value_chunks
+        .into_remainder()
+        .iter_mut()
+        .zip(row_chunks.remainder())
+    {
+        // SAFETY: every row index was drawn from 0..n_rows.
+        let v = unsafe { *column.get_unchecked(row as usize) };
+        *value = v;
         lo = lo.min(v);
         hi = hi.max(v);
     }
@@ -482,6 +489,42 @@ mod tests {
             }
         }
         assert_eq!(ours.next_u64(), theirs.next_u64());
+    }
+
+    /// The fused gather takes each row's value and the same range as gathering first and folding after, for every
+    /// length around the 4-way chunks, with NaNs (ignored, as `f32::min` does) and a node of only NaNs.
+    #[test]
+    fn gather_and_range_takes_the_values_and_their_range() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let column: Vec<f32> = (0..300)
+            .map(|i| {
+                if i % 7 == 0 {
+                    f32::NAN
+                } else {
+                    rng.sample(StandardNormal)
+                }
+            })
+            .collect();
+        for n in 0..=19 {
+            let rows: Vec<u32> = (0..n).map(|_| rng.random_range(0..300)).collect();
+            let mut values = vec![0.0; n];
+            let (lo, hi) = gather_and_range(&rows, &column, &mut values);
+            let expected: Vec<f32> = rows.iter().map(|&r| column[r as usize]).collect();
+            assert_eq!(
+                values.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                expected.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+            );
+            let folded = expected
+                .iter()
+                .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
+                    (lo.min(v), hi.max(v))
+                });
+            assert_eq!((lo, hi), folded, "{n} rows");
+        }
+        let nans = vec![f32::NAN; 5];
+        let mut values = [0.0; 5];
+        let (lo, hi) = gather_and_range(&[0, 1, 2, 3, 4], &nans, &mut values);
+        assert!(lo == f32::INFINITY && hi == f32::NEG_INFINITY);
     }
 
     /// The AVX-512 node code grows exactly the forest the scalar code does: large and small nodes, NaNs, and
