@@ -10,7 +10,8 @@
 //!   single chain of dependent loads, so it walks four (tree, 8 rows) vectors at once, in registers, and prefetches
 //!   the forest. Levels of up to 32 splits are loaded 8 at a time and selected with permutes and blends; with up to
 //!   8 features each lane's value is picked from registers by a tree of blends rather than gathered.
-//! - `add_listed_rows_path_lengths` walks the training rows a tree did not sample, for the fit's threshold.
+//! - `add_listed_rows_path_lengths` walks the training rows a tree did not sample, for the fit's threshold: levels of
+//!   at most 8 splits as in the block walk, levels of up to 32 loaded and selected from as in the small-batch walk.
 //!
 //! Features and leaves are packed indices (see `layout.rs`), gathered as 4 bytes at the entry's byte offset and
 //! masked. Leaves' codes are then looked up in the forest's table of path lengths, as f64, and added per row in tree
@@ -18,9 +19,9 @@
 //!
 //! Measured on the 2-core Zen 3 EPYC (`iforest_small` criterion bench, alternated with the build before): 8 rows
 //! going round 1,000 forests took 28.5-32.1 µs with the block walk and 8.8-9.0 µs with the small-batch walk, and
-//! 9.9-10.3 against 4.8-5.5 µs with one hot forest. The
-//! fitting code keeps its scalar nodes here: an AVX2 partition (permute-table compress, masked stores) and gather
-//! made a refit 10-20% slower on this CPU, whose masked stores and gathers are slow.
+//! 9.9-10.3 against 4.8-5.5 µs with one hot forest. The fitting code keeps its scalar nodes here: an AVX2 partition
+//! (permute-table compress, masked stores) and gather made a refit 10-20% slower on this CPU, whose masked stores
+//! and gathers are slow.
 
 use std::arch::x86_64::*;
 
