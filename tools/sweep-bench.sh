@@ -3,7 +3,8 @@
 #   1. 200 runs of 40 agents x 100 ticks (5 rules x 4 fractions x 10 seeds): `dais sweep --jobs 1`, `--jobs 2`, and
 #      a shell loop of 200 `dais run` processes with the same configs and seeds; prints each wall time and the ratios.
 #   2. A sweep of 10,000 tiny runs (8 agents x 10 ticks): its peak resident set (/usr/bin/time -v).
-# Usage: tools/sweep-bench.sh [DAIS_BINARY]   (default: the release build in $CARGO_TARGET_DIR)
+# Usage: tools/sweep-bench.sh [DAIS_BINARY]   (default: the release build in $CARGO_TARGET_DIR; build it with plain
+#   `cargo build --release`, the desktop binary users run: its start, about 10 ms, is part of what a shell loop pays)
 set -euo pipefail
 dais="${1:-${CARGO_TARGET_DIR:-$HOME/.cache/dais-target}/release/dais}"
 work="$(mktemp -d)"
