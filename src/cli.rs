@@ -154,8 +154,9 @@ pub struct SweepArgs {
     /// Simulations at once (default: the number of cores). Results are identical for any value.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub jobs: Option<u16>,
-    /// Worker threads shared by the simulations' parallel stages (default: all cores). Results are identical for
-    /// any value.
+    /// Worker threads shared by the simulations' parallel stages (default: one with --jobs above 1, where each
+    /// simulation runs on its own thread, or where every run has fewer than 50 agents; else all cores). Results are
+    /// identical for any value.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub threads: Option<u16>,
     /// Do only runs I, I+N, I+2N, ... (I from 0) into runs-shard-I.csv; `auto` takes I and N from a Slurm job

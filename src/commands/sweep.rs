@@ -3,7 +3,7 @@
 use dais::headless::sweep::merge::merge;
 use dais::headless::sweep::report::{ReportOptions, print, report};
 use dais::headless::sweep::slurm::{SlurmOptions, submit, write_scripts};
-use dais::headless::sweep::{SweepOptions, planned_populations, pool_threads, run_sweep};
+use dais::headless::sweep::{SweepOptions, run_sweep};
 
 use super::install_interrupt_handler;
 use crate::cli::{ReportArgs, SlurmArgs, SweepAction, SweepArgs, SweepCommand};
@@ -46,14 +46,6 @@ fn run(args: &SweepArgs) -> Result<Finished, CommandError> {
     let jobs = args
         .jobs
         .map_or_else(bevy::tasks::available_parallelism, usize::from);
-    // Several runs at once each run on their own thread, so their parallel stages need no pool threads of their
-    // own (a pool of one runs `par_iter` inline); one run at a time uses the pool as `dais run` does.
-    let populations = planned_populations(file, &args.set);
-    dais::headless::init_threads(pool_threads(
-        args.threads.map(usize::from),
-        jobs,
-        &populations,
-    ));
     let telemetry = match &args.ops.metrics_addr {
         Some(addr) => Some(std::sync::Arc::new(dais::ops::SweepTelemetry::start(
             addr,
@@ -68,6 +60,7 @@ fn run(args: &SweepArgs) -> Result<Finished, CommandError> {
     let options = SweepOptions {
         out: out.clone(),
         jobs,
+        threads: args.threads.map(usize::from),
         quiet: args.quiet,
         settings: args.set.clone(),
         shard,

@@ -50,6 +50,9 @@ pub struct SweepOptions {
     pub out: PathBuf,
     /// Simulations at once.
     pub jobs: usize,
+    /// `--threads`: the compute pool's size (None: as [`pool_threads`] decides from the runs). The pool is per
+    /// process, so only the first sweep or run in a process sets it.
+    pub threads: Option<usize>,
     pub quiet: bool,
     /// `--set` on the command line: applied to every run after the file's own `set` list.
     pub settings: Vec<crate::config::set::Setting>,
@@ -79,13 +82,6 @@ pub fn pool_threads(requested: Option<usize>, jobs: usize, populations: &[usize]
         .iter()
         .all(|&population| super::run::best_on_one_thread(population));
     requested.or((jobs > 1 || all_small).then_some(1))
-}
-
-/// The populations of the runs a sweep file plans (none where it does not load: running it reports why).
-pub fn planned_populations(file: &Path, settings: &[crate::config::set::Setting]) -> Vec<usize> {
-    SweepFile::load(file, settings)
-        .map(|(_, runs)| runs.iter().map(|r| r.config.population()).collect())
-        .unwrap_or_default()
 }
 
 /// One run, keeping what the sweep asks for in `DIR/runs/<id>/`.
@@ -173,6 +169,8 @@ pub fn run_sweep(
                 .collect(),
         ),
     };
+    let populations: Vec<usize> = mine.iter().map(|r| r.config.population()).collect();
+    crate::headless::init_threads(pool_threads(options.threads, options.jobs, &populations));
     let (mut csv, done) = RunsWriter::open(&csv_path, &columns)?;
     let todo: Vec<&PlannedRun> = mine
         .iter()
