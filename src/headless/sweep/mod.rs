@@ -78,10 +78,11 @@ pub struct SweepOutcome {
 /// the pool only when some run is big enough to gain from it. The pool is per process, and a pool of two makes even
 /// a single-threaded run's `par_iter` hand its few agents out as tasks: 200 runs of 40 agents took 11-13% longer.
 pub fn pool_threads(requested: Option<usize>, jobs: usize, populations: &[usize]) -> Option<usize> {
-    let all_small = populations
-        .iter()
-        .all(|&population| super::run::best_on_one_thread(population));
-    requested.or((jobs > 1 || all_small).then_some(1))
+    if jobs > 1 {
+        return requested.or(Some(1));
+    }
+    let largest = populations.iter().copied().max().unwrap_or(0);
+    super::run::default_threads(requested, largest)
 }
 
 /// One run, keeping what the sweep asks for in `DIR/runs/<id>/`.
